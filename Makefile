@@ -1,0 +1,36 @@
+# One entry point for a fresh machine. `make demo` and `make test` each set everything up first.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test setup lint bench clean
+
+demo: setup
+	$(BIN)/edgenas search
+
+test: setup
+	$(BIN)/python -m pytest -q
+
+setup: $(STAMP)
+
+# espeak-ng synthesises the default keyword-spotting data offline (Debian package).
+# torch==2.13.0 first: it resolves to the CPU build on disk; a bare `torch` pulls CUDA.
+$(STAMP): pyproject.toml Makefile
+	@command -v espeak-ng >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq espeak-ng; \
+	  else sudo apt-get update -qq && sudo apt-get install -y -qq espeak-ng; fi; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+lint: setup
+	$(BIN)/ruff check edgenas tests benchmarks
+
+bench: setup
+	$(BIN)/python benchmarks/cost_throughput.py
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache

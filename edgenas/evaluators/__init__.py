@@ -1,0 +1,7 @@
+"""Evaluators: how accurate is an architecture on the task."""
+
+from __future__ import annotations
+
+from edgenas.evaluators._base import Evaluator, TrialFailed
+
+__all__ = ["Evaluator", "TrialFailed"]

@@ -1,0 +1,192 @@
+"""The one loop: ask -> cost -> constraints -> evaluate -> tell -> store.
+
+Every candidate passes the same doors. The cost is estimated from the layer IR before any
+training; a candidate that breaks a limit is stored as INFEASIBLE with its cost and the broken
+limits, and never trained. A candidate whose evaluation raises (including out of memory), or
+yields a non-finite accuracy, is stored as FAIL with the reason, and the search goes on.
+
+``budget`` counts *evaluated* candidates (COMPLETE or FAIL): infeasible ones cost no training,
+so they do not use it up, but ``max_asks`` bounds them in case the limits admit nothing.
+
+Resume: the store holds every finished trial; a fresh strategy is told them in order (the
+strategy contract makes it ask the same next architecture), a trial left RUNNING by a killed
+process is dropped and asked again, and the loop goes on where it stopped.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from edgenas.arch import Arch
+from edgenas.errors import InvalidInputError
+from edgenas.evaluators._base import Evaluator
+from edgenas.ir import Layer
+from edgenas.objectives import Limits, check
+from edgenas.spaces._base import SearchSpace
+from edgenas.store import SqliteStore
+from edgenas.strategies._base import Strategy
+from edgenas.trial import Cost, Trial, TrialState
+
+log = logging.getLogger(__name__)
+
+
+class CostFunction(Protocol):
+    def __call__(self, layers: Sequence[Layer]) -> Cost: ...
+
+
+@dataclass(frozen=True)
+class Progress:
+    """What a progress display needs after each trial."""
+
+    trial: Trial
+    evaluated: int
+    budget: int
+    best: Trial | None
+    elapsed_s: float
+
+
+class Experiment:
+    """A search over ``space`` with ``strategy``, scored by ``evaluator``, priced by ``cost``.
+
+    Args:
+        space: The search space.
+        strategy: Proposes architectures (fresh: resume replays the store into it).
+        evaluator: Scores feasible architectures.
+        cost: Prices a list of layers on the target (``partial(model.estimate, target=t)``).
+        limits: Hard limits; infeasible candidates are never evaluated.
+        store: Where trials live.
+        budget: Candidates to evaluate.
+        max_asks: Bound on asks in all (feasible or not); default ``50 * budget``.
+    """
+
+    def __init__(
+        self,
+        space: SearchSpace,
+        strategy: Strategy,
+        evaluator: Evaluator,
+        cost: CostFunction,
+        limits: Limits,
+        store: SqliteStore,
+        budget: int,
+        max_asks: int | None = None,
+    ) -> None:
+        if budget < 1:
+            raise InvalidInputError(f"budget must be a positive number of candidates, got {budget}")
+        self.space = space
+        self.strategy = strategy
+        self.evaluator = evaluator
+        self.cost = cost
+        self.limits = limits
+        self.store = store
+        self.budget = budget
+        self.max_asks = max_asks if max_asks is not None else 50 * budget
+        self.stop_reason = ""
+        self._trials: list[Trial] = []
+        self._seen: set[str] = set()
+        self._replay()
+
+    # -- state ----------------------------------------------------------------------------
+    def _replay(self) -> None:
+        """Tell the strategy every finished trial in the store; drop one left RUNNING."""
+        for trial in self.store.trials(role="search"):
+            if trial.state is TrialState.RUNNING:
+                self.store.delete(trial.number)
+                log.info("trial %d was running when the search stopped; it runs again", trial.number)
+                continue
+            if trial.number != len(self._trials):
+                raise InvalidInputError(
+                    f"{self.store.path} has a gap before trial {trial.number}; it was not written by one search"
+                )
+            self.strategy.tell(trial)
+            self._trials.append(trial)
+            self._seen.add(trial.arch.key())
+
+    @property
+    def trials(self) -> list[Trial]:
+        return list(self._trials)
+
+    @property
+    def evaluated(self) -> int:
+        return sum(t.state in (TrialState.COMPLETE, TrialState.FAIL) for t in self._trials)
+
+    def best(self) -> Trial | None:
+        """The most accurate COMPLETE (hence feasible) trial; ties go to the earlier one."""
+        done = [t for t in self._trials if t.state is TrialState.COMPLETE]
+        return max(done, key=lambda t: (t.accuracy, -t.number)) if done else None
+
+    # -- one candidate --------------------------------------------------------------------
+    def assess(self, number: int, arch: Arch, role: str = "search", enforce_limits: bool = True) -> Trial:
+        """Cost, check and (if feasible) evaluate one architecture; store the outcome."""
+        start = time.perf_counter()
+        try:
+            cost = self.cost(self.space.layers(arch))
+        except Exception as exc:  # a space or cost model bug must not end the search
+            return self._finish(Trial(number, arch, TrialState.FAIL, error=_describe(exc), role=role), start)
+        violations = tuple(str(v) for v in check(cost, self.limits))
+        if violations and enforce_limits:
+            return self._finish(Trial(number, arch, TrialState.INFEASIBLE, cost=cost, violations=violations, role=role), start)
+        self.store.put(Trial(number, arch, TrialState.RUNNING, cost=cost, violations=violations, role=role))
+        try:
+            metrics = self.evaluator.evaluate(arch)
+        except (Exception, MemoryError) as exc:
+            log.warning("trial %d failed: %s", number, _describe(exc))
+            log.debug("%s", traceback.format_exc())
+            return self._finish(
+                Trial(number, arch, TrialState.FAIL, cost=cost, error=_describe(exc), violations=violations, role=role),
+                start,
+            )
+        return self._finish(
+            Trial(number, arch, TrialState.COMPLETE, cost=cost, metrics=metrics, violations=violations, role=role),
+            start,
+        )
+
+    def _finish(self, trial: Trial, start: float) -> Trial:
+        trial = Trial(**{**_fields(trial), "duration_s": time.perf_counter() - start})
+        self.store.put(trial)
+        return trial
+
+    # -- the loop -------------------------------------------------------------------------
+    def step(self) -> Trial | None:
+        """Ask, assess and tell one candidate; None when the strategy has nothing new."""
+        arch = self.strategy.ask()
+        if arch.key() in self._seen:
+            self.stop_reason = "the strategy found no architecture it had not tried (space exhausted?)"
+            return None
+        self._seen.add(arch.key())
+        trial = self.assess(len(self._trials), arch)
+        self.strategy.tell(trial)
+        self._trials.append(trial)
+        return trial
+
+    def run(self, callback: Callable[[Progress], None] | None = None) -> list[Trial]:
+        """Step until ``budget`` candidates are evaluated (or ``max_asks`` is reached)."""
+        start = time.perf_counter()
+        while self.evaluated < self.budget:
+            if len(self._trials) >= self.max_asks:
+                self.stop_reason = (
+                    f"{self.max_asks} candidates asked, only {self.evaluated} met the limits: "
+                    "the limits may be too tight for this space"
+                )
+                break
+            trial = self.step()
+            if trial is None:
+                break
+            if callback is not None:
+                callback(Progress(trial, self.evaluated, self.budget, self.best(), time.perf_counter() - start))
+        else:
+            self.stop_reason = f"budget of {self.budget} evaluated candidates reached"
+        return self.trials
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}"[:500]
+
+
+def _fields(trial: Trial) -> dict:
+    return {name: getattr(trial, name) for name in trial.__dataclass_fields__}

@@ -1,0 +1,150 @@
+"""The hardware IR: what a network *is* to a cost model, an exporter and a report.
+
+Spaces produce a list of :class:`Layer` from a genotype without importing torch, so a cost
+model can price thousands of candidates a second. A layer describes the *deployed* operator:
+batch norm already folded into the convolution before it (as the int8 TFLite path does), the
+activation fused, shapes without the batch dimension, channels last (NHWC, as TFLite Micro).
+
+Counting conventions (shared by every cost model, and checked against
+``torch.utils.flop_counter`` in ``benchmarks/cost_throughput.py``):
+
+* MACs are multiply-accumulates of convolutions and fully connected layers only. Pooling,
+  additions, activations and bias adds are not MACs (they are priced per element by latency
+  models instead).
+* Parameters are those of the deployed network: weights plus one bias per output channel.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Op(StrEnum):
+    """Operators a space may emit; each maps to one TFLite builtin (or a short fixed sequence)."""
+
+    CONV2D = "conv2d"  # CONV_2D
+    DWCONV2D = "dwconv2d"  # DEPTHWISE_CONV_2D
+    CONV1D = "conv1d"  # CONV_2D on a (T, 1, C) tensor: TFLite has no 1-D conv
+    DWCONV1D = "dwconv1d"  # DEPTHWISE_CONV_2D on a (T, 1, C) tensor
+    FC = "fc"  # FULLY_CONNECTED
+    AVGPOOL2D = "avgpool2d"  # AVERAGE_POOL_2D
+    GLOBAL_AVGPOOL = "global_avgpool"  # MEAN over the spatial axes
+    ADD = "add"  # ADD (residual)
+    RESHAPE = "reshape"  # RESHAPE (free at run time, but a node and a tensor)
+    SOFTMAX = "softmax"  # SOFTMAX
+
+
+#: Operators that carry weights, hence MACs and flash.
+WEIGHTED_OPS = frozenset({Op.CONV2D, Op.DWCONV2D, Op.CONV1D, Op.DWCONV1D, Op.FC})
+
+#: Bytes per element of each supported tensor type.
+DTYPE_BYTES = {"int8": 1, "int16": 2, "float32": 4}
+
+
+@dataclass(frozen=True, slots=True)
+class Layer:
+    """One deployed operator.
+
+    Attributes:
+        op: The operator.
+        in_shape: Input tensor shape without batch, channels last: ``(H, W, C)`` for 2-D ops,
+            ``(T, C)`` for 1-D ops, ``(C,)`` for a fully connected layer.
+        out_shape: Output tensor shape, same convention.
+        kernel: Kernel size per spatial axis, ``()`` for ops without a kernel.
+        stride: Stride per spatial axis, ``()`` where not applicable.
+        groups: Convolution groups (``C`` for depthwise).
+        bias: Whether the deployed op has a bias (always, once batch norm is folded).
+        activation: Fused activation (``"relu"``, ``"relu6"`` or ``None``).
+        dtype: Tensor element type on the target.
+        inputs: Indices of the producing layers in the network list; ``-1`` is the network
+            input. ``None`` means "the previous layer" (a plain chain).
+        name: A human label for reports (``"block2.pw"``).
+    """
+
+    op: Op
+    in_shape: tuple[int, ...]
+    out_shape: tuple[int, ...]
+    kernel: tuple[int, ...] = ()
+    stride: tuple[int, ...] = ()
+    groups: int = 1
+    bias: bool = True
+    activation: str | None = None
+    dtype: str = "int8"
+    inputs: tuple[int, ...] | None = None
+    name: str = ""
+
+    @property
+    def in_channels(self) -> int:
+        return self.in_shape[-1]
+
+    @property
+    def out_channels(self) -> int:
+        return self.out_shape[-1]
+
+    @property
+    def in_elements(self) -> int:
+        return math.prod(self.in_shape)
+
+    @property
+    def out_elements(self) -> int:
+        return math.prod(self.out_shape)
+
+    @property
+    def weight_count(self) -> int:
+        """Number of weights (not biases) of the deployed op."""
+        if self.op not in WEIGHTED_OPS:
+            return 0
+        if self.op is Op.FC:
+            return self.in_elements * self.out_channels
+        return math.prod(self.kernel) * (self.in_channels // self.groups) * self.out_channels
+
+    @property
+    def param_count(self) -> int:
+        """Weights plus biases of the deployed op."""
+        if self.op not in WEIGHTED_OPS:
+            return 0
+        return self.weight_count + (self.out_channels if self.bias else 0)
+
+    @property
+    def macs(self) -> int:
+        """Multiply-accumulates for one inference (see the module docstring)."""
+        if self.op not in WEIGHTED_OPS:
+            return 0
+        if self.op is Op.FC:
+            return self.in_elements * self.out_channels
+        per_output = math.prod(self.kernel) * (self.in_channels // self.groups)
+        return self.out_elements * per_output
+
+    def signature(self) -> str:
+        """A canonical key for look-up tables: same signature, same cost on a device."""
+        parts = [
+            self.op.value,
+            "x".join(map(str, self.in_shape)),
+            "x".join(map(str, self.out_shape)),
+        ]
+        if self.kernel:
+            parts.append("k" + "x".join(map(str, self.kernel)))
+        if self.stride:
+            parts.append("s" + "x".join(map(str, self.stride)))
+        if self.groups != 1:
+            parts.append(f"g{self.groups}")
+        if self.activation:
+            parts.append(self.activation)
+        parts.append(self.dtype)
+        return "|".join(parts)
+
+
+def producers(layers: list[Layer] | tuple[Layer, ...], index: int) -> tuple[int, ...]:
+    """Indices of the tensors ``layers[index]`` reads (``-1`` = network input)."""
+    layer = layers[index]
+    return layer.inputs if layer.inputs is not None else (index - 1,)
+
+
+def total_macs(layers: list[Layer] | tuple[Layer, ...]) -> int:
+    return sum(layer.macs for layer in layers)
+
+
+def total_params(layers: list[Layer] | tuple[Layer, ...]) -> int:
+    return sum(layer.param_count for layer in layers)

@@ -1,0 +1,86 @@
+"""Limits, the feasibility check, and the Pareto front.
+
+Limits are checked on the *cost* before any training, so an infeasible candidate never costs a
+training run. A limit left as ``None`` is not enforced.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from edgenas.errors import InvalidInputError
+from edgenas.trial import Cost, Trial, TrialState
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Hard limits a deployable model must meet (units in the names)."""
+
+    latency_ms: float | None = None
+    sram_bytes: int | None = None
+    flash_bytes: int | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("latency_ms", "sram_bytes", "flash_bytes"):
+            value = getattr(self, name)
+            if value is not None and not value > 0:
+                raise InvalidInputError(f"limit {name} must be positive, got {value}")
+
+    def to_dict(self) -> dict[str, float | int | None]:
+        return {"latency_ms": self.latency_ms, "sram_bytes": self.sram_bytes, "flash_bytes": self.flash_bytes}
+
+
+@dataclass(frozen=True, slots=True)
+class Violation:
+    """One broken limit, with both figures (for reports and messages)."""
+
+    name: str
+    value: float
+    limit: float
+
+    def __str__(self) -> str:
+        return f"{self.name} {self.value:g} > {self.limit:g}"
+
+
+def check(cost: Cost, limits: Limits) -> list[Violation]:
+    """The limits ``cost`` breaks (empty when feasible)."""
+    pairs = (
+        ("latency_ms", cost.latency_ms, limits.latency_ms),
+        ("sram_bytes", cost.peak_sram_bytes, limits.sram_bytes),
+        ("flash_bytes", cost.flash_bytes, limits.flash_bytes),
+    )
+    return [Violation(n, float(v), float(lim)) for n, v, lim in pairs if lim is not None and v > lim]
+
+
+def pareto_front(
+    trials: Sequence[Trial],
+    objectives: Sequence[Callable[[Trial], float]] | None = None,
+) -> list[Trial]:
+    """Non-dominated COMPLETE trials, every objective *minimised*.
+
+    The default objectives are (-accuracy, latency_ms, peak_sram_bytes). The front is returned
+    sorted by the first objective (best accuracy first by default).
+    """
+    if objectives is None:
+        objectives = (
+            lambda t: -t.metrics.accuracy,  # type: ignore[union-attr]
+            lambda t: t.cost.latency_ms,  # type: ignore[union-attr]
+            lambda t: float(t.cost.peak_sram_bytes),  # type: ignore[union-attr]
+        )
+    done = [t for t in trials if t.state is TrialState.COMPLETE and t.metrics and t.cost]
+    points = [tuple(f(t) for f in objectives) for t in done]
+
+    def dominates(a: tuple[float, ...], b: tuple[float, ...]) -> bool:
+        return all(x <= y for x, y in zip(a, b, strict=True)) and a != b
+
+    front = [t for t, p in zip(done, points, strict=True) if not any(dominates(q, p) for q in points)]
+    # Equal points are duplicates of one another; keep the first asked.
+    seen: set[tuple[float, ...]] = set()
+    unique = []
+    for t in sorted(front, key=lambda t: (tuple(f(t) for f in objectives), t.number)):
+        p = tuple(f(t) for f in objectives)
+        if p not in seen:
+            seen.add(p)
+            unique.append(t)
+    return unique

@@ -1,0 +1,169 @@
+"""The ``kws`` space: depthwise-separable CNNs for keyword spotting on MFCC features.
+
+Networks follow DS-CNN ("Hello Edge", Zhang et al. 2017, arXiv:1711.07128): one regular conv,
+then ``depth`` depthwise-separable blocks (depthwise conv + 1x1 pointwise conv, each with batch
+norm and ReLU), global average pooling and a fully connected classifier. Two families share the
+decisions:
+
+* ``2d``: the MFCC map is an image (time x coefficient x 1 channel), as in DS-CNN;
+* ``1d``: the MFCC coefficients are channels of a time series (temporal convs, as in
+  TC-ResNet, Choi et al. 2019), which TFLite runs as 2-D convs on a (T, 1, C) tensor.
+
+DS-CNN-S, the paper's small model (and MLPerf Tiny's KWS reference: 2,656,768 MACs, 22,604
+parameters), is the named point ``ds-cnn-s``. Every operator is a TFLite Micro builtin with an
+optimised int8 CMSIS-NN kernel, so no candidate falls back to a slow path.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from edgenas.arch import Arch, Decision
+from edgenas.errors import InvalidInputError
+from edgenas.ir import Layer, Op
+from edgenas.spaces._base import DecisionSpace
+
+FAMILIES = ("2d", "1d")
+FIRST_CHANNELS = (16, 24, 32, 48, 64, 96)
+FIRST_KERNELS = ((10, 4), (5, 3), (3, 3))  # (time, coefficient); 1-D uses the time extent
+FIRST_STRIDES = ((2, 2), (2, 1), (1, 1))  # 1-D uses the time stride: (2, 1) == (2, 2) there
+BLOCK_CHANNELS = (16, 24, 32, 48, 64, 96, 128)
+BLOCK_KERNELS = (3, 5)
+BLOCK_STRIDES = (1, 2)
+
+
+class KwsSpace(DecisionSpace):
+    """DS-CNN-style keyword-spotting networks (see the module docstring).
+
+    Args:
+        num_classes: Classifier outputs (12 for the ten keywords, unknown and silence).
+        input_shape: MFCC features per clip, (time frames, coefficients).
+        max_depth: Most depthwise-separable blocks a network may have.
+    """
+
+    name = "kws"
+
+    def __init__(
+        self,
+        num_classes: int = 12,
+        input_shape: tuple[int, int] = (49, 10),
+        max_depth: int = 6,
+    ) -> None:
+        self.num_classes = num_classes
+        self.input_shape = input_shape
+        self.max_depth = max_depth
+
+    # -- genotype -------------------------------------------------------------------------
+    def decisions(self) -> Sequence[Decision]:
+        if self.max_depth < 1 or self.num_classes < 2:
+            raise InvalidInputError("kws space needs max_depth >= 1 and num_classes >= 2")
+        out = [
+            Decision("family", FAMILIES),
+            Decision("first_channels", FIRST_CHANNELS),
+            Decision("first_kernel", FIRST_KERNELS),
+            Decision("first_stride", FIRST_STRIDES),
+            Decision("depth", tuple(range(1, self.max_depth + 1))),
+        ]
+        for i in range(self.max_depth):
+            out += [
+                Decision(f"b{i}_channels", BLOCK_CHANNELS),
+                Decision(f"b{i}_kernel", BLOCK_KERNELS),
+                Decision(f"b{i}_stride", BLOCK_STRIDES),
+            ]
+        return out
+
+    def normalise(self, genes: tuple[int, ...]) -> tuple[int, ...]:
+        g = list(genes)
+        if FAMILIES[g[0]] == "1d" and FIRST_STRIDES[g[3]][0] == 2:
+            g[3] = FIRST_STRIDES.index((2, 2))
+        depth = g[4] + 1
+        for i in range(depth, self.max_depth):
+            g[5 + 3 * i : 8 + 3 * i] = [0, 0, 0]
+        return tuple(g)
+
+    def named(self, name: str) -> Arch:
+        """A published model as a point of this space (``ds-cnn-s``)."""
+        if name != "ds-cnn-s":
+            raise InvalidInputError(f"unknown named kws model {name!r}. Accepted: ds-cnn-s.")
+        if self.max_depth < 4:
+            raise InvalidInputError("ds-cnn-s needs max_depth >= 4")
+        genes = [
+            FAMILIES.index("2d"),
+            FIRST_CHANNELS.index(64),
+            FIRST_KERNELS.index((10, 4)),
+            FIRST_STRIDES.index((2, 2)),
+            4 - 1,
+        ]
+        for i in range(self.max_depth):
+            genes += [BLOCK_CHANNELS.index(64), BLOCK_KERNELS.index(3), 0] if i < 4 else [0, 0, 0]
+        return self.arch(genes)
+
+    def _plan(self, arch: Arch) -> dict:
+        self.check(arch)
+        v = self.values(arch)
+        depth = int(v["depth"])  # type: ignore[call-overload]
+        blocks = [
+            (int(v[f"b{i}_channels"]), int(v[f"b{i}_kernel"]), int(v[f"b{i}_stride"]))  # type: ignore[call-overload]
+            for i in range(depth)
+        ]
+        return {
+            "two_d": v["family"] == "2d",
+            "first_channels": int(v["first_channels"]),  # type: ignore[call-overload]
+            "first_kernel": v["first_kernel"],
+            "first_stride": v["first_stride"],
+            "blocks": blocks,
+        }
+
+    def describe(self, arch: Arch) -> str:
+        """A readable genotype, e.g. ``2d c64 k10x4 s2x2 | dw3 s1 c64 | ...``."""
+        p = self._plan(arch)
+        if p["two_d"]:
+            head = "2d c{} k{}x{} s{}x{}".format(p["first_channels"], *p["first_kernel"], *p["first_stride"])
+        else:
+            head = "1d c{} k{} s{}".format(p["first_channels"], p["first_kernel"][0], p["first_stride"][0])
+        return " | ".join([head] + [f"dw{k} s{s} c{c}" for c, k, s in p["blocks"]])
+
+    # -- hardware IR ----------------------------------------------------------------------
+    def layers(self, arch: Arch) -> list[Layer]:
+        p = self._plan(arch)
+        t, f = self.input_shape
+        out: list[Layer] = []
+        if p["two_d"]:
+            kt, kf = p["first_kernel"]
+            st, sf = p["first_stride"]
+            shape: tuple[int, ...] = (t, f, 1)
+            new = (math.ceil(t / st), math.ceil(f / sf), p["first_channels"])
+            out.append(Layer(Op.CONV2D, shape, new, (kt, kf), (st, sf), activation="relu", name="conv0"))
+            shape = new
+            for i, (c, k, s) in enumerate(p["blocks"]):
+                h, w, cin = shape
+                dw = (math.ceil(h / s), math.ceil(w / s), cin)
+                out.append(Layer(Op.DWCONV2D, shape, dw, (k, k), (s, s), groups=cin, activation="relu", name=f"b{i}.dw"))
+                pw = (dw[0], dw[1], c)
+                out.append(Layer(Op.CONV2D, dw, pw, (1, 1), (1, 1), activation="relu", name=f"b{i}.pw"))
+                shape = pw
+        else:
+            kt = p["first_kernel"][0]
+            st = p["first_stride"][0]
+            shape = (t, f)
+            new = (math.ceil(t / st), p["first_channels"])
+            out.append(Layer(Op.CONV1D, shape, new, (kt,), (st,), activation="relu", name="conv0"))
+            shape = new
+            for i, (c, k, s) in enumerate(p["blocks"]):
+                length, cin = shape
+                dw = (math.ceil(length / s), cin)
+                out.append(Layer(Op.DWCONV1D, shape, dw, (k,), (s,), groups=cin, activation="relu", name=f"b{i}.dw"))
+                pw = (dw[0], c)
+                out.append(Layer(Op.CONV1D, dw, pw, (1,), (1,), activation="relu", name=f"b{i}.pw"))
+                shape = pw
+        channels = shape[-1]
+        out.append(Layer(Op.GLOBAL_AVGPOOL, shape, (channels,), bias=False, name="pool"))
+        out.append(Layer(Op.FC, (channels,), (self.num_classes,), name="fc"))
+        return out
+
+    # -- torch ----------------------------------------------------------------------------
+    def build(self, arch: Arch):  # -> torch.nn.Module (torch imported lazily: layers() needs none)
+        from edgenas.spaces._kws_torch import KwsNet
+
+        return KwsNet(self._plan(arch), self.input_shape, self.num_classes)

@@ -1,0 +1,14 @@
+"""Search strategies, by name. Each factory takes ``space``, ``seed`` and its own parameters."""
+
+from __future__ import annotations
+
+from edgenas.registry import Registry
+from edgenas.strategies._base import Strategy
+from edgenas.strategies.evolution import RegularizedEvolution
+from edgenas.strategies.random import RandomSearch
+
+STRATEGIES: Registry[Strategy] = Registry("strategy")
+STRATEGIES.add("random", RandomSearch)
+STRATEGIES.add("evolution", RegularizedEvolution)
+
+__all__ = ["STRATEGIES", "RandomSearch", "RegularizedEvolution", "Strategy"]

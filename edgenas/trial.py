@@ -1,0 +1,97 @@
+"""Records every door reads: the cost of a candidate, its metrics, and the trial that holds both.
+
+They are frozen: a record read from the store is never changed by a later write. ``Cost`` sits
+here rather than in ``hardware/`` so that a strategy can read ``trial.cost.latency_ms`` without
+importing the hardware package.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from enum import Enum
+from typing import Literal
+
+from edgenas.arch import Arch
+
+Source = Literal["estimated", "predicted", "measured"]
+
+
+class TrialState(str, Enum):
+    """Where a trial ended. INFEASIBLE trials were costed and rejected, never trained."""
+
+    RUNNING = "running"
+    COMPLETE = "complete"
+    INFEASIBLE = "infeasible"
+    FAIL = "fail"
+
+
+@dataclass(frozen=True, slots=True)
+class Cost:
+    """Hardware cost of one inference of a candidate on a target.
+
+    Every figure has a unit in its name, and ``sources`` says for each whether it was
+    ``estimated`` (an analytical model), ``predicted`` (a learned model) or ``measured``.
+    """
+
+    macs: int
+    params: int
+    peak_sram_bytes: int
+    flash_bytes: int
+    latency_ms: float
+    energy_mj: float | None = None
+    sources: Mapping[str, Source] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, object]:
+        out = {f.name: getattr(self, f.name) for f in fields(self)}
+        out["sources"] = dict(self.sources)
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, object]) -> Cost:
+        return cls(**{f.name: data[f.name] for f in fields(cls) if f.name in data})  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True, slots=True)
+class Metrics:
+    """What an evaluator learned about a candidate. Accuracies are fractions in [0, 1]."""
+
+    accuracy: float
+    extra: Mapping[str, float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not math.isfinite(self.accuracy):
+            raise ValueError(f"accuracy is not finite: {self.accuracy}")
+
+    def to_dict(self) -> dict[str, object]:
+        return {"accuracy": self.accuracy, "extra": dict(self.extra)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, object]) -> Metrics:
+        extra = data.get("extra") or {}
+        assert isinstance(extra, Mapping)
+        return cls(accuracy=float(data["accuracy"]), extra={k: float(v) for k, v in extra.items()})  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True, slots=True)
+class Trial:
+    """One candidate's journey: costed, then either rejected, trained, or failed.
+
+    ``number`` is the order in which the strategy asked for it, from 0. ``violations`` names
+    the limits an INFEASIBLE trial broke; ``error`` says why a FAIL trial failed.
+    """
+
+    number: int
+    arch: Arch
+    state: TrialState
+    cost: Cost | None = None
+    metrics: Metrics | None = None
+    error: str | None = None
+    violations: tuple[str, ...] = ()
+    duration_s: float = 0.0
+    role: str = "search"  # "search" or "baseline"
+
+    @property
+    def accuracy(self) -> float | None:
+        return self.metrics.accuracy if self.metrics is not None else None

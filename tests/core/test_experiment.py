@@ -1,0 +1,163 @@
+"""The loop: infeasible never evaluated, failures recorded, and a SIGKILLed search resumes exactly."""
+
+from __future__ import annotations
+
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from edgenas.experiment import Experiment
+from edgenas.ir import total_macs, total_params
+from edgenas.objectives import Limits
+from edgenas.store import SqliteStore
+from edgenas.strategies import STRATEGIES
+from edgenas.testing import ToySpace
+from edgenas.trial import Cost, Metrics, TrialState
+
+
+def toy_cost(layers):
+    macs = total_macs(layers)
+    return Cost(macs=macs, params=total_params(layers), peak_sram_bytes=macs, flash_bytes=macs,
+                latency_ms=macs / 1000, sources={"latency_ms": "estimated"})
+
+
+class ToyEvaluator:
+    """Scores by the toy space's known function; raises or returns NaN on chosen genes."""
+
+    name = "toy"
+
+    def __init__(self, space, fail_on=(), nan_on=(), delay_s=0.0):
+        self.space, self.fail_on, self.nan_on, self.delay_s = space, set(fail_on), set(nan_on), delay_s
+        self.calls = []
+
+    def evaluate(self, arch, *, budget=1.0):
+        self.calls.append(arch)
+        time.sleep(self.delay_s)
+        if arch.genes[0] in self.fail_on:
+            raise MemoryError("simulated out of memory")
+        if arch.genes[0] in self.nan_on:
+            return Metrics(math.nan)
+        return Metrics(self.space.score(arch))
+
+
+def make(store, budget=20, limits=Limits(latency_ms=2.0), evaluator=None, strategy="evolution", seed=3):
+    space = ToySpace(n=5, k=4)
+    evaluator = evaluator or ToyEvaluator(space)
+    strat = STRATEGIES.create(strategy, space=space, seed=seed, **({"population_size": 6, "sample_size": 3} if strategy == "evolution" else {}))
+    return Experiment(space, strat, evaluator, toy_cost, limits, store, budget=budget), evaluator
+
+
+def test_infeasible_candidates_are_recorded_but_never_evaluated():
+    store = SqliteStore(":memory:")
+    exp, evaluator = make(store)
+    trials = exp.run()
+    infeasible = [t for t in trials if t.state is TrialState.INFEASIBLE]
+    assert infeasible, "the limit should reject some candidates"
+    assert all(t.cost is not None and t.violations for t in infeasible)
+    assert {a.key() for a in evaluator.calls}.isdisjoint({t.arch.key() for t in infeasible})
+    assert exp.evaluated == 20
+    assert all(t.cost.latency_ms <= 2.0 for t in trials if t.state is TrialState.COMPLETE)
+    assert [t.number for t in store.trials()] == list(range(len(trials)))
+
+
+def test_failures_are_recorded_and_the_search_goes_on():
+    store = SqliteStore(":memory:")
+    space = ToySpace(n=5, k=4)
+    exp, _ = make(store, evaluator=ToyEvaluator(space, fail_on={1}, nan_on={2}), limits=Limits(), strategy="random")
+    trials = exp.run()
+    failed = [t for t in trials if t.state is TrialState.FAIL]
+    assert any("MemoryError" in t.error for t in failed)
+    assert any("not finite" in t.error for t in failed)
+    assert any(t.state is TrialState.COMPLETE for t in trials)
+    assert exp.evaluated == 20
+
+
+def test_impossible_limits_stop_with_a_reason():
+    store = SqliteStore(":memory:")
+    exp, evaluator = make(store, budget=3, limits=Limits(latency_ms=1e-6))
+    exp.run()
+    assert not evaluator.calls
+    assert "too tight" in exp.stop_reason
+
+
+def test_exhausted_space_stops():
+    store = SqliteStore(":memory:")
+    space = ToySpace(n=2, k=2)  # 4 architectures
+    exp = Experiment(space, STRATEGIES.create("random", space=space, seed=0), ToyEvaluator(space), toy_cost,
+                     Limits(), store, budget=10)
+    exp.run()
+    assert exp.evaluated == 4
+    assert "exhausted" in exp.stop_reason
+
+
+def test_resume_in_process_replays_the_store(tmp_path):
+    db = tmp_path / "trials.db"
+    with SqliteStore(db) as store:
+        full, _ = make(store, budget=12)
+        reference = [(t.arch, t.state) for t in full.run()]
+    db.unlink()
+    with SqliteStore(db) as store:
+        make(store, budget=5)[0].run()
+    with SqliteStore(db) as store:
+        resumed, evaluator = make(store, budget=12)
+        assert resumed.evaluated == 5
+        got = [(t.arch, t.state) for t in resumed.run()]
+    assert got == reference
+    assert len(evaluator.calls) == 7  # finished trials were not evaluated again
+
+
+SCRIPT = """
+import sys, time
+sys.path.insert(0, {tests!r})
+from core.test_experiment import make, ToyEvaluator
+from edgenas.store import SqliteStore
+from edgenas.testing import ToySpace
+store = SqliteStore({db!r})
+exp, _ = make(store, budget=14, evaluator=ToyEvaluator(ToySpace(n=5, k=4), delay_s={delay}))
+exp.run()
+"""
+
+
+def run_script(db: Path, delay: float) -> subprocess.Popen:
+    code = SCRIPT.format(tests=str(Path(__file__).parents[1]), db=str(db), delay=delay)
+    return subprocess.Popen([sys.executable, "-c", code])
+
+
+def test_sigkill_mid_search_then_resume_gives_the_same_trials(tmp_path):
+    reference_db = tmp_path / "reference.db"
+    assert run_script(reference_db, 0.0).wait(60) == 0
+    killed_db = tmp_path / "killed.db"
+    proc = run_script(killed_db, 0.15)
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        if killed_db.exists():
+            with SqliteStore(killed_db) as store:
+                if sum(t.state is not TrialState.RUNNING for t in store.trials()) >= 6:
+                    break
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    with SqliteStore(killed_db) as store:
+        kept = [t for t in store.trials() if t.state is not TrialState.RUNNING]
+        assert 6 <= len(kept) < 30, "the kill must land mid-search"
+    assert run_script(killed_db, 0.0).wait(60) == 0  # the same command resumes from the store
+    with SqliteStore(reference_db) as a, SqliteStore(killed_db) as b:
+        ref = [(t.number, t.arch, t.state, t.metrics) for t in a.trials()]
+        got = [(t.number, t.arch, t.state, t.metrics) for t in b.trials()]
+    assert got == ref
+    assert [t for t in got[: len(kept)]] == [(t.number, t.arch, t.state, t.metrics) for t in kept]
+
+
+def test_store_rejects_a_foreign_file(tmp_path):
+    bad = tmp_path / "x.db"
+    bad.write_text("not sqlite at all" * 100)
+    from edgenas.errors import InvalidInputError
+
+    with pytest.raises(InvalidInputError, match="not an edgenas trial store"):
+        SqliteStore(bad)
