@@ -1,0 +1,334 @@
+"""Hardware targets: a board, the runtime that executes int8 networks on it, and the
+coefficients the analytical cost model prices a network with.
+
+A target is a *(board, runtime)* pair, not a chip: the same Cortex-M4 at 120 MHz runs the MLPerf
+Tiny DS-CNN in 48 ms with one engine and in 182 ms with another, so every coefficient belongs to
+the runtime named in ``runtime``. Targets are YAML files (built-ins under ``targets/``), validated
+with pydantic at the edge and turned into frozen dataclasses, so a loaded target can be hashed,
+shared between threads and recorded in a report without copying. Every coefficient in a
+built-in file carries its published source in a comment; ``docs/targets.md`` collects them.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from edgenas.errors import InvalidInputError, UnknownNameError
+from edgenas.ir import Op
+
+_TARGETS_DIR = Path(__file__).parent / "targets"
+
+#: Kernel libraries whose scratch-buffer formulas the analytical model knows.
+KERNEL_LIBRARIES = ("cmsis-nn", "reference")
+
+
+# --------------------------------------------------------------------------- frozen records
+
+
+@dataclass(frozen=True, slots=True)
+class LatencyCoefficients:
+    """Cycle costs of the runtime's int8 kernels.
+
+    ``cycles = cycles_per_mac[kind] * MACs + cycles_per_output[kind] * output elements
+    + cycles_per_element[op] * elements + op_overhead_cycles``. The per-output term is the
+    requantisation and loop set-up every output of a conv/FC pays, which is why a pointwise
+    conv with few input channels costs more per MAC than one with many.
+    """
+
+    conv_pointwise_cycles_per_mac: float
+    conv_general_cycles_per_mac: float
+    conv_depthwise_cycles_per_mac: float
+    fc_cycles_per_mac: float
+    conv_cycles_per_output: float
+    fc_cycles_per_output: float
+    avgpool_cycles_per_element: float
+    global_avgpool_cycles_per_element: float
+    add_cycles_per_element: float
+    reshape_cycles_per_element: float
+    softmax_cycles_per_element: float
+    op_overhead_cycles: float
+
+
+@dataclass(frozen=True, slots=True)
+class MemoryCoefficients:
+    """TFLite Micro arena layout: how activations are planned and what the persistent tail holds.
+
+    The record sizes are those measured on the x86-64 host (see ``docs/targets.md``); on a
+    32-bit MCU pointer-holding records are about half as large, so the tail is an upper bound.
+    """
+
+    tensor_alignment_bytes: int
+    include_scratch: bool
+    reshape_aliases_input: bool
+    per_channel_quant_bytes: int
+    per_channel_ops: frozenset[Op]
+    tensor_record_bytes: int
+    node_record_bytes: int
+    weighted_kernel_state_bytes: int
+    other_kernel_state_bytes: int
+    allocator_overhead_bytes: int
+
+
+@dataclass(frozen=True, slots=True)
+class FlashCoefficients:
+    """Size of the int8 ``.tflite`` flatbuffer held in flash."""
+
+    bias_bytes: int
+    quant_param_bytes_per_channel: int
+    tensor_overhead_bytes: int
+    op_overhead_bytes: int
+    model_overhead_bytes: int
+
+
+@dataclass(frozen=True, slots=True)
+class LatencyAnchor:
+    """The measured rows the latency coefficients were checked against (MLPerf Tiny CSV)."""
+
+    benchmark: str
+    system_contains: str
+    core: str
+    clock_mhz: int
+    runtime_families: tuple[str, ...]
+    ratio_band: tuple[float, float]  # accepted estimate / measured
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """A board plus the runtime whose latency and memory the coefficients describe."""
+
+    name: str
+    description: str
+    clock_hz: int
+    sram_bytes: int
+    flash_bytes: int
+    runtime: str
+    kernels: str
+    ops: frozenset[Op]
+    latency: LatencyCoefficients
+    memory: MemoryCoefficients
+    flash: FlashCoefficients
+    active_power_mw: float | None = None
+    power_source: str | None = None
+    anchor: LatencyAnchor | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able form for reports (sets become sorted lists)."""
+        out = asdict(self)
+        out["ops"] = sorted(op.value for op in self.ops)
+        out["memory"]["per_channel_ops"] = sorted(op.value for op in self.memory.per_channel_ops)
+        if self.anchor is not None:
+            out["anchor"]["runtime_families"] = list(self.anchor.runtime_families)
+            out["anchor"]["ratio_band"] = list(self.anchor.ratio_band)
+        return out
+
+
+# --------------------------------------------------------------------------- YAML schema
+
+_NonNegInt = Field(ge=0)
+_NonNegFloat = Field(ge=0.0)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class _LatencySchema(_Strict):
+    cycles_per_mac: dict[str, float]
+    conv_cycles_per_output: float = _NonNegFloat
+    fc_cycles_per_output: float = _NonNegFloat
+    cycles_per_element: dict[str, float]
+    op_overhead_cycles: float = _NonNegFloat
+
+
+class _MemorySchema(_Strict):
+    tensor_alignment_bytes: int = Field(ge=1)
+    include_scratch: bool = True
+    reshape_aliases_input: bool = False
+    per_channel_quant_bytes: int = _NonNegInt
+    per_channel_ops: list[Op]
+    tensor_record_bytes: int = _NonNegInt
+    node_record_bytes: int = _NonNegInt
+    weighted_kernel_state_bytes: int = _NonNegInt
+    other_kernel_state_bytes: int = _NonNegInt
+    allocator_overhead_bytes: int = _NonNegInt
+
+
+class _FlashSchema(_Strict):
+    bias_bytes: int = _NonNegInt
+    quant_param_bytes_per_channel: int = _NonNegInt
+    tensor_overhead_bytes: int = _NonNegInt
+    op_overhead_bytes: int = _NonNegInt
+    model_overhead_bytes: int = _NonNegInt
+
+
+class _PowerSchema(_Strict):
+    active_power_mw: float = Field(gt=0.0)
+    source: str = Field(min_length=1)
+
+
+class _AnchorSchema(_Strict):
+    benchmark: str
+    system_contains: str
+    core: str
+    clock_mhz: int = Field(gt=0)
+    runtime_families: list[str] = Field(min_length=1)
+    ratio_band: tuple[float, float]
+
+
+class _TargetSchema(_Strict):
+    name: str = Field(min_length=1)
+    description: str
+    clock_hz: int = Field(gt=0)
+    sram_bytes: int = Field(gt=0)
+    flash_bytes: int = Field(gt=0)
+    runtime: str = Field(min_length=1)
+    kernels: str
+    ops: list[Op] = Field(min_length=1)
+    latency: _LatencySchema
+    memory: _MemorySchema
+    flash: _FlashSchema
+    power: _PowerSchema | None = None
+    anchor: _AnchorSchema | None = None
+
+
+_MAC_KINDS = ("conv_pointwise", "conv_general", "conv_depthwise", "fc")
+_ELEMENT_KINDS = ("avgpool2d", "global_avgpool", "add", "reshape", "softmax")
+
+
+def _exact_keys(mapping: dict[str, float], expected: tuple[str, ...], where: str) -> None:
+    missing = [k for k in expected if k not in mapping]
+    extra = [k for k in mapping if k not in expected]
+    if missing or extra:
+        raise ValueError(
+            f"{where}: missing {missing or 'none'}, unexpected {extra or 'none'}; "
+            f"expected exactly {list(expected)}"
+        )
+    negative = [k for k, v in mapping.items() if v < 0]
+    if negative:
+        raise ValueError(f"{where}.{negative[0]}: must be >= 0")
+
+
+def _build(schema: _TargetSchema) -> Target:
+    lat = schema.latency
+    _exact_keys(lat.cycles_per_mac, _MAC_KINDS, "latency.cycles_per_mac")
+    _exact_keys(lat.cycles_per_element, _ELEMENT_KINDS, "latency.cycles_per_element")
+    if schema.kernels not in KERNEL_LIBRARIES:
+        raise ValueError(f"kernels: {schema.kernels!r} is not one of {list(KERNEL_LIBRARIES)}")
+    mem = schema.memory
+    latency = LatencyCoefficients(
+        conv_pointwise_cycles_per_mac=lat.cycles_per_mac["conv_pointwise"],
+        conv_general_cycles_per_mac=lat.cycles_per_mac["conv_general"],
+        conv_depthwise_cycles_per_mac=lat.cycles_per_mac["conv_depthwise"],
+        fc_cycles_per_mac=lat.cycles_per_mac["fc"],
+        conv_cycles_per_output=lat.conv_cycles_per_output,
+        fc_cycles_per_output=lat.fc_cycles_per_output,
+        avgpool_cycles_per_element=lat.cycles_per_element["avgpool2d"],
+        global_avgpool_cycles_per_element=lat.cycles_per_element["global_avgpool"],
+        add_cycles_per_element=lat.cycles_per_element["add"],
+        reshape_cycles_per_element=lat.cycles_per_element["reshape"],
+        softmax_cycles_per_element=lat.cycles_per_element["softmax"],
+        op_overhead_cycles=lat.op_overhead_cycles,
+    )
+    memory = MemoryCoefficients(
+        tensor_alignment_bytes=mem.tensor_alignment_bytes,
+        include_scratch=mem.include_scratch,
+        reshape_aliases_input=mem.reshape_aliases_input,
+        per_channel_quant_bytes=mem.per_channel_quant_bytes,
+        per_channel_ops=frozenset(mem.per_channel_ops),
+        tensor_record_bytes=mem.tensor_record_bytes,
+        node_record_bytes=mem.node_record_bytes,
+        weighted_kernel_state_bytes=mem.weighted_kernel_state_bytes,
+        other_kernel_state_bytes=mem.other_kernel_state_bytes,
+        allocator_overhead_bytes=mem.allocator_overhead_bytes,
+    )
+    anchor = None
+    if schema.anchor is not None:
+        a = schema.anchor
+        lo, hi = a.ratio_band
+        if not 0 < lo <= 1 <= hi:
+            raise ValueError("anchor.ratio_band: must be [lo, hi] with 0 < lo <= 1 <= hi")
+        anchor = LatencyAnchor(
+            benchmark=a.benchmark,
+            system_contains=a.system_contains,
+            core=a.core,
+            clock_mhz=a.clock_mhz,
+            runtime_families=tuple(a.runtime_families),
+            ratio_band=(lo, hi),
+        )
+    return Target(
+        name=schema.name,
+        description=schema.description,
+        clock_hz=schema.clock_hz,
+        sram_bytes=schema.sram_bytes,
+        flash_bytes=schema.flash_bytes,
+        runtime=schema.runtime,
+        kernels=schema.kernels,
+        ops=frozenset(schema.ops),
+        latency=latency,
+        memory=memory,
+        flash=FlashCoefficients(**schema.flash.model_dump()),
+        active_power_mw=schema.power.active_power_mw if schema.power else None,
+        power_source=schema.power.source if schema.power else None,
+        anchor=anchor,
+    )
+
+
+def _first_error(exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    field = ".".join(str(part) for part in err["loc"]) or "(top level)"
+    return f"{field}: {err['msg']}"
+
+
+def _load_file(path: Path) -> Target:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InvalidInputError(f"cannot read target file {path}: {exc.strerror}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        raise InvalidInputError(f"target file {path}: malformed YAML{where}") from None
+    if not isinstance(data, dict):
+        raise InvalidInputError(f"target file {path}: expected a mapping of fields at top level")
+    try:
+        return _build(_TargetSchema.model_validate(data))
+    except ValidationError as exc:
+        raise InvalidInputError(f"target file {path}: field {_first_error(exc)}") from None
+    except ValueError as exc:
+        raise InvalidInputError(f"target file {path}: field {exc}") from None
+
+
+def builtin_targets() -> list[str]:
+    """Names of the targets shipped with edgenas (``targets/<name>.yaml``)."""
+    return sorted(p.stem for p in _TARGETS_DIR.glob("*.yaml"))
+
+
+def load_target(name_or_path: str | Path) -> Target:
+    """Load a built-in target by name (``"cortex-m7"``) or a target YAML file by path.
+
+    A string that names an existing file or ends in ``.yaml``/``.yml`` is read as a path;
+    anything else must be a built-in name.
+    """
+    text = str(name_or_path)
+    path = Path(name_or_path)
+    if isinstance(name_or_path, Path) or path.suffix in (".yaml", ".yml") or path.is_file():
+        if not path.is_file():
+            raise InvalidInputError(f"target file {path} does not exist")
+        return _load_file(path)
+    names = builtin_targets()
+    if text not in names:
+        close = difflib.get_close_matches(text, names, n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise UnknownNameError(
+            f"unknown target {text!r}.{hint} Built-in targets: {', '.join(names)}; "
+            "or pass the path of a target YAML file."
+        )
+    return _load_file(_TARGETS_DIR / f"{text}.yaml")
