@@ -1,0 +1,727 @@
+"""Keyword spotting (KWS): 12 classes of 1 s audio as (49, 10) MFCCs, as in Speech Commands.
+
+Two sources, one shape:
+
+* :func:`load_synthetic` (the default): keywords spoken by ``espeak-ng`` with many voices,
+  speeds and pitches, augmented with synthetic noise and time shifts, split by *voice* so the
+  score measures generalisation to unseen speakers. Made offline in about a minute and cached.
+* :func:`load_speech_commands`: a folder in the Google Speech Commands layout (the real data).
+
+Classes are the keywords, then ``_unknown_`` (any other word) and ``_silence_`` (noise only), the
+12-class task of Warden 2018 and Hello Edge (Zhang et al. 2017).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import os
+import re
+import shutil
+import subprocess
+import time
+import uuid
+import zipfile
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import scipy.signal
+
+from edgenas.errors import EdgenasError, InvalidInputError, MissingDataError
+from edgenas.tasks import audio as A
+from edgenas.tasks._base import Split, TaskData, standardise
+
+logger = logging.getLogger(__name__)
+
+KEYWORDS = ("yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go")
+UNKNOWN = "_unknown_"
+SILENCE = "_silence_"
+BACKGROUND_FOLDER = "_background_noise_"
+#: The other words of Speech Commands v0.01, spoken for the synthetic ``_unknown_`` class.
+AUXILIARY_WORDS = (
+    "bed", "bird", "cat", "dog", "eight", "five", "four", "happy", "house", "marvin",
+    "nine", "one", "seven", "sheila", "six", "three", "tree", "two", "wow", "zero",
+)  # fmt: skip
+SPLIT_NAMES = ("train", "val", "test")
+
+_SYNTHETIC_VERSION = 1  # bump when generation changes, so old caches are not reused
+_DEFAULT_CLIPS_PER_VOICE = 6
+_ACCENTS = ("en", "en-us")  # espeak-ng voices that honour "+variant" (en-gb+variant ignores it)
+_NOISE_KINDS = ("white", "pink", "brown", "hum")
+_ESPEAK_WORKERS = 2
+# Official Speech Commands split rule (tensorflow/examples/speech_commands/input_data.py).
+_MAX_NUM_WAVS_PER_CLASS = 2**27 - 1
+_VALIDATION_PERCENT = 10.0
+_TESTING_PERCENT = 10.0
+_SILENCE_FRACTION = 0.1  # silence clips per split = 10% of its word clips, as in the TF recipe
+
+
+def default_cache_dir() -> Path:
+    """Where generated data is cached: ``$EDGENAS_CACHE`` or ``~/.cache/edgenas``."""
+    env = os.environ.get("EDGENAS_CACHE")
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "edgenas"
+
+
+def load_kws(data_dir: Path | None = None, *, cache_dir: Path | None = None, seed: int = 0) -> TaskData:
+    """The KWS task: a Speech Commands folder if ``data_dir`` is given, else synthetic speech.
+
+    Example::
+
+        >>> data = load_kws()                      # synthetic, cached after the first call
+        >>> data = load_kws(Path("speech_commands_v0.02"))
+    """
+    if data_dir is None:
+        return load_synthetic(cache_dir, seed=seed)
+    return load_speech_commands(Path(data_dir), seed=seed)
+
+
+# --------------------------------------------------------------------------------------------
+# Synthetic noise (shared by augmentation and the _silence_ class)
+# --------------------------------------------------------------------------------------------
+
+
+def synth_noise(kind: str, n_samples: int, rng: np.random.Generator, sample_rate: int = A.SAMPLE_RATE_HZ) -> np.ndarray:
+    """Noise with unit RMS: ``white``, ``pink`` (1/f power), ``brown`` (1/f^2 power) or ``hum``
+    (50 or 60 Hz mains with harmonics and a little hiss).
+
+    There are no noise recordings here, so these stand in for Speech Commands'
+    ``_background_noise_`` folder (which itself holds white and pink noise among its six files).
+    """
+    if kind == "hum":
+        t_s = np.arange(n_samples) / sample_rate
+        mains_hz = 50.0 if rng.random() < 0.5 else 60.0
+        phases = rng.uniform(0, 2 * np.pi, size=5)
+        noise = sum(np.sin(2 * np.pi * mains_hz * k * t_s + phases[k - 1]) / k for k in range(1, 6))
+        noise = noise + 0.05 * rng.standard_normal(n_samples)
+    elif kind in ("white", "pink", "brown"):
+        noise = rng.standard_normal(n_samples)
+        if kind != "white":
+            spectrum = np.fft.rfft(noise)
+            freq_hz = np.maximum(np.fft.rfftfreq(n_samples, 1.0 / sample_rate), 20.0)
+            exponent = 0.5 if kind == "pink" else 1.0  # amplitude ~ f^-1/2 (pink), f^-1 (brown)
+            noise = np.fft.irfft(spectrum / freq_hz**exponent, n=n_samples)
+    else:
+        raise InvalidInputError(f"unknown noise kind {kind!r}; accepted: {', '.join(_NOISE_KINDS)}")
+    noise = noise - noise.mean()
+    return (noise / max(float(np.sqrt(np.mean(noise**2))), 1e-12)).astype(np.float32)
+
+
+# --------------------------------------------------------------------------------------------
+# Synthetic data set
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Utterance:
+    """One espeak-ng call: one voice at one speed and pitch saying all 11 words, with pauses.
+
+    Saying the words in one call and cutting the audio at the pauses is ~8x faster than one
+    process per word (espeak-ng's start-up dominates a one-word call).
+    """
+
+    voice: str  # variant name, the "speaker"
+    accent: str
+    words: tuple[str, ...]  # the 10 keywords, then one auxiliary word for _unknown_
+    speed_wpm: int
+    pitch: int
+    copies: int  # augmented clips made from each word's audio
+
+
+def _synthetic_params(seed: int, clips_per_voice: int) -> dict[str, object]:
+    """Everything that determines the synthetic data set; its hash names the cache file."""
+    return {
+        "version": _SYNTHETIC_VERSION,
+        "seed": seed,
+        "clips_per_voice": clips_per_voice,
+        "copies_per_rendition": 2,
+        "keywords": list(KEYWORDS),
+        "auxiliary_words": list(AUXILIARY_WORDS),
+        "accents": list(_ACCENTS),
+        "speed_wpm": [130, 210],
+        "pitch": [20, 80],
+        "gain_db": [-10, 6],
+        "noise_probability": 0.8,
+        "snr_db": [5, 30],
+        "noise_kinds": list(_NOISE_KINDS),
+        "silence_rms_db": [-70, -20],
+        "time_shift_ms": 100,
+        "split_fractions": [0.7, 0.15, 0.15],
+        "front_end": {
+            "sample_rate_hz": A.SAMPLE_RATE_HZ,
+            "window_samples": A.WINDOW_SAMPLES,
+            "hop_samples": A.HOP_SAMPLES,
+            "fft_points": A.FFT_POINTS,
+            "mel_bands": A.N_MEL_BANDS,
+            "mel_hz": [A.MEL_LOW_HZ, A.MEL_HIGH_HZ],
+            "mfcc": A.N_MFCC,
+            "log_floor": A.LOG_FLOOR,
+        },
+    }
+
+
+def _params_hash(params: dict[str, object]) -> str:
+    return hashlib.sha1(json.dumps(params, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def _espeak_binary() -> str:
+    exe = shutil.which("espeak-ng")
+    if exe is None:
+        raise MissingDataError(
+            "espeak-ng is not installed, so the synthetic keyword data cannot be made; install the "
+            "Debian package (apt-get install espeak-ng) or pass --data DIR with a Speech Commands folder"
+        )
+    return exe
+
+
+def _espeak(
+    exe: str, voice: str, text: str, speed_wpm: int = 175, pitch: int = 50, *, ssml: bool = False
+) -> tuple[np.ndarray, int]:
+    args = [exe, "-v", voice, "-s", str(speed_wpm), "-p", str(pitch), *(["-m"] if ssml else []), "--stdout", text]
+    result = subprocess.run(args, capture_output=True, timeout=60, check=False)
+    if result.returncode != 0 or len(result.stdout) <= 44:
+        raise EdgenasError(
+            f"espeak-ng failed for voice {voice!r}, text {text[:60]!r} (exit {result.returncode}): "
+            f"{result.stderr.decode(errors='replace').strip()[:200]}; check the espeak-ng installation"
+        )
+    return A.decode_wav(result.stdout, name=f"espeak-ng output for {voice}: {text[:60]!r}")
+
+
+def _espeak_version(exe: str) -> str:
+    out = subprocess.run([exe, "--version"], capture_output=True, text=True, check=False).stdout
+    match = re.search(r"text-to-speech:\s*(\S+)", out)
+    return match.group(1) if match else "unknown"
+
+
+def _variant_names(listing: str) -> set[str]:
+    """Variant file names from ``espeak-ng --voices=variant``: what follows ``!v/`` on each line,
+    up to an optional "(other languages)" column. Names may contain a space (``Mr serious``);
+    they are passed as one argument, so ``en+Mr serious`` works."""
+    names = set()
+    for line in listing.splitlines():
+        match = re.search(r"!v/(.+?)\s*(?:\([^)]*\))?\s*$", line)
+        if match:
+            names.add(match.group(1))
+    return names
+
+
+def _distinct_variants(exe: str) -> list[str]:
+    """The voice variants that really change the voice, sorted by name.
+
+    Lists ``espeak-ng --voices=variant`` and keeps a variant only if "yes" said by ``en+VARIANT``
+    differs from plain ``en`` and from every variant kept before it (in espeak-ng 1.51 ``fast``
+    equals ``en`` and ``caleb``/``klatt6`` equal ``klatt``). Duplicates would put one speaker in
+    two splits and break the speaker-disjoint split.
+    """
+    listing = subprocess.run([exe, "--voices=variant"], capture_output=True, text=True, check=False).stdout
+    names = sorted(_variant_names(listing))
+    with ThreadPoolExecutor(_ESPEAK_WORKERS) as pool:
+        audio = list(pool.map(lambda v: _espeak(exe, f"en+{v}" if v else "en", "yes")[0], ["", *names]))
+    seen = {hashlib.sha1(audio[0].tobytes()).hexdigest()}
+    kept = []
+    for name, clip in zip(names, audio[1:], strict=True):
+        digest = hashlib.sha1(clip.tobytes()).hexdigest()
+        if digest not in seen:
+            seen.add(digest)
+            kept.append(name)
+    if len(kept) < 3:
+        raise MissingDataError(
+            f"espeak-ng offers only {len(kept)} distinct voice variants (need at least 3 for a speaker-disjoint "
+            "split); install the full Debian package espeak-ng-data, or pass --data DIR"
+        )
+    return kept
+
+
+def _split_voices(voices: Sequence[str], rng: np.random.Generator) -> dict[str, int]:
+    """Voice -> split index (0 train, 1 val, 2 test): about 70/15/15 of whole voices."""
+    order = rng.permutation(len(voices))
+    n_held = max(1, round(0.15 * len(voices)))
+    split_of = {}
+    for rank, i in enumerate(order):
+        split_of[voices[i]] = 2 if rank < n_held else 1 if rank < 2 * n_held else 0
+    return split_of
+
+
+def _plan_utterances(voices: Sequence[str], clips_per_voice: int, rng: np.random.Generator) -> list[_Utterance]:
+    """All espeak-ng calls, drawn up front in a fixed order so threads cannot change the result.
+
+    Each voice gets ceil(clips_per_voice / 2) utterances; each word of an utterance gives two
+    augmented copies (the last one, one copy if clips_per_voice is odd), so each (voice, class)
+    has exactly ``clips_per_voice`` clips.
+    """
+    n_utterances = math.ceil(clips_per_voice / 2)
+    plan = []
+    for voice in voices:
+        for r in range(n_utterances):
+            plan.append(
+                _Utterance(
+                    voice=voice,
+                    accent=str(rng.choice(_ACCENTS)),
+                    words=(*KEYWORDS, str(rng.choice(AUXILIARY_WORDS))),
+                    speed_wpm=int(rng.integers(130, 211)),
+                    pitch=int(rng.integers(20, 81)),
+                    copies=min(2, clips_per_voice - 2 * r),
+                )
+            )
+    return plan
+
+
+def _segments(
+    audio: np.ndarray, rate_hz: int, *, min_gap_s: float = 0.3, threshold_db: float = -45.0
+) -> list[np.ndarray]:
+    """Cut audio at pauses of at least ``min_gap_s`` (10 ms frames ``threshold_db`` below the
+    loudest). Pauses inside a word (the closure of "stop") are far shorter than the 700 ms
+    breaks put between words."""
+    frame = rate_hz // 100
+    n_frames = audio.shape[0] // frame
+    rms = np.sqrt(np.mean(audio[: n_frames * frame].reshape(n_frames, frame) ** 2, axis=1) + 1e-12)
+    loud = rms >= rms.max() * 10.0 ** (threshold_db / 20.0)
+    idx = np.flatnonzero(loud)
+    if idx.size == 0:
+        return []
+    gaps = np.flatnonzero(np.diff(idx) > round(min_gap_s * 100))
+    starts = np.concatenate([[idx[0]], idx[gaps + 1]])
+    ends = np.concatenate([idx[gaps], [idx[-1]]]) + 1
+    return [audio[a * frame : b * frame] for a, b in zip(starts, ends, strict=True)]
+
+
+def _to_16k_trimmed(audio: np.ndarray, rate_hz: int) -> np.ndarray:
+    if rate_hz != A.SAMPLE_RATE_HZ:
+        g = math.gcd(rate_hz, A.SAMPLE_RATE_HZ)
+        audio = scipy.signal.resample_poly(audio, A.SAMPLE_RATE_HZ // g, rate_hz // g).astype(np.float32)
+    return A.trim_silence(audio, A.SAMPLE_RATE_HZ)
+
+
+def _render(exe: str, utterance: _Utterance) -> list[np.ndarray]:
+    """espeak-ng -> one 16 kHz float32 array per word, silence around it trimmed.
+
+    If the pauses do not cut the audio into exactly one piece per word (never seen with
+    espeak-ng 1.51, but voices differ), the words are synthesised one call each instead.
+    """
+    voice = f"{utterance.accent}+{utterance.voice}"
+    ssml = ' <break time="700ms"/> '.join(utterance.words)
+    audio, rate_hz = _espeak(exe, voice, ssml, utterance.speed_wpm, utterance.pitch, ssml=True)
+    pieces = _segments(audio, rate_hz)
+    if len(pieces) != len(utterance.words):
+        logger.debug(
+            "espeak-ng %s: %d pieces for %d words; one call per word", voice, len(pieces), len(utterance.words)
+        )
+        pieces = [_espeak(exe, voice, w, utterance.speed_wpm, utterance.pitch)[0] for w in utterance.words]
+    out = [_to_16k_trimmed(p, rate_hz) for p in pieces]
+    for word, speech in zip(utterance.words, out, strict=True):
+        if speech.size == 0:
+            raise EdgenasError(f"espeak-ng produced silence for {word!r} with voice {voice}; check the installation")
+    return out
+
+
+def _place(speech: np.ndarray, rng: np.random.Generator, shift_samples: int) -> np.ndarray:
+    """Centre the speech in 1 s, then shift it by up to ±``shift_samples`` without cutting it."""
+    if speech.shape[0] >= A.CLIP_SAMPLES:
+        return A.fit_to_one_second(speech, A.SAMPLE_RATE_HZ)
+    slack = A.CLIP_SAMPLES - speech.shape[0]
+    start = slack // 2 + int(rng.integers(-shift_samples, shift_samples + 1))
+    start = min(max(start, 0), slack)
+    clip = np.zeros(A.CLIP_SAMPLES, dtype=np.float32)
+    clip[start : start + speech.shape[0]] = speech
+    return clip
+
+
+def _augment(speech: np.ndarray, rng: np.random.Generator, params: dict) -> np.ndarray:
+    """One training-recipe copy: random gain, ±100 ms shift, noise at a random SNR (80%)."""
+    gain = 10.0 ** (rng.uniform(*params["gain_db"]) / 20.0)
+    speech = speech * (gain * 0.5 / max(float(np.abs(speech).max()), 1e-6))  # peak at -6 dB, then gain
+    clip = _place(speech, rng, A.SAMPLE_RATE_HZ * params["time_shift_ms"] // 1000)
+    if rng.random() < params["noise_probability"]:
+        speech_rms = float(np.sqrt(np.mean(speech**2)))
+        snr_db = rng.uniform(*params["snr_db"])
+        noise = synth_noise(str(rng.choice(params["noise_kinds"])), A.CLIP_SAMPLES, rng)
+        clip = clip + noise * (speech_rms / 10.0 ** (snr_db / 20.0))
+    return np.clip(clip, -1.0, 1.0)
+
+
+def _silence_clip(rng: np.random.Generator, params: dict) -> np.ndarray:
+    level = 10.0 ** (rng.uniform(*params["silence_rms_db"]) / 20.0)
+    return np.clip(synth_noise(str(rng.choice(params["noise_kinds"])), A.CLIP_SAMPLES, rng) * level, -1.0, 1.0)
+
+
+def _generate_synthetic(params: dict, cache_path: Path) -> dict[str, np.ndarray]:
+    exe = _espeak_binary()
+    started = time.perf_counter()
+    seed, clips_per_voice = int(params["seed"]), int(params["clips_per_voice"])
+    split_rng, plan_rng, augment_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(3))
+    voices = _distinct_variants(exe)
+    split_of = _split_voices(voices, split_rng)
+    plan = _plan_utterances(voices, clips_per_voice, plan_rng)
+    silence_label = len(KEYWORDS) + 1
+
+    features, labels, speakers = [], [], []
+    with ThreadPoolExecutor(_ESPEAK_WORKERS) as pool:
+        speech_iter = pool.map(lambda u: _render(exe, u), plan)  # results come back in plan order
+        batch: list[np.ndarray] = []
+        for i, (utterance, words_speech) in enumerate(zip(plan, speech_iter, strict=True)):
+            for label, speech in enumerate(words_speech):
+                for _ in range(utterance.copies):
+                    batch.append(_augment(speech, augment_rng, params))
+                    labels.append(label)
+                    speakers.append(utterance.voice)
+            last_of_voice = i + 1 == len(plan) or plan[i + 1].voice != utterance.voice
+            if last_of_voice:  # the voice's _silence_ clips, then its MFCCs in one batch
+                for _ in range(clips_per_voice):
+                    batch.append(_silence_clip(augment_rng, params))
+                    labels.append(silence_label)
+                    speakers.append(utterance.voice)
+                features.append(A.mfcc_batch(np.stack(batch)))
+                batch = []
+    seconds = time.perf_counter() - started
+    arrays = {
+        "features": np.concatenate(features).astype(np.float32),
+        "labels": np.asarray(labels, dtype=np.int64),
+        "speakers": np.asarray(speakers, dtype=str),
+        "split": np.asarray([split_of[s] for s in speakers], dtype=np.int8),
+        "params_json": np.asarray(json.dumps(params, sort_keys=True)),
+        "voices": np.asarray(voices, dtype=str),
+        "espeak_version": np.asarray(_espeak_version(exe)),
+        "generation_s": np.asarray(seconds),
+    }
+    _save_atomic(cache_path, arrays)
+    logger.info("generated %d synthetic KWS clips in %.1f s -> %s", len(labels), seconds, cache_path)
+    return arrays
+
+
+def _save_atomic(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """Write to a uniquely named temporary file in the same folder, then rename: a reader never
+    sees half a file, and two processes generating at once cannot clobber each other's file.
+    (Plain ``open`` rather than ``mkstemp``, so the file gets the user's umask, not 0600.)"""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        with open(tmp, "xb") as f:
+            np.savez(f, **arrays)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def _load_cache(path: Path, params: dict) -> dict[str, np.ndarray] | None:
+    """The cached arrays, or None if the file is missing, corrupt or from other parameters."""
+    if not path.is_file():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            arrays = {k: npz[k] for k in npz.files}
+        n = arrays["labels"].shape[0]
+        ok = (
+            json.loads(str(arrays["params_json"])) == params
+            and arrays["features"].shape == (n, *A.MFCC_SHAPE)
+            and arrays["speakers"].shape == (n,)
+            and arrays["split"].shape == (n,)
+            and np.all(np.isfinite(arrays["features"]))
+        )
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
+        logger.warning("cache file %s is unreadable (%s); regenerating it", path, exc)
+        return None
+    if not ok:
+        logger.warning("cache file %s does not match its parameters; regenerating it", path)
+        return None
+    return arrays
+
+
+def load_synthetic(cache_dir: Path | None = None, *, seed: int = 0, clips_per_voice: int | None = None) -> TaskData:
+    """Synthetic 12-class KWS data made with espeak-ng, split by voice, cached as ``.npz``.
+
+    About 98 distinct voice variants (espeak-ng 1.51), each said with the ``en`` or ``en-us``
+    accent at a random speed (130-210 wpm) and pitch (20-80); ``clips_per_voice`` clips per class
+    per voice (default 6: ~7,000 clips). Whole voices are held out for validation and test (~70/15/15),
+    so accuracy measures generalisation to unseen speakers. Deterministic given ``seed`` and the
+    espeak-ng version. The first call takes about a minute on 2 cores; later calls read
+    ``cache_dir/kws-synthetic-v1-<hash>.npz`` in well under a second.
+
+    Example::
+
+        >>> data = load_synthetic(seed=0)
+        >>> data.train.x.shape[1:], data.classes[-2:]
+        ((49, 10), ('_unknown_', '_silence_'))
+    """
+    if clips_per_voice is None:
+        clips_per_voice = _DEFAULT_CLIPS_PER_VOICE
+    if isinstance(clips_per_voice, bool) or not isinstance(clips_per_voice, int) or clips_per_voice < 1:
+        raise InvalidInputError(f"clips_per_voice must be a positive integer, got {clips_per_voice!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise InvalidInputError(f"seed must be a non-negative integer, got {seed!r}")
+    params = _synthetic_params(seed, clips_per_voice)
+    cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    cache_path = cache_dir / f"kws-synthetic-v{_SYNTHETIC_VERSION}-{_params_hash(params)}.npz"
+    try:
+        arrays = _load_cache(cache_path, params) or _generate_synthetic(params, cache_path)
+    except PermissionError as exc:
+        raise InvalidInputError(f"cannot write the KWS cache in {cache_dir} ({exc}); set EDGENAS_CACHE") from exc
+
+    split = arrays["split"]
+    raw = {name: arrays["features"][split == i] for i, name in enumerate(SPLIT_NAMES)}
+    x, mean, std = standardise(raw)
+    splits = {
+        name: Split(x[name], arrays["labels"][split == i], arrays["speakers"][split == i])
+        for i, name in enumerate(SPLIT_NAMES)
+    }
+    voices = {name: len(set(s.speaker.tolist())) for name, s in splits.items()}
+    n = {name: len(s) for name, s in splits.items()}
+    source = (
+        f"Synthetic speech made offline with espeak-ng {arrays['espeak_version']} "
+        f"({len(arrays['voices'])} voice variants, accents {' and '.join(_ACCENTS)}, speed 130-210 wpm, "
+        f"pitch 20-80; {clips_per_voice} clips per class per voice, seed {seed}), augmented with "
+        f"white/pink/brown noise or mains hum at 5-30 dB SNR on 80% of clips and a ±100 ms time shift; "
+        f"'{UNKNOWN}' = {len(AUXILIARY_WORDS)} other Speech Commands words, '{SILENCE}' = synthetic noise. "
+        f"Split by voice (speaker-disjoint): {voices['train']}/{voices['val']}/{voices['test']} voices, "
+        f"{n['train']}/{n['val']}/{n['test']} clips for train/val/test."
+    )
+    return TaskData(
+        name="kws-synthetic",
+        classes=(*KEYWORDS, UNKNOWN, SILENCE),
+        train=splits["train"],
+        val=splits["val"],
+        test=splits["test"],
+        input_shape=A.MFCC_SHAPE,
+        feature_mean=mean,
+        feature_std=std,
+        source=source,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Speech Commands folders (real data)
+# --------------------------------------------------------------------------------------------
+
+
+def speaker_of(file_name: str) -> str:
+    """The speaker id of a Speech Commands file: the part of the name before ``_nohash_``."""
+    return re.sub(r"_nohash_.*$", "", Path(file_name).name)
+
+
+def which_set(file_name: str, validation_percent: float = _VALIDATION_PERCENT,
+              testing_percent: float = _TESTING_PERCENT) -> str:  # fmt: skip
+    """The official Speech Commands rule: SHA-1 of the speaker id decides the split.
+
+    Stable across processes and machines (never Python's salted ``hash()``), and a speaker's
+    clips all land in the same split. Returns ``"train"``, ``"val"`` or ``"test"``.
+    """
+    digest = hashlib.sha1(speaker_of(file_name).encode()).hexdigest()
+    percent = (int(digest, 16) % (_MAX_NUM_WAVS_PER_CLASS + 1)) * (100.0 / _MAX_NUM_WAVS_PER_CLASS)
+    if percent < validation_percent:
+        return "val"
+    if percent < validation_percent + testing_percent:
+        return "test"
+    return "train"
+
+
+def _fallback_split(speakers: Sequence[str]) -> dict[str, str]:
+    """Speaker -> split when the official rule leaves a split empty (a handful of speakers).
+
+    Speakers ordered by SHA-1 (deterministic, arbitrary); ~10% each to test and val with at least
+    one each where there are 3 or more speakers; with two speakers, one trains and one validates.
+    """
+    ordered = sorted(set(speakers), key=lambda s: hashlib.sha1(s.encode()).hexdigest())
+    n = len(ordered)
+    n_test = max(1, round(0.1 * n)) if n >= 3 else 0
+    n_val = max(1, round(0.1 * n)) if n >= 2 else 0
+    return {s: "test" if i < n_test else "val" if i < n_test + n_val else "train" for i, s in enumerate(ordered)}
+
+
+def _read_list(path: Path) -> set[str]:
+    try:
+        return {line.strip().replace("\\", "/") for line in path.read_text().splitlines() if line.strip()}
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InvalidInputError(f"cannot read {path} ({exc}); it should list one 'word/file.wav' per line") from exc
+
+
+def _list_dir(folder: Path) -> list[Path]:
+    try:
+        return sorted(folder.iterdir())
+    except PermissionError as exc:
+        raise InvalidInputError(f"cannot read folder {folder}: permission denied") from exc
+    except NotADirectoryError as exc:
+        raise InvalidInputError(f"{folder} is a file, not a folder of word folders") from exc
+    except OSError as exc:
+        raise InvalidInputError(f"cannot read folder {folder}: {exc}") from exc
+
+
+def _is_wav(path: Path) -> bool:
+    return path.is_file() and path.suffix.lower() == ".wav"
+
+
+def _resample_16k(audio: np.ndarray, rate_hz: int) -> np.ndarray:
+    if rate_hz == A.SAMPLE_RATE_HZ:
+        return audio
+    g = math.gcd(rate_hz, A.SAMPLE_RATE_HZ)
+    return scipy.signal.resample_poly(audio, A.SAMPLE_RATE_HZ // g, rate_hz // g).astype(np.float32)
+
+
+def _silence_from_recordings(
+    files: Sequence[Path], counts: dict[str, int], rng: np.random.Generator
+) -> dict[str, list[np.ndarray]]:
+    """1 s ``_silence_`` clips cut from long noise recordings at random offsets and volumes.
+
+    Each recording is divided in time, first 80% for train, next 10% val, last 10% test, so no
+    stretch of noise is in two splits.
+    """
+    recordings = []
+    for path in files:
+        audio, rate_hz = A.read_wav(path)
+        audio = _resample_16k(audio, rate_hz)
+        if audio.shape[0] >= A.CLIP_SAMPLES:
+            recordings.append(audio)
+    if not recordings:
+        return {}
+    bounds = {"train": (0.0, 0.8), "val": (0.8, 0.9), "test": (0.9, 1.0)}
+    out: dict[str, list[np.ndarray]] = {name: [] for name in SPLIT_NAMES}
+    for name in SPLIT_NAMES:
+        for _ in range(counts[name]):
+            rec = recordings[int(rng.integers(len(recordings)))]
+            lo, hi = (int(f * rec.shape[0]) for f in bounds[name])
+            if hi - lo < A.CLIP_SAMPLES:  # short recording: any second of it
+                lo, hi = 0, rec.shape[0]
+            start = int(rng.integers(lo, hi - A.CLIP_SAMPLES + 1))
+            volume = 10.0 ** rng.uniform(-1.5, 0.0)
+            out[name].append(rec[start : start + A.CLIP_SAMPLES] * volume)
+    return out
+
+
+def load_speech_commands(data_dir: Path, *, keywords: Sequence[str] = KEYWORDS, seed: int = 0) -> TaskData:
+    """A folder in the Google Speech Commands layout as a 12-class (by default) KWS task.
+
+    Layout: ``DIR/<word>/<speaker>_nohash_<n>.wav`` (any sample rate or bit depth; resampled to
+    16 kHz and centre-cropped/padded to 1 s), optionally ``DIR/_background_noise_/*.wav`` (long
+    noise recordings, cut into 1 s ``_silence_`` clips) and ``validation_list.txt`` /
+    ``testing_list.txt`` (the official split). Words not in ``keywords`` become ``_unknown_``.
+    Without the lists, the official SHA-1-of-speaker rule splits 80/10/10 by speaker; where
+    that leaves a split empty (few speakers) a deterministic speaker-disjoint split is used
+    instead and ``source`` says so. ``_silence_`` gets 10% of each split's word count, cut from
+    the noise recordings, or synthesised noise where there are none. ``seed`` drives only that.
+
+    Example::
+
+        >>> data = load_speech_commands(Path("speech_commands_v0.01"))
+        >>> data.describe()["splits"]["test"]["total"]
+    """
+    data_dir = Path(data_dir)
+    keywords = tuple(keywords)
+    if (
+        not keywords
+        or len(set(keywords)) != len(keywords)
+        or any(not isinstance(k, str) or not k or k.startswith("_") for k in keywords)
+    ):
+        raise InvalidInputError(
+            f"keywords must be distinct non-empty word names not starting with '_', got {keywords!r}"
+        )
+    if not data_dir.exists():
+        raise MissingDataError(
+            f"data folder {data_dir} does not exist; pass a Speech Commands folder (one sub-folder of WAVs per word)"
+        )
+    if not data_dir.is_dir():
+        raise InvalidInputError(
+            f"{data_dir} is a file; pass a Speech Commands folder (one sub-folder of WAVs per word)"
+        )
+
+    classes = (*keywords, UNKNOWN, SILENCE)
+    label_of = {w: i for i, w in enumerate(keywords)}
+    files: list[tuple[Path, str, int]] = []  # (path, "word/file.wav", label)
+    background: list[Path] = []
+    for folder in _list_dir(data_dir):
+        if not folder.is_dir() or folder.name.startswith("."):
+            continue
+        if folder.name == BACKGROUND_FOLDER:
+            background = [p for p in _list_dir(folder) if _is_wav(p)]
+            continue
+        if folder.name.startswith("_"):
+            continue
+        label = label_of.get(folder.name, len(keywords))
+        files += [(p, f"{folder.name}/{p.name}", label) for p in _list_dir(folder) if _is_wav(p)]
+    if not files:
+        raise MissingDataError(
+            f"no WAV files found in word folders of {data_dir}; expected the Speech Commands layout "
+            "DIR/<word>/<speaker>_nohash_<n>.wav, e.g. DIR/yes/0a7c2a8d_nohash_0.wav"
+        )
+    present = sorted({classes[label] for _, _, label in files})
+    if len(present) < 2:
+        raise InvalidInputError(
+            f"only one class ({present[0]}) present in {data_dir}; a classifier needs at least two. Accepted: "
+            f"word folders for some of the keywords {', '.join(keywords)} (other words count as {UNKNOWN})"
+        )
+
+    # Split: official lists if present, else the official hash rule; fall back if a split is empty.
+    val_list, test_list = data_dir / "validation_list.txt", data_dir / "testing_list.txt"
+    if val_list.is_file() or test_list.is_file():
+        val_set = _read_list(val_list) if val_list.is_file() else set()
+        test_set = _read_list(test_list) if test_list.is_file() else set()
+        split_of = ["val" if rel in val_set else "test" if rel in test_set else "train" for _, rel, _ in files]
+        how = "split by the folder's validation_list.txt/testing_list.txt"
+    else:
+        split_of = [which_set(path.name) for path, _, _ in files]
+        how = "split by speaker with the official SHA-1 rule (10% validation, 10% test)"
+    if any(s not in split_of for s in SPLIT_NAMES):
+        by_speaker = _fallback_split([speaker_of(path.name) for path, _, _ in files])
+        split_of = [by_speaker[speaker_of(path.name)] for path, _, _ in files]
+        n_speakers = len(by_speaker)
+        how += (
+            f" left a split empty, so the {n_speakers} speakers were instead split deterministically by speaker "
+            f"(each split at least one speaker where possible"
+            + ("; too few speakers for all three splits, so some are empty)" if n_speakers < 3 else ")")
+        )
+
+    clips = np.empty((len(files), A.CLIP_SAMPLES), dtype=np.float32)
+    for i, (path, _, _) in enumerate(files):
+        audio, rate_hz = A.read_wav(path)
+        clips[i] = A.fit_to_one_second(audio, rate_hz)
+    features = A.mfcc_batch(clips)
+    del clips
+    labels = np.asarray([label for _, _, label in files], dtype=np.int64)
+    speakers = np.asarray([speaker_of(path.name) for path, _, _ in files], dtype=str)
+    split_arr = np.asarray(split_of)
+
+    # _silence_: 10% of each split's word clips, as in the TensorFlow training recipe.
+    rng = np.random.default_rng(seed)
+    counts = {s: (max(1, round(_SILENCE_FRACTION * int(np.sum(split_arr == s))))
+                  if np.any(split_arr == s) else 0) for s in SPLIT_NAMES}  # fmt: skip
+    silence = _silence_from_recordings(background, counts, rng) if background else {}
+    if silence:
+        silence_how = f"cut from the {len(background)} recordings in {BACKGROUND_FOLDER}/"
+        silence_speaker = BACKGROUND_FOLDER
+    else:
+        silence = {s: [_silence_clip(rng, _synthetic_params(seed, 1)) for _ in range(counts[s])] for s in SPLIT_NAMES}
+        silence_how = "synthesised noise (no " + BACKGROUND_FOLDER + "/ folder)"
+        silence_speaker = "_synthetic_noise_"
+
+    raw, ys, spk = {}, {}, {}
+    for s in SPLIT_NAMES:
+        mask = split_arr == s
+        sil = A.mfcc_batch(np.stack(silence[s])) if silence[s] else np.empty((0, *A.MFCC_SHAPE), np.float32)
+        raw[s] = np.concatenate([features[mask], sil])
+        ys[s] = np.concatenate([labels[mask], np.full(len(silence[s]), len(classes) - 1, dtype=np.int64)])
+        spk[s] = np.concatenate([speakers[mask], np.full(len(silence[s]), silence_speaker)])
+    x, mean, std = standardise(raw)
+    splits = {s: Split(x[s], ys[s], spk[s]) for s in SPLIT_NAMES}
+
+    missing = [k for k in keywords if k not in present]
+    n_unknown_words = len({rel.split("/")[0] for _, rel, label in files if label == len(keywords)})
+    source = (
+        f"Speech Commands folder {data_dir}: {len(files)} word clips ({n_unknown_words} other words mapped to "
+        f"{UNKNOWN}) from {len(set(speakers.tolist()))} speakers, {how}; {SILENCE} clips (10% per split) "
+        f"{silence_how}; train/val/test = {len(splits['train'])}/{len(splits['val'])}/{len(splits['test'])} clips"
+        + (f"; no clips for keyword(s) {', '.join(missing)}" if missing else "")
+        + "."
+    )
+    return TaskData(
+        name="kws-speech-commands",
+        classes=classes,
+        train=splits["train"],
+        val=splits["val"],
+        test=splits["test"],
+        input_shape=A.MFCC_SHAPE,
+        feature_mean=mean,
+        feature_std=std,
+        source=source,
+    )
