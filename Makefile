@@ -10,6 +10,8 @@ demo: setup
 	$(BIN)/edgenas search
 
 test: setup
+	$(BIN)/ruff check edgenas tests benchmarks
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -q
 
 setup: $(STAMP)
@@ -28,6 +30,8 @@ $(STAMP): pyproject.toml Makefile
 
 lint: setup
 	$(BIN)/ruff check edgenas tests benchmarks
+	$(BIN)/ruff format --check edgenas tests benchmarks
+	$(BIN)/lint-imports
 
 bench: setup
 	$(BIN)/python benchmarks/cost_throughput.py

@@ -60,11 +60,15 @@ def main() -> None:
 
     rows = []
     for name, times in (("analytical (IR + cost model)", analytical_s), ("torch build + flop_counter", torch_s)):
-        rows.append({"method": name, "archs_per_s": len(times) / sum(times),
-                     "median_ms": 1000 * statistics.median(times)})
-    result = {"n": len(archs), "exact_macs_and_params": not mismatches, "mismatches": mismatches[:5],
-              "speedup": rows[0]["archs_per_s"] / rows[1]["archs_per_s"], "rows": rows,
-              "machine": f"{platform.processor() or platform.machine()}, torch threads 1, python {platform.python_version()}"}
+        rows.append({"method": name, "archs_per_s": len(times) / sum(times), "median_ms": 1000 * statistics.median(times)})
+    result = {
+        "n": len(archs),
+        "exact_macs_and_params": not mismatches,
+        "mismatches": mismatches[:5],
+        "speedup": rows[0]["archs_per_s"] / rows[1]["archs_per_s"],
+        "rows": rows,
+        "machine": f"{platform.processor() or platform.machine()}, torch threads 1, python {platform.python_version()}",
+    }
     if args.json:
         print(json.dumps(result))
         return
@@ -72,8 +76,10 @@ def main() -> None:
     print(f"{'method':<32}{'archs/s':>12}{'median ms/arch':>16}")
     for row in rows:
         print(f"{row['method']:<32}{row['archs_per_s']:>12,.0f}{row['median_ms']:>16.3f}")
-    print(f"speed-up: {result['speedup']:,.0f}x; MACs and parameters agree exactly on all {len(archs)}: "
-          f"{'yes' if not mismatches else 'NO ' + str(mismatches[:3])}")
+    print(
+        f"speed-up: {result['speedup']:,.0f}x; MACs and parameters agree exactly on all {len(archs)}: "
+        f"{'yes' if not mismatches else 'NO ' + str(mismatches[:3])}"
+    )
 
 
 if __name__ == "__main__":

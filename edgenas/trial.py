@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
-from enum import Enum
+from enum import StrEnum
 from typing import Literal
 
 from edgenas.arch import Arch
@@ -18,7 +18,7 @@ from edgenas.arch import Arch
 Source = Literal["estimated", "predicted", "measured"]
 
 
-class TrialState(str, Enum):
+class TrialState(StrEnum):
     """Where a trial ended. INFEASIBLE trials were costed and rejected, never trained."""
 
     RUNNING = "running"

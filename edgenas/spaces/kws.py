@@ -116,13 +116,13 @@ class KwsSpace(DecisionSpace):
         }
 
     def describe(self, arch: Arch) -> str:
-        """A readable genotype, e.g. ``2d c64 k10x4 s2x2 | dw3 s1 c64 | ...``."""
+        """A readable genotype, e.g. ``2d c64 k10x4 s2x2 / dw3 s1 c64 / ...``."""
         p = self._plan(arch)
         if p["two_d"]:
             head = "2d c{} k{}x{} s{}x{}".format(p["first_channels"], *p["first_kernel"], *p["first_stride"])
         else:
             head = "1d c{} k{} s{}".format(p["first_channels"], p["first_kernel"][0], p["first_stride"][0])
-        return " | ".join([head] + [f"dw{k} s{s} c{c}" for c, k, s in p["blocks"]])
+        return " / ".join([head] + [f"dw{k} s{s} c{c}" for c, k, s in p["blocks"]])
 
     # -- hardware IR ----------------------------------------------------------------------
     def layers(self, arch: Arch) -> list[Layer]:

@@ -23,8 +23,14 @@ from edgenas.trial import Cost, Metrics, TrialState
 
 def toy_cost(layers):
     macs = total_macs(layers)
-    return Cost(macs=macs, params=total_params(layers), peak_sram_bytes=macs, flash_bytes=macs,
-                latency_ms=macs / 1000, sources={"latency_ms": "estimated"})
+    return Cost(
+        macs=macs,
+        params=total_params(layers),
+        peak_sram_bytes=macs,
+        flash_bytes=macs,
+        latency_ms=macs / 1000,
+        sources={"latency_ms": "estimated"},
+    )
 
 
 class ToyEvaluator:
@@ -49,7 +55,9 @@ class ToyEvaluator:
 def make(store, budget=20, limits=Limits(latency_ms=2.0), evaluator=None, strategy="evolution", seed=3):
     space = ToySpace(n=5, k=4)
     evaluator = evaluator or ToyEvaluator(space)
-    strat = STRATEGIES.create(strategy, space=space, seed=seed, **({"population_size": 6, "sample_size": 3} if strategy == "evolution" else {}))
+    strat = STRATEGIES.create(
+        strategy, space=space, seed=seed, **({"population_size": 6, "sample_size": 3} if strategy == "evolution" else {})
+    )
     return Experiment(space, strat, evaluator, toy_cost, limits, store, budget=budget), evaluator
 
 
@@ -89,8 +97,9 @@ def test_impossible_limits_stop_with_a_reason():
 def test_exhausted_space_stops():
     store = SqliteStore(":memory:")
     space = ToySpace(n=2, k=2)  # 4 architectures
-    exp = Experiment(space, STRATEGIES.create("random", space=space, seed=0), ToyEvaluator(space), toy_cost,
-                     Limits(), store, budget=10)
+    exp = Experiment(
+        space, STRATEGIES.create("random", space=space, seed=0), ToyEvaluator(space), toy_cost, Limits(), store, budget=10
+    )
     exp.run()
     assert exp.evaluated == 4
     assert "exhausted" in exp.stop_reason

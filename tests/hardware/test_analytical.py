@@ -56,7 +56,9 @@ def ds_cnn(*, reference_tail: bool = False) -> list[Layer]:
     fmap = (25, 5, 64)
     layers = [Layer(Op.CONV2D, (49, 10, 1), fmap, kernel=(10, 4), stride=(2, 2), activation="relu", name="conv1")]
     for block in range(4):
-        layers.append(Layer(Op.DWCONV2D, fmap, fmap, kernel=(3, 3), stride=(1, 1), groups=64, activation="relu", name=f"b{block}.dw"))
+        layers.append(
+            Layer(Op.DWCONV2D, fmap, fmap, kernel=(3, 3), stride=(1, 1), groups=64, activation="relu", name=f"b{block}.dw")
+        )
         layers.append(Layer(Op.CONV2D, fmap, fmap, kernel=(1, 1), stride=(1, 1), activation="relu", name=f"b{block}.pw"))
     if reference_tail:
         layers.append(Layer(Op.AVGPOOL2D, fmap, (1, 1, 64), kernel=(25, 5), stride=(25, 5), name="pool"))
@@ -97,6 +99,7 @@ def test_ds_cnn_macs_match_the_reference_model_file() -> None:
 def test_ds_cnn_latency_within_band_of_the_modelled_runtime(target: Target) -> None:
     anchor = target.anchor
     assert anchor is not None and anchor.benchmark == "kws"
+
     def system_key(system: str) -> str:
         return system.upper().replace("-", "").replace("_", "")
 

@@ -1,0 +1,130 @@
+"""Short training on the task: the honest (and slowest) accuracy signal.
+
+Deterministic on the CPU: the weights, the batch order and dropout draw from a torch generator
+seeded by ``rng_for(seed, "train", arch.key())``, so an architecture trains to the same accuracy
+whichever trial number it has, in whichever process (resume relies on it). Test accuracy is
+never computed during the search: ``test_accuracy`` is called for finalists only.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from edgenas._rng import seed_for
+from edgenas.arch import Arch
+from edgenas.evaluators._base import TrialFailed
+from edgenas.spaces._base import SearchSpace
+from edgenas.tasks._base import Split, TaskData
+from edgenas.trial import Metrics
+
+
+@dataclass(frozen=True)
+class TrainedModel:
+    """A trained network and what training measured."""
+
+    module: nn.Module
+    metrics: Metrics
+
+
+class TrainEvaluator:
+    """Train each candidate for a few epochs (AdamW, one-cycle learning rate, label smoothing).
+
+    Args:
+        space: Builds the network of an ``Arch``.
+        data: The task's splits (validation scores the search; test is kept for finalists).
+        epochs: Epochs at ``budget=1``.
+        batch_size: Mini-batch size.
+        lr: Peak learning rate of the one-cycle schedule.
+        weight_decay: AdamW weight decay.
+        seed: Seed of every random draw in training.
+        max_seconds: Wall-clock limit per candidate; a candidate over it fails (None: no limit).
+    """
+
+    name = "train"
+
+    def __init__(
+        self,
+        space: SearchSpace,
+        data: TaskData,
+        epochs: int = 4,
+        batch_size: int = 64,
+        lr: float = 5e-3,
+        weight_decay: float = 1e-4,
+        seed: int = 0,
+        max_seconds: float | None = None,
+    ) -> None:
+        self.space = space
+        self.data = data
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.seed = seed
+        self.max_seconds = max_seconds
+
+    def evaluate(self, arch: Arch, *, budget: float = 1.0) -> Metrics:
+        return self.train(arch, budget=budget).metrics
+
+    def train(self, arch: Arch, *, budget: float = 1.0) -> TrainedModel:
+        """Train ``arch`` from scratch and score it on the validation split."""
+        epochs = max(1, round(self.epochs * budget))
+        start = time.perf_counter()
+        generator = torch.Generator().manual_seed(seed_for(self.seed, "train", arch.key()))
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(int(torch.randint(2**62, (1,), generator=generator)))
+            model = self.space.build(arch)
+        x = torch.from_numpy(np.ascontiguousarray(self.data.train.x))
+        y = torch.from_numpy(self.data.train.y)
+        steps_per_epoch = math.ceil(len(x) / self.batch_size)
+        optimizer = torch.optim.AdamW(model.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+        schedule = torch.optim.lr_scheduler.OneCycleLR(
+            optimizer, max_lr=self.lr, total_steps=epochs * steps_per_epoch, pct_start=0.25
+        )
+        loss_fn = nn.CrossEntropyLoss(label_smoothing=0.1)
+        model.train()
+        loss = torch.tensor(0.0)
+        for epoch in range(epochs):
+            order = torch.randperm(len(x), generator=generator)
+            for step in range(steps_per_epoch):
+                idx = order[step * self.batch_size : (step + 1) * self.batch_size]
+                optimizer.zero_grad(set_to_none=True)
+                loss = loss_fn(model(x[idx]), y[idx])
+                if not torch.isfinite(loss):
+                    raise TrialFailed(f"training loss became {loss.item()} in epoch {epoch + 1}")
+                loss.backward()
+                optimizer.step()
+                schedule.step()
+                if self.max_seconds is not None and time.perf_counter() - start > self.max_seconds:
+                    raise TrialFailed(f"training exceeded the {self.max_seconds:g} s limit in epoch {epoch + 1}")
+        model.eval()
+        val = accuracy(model, self.data.val, self.batch_size * 4)
+        metrics = Metrics(
+            accuracy=val,
+            extra={"train_loss": float(loss.item()), "epochs": float(epochs), "train_s": time.perf_counter() - start},
+        )
+        return TrainedModel(model, metrics)
+
+    def test_accuracy(self, model: nn.Module) -> float:
+        """Accuracy on the held-out test split (finalists only)."""
+        return accuracy(model, self.data.test, self.batch_size * 4)
+
+
+@torch.no_grad()
+def accuracy(model: nn.Module, split: Split, batch_size: int = 256) -> float:
+    """Top-1 accuracy of ``model`` (in eval mode) on ``split``, a fraction in [0, 1]."""
+    if len(split.y) == 0:
+        raise TrialFailed("cannot score on an empty split")
+    x = torch.from_numpy(np.ascontiguousarray(split.x))
+    correct = 0
+    for i in range(0, len(x), batch_size):
+        logits = model(x[i : i + batch_size])
+        if not torch.isfinite(logits).all():
+            raise TrialFailed("the network produced non-finite outputs")
+        correct += int((logits.argmax(1).numpy() == split.y[i : i + batch_size]).sum())
+    return correct / len(split.y)

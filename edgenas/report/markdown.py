@@ -1,0 +1,89 @@
+"""``report.md``: the summary for a person, every figure labelled estimated or measured."""
+
+from __future__ import annotations
+
+
+def _pct(value: float | None) -> str:
+    return "n/a" if value is None else f"{100 * value:.1f} %"
+
+
+def _row(name: str, rec: dict | None, limits: dict) -> list[str]:
+    if rec is None:
+        return [name] + ["n/a"] * 8
+
+    def with_limit(key: str, limit_key: str, fmt: str) -> str:
+        value = rec.get(key)
+        if value is None:
+            return "n/a"
+        text = fmt.format(value)
+        limit = limits.get(limit_key)
+        return text + (" ✗" if limit is not None and value > limit else "")
+
+    return [
+        name,
+        rec.get("description", ""),
+        _pct(rec.get("accuracy")),
+        _pct(rec.get("test_accuracy")),
+        _pct(rec.get("real_speech_accuracy")),
+        with_limit("latency_ms", "latency_ms", "{:.2f}"),
+        with_limit("peak_sram_bytes", "sram_bytes", "{:,}"),
+        with_limit("flash_bytes", "flash_bytes", "{:,}"),
+        f"{rec.get('macs', 0):,}",
+    ]
+
+
+def render_markdown(summary: dict) -> str:
+    limits = summary["constraints"]
+    target = summary.get("target", {})
+    search = summary["search"]
+    lines = [
+        f"# edgenas search: {summary['task']['name']} on {target.get('name', '?')}",
+        "",
+        f"Target: {target.get('description', '')} — latency and memory model: {target.get('runtime', '?')}.",
+        f"Limits: latency {limits['latency_ms']} ms, peak SRAM {limits['sram_bytes']:,} B, flash {limits['flash_bytes']:,} B."
+        if None not in limits.values()
+        else f"Limits: {limits}.",
+        f"Strategy `{search['strategy']}`, seed {search['seed']}, {search['epochs']} epochs per candidate; "
+        f"trials: {search['trials']}. Stopped: {search['stop_reason']}.",
+        "",
+        "Latency, peak SRAM and flash are **estimates** of the analytical cost model for the target "
+        "(int8, TFLite Micro execution; see docs/targets.md), not measurements. Accuracies are "
+        "**measured**: validation (the search signal), test (held-out speakers, finalists only) and, "
+        "for the synthetic default, real Speech Commands clips of the ten keywords.",
+        "",
+        "| model | architecture | val acc | test acc | real speech "
+        "| latency ms (est.) | peak SRAM B (est.) | flash B (est.) | MACs |",
+        "|---|---|---|---|---|---|---|---|---|",
+        "| " + " | ".join(_row("best", summary["best"], limits)) + " |",
+        "| " + " | ".join(_row("DS-CNN-S baseline", summary["baseline"], limits)) + " |",
+        "",
+        "✗ = over the limit. The baseline is trained with the same recipe in the same run, whatever its cost.",
+        "",
+        "## Pareto front (validation accuracy vs estimated latency and peak SRAM)",
+        "",
+        "| # | architecture | val acc | latency ms (est.) | peak SRAM B (est.) | flash B (est.) | MACs | params |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for rec in summary["pareto_front"]:
+        lines.append(
+            f"| {rec['number']} | {rec['description']} | {_pct(rec.get('accuracy'))} | {rec['latency_ms']:.2f} | "
+            f"{rec['peak_sram_bytes']:,} | {rec['flash_bytes']:,} | {rec['macs']:,} | {rec['params']:,} |"
+        )
+    best = summary["best"]
+    if best is not None:
+        lines += [
+            "",
+            "## Best model",
+            "",
+            f"`{best['description']}` (trial {best['number']}, genes {best['arch']['genes']}).",
+            "Figure sources: " + ", ".join(f"{k}: {v}" for k, v in sorted(best.get("sources", {}).items())) + ".",
+        ]
+        if "retrain_val_accuracy" in best:
+            same = "yes" if best["retrain_val_accuracy"] == best["accuracy"] else "NO"
+            lines.append(f"Retrained from scratch for export: validation accuracy reproduced exactly: {same}.")
+        if "onnx_max_abs_diff" in best:
+            lines.append(
+                f"`best/model.onnx` vs PyTorch on 8 clips (ONNX Runtime): max |Δlogit| = {best['onnx_max_abs_diff']:.2e}."
+            )
+    lines += ["", "![Pareto front](pareto.png)", ""]
+    return "\n".join(lines)

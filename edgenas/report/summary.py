@@ -1,0 +1,71 @@
+"""The run summary (``report.json``), built from the store alone (never a live strategy)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+from edgenas.arch import Arch
+from edgenas.objectives import pareto_front
+from edgenas.spaces import SPACES
+from edgenas.store import SqliteStore
+from edgenas.trial import Trial, TrialState
+
+
+def trial_record(trial: Trial, describe: callable) -> dict:  # type: ignore[valid-type]
+    """One trial as JSON: figures with units in their names, accuracies as fractions."""
+    out: dict = {
+        "number": trial.number,
+        "arch": trial.arch.to_dict(),
+        "description": describe(trial.arch),
+        "state": trial.state.value,
+        "feasible": not trial.violations,
+        "violations": list(trial.violations),
+    }
+    if trial.metrics is not None:
+        out["accuracy"] = trial.metrics.accuracy
+        for key in ("test_accuracy", "real_speech_accuracy", "retrain_val_accuracy", "onnx_max_abs_diff", "train_s"):
+            if key in trial.metrics.extra:
+                out[key] = trial.metrics.extra[key]
+    if trial.cost is not None:
+        cost = trial.cost.to_dict()
+        out.update({k: cost[k] for k in ("latency_ms", "peak_sram_bytes", "flash_bytes", "macs", "params", "energy_mj")})
+        out["sources"] = cost["sources"]
+    if trial.error:
+        out["error"] = trial.error
+    return out
+
+
+def build_summary(store: SqliteStore, run_dir: Path, stop_reason: str = "") -> dict:
+    config = store.read_config() or {}
+    identity = config.get("identity", {})
+    space = SPACES.create(config.get("space", "kws"), num_classes=len(config.get("classes", [])) or 12)
+
+    def describe(arch: Arch) -> str:
+        return space.describe(arch)
+
+    search = store.trials(role="search")
+    baseline = next(iter(store.trials(role="baseline")), None)
+    done = [t for t in search if t.state is TrialState.COMPLETE]
+    best = max(done, key=lambda t: (t.accuracy, -t.number)) if done else None
+    kib = 1024
+    return {
+        "best": None if best is None else trial_record(best, describe),
+        "baseline": None if baseline is None else trial_record(baseline, describe),
+        "constraints": {
+            "latency_ms": identity.get("latency_ms"),
+            "sram_bytes": None if identity.get("sram_kb") is None else int(identity["sram_kb"] * kib),
+            "flash_bytes": None if identity.get("flash_kb") is None else int(identity["flash_kb"] * kib),
+        },
+        "target": config.get("target", {}),
+        "task": {"name": identity.get("task"), "classes": config.get("classes"), "data": config.get("data")},
+        "search": {
+            "strategy": identity.get("strategy"),
+            "seed": identity.get("seed"),
+            "epochs": identity.get("epochs"),
+            "trials": dict(Counter(t.state.value for t in search)),
+            "stop_reason": stop_reason,
+        },
+        "pareto_front": [trial_record(t, describe) for t in pareto_front(search)],
+        "run_dir": str(run_dir),
+    }

@@ -1,0 +1,244 @@
+"""``edgenas search`` as a function: assemble the doors from options, run, finalise, report.
+
+The CLI only parses flags into a :class:`SearchConfig` and formats what :func:`run_search`
+returns, so the same search runs from Python:
+
+>>> from edgenas.search import SearchConfig, run_search    # doctest: +SKIP
+>>> summary = run_search(SearchConfig(budget=8, epochs=2, out=Path("runs/quick")))
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+
+from edgenas.errors import InvalidInputError, MissingDataError
+from edgenas.experiment import Experiment, Progress
+from edgenas.objectives import Limits
+from edgenas.store import SqliteStore
+from edgenas.strategies import STRATEGIES
+from edgenas.trial import Metrics, Trial, TrialState
+
+log = logging.getLogger(__name__)
+
+TASKS = ("kws",)
+BASELINE = "ds-cnn-s"
+BASELINE_NUMBER = -1
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    """Everything that defines a search; stored with the run so ``--resume`` can check it."""
+
+    task: str = "kws"
+    data: Path | None = None
+    target: str = "cortex-m7"
+    latency_ms: float | None = 5.0
+    sram_kb: float | None = 200.0
+    flash_kb: float | None = 1024.0
+    strategy: str = "evolution"
+    budget: int = 24
+    epochs: int = 4
+    seed: int = 0
+    out: Path = Path("runs/kws-cortex-m7")
+    resume: bool = False
+    max_trial_seconds: float | None = 600.0
+    cache_dir: Path | None = None
+    shared_data: Path | None = None  # real Speech Commands clips to report on (default: $EDGENAS_SHARED_DATA)
+    export: bool = True
+
+    def limits(self) -> Limits:
+        kib = 1024
+        return Limits(
+            latency_ms=self.latency_ms,
+            sram_bytes=None if self.sram_kb is None else int(self.sram_kb * kib),
+            flash_bytes=None if self.flash_kb is None else int(self.flash_kb * kib),
+        )
+
+    def identity(self) -> dict[str, object]:
+        """The options a resumed search must share with the original (the rest may change)."""
+        keys = ("task", "data", "target", "latency_ms", "sram_kb", "flash_kb", "strategy", "epochs", "seed")
+        return {k: (str(getattr(self, k)) if isinstance(getattr(self, k), Path) else getattr(self, k)) for k in keys}
+
+    def validate(self) -> None:
+        if self.task not in TASKS:
+            raise InvalidInputError(f"unknown task {self.task!r}. Accepted: {', '.join(TASKS)}.")
+        STRATEGIES.get(self.strategy)  # unknown name -> "did you mean"
+        if self.budget < 1:
+            raise InvalidInputError(f"--budget must be a positive number of candidates, got {self.budget}")
+        if self.epochs < 1:
+            raise InvalidInputError(f"--epochs must be at least 1, got {self.epochs}")
+        if self.max_trial_seconds is not None and self.max_trial_seconds <= 0:
+            raise InvalidInputError("the per-trial time limit must be positive")
+        self.limits()  # positive limits
+
+
+def shared_data_dir(explicit: Path | None = None) -> Path:
+    """Where the project's shared measurements live: explicit, ``$EDGENAS_SHARED_DATA``, or ``../shared/data``."""
+    if explicit is not None:
+        return explicit
+    env = os.environ.get("EDGENAS_SHARED_DATA")
+    if env:
+        return Path(env)
+    return Path.cwd().parent / "shared" / "data"
+
+
+@dataclass
+class SearchOutcome:
+    """What ``run_search`` did: the summary (``report.json``) and where everything is."""
+
+    summary: dict
+    run_dir: Path
+    trials: list[Trial] = field(default_factory=list)
+
+
+def run_search(
+    config: SearchConfig, progress: Callable[[Progress], None] | None = None, status: Callable[[str], None] | None = None
+) -> SearchOutcome:
+    """Run (or resume) a search and write the run folder; see ``docs/cli.md`` for its files."""
+    from edgenas.evaluators.train import TrainEvaluator
+    from edgenas.hardware import AnalyticalCostModel, load_target
+    from edgenas.report import write_report
+    from edgenas.spaces import KwsSpace
+    from edgenas.tasks.kws import load_kws
+
+    say = status or (lambda message: log.info(message))
+    config.validate()
+    target = load_target(config.target)
+    out = config.out
+    db_path = out / "trials.db"
+    if db_path.exists() and not config.resume:
+        raise InvalidInputError(f"{out} already holds a search: pass --resume to continue it, or choose another --out")
+    if config.resume and not db_path.exists():
+        raise InvalidInputError(f"--resume: {db_path} does not exist; start the search without --resume")
+    if config.data is not None and not Path(config.data).is_dir():
+        raise InvalidInputError(f"--data {config.data}: not a readable folder (expected one sub-folder of WAVs per word)")
+
+    say("preparing data (synthesised once, then cached)" if config.data is None else f"reading {config.data}")
+    data = load_kws(config.data, cache_dir=config.cache_dir, seed=config.seed)
+    space = KwsSpace(num_classes=len(data.classes), input_shape=tuple(data.input_shape))  # type: ignore[arg-type]
+
+    out.mkdir(parents=True, exist_ok=True)
+    store = SqliteStore(db_path)
+    try:
+        stored = store.read_config()
+        identity = config.identity()
+        if stored is not None:
+            changed = sorted(k for k in identity if stored.get("identity", {}).get(k) != identity[k])
+            if changed:
+                raise InvalidInputError(
+                    f"--resume: {out} was searched with different {', '.join(changed)}; use the original options"
+                )
+        else:
+            store.write_config(
+                {
+                    "identity": identity,
+                    "target": target.to_dict(),
+                    "space": space.name,
+                    "classes": list(data.classes),
+                    "data": data.describe(),
+                }
+            )
+        strategy = STRATEGIES.create(config.strategy, space=space, seed=config.seed)
+        evaluator = TrainEvaluator(space, data, epochs=config.epochs, seed=config.seed, max_seconds=config.max_trial_seconds)
+        cost = partial(AnalyticalCostModel().estimate, target=target)
+        experiment = Experiment(space, strategy, evaluator, cost, config.limits(), store, budget=config.budget)
+        if experiment.trials:
+            say(f"resuming: {len(experiment.trials)} finished trials kept ({experiment.evaluated} evaluated)")
+
+        baseline = next(iter(store.trials(role="baseline")), None)
+        if baseline is None or baseline.state is TrialState.RUNNING:
+            say(f"training the {BASELINE.upper()} baseline with the same recipe")
+            baseline = experiment.assess(BASELINE_NUMBER, space.named(BASELINE), role="baseline", enforce_limits=False)
+
+        say(f"searching: {config.strategy}, {config.budget} candidates to train")
+        experiment.run(progress)
+        best = experiment.best()
+
+        run_dir = out
+        finalists = [t for t in (best, baseline) if t is not None and t.state is TrialState.COMPLETE]
+        for trial in finalists:
+            if "test_accuracy" in trial.metrics.extra:  # type: ignore[union-attr]
+                continue  # finalised before a resume
+            say(f"finalist {'baseline' if trial.role == 'baseline' else 'best'}: retraining, test accuracy, export")
+            _finalise(trial, evaluator, space, data, store, run_dir, config)
+        summary = write_report(store, run_dir, stop_reason=experiment.stop_reason)
+        return SearchOutcome(summary=summary, run_dir=run_dir, trials=store.trials())
+    finally:
+        store.close()
+
+
+def _finalise(trial: Trial, evaluator, space, data, store: SqliteStore, run_dir: Path, config: SearchConfig) -> None:
+    """Retrain a finalist (deterministic: same weights), score it on test and real speech, export it."""
+    import torch
+
+    from edgenas.evaluators.train import accuracy
+
+    trained = evaluator.train(trial.arch)
+    extra = dict(trial.metrics.extra)  # type: ignore[union-attr]
+    extra["test_accuracy"] = evaluator.test_accuracy(trained.module)
+    extra["retrain_val_accuracy"] = trained.metrics.accuracy
+    real = _real_speech_split(config, data)
+    if real is not None:
+        extra["real_speech_accuracy"] = accuracy(trained.module, real)
+        extra["real_speech_clips"] = float(len(real.y))
+    store.put(dataclasses.replace(trial, metrics=Metrics(trial.metrics.accuracy, extra)))  # type: ignore[union-attr]
+    if trial.role != "search" or not config.export:
+        return
+    folder = run_dir / "best"
+    folder.mkdir(parents=True, exist_ok=True)
+    torch.save(
+        {
+            "arch": trial.arch.to_dict(),
+            "space": {"name": space.name, "num_classes": space.num_classes, "input_shape": list(space.input_shape)},
+            "classes": list(data.classes),
+            "feature_mean": data.feature_mean.tolist(),
+            "feature_std": data.feature_std.tolist(),
+            "state_dict": trained.module.state_dict(),
+        },
+        folder / "model.pt",
+    )
+    from edgenas.export.onnx import export_onnx, onnx_max_abs_diff
+
+    example = torch.from_numpy(data.val.x[:8].copy())
+    export_onnx(trained.module, example, folder / "model.onnx")
+    diff = onnx_max_abs_diff(trained.module, folder / "model.onnx", example)
+    extra["onnx_max_abs_diff"] = diff
+    store.put(dataclasses.replace(trial, metrics=Metrics(trial.metrics.accuracy, extra)))  # type: ignore[union-attr]
+
+
+def _real_speech_split(config: SearchConfig, data):
+    """Real Speech Commands clips of our keywords, featurised with *this* run's statistics.
+
+    Only for the synthetic default: it answers "does a model trained on synthetic speech
+    recognise real voices?". None (with a log line) when the shared sample is absent.
+    """
+    if config.data is not None:
+        return None
+    folder = shared_data_dir(config.shared_data) / "kws" / "speech_commands_v0.01_sample"
+    if not folder.is_dir():
+        log.warning("real-speech check skipped: %s not found (set EDGENAS_SHARED_DATA)", folder)
+        return None
+    import numpy as np
+
+    from edgenas.tasks._base import Split
+    from edgenas.tasks.kws import KEYWORDS, load_speech_commands
+
+    try:
+        real = load_speech_commands(folder, seed=config.seed)
+    except MissingDataError as exc:
+        log.warning("real-speech check skipped: %s", exc)
+        return None
+    xs, ys = [], []
+    for split in (real.train, real.val, real.test):  # every clip: none of them was trained on
+        raw = split.x * real.feature_std + real.feature_mean
+        xs.append(((raw - data.feature_mean) / data.feature_std).astype(np.float32))
+        ys.append(np.array([data.classes.index(real.classes[int(i)]) for i in split.y], dtype=np.int64))
+    x, y = np.concatenate(xs), np.concatenate(ys)
+    keep = np.isin(y, [data.classes.index(k) for k in KEYWORDS])
+    return Split(x=x[keep], y=y[keep])
