@@ -48,8 +48,7 @@ def _elem_bytes(layer: Layer) -> int:
         return DTYPE_BYTES[layer.dtype]
     except KeyError:
         raise InvalidInputError(
-            f"layer {layer.name or layer.op.value!r}: dtype {layer.dtype!r} is not one of "
-            f"{sorted(DTYPE_BYTES)}"
+            f"layer {layer.name or layer.op.value!r}: dtype {layer.dtype!r} is not one of {sorted(DTYPE_BYTES)}"
         ) from None
 
 
@@ -108,9 +107,7 @@ def scratch_bytes(layer: Layer, target: Target) -> int:
     return 0  # FC (arm_fully_connected_s8), ADD, RESHAPE, SOFTMAX: none
 
 
-def _live_intervals(
-    layers: Sequence[Layer], target: Target
-) -> tuple[list[int], list[int], list[int]]:
+def _live_intervals(layers: Sequence[Layer], target: Target) -> tuple[list[int], list[int], list[int]]:
     """Per buffer: size (aligned bytes), first op it is live at, last op it is live at.
 
     Buffer 0 is the network input, buffer i+1 the output of layer i.
@@ -180,15 +177,10 @@ def persistent_bytes(layers: Sequence[Layer], target: Target) -> int:
     """
     _check(layers)
     mem = target.memory
-    per_channel = sum(
-        layer.out_channels * mem.per_channel_quant_bytes
-        for layer in layers
-        if layer.op in mem.per_channel_ops
-    )
+    per_channel = sum(layer.out_channels * mem.per_channel_quant_bytes for layer in layers if layer.op in mem.per_channel_ops)
     tensors = _tensor_count(layers)
     kernel_state = sum(
-        mem.weighted_kernel_state_bytes if layer.op in WEIGHTED_OPS else mem.other_kernel_state_bytes
-        for layer in layers
+        mem.weighted_kernel_state_bytes if layer.op in WEIGHTED_OPS else mem.other_kernel_state_bytes for layer in layers
     )
     return (
         per_channel

@@ -205,10 +205,7 @@ def _exact_keys(mapping: dict[str, float], expected: tuple[str, ...], where: str
     missing = [k for k in expected if k not in mapping]
     extra = [k for k in mapping if k not in expected]
     if missing or extra:
-        raise ValueError(
-            f"{where}: missing {missing or 'none'}, unexpected {extra or 'none'}; "
-            f"expected exactly {list(expected)}"
-        )
+        raise ValueError(f"{where}: missing {missing or 'none'}, unexpected {extra or 'none'}; expected exactly {list(expected)}")
     negative = [k for k, v in mapping.items() if v < 0]
     if negative:
         raise ValueError(f"{where}.{negative[0]}: must be >= 0")
@@ -328,7 +325,6 @@ def load_target(name_or_path: str | Path) -> Target:
         close = difflib.get_close_matches(text, names, n=1)
         hint = f" Did you mean {close[0]!r}?" if close else ""
         raise UnknownNameError(
-            f"unknown target {text!r}.{hint} Built-in targets: {', '.join(names)}; "
-            "or pass the path of a target YAML file."
+            f"unknown target {text!r}.{hint} Built-in targets: {', '.join(names)}; or pass the path of a target YAML file."
         )
     return _load_file(_TARGETS_DIR / f"{text}.yaml")

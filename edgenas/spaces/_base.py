@@ -63,14 +63,11 @@ class DecisionSpace:
         decisions = self.decisions()
         genes = tuple(int(g) for g in genes)
         if len(genes) != len(decisions):
-            raise InvalidInputError(
-                f"space {self.name!r} has {len(decisions)} decisions, got {len(genes)} genes"
-            )
+            raise InvalidInputError(f"space {self.name!r} has {len(decisions)} decisions, got {len(genes)} genes")
         for gene, decision in zip(genes, decisions, strict=True):
             if not 0 <= gene < len(decision.choices):
                 raise InvalidInputError(
-                    f"gene {gene} is out of range for decision {decision.name!r} "
-                    f"(0..{len(decision.choices) - 1})"
+                    f"gene {gene} is out of range for decision {decision.name!r} (0..{len(decision.choices) - 1})"
                 )
         return Arch(self.name, self.normalise(genes))
 

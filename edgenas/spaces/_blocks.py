@@ -47,9 +47,7 @@ class ConvBNReLU(nn.Module):
         else:
             conv_cls, bn_cls = nn.Conv1d, nn.BatchNorm1d
             self.pad = nn.Identity() if symmetric else nn.ConstantPad1d(pads[0], 0.0)
-        self.conv = conv_cls(
-            in_channels, out_channels, kernel, stride, padding=conv_padding, groups=groups, bias=False
-        )
+        self.conv = conv_cls(in_channels, out_channels, kernel, stride, padding=conv_padding, groups=groups, bias=False)
         self.bn = bn_cls(out_channels)
         self.act = nn.ReLU()
 
