@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from edgenas.errors import InvalidInputError, MissingDataError
 from edgenas.experiment import Experiment, Progress
@@ -23,6 +24,9 @@ from edgenas.objectives import Limits
 from edgenas.store import SqliteStore
 from edgenas.strategies import STRATEGIES
 from edgenas.trial import Metrics, Trial, TrialState
+
+if TYPE_CHECKING:
+    from edgenas.hardware import Target
 
 log = logging.getLogger(__name__)
 
@@ -42,8 +46,8 @@ class SearchConfig:
     sram_kb: float | None = 200.0
     flash_kb: float | None = 1024.0
     strategy: str = "evolution"
-    budget: int = 24
-    epochs: int = 4
+    budget: int = 40
+    epochs: int = 8
     seed: int = 0
     out: Path = Path("runs/kws-cortex-m7")
     resume: bool = False
@@ -52,13 +56,15 @@ class SearchConfig:
     shared_data: Path | None = None  # real Speech Commands clips to report on (default: $EDGENAS_SHARED_DATA)
     export: bool = True
 
-    def limits(self) -> Limits:
+    def limits(self, target: Target | None = None) -> Limits:
+        """The hard limits; with a target, capped at what the device physically has."""
         kib = 1024
-        return Limits(
-            latency_ms=self.latency_ms,
-            sram_bytes=None if self.sram_kb is None else int(self.sram_kb * kib),
-            flash_bytes=None if self.flash_kb is None else int(self.flash_kb * kib),
-        )
+        sram = None if self.sram_kb is None else int(self.sram_kb * kib)
+        flash = None if self.flash_kb is None else int(self.flash_kb * kib)
+        if target is not None:
+            sram = target.sram_bytes if sram is None else min(sram, target.sram_bytes)
+            flash = target.flash_bytes if flash is None else min(flash, target.flash_bytes)
+        return Limits(latency_ms=self.latency_ms, sram_bytes=sram, flash_bytes=flash)
 
     def identity(self) -> dict[str, object]:
         """The options a resumed search must share with the original (the rest may change)."""
@@ -110,6 +116,9 @@ def run_search(
     say = status or (lambda message: log.info(message))
     config.validate()
     target = load_target(config.target)
+    limits = config.limits(target)
+    if limits != config.limits():
+        say(f"limits capped at what {target.name} has: {limits.sram_bytes:,} B SRAM, {limits.flash_bytes:,} B flash")
     out = config.out
     db_path = out / "trials.db"
     if db_path.exists() and not config.resume:
@@ -127,17 +136,19 @@ def run_search(
     store = SqliteStore(db_path)
     try:
         stored = store.read_config()
-        identity = config.identity()
+        identity = {**config.identity(), "data_sha1": _fingerprint(data)}
         if stored is not None:
             changed = sorted(k for k in identity if stored.get("identity", {}).get(k) != identity[k])
             if changed:
-                raise InvalidInputError(
-                    f"--resume: {out} was searched with different {', '.join(changed)}; use the original options"
+                what = ", ".join(
+                    "data (features differ: regenerated cache or edited folder)" if k == "data_sha1" else k for k in changed
                 )
+                raise InvalidInputError(f"--resume: {out} was searched with different {what}; use the original options")
         else:
             store.write_config(
                 {
                     "identity": identity,
+                    "limits": limits.to_dict(),
                     "target": target.to_dict(),
                     "space": space.name,
                     "classes": list(data.classes),
@@ -147,7 +158,7 @@ def run_search(
         strategy = STRATEGIES.create(config.strategy, space=space, seed=config.seed)
         evaluator = TrainEvaluator(space, data, epochs=config.epochs, seed=config.seed, max_seconds=config.max_trial_seconds)
         cost = partial(AnalyticalCostModel().estimate, target=target)
-        experiment = Experiment(space, strategy, evaluator, cost, config.limits(), store, budget=config.budget)
+        experiment = Experiment(space, strategy, evaluator, cost, limits, store, budget=config.budget)
         if experiment.trials:
             say(f"resuming: {len(experiment.trials)} finished trials kept ({experiment.evaluated} evaluated)")
 
@@ -173,11 +184,25 @@ def run_search(
         store.close()
 
 
+def _fingerprint(data) -> str:
+    """SHA-1 of every split's features and labels: a resume on other data (a regenerated cache,
+    an edited --data folder) would mix trials scored on different data, so it is refused."""
+    import hashlib
+
+    digest = hashlib.sha1()
+    for split in (data.train, data.val, data.test):
+        digest.update(split.x.tobytes())
+        digest.update(split.y.tobytes())
+    return digest.hexdigest()
+
+
 def _finalise(trial: Trial, evaluator, space, data, store: SqliteStore, run_dir: Path, config: SearchConfig) -> None:
     """Retrain a finalist (deterministic: same weights), score it on test and real speech, export it."""
     import torch
 
     from edgenas.evaluators.train import accuracy
+    from edgenas.export.checkpoint import save_checkpoint
+    from edgenas.export.onnx import export_onnx, onnx_max_abs_diff
 
     trained = evaluator.train(trial.arch)
     extra = dict(trial.metrics.extra)  # type: ignore[union-attr]
@@ -187,28 +212,15 @@ def _finalise(trial: Trial, evaluator, space, data, store: SqliteStore, run_dir:
     if real is not None:
         extra["real_speech_accuracy"] = accuracy(trained.module, real)
         extra["real_speech_clips"] = float(len(real.y))
-    store.put(dataclasses.replace(trial, metrics=Metrics(trial.metrics.accuracy, extra)))  # type: ignore[union-attr]
-    if trial.role != "search" or not config.export:
-        return
-    folder = run_dir / "best"
-    folder.mkdir(parents=True, exist_ok=True)
-    torch.save(
-        {
-            "arch": trial.arch.to_dict(),
-            "space": {"name": space.name, "num_classes": space.num_classes, "input_shape": list(space.input_shape)},
-            "classes": list(data.classes),
-            "feature_mean": data.feature_mean.tolist(),
-            "feature_std": data.feature_std.tolist(),
-            "state_dict": trained.module.state_dict(),
-        },
-        folder / "model.pt",
-    )
-    from edgenas.export.onnx import export_onnx, onnx_max_abs_diff
-
-    example = torch.from_numpy(data.val.x[:8].copy())
-    export_onnx(trained.module, example, folder / "model.onnx")
-    diff = onnx_max_abs_diff(trained.module, folder / "model.onnx", example)
-    extra["onnx_max_abs_diff"] = diff
+    if trial.role == "search" and config.export:
+        folder = run_dir / "best"
+        space_params = {"num_classes": space.num_classes, "input_shape": list(space.input_shape)}
+        save_checkpoint(
+            folder / "model.pt", trained.module, trial.arch, space_params, data.classes, data.feature_mean, data.feature_std
+        )
+        example = torch.from_numpy(data.val.x[:8].copy())
+        export_onnx(trained.module, example, folder / "model.onnx")
+        extra["onnx_max_abs_diff"] = onnx_max_abs_diff(trained.module, folder / "model.onnx", example)
     store.put(dataclasses.replace(trial, metrics=Metrics(trial.metrics.accuracy, extra)))  # type: ignore[union-attr]
 
 

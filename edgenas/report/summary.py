@@ -48,15 +48,10 @@ def build_summary(store: SqliteStore, run_dir: Path, stop_reason: str = "") -> d
     baseline = next(iter(store.trials(role="baseline")), None)
     done = [t for t in search if t.state is TrialState.COMPLETE]
     best = max(done, key=lambda t: (t.accuracy, -t.number)) if done else None
-    kib = 1024
     return {
         "best": None if best is None else trial_record(best, describe),
         "baseline": None if baseline is None else trial_record(baseline, describe),
-        "constraints": {
-            "latency_ms": identity.get("latency_ms"),
-            "sram_bytes": None if identity.get("sram_kb") is None else int(identity["sram_kb"] * kib),
-            "flash_bytes": None if identity.get("flash_kb") is None else int(identity["flash_kb"] * kib),
-        },
+        "constraints": config.get("limits", {}),
         "target": config.get("target", {}),
         "task": {"name": identity.get("task"), "classes": config.get("classes"), "data": config.get("data")},
         "search": {

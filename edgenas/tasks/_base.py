@@ -86,9 +86,7 @@ class TaskData:
         }
 
 
-def standardise(
-    raw: dict[str, np.ndarray], *, std_floor: float = 1e-6
-) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
+def standardise(raw: dict[str, np.ndarray], *, std_floor: float = 1e-6) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
     """Standardise every split per feature (last axis) with statistics of ``raw["train"]``.
 
     Why train only: using validation/test statistics would leak information about the held-out

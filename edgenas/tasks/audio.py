@@ -212,3 +212,75 @@ def trim_silence(audio: np.ndarray, sample_rate: int, *, threshold_db: float = -
     if loud.size == 0 or rms.max() <= 1e-5:
         return audio[:0]
     return audio[loud[0] * frame : (loud[-1] + 1) * frame]
+
+
+# --------------------------------------------------------------------------------------------
+# Acoustic simulation for data augmentation (speaker, room, microphone)
+# --------------------------------------------------------------------------------------------
+
+
+def perturb_speed(audio: np.ndarray, factor: float, *, denominator: int = 50) -> np.ndarray:
+    """Speed perturbation (Ko et al. 2015): play ``audio`` ``factor`` times faster by resampling.
+
+    Duration scales by 1/factor and pitch and formants by ``factor``, like a speaker with a
+    shorter (factor > 1) or longer vocal tract (cf. VTLP, Jaitly & Hinton 2013). ``factor`` is
+    rounded to a multiple of 1/``denominator`` so that polyphase resampling stays cheap.
+    """
+    k = max(1, round(factor * denominator))
+    if k == denominator:
+        return np.asarray(audio, dtype=np.float32)
+    g = math.gcd(k, denominator)
+    return scipy.signal.resample_poly(audio, denominator // g, k // g).astype(np.float32)
+
+
+def synthetic_rir(
+    rng: np.random.Generator, rt60_s: float, drr_db: float, sample_rate: int = SAMPLE_RATE_HZ, *, gap_ms: float = 2.0
+) -> np.ndarray:
+    """A room impulse response: a unit direct path, then after ``gap_ms`` an exponentially decaying
+    Gaussian-noise tail (the statistical model of late reverberation, Schroeder 1962; as used for
+    augmentation by Ko et al. 2017) that falls by 60 dB in ``rt60_s`` and whose energy is ``drr_db``
+    below the direct sound (the direct-to-reverberant ratio)."""
+    n = max(2, int(rt60_s * sample_rate))
+    t_s = np.arange(n) / sample_rate
+    tail = rng.standard_normal(n) * np.exp(-math.log(1000.0) * t_s / rt60_s)
+    tail[: max(1, int(gap_ms * sample_rate / 1000))] = 0.0
+    tail *= math.sqrt(10.0 ** (-drr_db / 10.0) / max(float(np.sum(tail**2)), 1e-12))
+    tail[0] = 1.0
+    return tail.astype(np.float32)
+
+
+def reverberate(audio: np.ndarray, rir: np.ndarray) -> np.ndarray:
+    """Convolve with an impulse response; the output keeps the reverberant tail (len + len(rir) - 1)."""
+    return scipy.signal.fftconvolve(audio, rir, mode="full").astype(np.float32)
+
+
+def _peaking_sos(centre_hz: float, gain_db: float, q: float, sample_rate: int) -> np.ndarray:
+    """One peaking-EQ biquad (Bristow-Johnson's Audio EQ Cookbook) as a second-order section."""
+    a = 10.0 ** (gain_db / 40.0)
+    w0 = 2.0 * math.pi * centre_hz / sample_rate
+    alpha = math.sin(w0) / (2.0 * q)
+    b = np.array([1.0 + alpha * a, -2.0 * math.cos(w0), 1.0 - alpha * a])
+    den = np.array([1.0 + alpha / a, -2.0 * math.cos(w0), 1.0 - alpha / a])
+    return np.concatenate([b / den[0], den / den[0]])[None, :]
+
+
+def channel_filter(
+    audio: np.ndarray,
+    *,
+    highpass_hz: float | None = None,
+    lowpass_hz: float | None = None,
+    peaking_eq: list[tuple[float, float, float]] = (),
+    sample_rate: int = SAMPLE_RATE_HZ,
+) -> np.ndarray:
+    """A microphone/device frequency response: 2nd-order Butterworth high-pass (small capsules and
+    phone DSP cut the bass), 4th-order Butterworth low-pass (band-limited codecs and cheap mics) and
+    peaking-EQ bands ``(centre_hz, gain_db, q)`` for resonances and dips of the housing."""
+    sections = []
+    if highpass_hz is not None:
+        sections.append(scipy.signal.butter(2, highpass_hz, "highpass", fs=sample_rate, output="sos"))
+    if lowpass_hz is not None and lowpass_hz < sample_rate / 2:
+        sections.append(scipy.signal.butter(4, lowpass_hz, "lowpass", fs=sample_rate, output="sos"))
+    sections += [_peaking_sos(f, g, q, sample_rate) for f, g, q in peaking_eq if 0 < f < sample_rate / 2]
+    if not sections:
+        return np.asarray(audio, dtype=np.float32)
+    return scipy.signal.sosfilt(np.concatenate(sections), audio).astype(np.float32)

@@ -3,7 +3,8 @@
 Two sources, one shape:
 
 * :func:`load_synthetic` (the default): keywords spoken by ``espeak-ng`` with many voices,
-  speeds and pitches, augmented with synthetic noise and time shifts, split by *voice* so the
+  speeds, pitches and accents, passed through a simulated recording chain (speed perturbation,
+  room reverberation, noise, microphone response, level, quantisation), split by *voice* so the
   score measures generalisation to unseen speakers. Made offline in about a minute and cached.
 * :func:`load_speech_commands`: a folder in the Google Speech Commands layout (the real data).
 
@@ -49,9 +50,13 @@ AUXILIARY_WORDS = (
 )  # fmt: skip
 SPLIT_NAMES = ("train", "val", "test")
 
-_SYNTHETIC_VERSION = 1  # bump when generation changes, so old caches are not reused
+_SYNTHETIC_VERSION = 2  # bump when generation changes, so old caches are not reused
 _DEFAULT_CLIPS_PER_VOICE = 6
-_ACCENTS = ("en", "en-us")  # espeak-ng voices that honour "+variant" (en-gb+variant ignores it)
+#: espeak-ng English dialects that honour "+variant" (``en-gb+variant`` ignores it; ``en`` is British). Each
+#: gives different audio from the others for the same variant (checked with espeak-ng 1.51).
+_ACCENTS = ("en", "en-us", "en-us-nyc", "en-gb-scotland", "en-gb-x-rp", "en-gb-x-gbclan", "en-gb-x-gbcwmd", "en-029")
+#: Clause endings: "." (a statement; the same audio as no punctuation), "!" and "," (longer, different pitch contour).
+_PUNCTUATION = (".", "!", ",")
 _NOISE_KINDS = ("white", "pink", "brown", "hum")
 _ESPEAK_WORKERS = 2
 # Official Speech Commands split rule (tensorflow/examples/speech_commands/input_data.py).
@@ -130,6 +135,7 @@ class _Utterance:
     speed_wpm: int
     pitch: int
     copies: int  # augmented clips made from each word's audio
+    punctuation: str = "."  # after each word: sets the intonation of an isolated command
 
 
 def _synthetic_params(seed: int, clips_per_voice: int) -> dict[str, object]:
@@ -138,18 +144,29 @@ def _synthetic_params(seed: int, clips_per_voice: int) -> dict[str, object]:
         "version": _SYNTHETIC_VERSION,
         "seed": seed,
         "clips_per_voice": clips_per_voice,
-        "copies_per_rendition": 2,
+        "copies_per_rendition": 1,
         "keywords": list(KEYWORDS),
         "auxiliary_words": list(AUXILIARY_WORDS),
         "accents": list(_ACCENTS),
-        "speed_wpm": [130, 210],
+        "punctuation": list(_PUNCTUATION),
+        "speed_wpm": [90, 180],
         "pitch": [20, 80],
-        "gain_db": [-10, 6],
-        "noise_probability": 0.8,
-        "snr_db": [5, 30],
+        "resample_factor": [0.88, 1.12],
+        "reverb_probability": 0.75,
+        "rt60_s": [0.1, 0.6],
+        "drr_db": [3, 18],
+        "highpass_hz": [50, 400],
+        "lowpass_hz": [3000, 7600],
+        "lowpass_probability": 0.5,
+        "eq_bands": 3,
+        "eq_gain_db": 6,
+        "peak_dbfs": [-24, -1],
+        "noise_probability": 1.0,
+        "snr_db": [5, 50],
         "noise_kinds": list(_NOISE_KINDS),
         "silence_rms_db": [-70, -20],
         "time_shift_ms": 100,
+        "quantise_bits": 16,
         "split_fractions": [0.7, 0.15, 0.15],
         "front_end": {
             "sample_rate_hz": A.SAMPLE_RATE_HZ,
@@ -246,33 +263,37 @@ def _split_voices(voices: Sequence[str], rng: np.random.Generator) -> dict[str, 
     return split_of
 
 
-def _plan_utterances(voices: Sequence[str], clips_per_voice: int, rng: np.random.Generator) -> list[_Utterance]:
+def _plan_utterances(
+    voices: Sequence[str], clips_per_voice: int, rng: np.random.Generator, params: dict | None = None
+) -> list[_Utterance]:
     """All espeak-ng calls, drawn up front in a fixed order so threads cannot change the result.
 
-    Each voice gets ceil(clips_per_voice / 2) utterances; each word of an utterance gives two
-    augmented copies (the last one, one copy if clips_per_voice is odd), so each (voice, class)
-    has exactly ``clips_per_voice`` clips.
+    Each voice gets ceil(clips_per_voice / copies) utterances, where ``copies`` is the parameter
+    ``copies_per_rendition`` (1 by default: every clip is its own rendition, with its own accent,
+    speed, pitch and intonation); the last utterance makes fewer copies where needed, so each
+    (voice, class) has exactly ``clips_per_voice`` clips.
     """
-    n_utterances = math.ceil(clips_per_voice / 2)
+    params = params or _synthetic_params(0, clips_per_voice)
+    copies = int(params["copies_per_rendition"])
+    (speed_lo, speed_hi), (pitch_lo, pitch_hi) = params["speed_wpm"], params["pitch"]
     plan = []
     for voice in voices:
-        for r in range(n_utterances):
+        for r in range(math.ceil(clips_per_voice / copies)):
             plan.append(
                 _Utterance(
                     voice=voice,
-                    accent=str(rng.choice(_ACCENTS)),
-                    words=(*KEYWORDS, str(rng.choice(AUXILIARY_WORDS))),
-                    speed_wpm=int(rng.integers(130, 211)),
-                    pitch=int(rng.integers(20, 81)),
-                    copies=min(2, clips_per_voice - 2 * r),
+                    accent=str(rng.choice(params["accents"])),
+                    words=(*KEYWORDS, str(rng.choice(params["auxiliary_words"]))),
+                    speed_wpm=int(rng.integers(speed_lo, speed_hi + 1)),
+                    pitch=int(rng.integers(pitch_lo, pitch_hi + 1)),
+                    copies=min(copies, clips_per_voice - copies * r),
+                    punctuation=str(rng.choice(params["punctuation"])),
                 )
             )
     return plan
 
 
-def _segments(
-    audio: np.ndarray, rate_hz: int, *, min_gap_s: float = 0.3, threshold_db: float = -45.0
-) -> list[np.ndarray]:
+def _segments(audio: np.ndarray, rate_hz: int, *, min_gap_s: float = 0.3, threshold_db: float = -45.0) -> list[np.ndarray]:
     """Cut audio at pauses of at least ``min_gap_s`` (10 ms frames ``threshold_db`` below the
     loudest). Pauses inside a word (the closure of "stop") are far shorter than the 700 ms
     breaks put between words."""
@@ -303,14 +324,13 @@ def _render(exe: str, utterance: _Utterance) -> list[np.ndarray]:
     espeak-ng 1.51, but voices differ), the words are synthesised one call each instead.
     """
     voice = f"{utterance.accent}+{utterance.voice}"
-    ssml = ' <break time="700ms"/> '.join(utterance.words)
+    texts = [word + utterance.punctuation for word in utterance.words]
+    ssml = ' <break time="700ms"/> '.join(texts)
     audio, rate_hz = _espeak(exe, voice, ssml, utterance.speed_wpm, utterance.pitch, ssml=True)
     pieces = _segments(audio, rate_hz)
     if len(pieces) != len(utterance.words):
-        logger.debug(
-            "espeak-ng %s: %d pieces for %d words; one call per word", voice, len(pieces), len(utterance.words)
-        )
-        pieces = [_espeak(exe, voice, w, utterance.speed_wpm, utterance.pitch)[0] for w in utterance.words]
+        logger.debug("espeak-ng %s: %d pieces for %d words; one call per word", voice, len(pieces), len(utterance.words))
+        pieces = [_espeak(exe, voice, t, utterance.speed_wpm, utterance.pitch)[0] for t in texts]
     out = [_to_16k_trimmed(p, rate_hz) for p in pieces]
     for word, speech in zip(utterance.words, out, strict=True):
         if speech.size == 0:
@@ -331,21 +351,54 @@ def _place(speech: np.ndarray, rng: np.random.Generator, shift_samples: int) -> 
 
 
 def _augment(speech: np.ndarray, rng: np.random.Generator, params: dict) -> np.ndarray:
-    """One training-recipe copy: random gain, ±100 ms shift, noise at a random SNR (80%)."""
-    gain = 10.0 ** (rng.uniform(*params["gain_db"]) / 20.0)
-    speech = speech * (gain * 0.5 / max(float(np.abs(speech).max()), 1e-6))  # peak at -6 dB, then gain
+    """One clip of a word as a phone or laptop would record it (see ``docs/kws-data.md``).
+
+    In the order the physics happens: the speaker (speed/vocal-tract perturbation by resampling),
+    the room (a synthetic reverberation tail on 75% of clips), the ±100 ms time shift, background
+    noise at 5-50 dB SNR, the microphone and its electronics (random high-pass, low-pass and
+    peaking EQ), the recording level (peak -24 to -1 dBFS) and 16-bit quantisation.
+    """
+    speech = A.perturb_speed(speech, rng.uniform(*params["resample_factor"]))
+    if rng.random() < params["reverb_probability"]:
+        rir = A.synthetic_rir(rng, rng.uniform(*params["rt60_s"]), rng.uniform(*params["drr_db"]))
+        speech = A.reverberate(speech, rir)
+    speech = speech / max(float(np.abs(speech).max()), 1e-6)
     clip = _place(speech, rng, A.SAMPLE_RATE_HZ * params["time_shift_ms"] // 1000)
     if rng.random() < params["noise_probability"]:
         speech_rms = float(np.sqrt(np.mean(speech**2)))
         snr_db = rng.uniform(*params["snr_db"])
         noise = synth_noise(str(rng.choice(params["noise_kinds"])), A.CLIP_SAMPLES, rng)
         clip = clip + noise * (speech_rms / 10.0 ** (snr_db / 20.0))
-    return np.clip(clip, -1.0, 1.0)
+    clip = _microphone(clip, rng, params)
+    return _record(clip, rng.uniform(*params["peak_dbfs"]), params)
+
+
+def _microphone(clip: np.ndarray, rng: np.random.Generator, params: dict) -> np.ndarray:
+    """A random device response: high-pass, low-pass (on some clips) and peaking EQ bands."""
+    lowpass_hz = rng.uniform(*params["lowpass_hz"]) if rng.random() < params["lowpass_probability"] else None
+    log_hz = (math.log(150.0), math.log(6000.0))  # EQ centres log-uniform over the speech band
+    eq = [
+        (math.exp(rng.uniform(*log_hz)), rng.uniform(-1, 1) * params["eq_gain_db"], rng.uniform(0.5, 2.0))
+        for _ in range(int(params["eq_bands"]))
+    ]
+    highpass_hz = math.exp(rng.uniform(*np.log(params["highpass_hz"])))
+    return A.channel_filter(clip, highpass_hz=highpass_hz, lowpass_hz=lowpass_hz, peaking_eq=eq)
+
+
+def _record(clip: np.ndarray, peak_dbfs: float, params: dict) -> np.ndarray:
+    """Scale to a peak level and quantise as an ADC of ``quantise_bits`` bits would."""
+    clip = clip * (10.0 ** (peak_dbfs / 20.0) / max(float(np.abs(clip).max()), 1e-9))
+    step = 2.0 ** (1 - int(params["quantise_bits"]))
+    return np.clip(np.round(clip / step) * step, -1.0, 1.0).astype(np.float32)
 
 
 def _silence_clip(rng: np.random.Generator, params: dict) -> np.ndarray:
     level = 10.0 ** (rng.uniform(*params["silence_rms_db"]) / 20.0)
-    return np.clip(synth_noise(str(rng.choice(params["noise_kinds"])), A.CLIP_SAMPLES, rng) * level, -1.0, 1.0)
+    noise = synth_noise(str(rng.choice(params["noise_kinds"])), A.CLIP_SAMPLES, rng) * level
+    noise = _microphone(noise, rng, params)  # the same kind of device as the words, at the drawn level
+    noise = noise * (level / max(float(np.sqrt(np.mean(noise**2))), 1e-12))
+    step = 2.0 ** (1 - int(params["quantise_bits"]))
+    return np.clip(np.round(noise / step) * step, -1.0, 1.0).astype(np.float32)
 
 
 def _generate_synthetic(params: dict, cache_path: Path) -> dict[str, np.ndarray]:
@@ -355,7 +408,7 @@ def _generate_synthetic(params: dict, cache_path: Path) -> dict[str, np.ndarray]
     split_rng, plan_rng, augment_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(3))
     voices = _distinct_variants(exe)
     split_of = _split_voices(voices, split_rng)
-    plan = _plan_utterances(voices, clips_per_voice, plan_rng)
+    plan = _plan_utterances(voices, clips_per_voice, plan_rng, params)
     silence_label = len(KEYWORDS) + 1
 
     features, labels, speakers = [], [], []
@@ -434,12 +487,14 @@ def _load_cache(path: Path, params: dict) -> dict[str, np.ndarray] | None:
 def load_synthetic(cache_dir: Path | None = None, *, seed: int = 0, clips_per_voice: int | None = None) -> TaskData:
     """Synthetic 12-class KWS data made with espeak-ng, split by voice, cached as ``.npz``.
 
-    About 98 distinct voice variants (espeak-ng 1.51), each said with the ``en`` or ``en-us``
-    accent at a random speed (130-210 wpm) and pitch (20-80); ``clips_per_voice`` clips per class
-    per voice (default 6: ~7,000 clips). Whole voices are held out for validation and test (~70/15/15),
-    so accuracy measures generalisation to unseen speakers. Deterministic given ``seed`` and the
-    espeak-ng version. The first call takes about a minute on 2 cores; later calls read
-    ``cache_dir/kws-synthetic-v1-<hash>.npz`` in well under a second.
+    About 98 distinct voice variants (espeak-ng 1.51), each said with one of eight English
+    accents at a random speed (90-180 wpm), pitch (20-80) and intonation, then "recorded" in
+    simulation (speed perturbation, room reverberation, noise, a random microphone response,
+    recording level, 16-bit quantisation) so that models transfer to real recordings;
+    ``clips_per_voice`` clips per class per voice (default 6: ~7,000 clips). Whole voices are held
+    out for validation and test (~70/15/15), so accuracy measures generalisation to unseen
+    speakers. Deterministic given ``seed`` and the espeak-ng version. The first call takes about a
+    minute on 2 cores; later calls read ``cache_dir/kws-synthetic-v2-<hash>.npz`` in well under a second.
 
     Example::
 
@@ -465,17 +520,22 @@ def load_synthetic(cache_dir: Path | None = None, *, seed: int = 0, clips_per_vo
     raw = {name: arrays["features"][split == i] for i, name in enumerate(SPLIT_NAMES)}
     x, mean, std = standardise(raw)
     splits = {
-        name: Split(x[name], arrays["labels"][split == i], arrays["speakers"][split == i])
-        for i, name in enumerate(SPLIT_NAMES)
+        name: Split(x[name], arrays["labels"][split == i], arrays["speakers"][split == i]) for i, name in enumerate(SPLIT_NAMES)
     }
     voices = {name: len(set(s.speaker.tolist())) for name, s in splits.items()}
     n = {name: len(s) for name, s in splits.items()}
+    p = json.loads(str(arrays["params_json"]))
     source = (
         f"Synthetic speech made offline with espeak-ng {arrays['espeak_version']} "
-        f"({len(arrays['voices'])} voice variants, accents {' and '.join(_ACCENTS)}, speed 130-210 wpm, "
-        f"pitch 20-80; {clips_per_voice} clips per class per voice, seed {seed}), augmented with "
-        f"white/pink/brown noise or mains hum at 5-30 dB SNR on 80% of clips and a ±100 ms time shift; "
-        f"'{UNKNOWN}' = {len(AUXILIARY_WORDS)} other Speech Commands words, '{SILENCE}' = synthetic noise. "
+        f"({len(arrays['voices'])} voice variants x {len(p['accents'])} English accents, speed "
+        f"{p['speed_wpm'][0]}-{p['speed_wpm'][1]} wpm, pitch {p['pitch'][0]}-{p['pitch'][1]}, endings "
+        f"{' '.join(p['punctuation'])}; {clips_per_voice} clips per class per voice, seed {seed}), recorded in simulation: "
+        f"speed perturbation x{p['resample_factor'][0]}-{p['resample_factor'][1]}, room reverberation "
+        f"(RT60 {p['rt60_s'][0]}-{p['rt60_s'][1]} s) on {p['reverb_probability']:.0%} of clips, white/pink/brown "
+        f"noise or mains hum at {p['snr_db'][0]}-{p['snr_db'][1]} dB SNR, a random microphone response "
+        f"(high-pass, low-pass, {p['eq_bands']} EQ bands), peak {p['peak_dbfs'][0]} to {p['peak_dbfs'][1]} dBFS, "
+        f"{p['quantise_bits']}-bit, ±{p['time_shift_ms']} ms shift; "
+        f"'{UNKNOWN}' = {len(p['auxiliary_words'])} other Speech Commands words, '{SILENCE}' = synthetic noise. "
         f"Split by voice (speaker-disjoint): {voices['train']}/{voices['val']}/{voices['test']} voices, "
         f"{n['train']}/{n['val']}/{n['test']} clips for train/val/test."
     )
@@ -614,17 +674,13 @@ def load_speech_commands(data_dir: Path, *, keywords: Sequence[str] = KEYWORDS, 
         or len(set(keywords)) != len(keywords)
         or any(not isinstance(k, str) or not k or k.startswith("_") for k in keywords)
     ):
-        raise InvalidInputError(
-            f"keywords must be distinct non-empty word names not starting with '_', got {keywords!r}"
-        )
+        raise InvalidInputError(f"keywords must be distinct non-empty word names not starting with '_', got {keywords!r}")
     if not data_dir.exists():
         raise MissingDataError(
             f"data folder {data_dir} does not exist; pass a Speech Commands folder (one sub-folder of WAVs per word)"
         )
     if not data_dir.is_dir():
-        raise InvalidInputError(
-            f"{data_dir} is a file; pass a Speech Commands folder (one sub-folder of WAVs per word)"
-        )
+        raise InvalidInputError(f"{data_dir} is a file; pass a Speech Commands folder (one sub-folder of WAVs per word)")
 
     classes = (*keywords, UNKNOWN, SILENCE)
     label_of = {w: i for i, w in enumerate(keywords)}

@@ -14,11 +14,15 @@ import scipy.io.wavfile
 from edgenas.errors import InvalidInputError, MissingDataError
 from edgenas.tasks import kws
 from edgenas.tasks.audio import (
+    channel_filter,
     fit_to_one_second,
     log_mel_spectrogram,
     mel_band_edges_hz,
     mfcc,
+    perturb_speed,
     read_wav,
+    reverberate,
+    synthetic_rir,
 )
 
 REPO = Path(__file__).resolve().parents[2]
@@ -119,6 +123,70 @@ def test_read_wav_corrupt_names_the_file(tmp_path: Path) -> None:
         read_wav(tmp_path / "absent.wav")
 
 
+# ---------------------------------------------------------------- acoustic simulation
+
+
+def _tone(hz: float, n: int = 16000) -> np.ndarray:
+    return (0.5 * np.sin(2 * np.pi * hz * np.arange(n) / 16000)).astype(np.float32)
+
+
+def _rms(x: np.ndarray) -> float:
+    return float(np.sqrt(np.mean(x**2)))
+
+
+def test_perturb_speed_scales_duration_and_pitch() -> None:
+    faster = perturb_speed(_tone(500.0), 1.1)
+    assert abs(faster.shape[0] - 16000 / 1.1) <= 2 and faster.dtype == np.float32
+    spectrum = np.abs(np.fft.rfft(faster[1000:-1000] * np.hanning(faster.shape[0] - 2000)))
+    peak_hz = np.argmax(spectrum) * 16000 / (faster.shape[0] - 2000)
+    assert peak_hz == pytest.approx(550.0, rel=0.01)
+    assert np.array_equal(perturb_speed(_tone(500.0), 1.0), _tone(500.0))
+
+
+@pytest.mark.parametrize(("rt60_s", "drr_db"), [(0.2, 3.0), (0.5, 12.0)])
+def test_synthetic_rir_has_the_drawn_decay_and_direct_to_reverberant_ratio(rt60_s: float, drr_db: float) -> None:
+    rir = synthetic_rir(np.random.default_rng(0), rt60_s, drr_db)
+    assert rir[0] == 1.0 and rir.shape == (int(rt60_s * 16000),)
+    assert 10 * np.log10(1.0 / np.sum(rir[1:] ** 2)) == pytest.approx(drr_db, abs=0.01)
+    quarter = rir.shape[0] // 4  # energy falls 60 dB over RT60: ~15 dB per quarter
+    first, last = np.sum(rir[1:quarter] ** 2), np.sum(rir[3 * quarter :] ** 2)
+    assert 10 * np.log10(first / last) == pytest.approx(45.0, abs=6.0)
+    assert reverberate(np.ones(100, np.float32), rir).shape == (100 + rir.shape[0] - 1,)
+
+
+def test_channel_filter_high_pass_low_pass_and_eq() -> None:
+    assert _rms(channel_filter(_tone(40.0), highpass_hz=300.0)[4000:]) < 0.05 * _rms(_tone(40.0))
+    assert _rms(channel_filter(_tone(1000.0), highpass_hz=300.0)[4000:]) == pytest.approx(_rms(_tone(1000.0)), rel=0.05)
+    assert _rms(channel_filter(_tone(7000.0), lowpass_hz=3500.0)[4000:]) < 0.05 * _rms(_tone(7000.0))
+    boosted = channel_filter(_tone(1000.0), peaking_eq=[(1000.0, 6.0, 1.0)])[4000:]
+    assert 20 * np.log10(_rms(boosted) / _rms(_tone(1000.0))) == pytest.approx(6.0, abs=0.1)
+    assert np.array_equal(channel_filter(_tone(1000.0)), _tone(1000.0))
+
+
+def test_augmented_clip_is_a_plausible_recording() -> None:
+    params = kws._synthetic_params(0, 1)
+    rng = np.random.default_rng(0)
+    word = _tone(300.0, 6000) * np.hanning(6000).astype(np.float32)
+    for _ in range(20):
+        clip = kws._augment(word, rng, params)
+        assert clip.shape == (16000,) and clip.dtype == np.float32 and np.all(np.isfinite(clip))
+        peak_dbfs = 20 * np.log10(np.abs(clip).max())
+        assert params["peak_dbfs"][0] - 0.1 <= peak_dbfs <= params["peak_dbfs"][1] + 0.1
+        assert np.allclose(clip * 32768, np.round(clip * 32768))  # 16-bit quantised
+        assert np.count_nonzero(clip) > 8000  # a noise floor everywhere, not digital silence around the word
+    silence = kws._silence_clip(rng, params)
+    assert params["silence_rms_db"][0] - 1 <= 20 * np.log10(_rms(silence)) <= params["silence_rms_db"][1] + 1
+
+
+def test_every_accent_honours_the_variant_and_differs() -> None:
+    exe = shutil.which("espeak-ng")
+    if exe is None:
+        pytest.skip("espeak-ng is not installed (apt-get install espeak-ng)")
+    text = " ".join(kws.KEYWORDS)  # en-us-nyc differs from en-us only in some words (on, off, stop)
+    audio = {(a, v): kws._espeak(exe, f"{a}+{v}", text)[0].tobytes() for a in kws._ACCENTS for v in ("m3", "f2")}
+    assert len(set(audio.values())) == len(audio)
+
+
 # ---------------------------------------------------------------- synthetic data
 
 
@@ -167,10 +235,8 @@ def test_synthetic_splits_are_speaker_disjoint(tiny: kws.TaskData) -> None:
     assert n >= 20 and 0.1 <= len(voices[2]) / n <= 0.2  # ~15% of the voices held out for test
 
 
-def test_synthetic_second_call_hits_the_cache(
-    tiny: kws.TaskData, synthetic_cache: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    files = list(synthetic_cache.glob("kws-synthetic-v1-*.npz"))
+def test_synthetic_second_call_hits_the_cache(tiny: kws.TaskData, synthetic_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    files = list(synthetic_cache.glob("kws-synthetic-v2-*.npz"))
     assert len(files) == 1 and not list(synthetic_cache.glob("*.tmp"))
 
     def fail(*args: object, **kwargs: object) -> None:
@@ -182,7 +248,7 @@ def test_synthetic_second_call_hits_the_cache(
 
 def test_synthetic_is_deterministic_and_a_corrupt_cache_is_regenerated(tiny: kws.TaskData, synthetic_cache: Path,
                                                                         tmp_path: Path) -> None:  # fmt: skip
-    cache_name = next(synthetic_cache.glob("kws-synthetic-v1-*.npz")).name
+    cache_name = next(synthetic_cache.glob("kws-synthetic-v2-*.npz")).name
     (tmp_path / cache_name).write_bytes(b"PK\x03\x04 truncated")
     again = kws.load_synthetic(tmp_path, seed=0, clips_per_voice=1)
     _assert_same(tiny, again)
