@@ -23,7 +23,6 @@ $(STAMP): pyproject.toml Makefile
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq espeak-ng; \
 	  else sudo apt-get update -qq && sudo apt-get install -y -qq espeak-ng; fi; }
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q torch==2.13.0
 	$(BIN)/pip install -q -e '.[dev]'
 	touch $(STAMP)

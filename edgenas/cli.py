@@ -53,7 +53,7 @@ def search(
     sram_kb: Annotated[float, typer.Option(help="Peak SRAM limit, KiB (tensor arena).")] = 200.0,
     flash_kb: Annotated[float, typer.Option(help="Flash limit, KiB (model size).")] = 1024.0,
     strategy: Annotated[str, typer.Option(help="Search strategy: random or evolution.")] = "evolution",
-    budget: Annotated[int, typer.Option(help="Candidates to train (infeasible ones are not trained and do not count).")] = 40,
+    budget: Annotated[int, typer.Option(help="Candidates to train (infeasible ones are not trained and do not count).")] = 60,
     epochs: Annotated[int, typer.Option(help="Training epochs per candidate.")] = 8,
     seed: Annotated[int, typer.Option(help="Seed: the same seed gives the same search.")] = 0,
     out: Annotated[Path, typer.Option(help="Run folder (trials.db, report, best model).")] = Path("runs/kws-cortex-m7"),
@@ -140,8 +140,8 @@ def _print_summary(summary: dict) -> None:
     console = Console()
     limits = summary["constraints"]
     table = Table(
-        title=f"limits: {limits['latency_ms']} ms, {limits['sram_bytes']:,} B SRAM, "
-        f"{limits['flash_bytes']:,} B flash; costs estimated, accuracies measured"
+        title=f"limits {limits['latency_ms']} ms, {limits['sram_bytes']:,} B SRAM, {limits['flash_bytes']:,} B flash",
+        caption="latency, SRAM and flash estimated; accuracies measured",
     )
     for column in ("model", "val acc", "test acc", "latency ms", "peak SRAM B", "flash B", "MACs"):
         table.add_column(column, justify="left" if column == "model" else "right")

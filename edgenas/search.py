@@ -46,7 +46,7 @@ class SearchConfig:
     sram_kb: float | None = 200.0
     flash_kb: float | None = 1024.0
     strategy: str = "evolution"
-    budget: int = 40
+    budget: int = 60
     epochs: int = 8
     seed: int = 0
     out: Path = Path("runs/kws-cortex-m7")

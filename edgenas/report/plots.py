@@ -17,39 +17,44 @@ def plot_pareto(trials: list[Trial], baseline: Trial | None, limits: dict, path:
     done = [t for t in trials if t.state is TrialState.COMPLETE]
     infeasible = [t for t in trials if t.state is TrialState.INFEASIBLE and t.cost is not None]
     fig, ax = plt.subplots(figsize=(7.5, 4.8), dpi=120)
-    if infeasible:
+    accuracies = [100 * t.accuracy for t in done] + ([100 * baseline.accuracy] if baseline and baseline.metrics else [])
+    floor = max(0.0, min(accuracies) - 5.0) if accuracies else 0.0
+    if infeasible:  # a rug along the bottom: where the limits cut, without a fake accuracy
         ax.scatter(
             [t.cost.latency_ms for t in infeasible],
-            [0.0] * len(infeasible),
+            [floor] * len(infeasible),
             marker="|",
-            color="0.6",
+            s=120,
+            color="0.55",
             label=f"infeasible, not trained ({len(infeasible)})",
+            clip_on=False,
         )
     if done:
         points = ax.scatter(
             [t.cost.latency_ms for t in done],
-            [100 * t.accuracy for t in done],  # type: ignore[union-attr,operator]
+            [100 * t.accuracy for t in done],
             c=[t.cost.peak_sram_bytes / 1024 for t in done],
             cmap="viridis",
-            s=28,  # type: ignore[union-attr]
+            s=28,
             label=f"trained ({len(done)})",
         )
         fig.colorbar(points, ax=ax, label="peak SRAM, KiB (estimated)")
-        front = sorted(pareto_front(done), key=lambda t: t.cost.latency_ms)  # type: ignore[union-attr]
+        front = pareto_front(done, objectives=(lambda t: -t.accuracy, lambda t: t.cost.latency_ms))
+        front = sorted(front, key=lambda t: t.cost.latency_ms)
         ax.step(
             [t.cost.latency_ms for t in front],
-            [100 * t.accuracy for t in front],  # type: ignore[union-attr,operator]
+            [100 * t.accuracy for t in front],
             where="post",
             color="tab:red",
             lw=1,
-            label="Pareto front",
+            label="Pareto front (accuracy, latency)",
         )
     if baseline is not None and baseline.metrics is not None and baseline.cost is not None:
         ax.scatter(
             [baseline.cost.latency_ms],
             [100 * baseline.accuracy],
             marker="*",
-            s=160,  # type: ignore[operator]
+            s=160,
             color="tab:orange",
             edgecolor="k",
             label="DS-CNN-S baseline",
@@ -57,10 +62,11 @@ def plot_pareto(trials: list[Trial], baseline: Trial | None, limits: dict, path:
         )
     if limits.get("latency_ms"):
         ax.axvline(limits["latency_ms"], color="tab:red", ls="--", lw=1, label=f"limit {limits['latency_ms']:g} ms")
-    ax.set_xlabel("latency, ms (estimated)")
+    ax.set_xscale("log")
+    ax.set_ylim(bottom=floor)
+    ax.set_xlabel("latency, ms (estimated, log scale)")
     ax.set_ylabel("validation accuracy, %")
     ax.set_title(title)
-    ax.set_ylim(bottom=0)
     ax.legend(loc="lower right", fontsize=8)
     ax.grid(alpha=0.3)
     fig.tight_layout()
