@@ -18,14 +18,13 @@ from __future__ import annotations
 import logging
 import time
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
 from edgenas.arch import Arch
 from edgenas.errors import InvalidInputError
 from edgenas.evaluators._base import Evaluator
-from edgenas.ir import Layer
 from edgenas.objectives import Limits, check
 from edgenas.spaces._base import SearchSpace
 from edgenas.store import SqliteStore
@@ -36,7 +35,19 @@ log = logging.getLogger(__name__)
 
 
 class CostFunction(Protocol):
-    def __call__(self, layers: Sequence[Layer]) -> Cost: ...
+    """Prices one candidate on the target. Usually ``layers_cost(space, model, target)``; a
+    benchmark table prices by architecture instead, which is why the arch is what it receives."""
+
+    def __call__(self, arch: Arch) -> Cost: ...
+
+
+def layers_cost(space: SearchSpace, model, target) -> CostFunction:  # type: ignore[no-untyped-def]
+    """The usual cost function: ``model.estimate(space.layers(arch), target)``."""
+
+    def cost(arch: Arch) -> Cost:
+        return model.estimate(space.layers(arch), target)
+
+    return cost
 
 
 @dataclass(frozen=True)
@@ -57,7 +68,7 @@ class Experiment:
         space: The search space.
         strategy: Proposes architectures (fresh: resume replays the store into it).
         evaluator: Scores feasible architectures.
-        cost: Prices a list of layers on the target (``partial(model.estimate, target=t)``).
+        cost: Prices an architecture on the target (see :func:`layers_cost`).
         limits: Hard limits; infeasible candidates are never evaluated.
         store: Where trials live.
         budget: Candidates to evaluate.
@@ -124,7 +135,7 @@ class Experiment:
         """Cost, check and (if feasible) evaluate one architecture; store the outcome."""
         start = time.perf_counter()
         try:
-            cost = self.cost(self.space.layers(arch))
+            cost = self.cost(arch)
         except Exception as exc:  # a space or cost model bug must not end the search
             return self._finish(Trial(number, arch, TrialState.FAIL, error=_describe(exc), role=role), start)
         violations = tuple(str(v) for v in check(cost, self.limits))

@@ -14,12 +14,11 @@ import logging
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from edgenas.errors import InvalidInputError, MissingDataError
-from edgenas.experiment import Experiment, Progress
+from edgenas.experiment import Experiment, Progress, layers_cost
 from edgenas.objectives import Limits
 from edgenas.store import SqliteStore
 from edgenas.strategies import STRATEGIES
@@ -157,7 +156,7 @@ def run_search(
             )
         strategy = STRATEGIES.create(config.strategy, space=space, seed=config.seed)
         evaluator = TrainEvaluator(space, data, epochs=config.epochs, seed=config.seed, max_seconds=config.max_trial_seconds)
-        cost = partial(AnalyticalCostModel().estimate, target=target)
+        cost = layers_cost(space, AnalyticalCostModel(), target)
         experiment = Experiment(space, strategy, evaluator, cost, limits, store, budget=config.budget)
         if experiment.trials:
             say(f"resuming: {len(experiment.trials)} finished trials kept ({experiment.evaluated} evaluated)")

@@ -21,7 +21,8 @@ from edgenas.testing import ToySpace
 from edgenas.trial import Cost, Metrics, TrialState
 
 
-def toy_cost(layers):
+def toy_cost(arch):
+    layers = ToySpace(n=len(arch.genes), k=4).layers(arch)
     macs = total_macs(layers)
     return Cost(
         macs=macs,
