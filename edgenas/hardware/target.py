@@ -116,6 +116,10 @@ class Target:
     active_power_mw: float | None = None
     power_source: str | None = None
     anchor: LatencyAnchor | None = None
+    latency_source: str = ""
+    latency_rows: tuple[str, ...] = ()
+    variant: str | None = None
+    variants: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able form for reports (sets become sorted lists)."""
@@ -139,6 +143,9 @@ class _Strict(BaseModel):
 
 
 class _LatencySchema(_Strict):
+    source: str = Field(min_length=1)  # where the coefficients come from: a target file without one is rejected
+    rows: list[str] = Field(default_factory=list)  # MLPerf Tiny rows (source_path) the coefficients were fitted to
+    fit: dict[str, Any] | None = None  # the fit's settings and errors, recorded beside the coefficients
     cycles_per_mac: dict[str, float]
     conv_cycles_per_output: float = _NonNegFloat
     fc_cycles_per_output: float = _NonNegFloat
@@ -181,6 +188,11 @@ class _AnchorSchema(_Strict):
     ratio_band: tuple[float, float]
 
 
+class _VariantSchema(_Strict):
+    runtime: str = Field(min_length=1)
+    latency: _LatencySchema
+
+
 class _TargetSchema(_Strict):
     name: str = Field(min_length=1)
     description: str
@@ -195,6 +207,8 @@ class _TargetSchema(_Strict):
     flash: _FlashSchema
     power: _PowerSchema | None = None
     anchor: _AnchorSchema | None = None
+    variants: dict[str, _VariantSchema] = Field(default_factory=dict)
+    missing_variants: dict[str, str] = Field(default_factory=dict)  # runtime -> why there is no calibrated variant
 
 
 _MAC_KINDS = ("conv_pointwise", "conv_general", "conv_depthwise", "fc")
@@ -211,14 +225,10 @@ def _exact_keys(mapping: dict[str, float], expected: tuple[str, ...], where: str
         raise ValueError(f"{where}.{negative[0]}: must be >= 0")
 
 
-def _build(schema: _TargetSchema) -> Target:
-    lat = schema.latency
-    _exact_keys(lat.cycles_per_mac, _MAC_KINDS, "latency.cycles_per_mac")
-    _exact_keys(lat.cycles_per_element, _ELEMENT_KINDS, "latency.cycles_per_element")
-    if schema.kernels not in KERNEL_LIBRARIES:
-        raise ValueError(f"kernels: {schema.kernels!r} is not one of {list(KERNEL_LIBRARIES)}")
-    mem = schema.memory
-    latency = LatencyCoefficients(
+def _latency(lat: _LatencySchema, where: str) -> LatencyCoefficients:
+    _exact_keys(lat.cycles_per_mac, _MAC_KINDS, f"{where}.cycles_per_mac")
+    _exact_keys(lat.cycles_per_element, _ELEMENT_KINDS, f"{where}.cycles_per_element")
+    return LatencyCoefficients(
         conv_pointwise_cycles_per_mac=lat.cycles_per_mac["conv_pointwise"],
         conv_general_cycles_per_mac=lat.cycles_per_mac["conv_general"],
         conv_depthwise_cycles_per_mac=lat.cycles_per_mac["conv_depthwise"],
@@ -232,6 +242,22 @@ def _build(schema: _TargetSchema) -> Target:
         softmax_cycles_per_element=lat.cycles_per_element["softmax"],
         op_overhead_cycles=lat.op_overhead_cycles,
     )
+
+
+def _build(schema: _TargetSchema, variant: str | None = None) -> Target:
+    latency = _latency(schema.latency, "latency")
+    for name, block in schema.variants.items():
+        _latency(block.latency, f"variants.{name}.latency")  # every variant is validated, not just the one asked for
+    if schema.kernels not in KERNEL_LIBRARIES:
+        raise ValueError(f"kernels: {schema.kernels!r} is not one of {list(KERNEL_LIBRARIES)}")
+    name, runtime, lat_block = schema.name, schema.runtime, schema.latency
+    if variant is not None:
+        if variant not in schema.variants:
+            raise UnknownNameError(_unknown_variant(schema, variant))
+        chosen = schema.variants[variant]
+        name, runtime, lat_block = f"{schema.name}:{variant}", chosen.runtime, chosen.latency
+        latency = _latency(lat_block, f"variants.{variant}.latency")
+    mem = schema.memory
     memory = MemoryCoefficients(
         tensor_alignment_bytes=mem.tensor_alignment_bytes,
         include_scratch=mem.include_scratch,
@@ -259,12 +285,12 @@ def _build(schema: _TargetSchema) -> Target:
             ratio_band=(lo, hi),
         )
     return Target(
-        name=schema.name,
+        name=name,
         description=schema.description,
         clock_hz=schema.clock_hz,
         sram_bytes=schema.sram_bytes,
         flash_bytes=schema.flash_bytes,
-        runtime=schema.runtime,
+        runtime=runtime,
         kernels=schema.kernels,
         ops=frozenset(schema.ops),
         latency=latency,
@@ -273,7 +299,23 @@ def _build(schema: _TargetSchema) -> Target:
         active_power_mw=schema.power.active_power_mw if schema.power else None,
         power_source=schema.power.source if schema.power else None,
         anchor=anchor,
+        latency_source=lat_block.source,
+        latency_rows=tuple(lat_block.rows),
+        variant=variant,
+        variants=tuple(sorted(schema.variants)),
     )
+
+
+def _unknown_variant(schema: _TargetSchema, variant: str) -> str:
+    known = sorted(schema.variants)
+    if variant in schema.missing_variants:
+        why = f"target {schema.name!r} has no runtime variant {variant!r}: {schema.missing_variants[variant]}."
+    else:
+        close = difflib.get_close_matches(variant, known, n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        why = f"unknown runtime variant {variant!r} of target {schema.name!r}.{hint}"
+    default = f"'{schema.name}' (default runtime)"
+    return f"{why} Available: {', '.join([default] + [repr(f'{schema.name}:{k}') for k in known])}."
 
 
 def _first_error(exc: ValidationError) -> str:
@@ -282,7 +324,7 @@ def _first_error(exc: ValidationError) -> str:
     return f"{field}: {err['msg']}"
 
 
-def _load_file(path: Path) -> Target:
+def _load_file(path: Path, variant: str | None = None) -> Target:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
@@ -296,7 +338,9 @@ def _load_file(path: Path) -> Target:
     if not isinstance(data, dict):
         raise InvalidInputError(f"target file {path}: expected a mapping of fields at top level")
     try:
-        return _build(_TargetSchema.model_validate(data))
+        return _build(_TargetSchema.model_validate(data), variant)
+    except UnknownNameError:
+        raise
     except ValidationError as exc:
         raise InvalidInputError(f"target file {path}: field {_first_error(exc)}") from None
     except ValueError as exc:
@@ -311,15 +355,23 @@ def builtin_targets() -> list[str]:
 def load_target(name_or_path: str | Path) -> Target:
     """Load a built-in target by name (``"cortex-m7"``) or a target YAML file by path.
 
-    A string that names an existing file or ends in ``.yaml``/``.yml`` is read as a path;
-    anything else must be a built-in name.
+    ``"cortex-m7:x-cube-ai"`` (or ``"board.yaml:x-cube-ai"``) selects a runtime variant: the same
+    board with the latency block of another runtime, fitted to that runtime's measured rows (see
+    ``Target.variants``); memory and flash stay those of the base file. A string that names an
+    existing file or ends in ``.yaml``/``.yml`` is read as a path; anything else must be a
+    built-in name.
     """
     text = str(name_or_path)
-    path = Path(name_or_path)
+    variant: str | None = None
+    if not isinstance(name_or_path, Path) and not Path(text).is_file() and ":" in text:
+        text, variant = text.rsplit(":", 1)
+        if not variant:
+            raise InvalidInputError(f"target {str(name_or_path)!r}: empty runtime variant after ':'")
+    path = Path(text)
     if isinstance(name_or_path, Path) or path.suffix in (".yaml", ".yml") or path.is_file():
         if not path.is_file():
             raise InvalidInputError(f"target file {path} does not exist")
-        return _load_file(path)
+        return _load_file(path, variant)
     names = builtin_targets()
     if text not in names:
         close = difflib.get_close_matches(text, names, n=1)
@@ -327,4 +379,4 @@ def load_target(name_or_path: str | Path) -> Target:
         raise UnknownNameError(
             f"unknown target {text!r}.{hint} Built-in targets: {', '.join(names)}; or pass the path of a target YAML file."
         )
-    return _load_file(_TARGETS_DIR / f"{text}.yaml")
+    return _load_file(_TARGETS_DIR / f"{text}.yaml", variant)
