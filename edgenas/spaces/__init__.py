@@ -5,8 +5,10 @@ from __future__ import annotations
 from edgenas.registry import Registry
 from edgenas.spaces._base import DecisionSpace, SearchSpace
 from edgenas.spaces.kws import KwsSpace
+from edgenas.spaces.nb201 import Nb201Space
 
 SPACES: Registry[SearchSpace] = Registry("space")
 SPACES.add("kws", KwsSpace)
+SPACES.add("nb201", Nb201Space)
 
 __all__ = ["SPACES", "DecisionSpace", "KwsSpace", "SearchSpace"]

@@ -5,10 +5,12 @@ from __future__ import annotations
 from edgenas.registry import Registry
 from edgenas.strategies._base import Strategy
 from edgenas.strategies.evolution import RegularizedEvolution
+from edgenas.strategies.local import LocalSearch
 from edgenas.strategies.random import RandomSearch
 
 STRATEGIES: Registry[Strategy] = Registry("strategy")
 STRATEGIES.add("random", RandomSearch)
 STRATEGIES.add("evolution", RegularizedEvolution)
+STRATEGIES.add("local", LocalSearch)
 
 __all__ = ["STRATEGIES", "RandomSearch", "RegularizedEvolution", "Strategy"]

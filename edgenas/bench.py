@@ -1,0 +1,272 @@
+"""``edgenas bench``: compare strategies on a tabular benchmark, where the constrained optimum is known.
+
+Each (strategy, seed) runs the real :class:`~edgenas.experiment.Experiment` loop (same doors as a
+search: cost, limits, evaluator, store) with a table evaluator and a table latency, so one query
+is one *evaluated* candidate: infeasible candidates are costed, recorded and not counted, as in a
+real search where they are never trained. The exact constrained optimum is read off the table, so
+each run's regret (optimum minus best accuracy found so far) is exact.
+
+>>> from edgenas.bench import BenchConfig, run_bench          # doctest: +SKIP
+>>> summary = run_bench(BenchConfig(latency_ms=10, strategies=("random", "local"), seeds=5))
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from edgenas.errors import InvalidInputError
+from edgenas.evaluators.table import TableEvaluator
+from edgenas.experiment import Experiment
+from edgenas.hardware.table import TableLatency
+from edgenas.objectives import Limits
+from edgenas.search import shared_data_dir
+from edgenas.spaces import SPACES
+from edgenas.store import SqliteStore
+from edgenas.strategies import STRATEGIES
+from edgenas.trial import Trial, TrialState
+
+#: Query counts at which regret is reported (those above ``--queries`` are dropped, ``--queries`` added).
+REPORT_BUDGETS = (25, 50, 100, 300)
+#: Spaces with both an accuracy and a latency table in the shared data.
+BENCH_SPACES = {"nb201": ("nb201_accuracy.csv", "nb201_latency_ms.csv")}
+#: Accuracies closer than this are equal (the table holds means printed to ~1e-14).
+TIE = 1e-9
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    """Everything that defines a benchmark run (see ``docs/bench.md``)."""
+
+    space: str = "nb201"
+    dataset: str = "cifar10"
+    device: str = "pixel3"
+    latency_ms: float | None = None
+    strategies: tuple[str, ...] = ("random", "evolution", "local")
+    queries: int = 300
+    seeds: int = 20
+    accuracy_table: Path | None = None
+    latency_table: Path | None = None
+    out: Path = Path("runs/bench")
+    shared_data: Path | None = None
+
+    def budgets(self) -> list[int]:
+        return sorted({b for b in REPORT_BUDGETS if b <= self.queries} | {self.queries})
+
+    def tables(self) -> tuple[Path, Path]:
+        """The accuracy and latency CSVs: explicit, else the shared data's benchmark tables."""
+        accuracy, latency = BENCH_SPACES[self.space]
+        folder = shared_data_dir(self.shared_data) / "benchmarks"
+        return self.accuracy_table or folder / accuracy, self.latency_table or folder / latency
+
+    def validate(self) -> None:
+        if self.space not in BENCH_SPACES:
+            SPACES.get(self.space)  # an unknown name gets "did you mean"
+            raise InvalidInputError(
+                f"--space {self.space}: no accuracy table for this space yet. Accepted: {', '.join(BENCH_SPACES)}."
+            )
+        if not self.strategies:
+            raise InvalidInputError("--strategies: name at least one strategy")
+        for name in self.strategies:
+            STRATEGIES.get(name)
+        if len(set(self.strategies)) != len(self.strategies):
+            raise InvalidInputError(f"--strategies names a strategy twice: {','.join(self.strategies)}")
+        if self.queries < 1:
+            raise InvalidInputError(f"--queries must be a positive number of evaluated candidates, got {self.queries}")
+        if self.seeds < 1:
+            raise InvalidInputError(f"--seeds must be at least 1, got {self.seeds}")
+        if self.latency_ms is not None and not self.latency_ms > 0:
+            raise InvalidInputError(f"--latency-ms must be positive, got {self.latency_ms}")
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """One (strategy, seed) run: the best accuracy after each query, and how the run went."""
+
+    strategy: str
+    seed: int
+    best_so_far: tuple[float, ...]  # best accuracy (fraction) after query 1, 2, ...; nan before the first success
+    asked: int
+    infeasible: int
+    wall_s: float
+    stop_reason: str
+
+
+def run_one(space, strategy_name: str, seed: int, evaluator, cost, limits: Limits, queries: int) -> RunResult:  # type: ignore[no-untyped-def]
+    """One search through the real Experiment loop, with an in-memory store."""
+    start = time.perf_counter()
+    with SqliteStore(":memory:") as store:
+        strategy = STRATEGIES.create(strategy_name, space=space, seed=seed)
+        experiment = Experiment(space, strategy, evaluator, cost, limits, store, budget=queries, record_running=False)
+        trials = experiment.run()
+        stop = experiment.stop_reason
+    return RunResult(
+        strategy_name,
+        seed,
+        best_curve(trials),
+        len(trials),
+        sum(t.state is TrialState.INFEASIBLE for t in trials),
+        time.perf_counter() - start,
+        stop,
+    )
+
+
+def best_curve(trials: list[Trial]) -> tuple[float, ...]:
+    """Best accuracy after each evaluated candidate (COMPLETE or FAIL), in order."""
+    best, out = -math.inf, []
+    for t in trials:
+        if t.state is TrialState.COMPLETE and t.accuracy is not None:
+            best = max(best, t.accuracy)
+        if t.state in (TrialState.COMPLETE, TrialState.FAIL):
+            out.append(best if best > -math.inf else math.nan)
+    return tuple(out)
+
+
+def constrained_optimum(
+    accuracy: dict[str, float], latency_ms: dict[str, float], limit_ms: float | None
+) -> tuple[str, float, int]:
+    """The most accurate architecture of the table within the latency limit: (arch text, accuracy, feasible count)."""
+    feasible = [a for a in accuracy if a in latency_ms and (limit_ms is None or latency_ms[a] <= limit_ms)]
+    if not feasible:
+        fastest = min(latency_ms.values())
+        raise InvalidInputError(f"--latency-ms {limit_ms}: no architecture of the table is that fast (fastest {fastest:g} ms)")
+    best = max(feasible, key=lambda a: accuracy[a])
+    return best, accuracy[best], len(feasible)
+
+
+def summarise(runs: list[RunResult], optimum: float, budgets: list[int], queries: int) -> dict[str, object]:
+    """Regret mean/std at each budget, share of seeds finding the optimum, mean queries to reach it."""
+    curves = np.full((len(runs), queries), np.nan)
+    for k, r in enumerate(runs):
+        c = np.array(r.best_so_far, dtype=float)
+        curves[k, : len(c)] = c
+        if 0 < len(c) < queries:  # stopped early (limits too tight): the best stays
+            curves[k, len(c) :] = c[-1]
+    regret = optimum - curves  # nan until a first success
+    found = [next((i + 1 for i, b in enumerate(r.best_so_far) if b >= optimum - TIE), None) for r in runs]
+    hits = [q for q in found if q is not None]
+    wall = sum(r.wall_s for r in runs)
+    evaluated = sum(len(r.best_so_far) for r in runs)
+    return {
+        "regret": {
+            str(b): {"mean": _num(np.nanmean(regret[:, b - 1])), "std": _num(np.nanstd(regret[:, b - 1]))} for b in budgets
+        },
+        "found_optimum_share": len(hits) / len(runs),
+        "mean_queries_to_optimum": float(np.mean(hits)) if hits else None,
+        "mean_infeasible_asked": float(np.mean([r.infeasible for r in runs])),
+        "wall_s": wall,
+        "evaluations_per_s": evaluated / wall if wall > 0 else None,
+        "stopped_early": sorted({r.stop_reason for r in runs if not r.stop_reason.startswith("budget")}),
+        "_curve": np.nanmean(regret, axis=0) if np.isfinite(regret).any() else regret[0],
+    }
+
+
+def _num(x: float) -> float | None:
+    return float(x) if math.isfinite(x) else None
+
+
+def run_bench(config: BenchConfig, progress: Callable[[str], None] | None = None) -> dict[str, object]:
+    """Run every strategy for every seed; write ``bench.json``, ``bench.md`` and ``regret.png`` to ``config.out``."""
+    config.validate()
+    say = progress or (lambda message: None)
+    accuracy_csv, latency_csv = config.tables()
+    space = SPACES.create(config.space)
+    evaluator = TableEvaluator(space, accuracy_csv, config.dataset)
+    cost = TableLatency(latency_csv, config.device, key=space.describe)
+    accuracy, latency = evaluator.load(), cost.load()
+    best_arch, optimum, feasible = constrained_optimum(accuracy, latency, config.latency_ms)
+    limits = Limits(latency_ms=config.latency_ms)
+    budgets = config.budgets()
+    say(f"optimum within {config.latency_ms} ms on {config.device}: {optimum:.2%} ({feasible:,} of {len(accuracy):,} feasible)")
+
+    results: dict[str, dict[str, object]] = {}
+    for name in config.strategies:
+        runs = []
+        for seed in range(config.seeds):
+            runs.append(run_one(space, name, seed, evaluator, cost, limits, config.queries))
+        results[name] = summarise(runs, optimum, budgets, config.queries)
+        say(f"{name}: {config.seeds} seeds in {results[name]['wall_s']:.1f} s")
+
+    summary: dict[str, object] = {
+        "space": config.space,
+        "dataset": config.dataset,
+        "device": config.device,
+        "latency_ms": config.latency_ms,
+        "queries": config.queries,
+        "seeds": config.seeds,
+        "tables": {"accuracy": str(accuracy_csv), "latency": str(latency_csv)},
+        "optimum": {"arch": best_arch, "accuracy": optimum, "latency_ms": latency[best_arch]},
+        "feasible_archs": feasible,
+        "table_archs": len(accuracy),
+        "strategies": {n: {k: v for k, v in r.items() if not k.startswith("_")} for n, r in results.items()},
+        "out": str(config.out),
+    }
+    config.out.mkdir(parents=True, exist_ok=True)
+    (config.out / "bench.json").write_text(json.dumps(summary, indent=2) + "\n")
+    (config.out / "bench.md").write_text(markdown(summary))
+    plot(results, config, optimum, config.out / "regret.png")
+    return summary
+
+
+def markdown(summary: dict) -> str:
+    """The regret table, in accuracy points (percent)."""
+    budgets = list(next(iter(summary["strategies"].values()))["regret"])
+    opt = summary["optimum"]
+    limit = "no latency limit" if summary["latency_ms"] is None else f"latency <= {summary['latency_ms']:g} ms"
+    lines = [
+        f"# {summary['space']} / {summary['dataset']} / {summary['device']}, {limit}",
+        "",
+        f"Constrained optimum: {opt['accuracy']:.2%} at {opt['latency_ms']:.3f} ms (`{opt['arch']}`), "
+        f"{summary['feasible_archs']:,} of {summary['table_archs']:,} architectures feasible. "
+        f"{summary['seeds']} seeds; a query is one evaluated (feasible) candidate.",
+        "",
+        "Regret = optimum minus best accuracy found, in accuracy points, mean ± std over seeds.",
+        "",
+        "| strategy | "
+        + " | ".join(f"regret @{b}" for b in budgets)
+        + " | found optimum | mean queries to it | infeasible asked | evals/s |",
+        "|---|" + "---:|" * (len(budgets) + 4),
+    ]
+    for name, r in summary["strategies"].items():
+        cells = []
+        for b in budgets:
+            m, s = r["regret"][b]["mean"], r["regret"][b]["std"]
+            cells.append("n/a" if m is None else f"{100 * m:.2f} ± {100 * s:.2f}")
+        q = r["mean_queries_to_optimum"]
+        eps = r["evaluations_per_s"]
+        lines.append(
+            f"| {name} | " + " | ".join(cells) + f" | {r['found_optimum_share']:.0%} | {'-' if q is None else f'{q:.0f}'} | "
+            f"{r['mean_infeasible_asked']:.0f} | {'-' if eps is None else f'{eps:,.0f}'} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def plot(results: dict[str, dict[str, object]], config: BenchConfig, optimum: float, path: Path) -> None:
+    """Mean regret (accuracy points) against queries, one line per strategy."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    x = np.arange(1, config.queries + 1)
+    for name, r in results.items():
+        ax.plot(x, 100 * np.asarray(r["_curve"]), label=name)
+    ax.set_xscale("log")
+    ax.set_yscale("symlog", linthresh=0.1)
+    ax.set_ylim(bottom=0)
+    ax.set_xlabel("queries (evaluated candidates)")
+    ax.set_ylabel("mean regret (accuracy points)")
+    limit = "" if config.latency_ms is None else f", <= {config.latency_ms:g} ms"
+    ax.set_title(f"{config.space} {config.dataset} {config.device}{limit}: optimum {optimum:.2%}", fontsize=9)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
