@@ -169,12 +169,30 @@ def _print_summary(summary: dict) -> None:
 
 
 @app.command()
-def targets(as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")] = False) -> None:
-    """List the built-in targets and their limits."""
+def targets(
+    check: Annotated[
+        bool, typer.Option("--check", help="Compare each latency model with the measured MLPerf Tiny rows (shared data).")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")] = False,
+) -> None:
+    """List the built-in targets and their limits; --check validates their latency models."""
     from rich.table import Table
 
     from edgenas.hardware import builtin_targets, load_target
 
+    if check:
+        from edgenas.hardware.check import check_targets, format_check
+        from edgenas.search import shared_data_dir
+
+        result = check_targets(shared_data_dir())
+        if as_json:
+            sys.stdout.write(json.dumps(result) + "\n")
+        else:
+            print(format_check(result))
+        if not result["ok"]:
+            err.print("[yellow]some latency models miss the accuracy goals: see the MISS rows[/yellow]")
+            raise typer.Exit(1)
+        return
     rows = [load_target(name) for name in builtin_targets()]
     if as_json:
         sys.stdout.write(json.dumps({"targets": [t.to_dict() for t in rows]}) + "\n")
@@ -187,6 +205,11 @@ def targets(as_json: Annotated[bool, typer.Option("--json", help="Print one JSON
             t.name, t.description, f"{t.clock_hz / 1e6:g}", f"{t.sram_bytes / 1024:g}", f"{t.flash_bytes / 1024:g}", t.runtime
         )
     Console().print(table)
+
+
+from edgenas.cli_bench import bench  # noqa: E402  (the command lives in its own module)
+
+app.command()(bench)
 
 
 def run() -> None:

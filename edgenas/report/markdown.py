@@ -40,6 +40,12 @@ def render_markdown(summary: dict) -> str:
         f"# edgenas search: {summary['task']['name']} on {target.get('name', '?')}",
         "",
         f"Target: {target.get('description', '')} — latency and memory model: {target.get('runtime', '?')}.",
+        f"Latency coefficients: {target.get('latency_source', 'see docs/targets.md')}"
+        + (
+            f" ({len(target['latency_rows'])} measured rows, listed in report.json under target.latency_rows)."
+            if target.get("latency_rows")
+            else "."
+        ),
         f"Limits: latency {limits['latency_ms']} ms, peak SRAM {limits['sram_bytes']:,} B, flash {limits['flash_bytes']:,} B."
         if None not in limits.values()
         else f"Limits: {limits}.",
