@@ -170,15 +170,14 @@ def run_search(
         experiment.run(progress)
         best = experiment.best()
 
-        run_dir = out
         finalists = [t for t in (best, baseline) if t is not None and t.state is TrialState.COMPLETE]
         for trial in finalists:
             if "test_accuracy" in trial.metrics.extra:  # type: ignore[union-attr]
                 continue  # finalised before a resume
             say(f"finalist {'baseline' if trial.role == 'baseline' else 'best'}: retraining, test accuracy, export")
-            _finalise(trial, evaluator, space, data, store, run_dir, config)
-        summary = write_report(store, run_dir, stop_reason=experiment.stop_reason)
-        return SearchOutcome(summary=summary, run_dir=run_dir, trials=store.trials())
+            _finalise(trial, evaluator, space, data, store, out, config)
+        summary = write_report(store, out, stop_reason=experiment.stop_reason)
+        return SearchOutcome(summary=summary, run_dir=out, trials=store.trials())
     finally:
         store.close()
 
