@@ -24,7 +24,7 @@ $(STAMP): pyproject.toml Makefile
 	  else sudo apt-get update -qq && sudo apt-get install -y -qq espeak-ng; fi; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q -e '.[dev,tflite]'
 	touch $(STAMP)
 
 lint: setup
