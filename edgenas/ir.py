@@ -33,6 +33,7 @@ class Op(StrEnum):
     GLOBAL_AVGPOOL = "global_avgpool"  # MEAN over the spatial axes
     ADD = "add"  # ADD (residual)
     RESHAPE = "reshape"  # RESHAPE (free at run time, but a node and a tensor)
+    PAD = "pad"  # PAD: the converter's explicit zero border where SAME padding would be asymmetric
     SOFTMAX = "softmax"  # SOFTMAX
 
 

@@ -40,7 +40,7 @@ _CONV_OPS = frozenset({Op.CONV2D, Op.CONV1D})
 _DEPTHWISE_OPS = frozenset({Op.DWCONV2D, Op.DWCONV1D})
 
 #: Ops that carry one extra constant tensor in the flatbuffer (RESHAPE's shape, MEAN's axes).
-_EXTRA_CONST_TENSOR_OPS = frozenset({Op.RESHAPE, Op.GLOBAL_AVGPOOL})
+_EXTRA_CONST_TENSOR_OPS = frozenset({Op.RESHAPE, Op.GLOBAL_AVGPOOL, Op.PAD})  # shape/axis/paddings constant
 
 
 def _elem_bytes(layer: Layer) -> int:
@@ -275,7 +275,7 @@ def _layer_cycles(layer: Layer, lat: LatencyCoefficients) -> float:
         return cycles + lat.global_avgpool_cycles_per_element * layer.in_elements
     if op is Op.ADD:
         return cycles + lat.add_cycles_per_element * layer.out_elements
-    if op is Op.RESHAPE:
+    if op in (Op.RESHAPE, Op.PAD):  # PAD is a copy with a zero border: priced as RESHAPE's per-element copy
         return cycles + lat.reshape_cycles_per_element * layer.out_elements
     if op is Op.SOFTMAX:
         return cycles + lat.softmax_cycles_per_element * layer.out_elements

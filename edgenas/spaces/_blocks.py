@@ -7,17 +7,10 @@ stride of 2 on an odd input) an explicit zero-pad goes first, which the converte
 
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import nn
 
-
-def same_padding(size: int, kernel: int, stride: int) -> tuple[int, int]:
-    """(before, after) zero padding so that ``out = ceil(size / stride)`` (TensorFlow SAME)."""
-    out = math.ceil(size / stride)
-    total = max((out - 1) * stride + kernel - size, 0)
-    return total // 2, total - total // 2
+from edgenas.spaces._padding import same_padding
 
 
 class ConvBNReLU(nn.Module):

@@ -23,6 +23,7 @@ from edgenas.arch import Arch, Decision
 from edgenas.errors import InvalidInputError
 from edgenas.ir import Layer, Op
 from edgenas.spaces._base import DecisionSpace
+from edgenas.spaces._padding import explicit_pads
 
 FAMILIES = ("2d", "1d")
 FIRST_CHANNELS = (16, 24, 32, 48, 64, 96)
@@ -129,34 +130,39 @@ class KwsSpace(DecisionSpace):
         p = self._plan(arch)
         t, f = self.input_shape
         out: list[Layer] = []
+
+        def conv(
+            op: Op,
+            shape: tuple[int, ...],
+            channels: int,
+            kernel: tuple[int, ...],
+            stride: tuple[int, ...],
+            name: str,
+            groups: int = 1,
+        ) -> tuple[int, ...]:
+            """Append a conv (and the PAD the converter emits before it, if any); return its output shape."""
+            spatial = shape[:-1]
+            pads = explicit_pads(spatial, kernel, stride)
+            if pads is not None:
+                padded = tuple(s + before + after for s, (before, after) in zip(spatial, pads, strict=True)) + shape[-1:]
+                out.append(Layer(Op.PAD, shape, padded, bias=False, name=f"{name}.pad"))
+                shape = padded
+            new = tuple(math.ceil(s / st) for s, st in zip(spatial, stride, strict=True)) + (channels,)
+            out.append(Layer(op, shape, new, kernel, stride, groups=groups, activation="relu", name=name))
+            return new
+
         if p["two_d"]:
-            kt, kf = p["first_kernel"]
-            st, sf = p["first_stride"]
-            shape: tuple[int, ...] = (t, f, 1)
-            new = (math.ceil(t / st), math.ceil(f / sf), p["first_channels"])
-            out.append(Layer(Op.CONV2D, shape, new, (kt, kf), (st, sf), activation="relu", name="conv0"))
-            shape = new
+            shape: tuple[int, ...] = conv(
+                Op.CONV2D, (t, f, 1), p["first_channels"], p["first_kernel"], p["first_stride"], "conv0"
+            )
             for i, (c, k, s) in enumerate(p["blocks"]):
-                h, w, cin = shape
-                dw = (math.ceil(h / s), math.ceil(w / s), cin)
-                out.append(Layer(Op.DWCONV2D, shape, dw, (k, k), (s, s), groups=cin, activation="relu", name=f"b{i}.dw"))
-                pw = (dw[0], dw[1], c)
-                out.append(Layer(Op.CONV2D, dw, pw, (1, 1), (1, 1), activation="relu", name=f"b{i}.pw"))
-                shape = pw
+                dw = conv(Op.DWCONV2D, shape, shape[-1], (k, k), (s, s), f"b{i}.dw", groups=shape[-1])
+                shape = conv(Op.CONV2D, dw, c, (1, 1), (1, 1), f"b{i}.pw")
         else:
-            kt = p["first_kernel"][0]
-            st = p["first_stride"][0]
-            shape = (t, f)
-            new = (math.ceil(t / st), p["first_channels"])
-            out.append(Layer(Op.CONV1D, shape, new, (kt,), (st,), activation="relu", name="conv0"))
-            shape = new
+            shape = conv(Op.CONV1D, (t, f), p["first_channels"], p["first_kernel"][:1], p["first_stride"][:1], "conv0")
             for i, (c, k, s) in enumerate(p["blocks"]):
-                length, cin = shape
-                dw = (math.ceil(length / s), cin)
-                out.append(Layer(Op.DWCONV1D, shape, dw, (k,), (s,), groups=cin, activation="relu", name=f"b{i}.dw"))
-                pw = (dw[0], c)
-                out.append(Layer(Op.CONV1D, dw, pw, (1,), (1,), activation="relu", name=f"b{i}.pw"))
-                shape = pw
+                dw = conv(Op.DWCONV1D, shape, shape[-1], (k,), (s,), f"b{i}.dw", groups=shape[-1])
+                shape = conv(Op.CONV1D, dw, c, (1,), (1,), f"b{i}.pw")
         channels = shape[-1]
         out.append(Layer(Op.GLOBAL_AVGPOOL, shape, (channels,), bias=False, name="pool"))
         out.append(Layer(Op.FC, (channels,), (self.num_classes,), name="fc"))

@@ -8,7 +8,8 @@ from torch.utils.flop_counter import FlopCounterMode
 from edgenas.errors import InvalidInputError
 from edgenas.ir import Op, total_macs, total_params
 from edgenas.spaces import SPACES, KwsSpace
-from edgenas.spaces._blocks import fold_batchnorm, same_padding
+from edgenas.spaces._blocks import fold_batchnorm
+from edgenas.spaces._padding import same_padding
 from edgenas.testing import check_space
 
 
@@ -22,8 +23,21 @@ def test_ds_cnn_s_matches_the_published_reference():
     layers = space.layers(space.named("ds-cnn-s"))
     assert total_macs(layers) == 2_656_768
     assert total_params(layers) == 22_604
-    assert [layer.op for layer in layers][:3] == [Op.CONV2D, Op.DWCONV2D, Op.CONV2D]
-    assert layers[0].out_shape == (25, 5, 64)
+    # SAME padding of the 10x4 stride-2 conv is asymmetric in time: the converter emits a PAD.
+    assert [layer.op for layer in layers][:4] == [Op.PAD, Op.CONV2D, Op.DWCONV2D, Op.CONV2D]
+    assert layers[0].out_shape == (58, 12, 1)
+    assert layers[1].out_shape == (25, 5, 64)
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_ir_has_a_pad_exactly_where_the_network_pads_explicitly(seed):
+    from torch import nn
+
+    space = KwsSpace()
+    arch = space.sample(np.random.default_rng(seed))
+    explicit = [m for m in space.build(arch).modules() if isinstance(m, (nn.ZeroPad2d, nn.ConstantPad1d))]
+    pads = [layer for layer in space.layers(arch) if layer.op is Op.PAD]
+    assert len(pads) == len(explicit)
 
 
 @pytest.mark.parametrize("seed", range(12))

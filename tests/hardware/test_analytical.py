@@ -245,6 +245,7 @@ def test_latency_breakdown_prices_every_op(target: Target) -> None:
         Layer(Op.GLOBAL_AVGPOOL, (16, 16), (16,)),
         Layer(Op.FC, (16,), (10,)),
         Layer(Op.SOFTMAX, (10,), (10,)),
+        Layer(Op.PAD, (10,), (12,)),
     ]
     assert {layer.op for layer in every_op} == set(Op)
     breakdown = latency_breakdown_ms(every_op, target)
