@@ -207,9 +207,12 @@ def targets(
     Console().print(table)
 
 
-from edgenas.cli_bench import bench  # noqa: E402  (the command lives in its own module)
+from edgenas.cli_bench import bench  # noqa: E402  (the commands live in their own modules)
+from edgenas.cli_deploy import export, verify  # noqa: E402
 
 app.command()(bench)
+app.command()(export)
+app.command()(verify)
 
 
 def run() -> None:

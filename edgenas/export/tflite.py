@@ -1,0 +1,227 @@
+"""Full-integer int8 ``.tflite`` export, the format TFLite Micro runs on a microcontroller.
+
+Route (see ``shared/notes/int8-tflite-to-tflite-micro.md``): fold batch norm in PyTorch (the
+converter does not fold ``BatchNorm1d``), strict ``torch.export`` (non-strict leaves float adds),
+litert-torch's PT2E quantizer with per-channel weights, calibration on real training clips,
+``convert_pt2e(fold_quantize=False)``, then ``litert_torch.convert`` *with* the ``QuantConfig``:
+without it the model keeps float input/output with quantize/dequantize pairs inside.
+
+Every converted model is inspected before it is written: int8 input and output, no operator
+touching a float tensor, no CONCATENATION over TFLite Micro's 10-input limit. A model failing
+that is refused rather than shipped, because a float op on a Cortex-M means a missing kernel or a
+software-float slow path.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import os
+import sys
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from edgenas.errors import InvalidInputError, MissingExtraError, UnsupportedOpError
+
+#: TFLite Micro's CONCATENATION kernel accepts at most this many inputs.
+TFLM_MAX_CONCAT_INPUTS = 10
+_FLOAT_DTYPES = ("float16", "float32", "float64", "bfloat16")
+_EXTRA_HINT = "pip install 'edgenas[tflite]'"
+
+
+@dataclass(frozen=True)
+class TfliteInfo:
+    """What an int8 ``.tflite`` holds: operators in execution order and its I/O quantisation.
+
+    ``input_scale``/``input_zero_point`` map standardised features to int8
+    (``q = round(x / scale) + zero_point``); the output pair maps int8 logits back.
+    """
+
+    size_bytes: int
+    operators: tuple[str, ...]
+    input_shape: tuple[int, ...]
+    input_dtype: str
+    output_dtype: str
+    input_scale: float
+    input_zero_point: int
+    output_scale: float
+    output_zero_point: int
+    float_operators: tuple[str, ...]
+    max_concat_inputs: int
+
+    @property
+    def operator_counts(self) -> dict[str, int]:
+        """Operator name -> occurrences, for reports."""
+        counts: dict[str, int] = {}
+        for op in self.operators:
+            counts[op] = counts.get(op, 0) + 1
+        return counts
+
+
+@contextlib.contextmanager
+def quiet_native_output() -> Iterator[None]:
+    """Silence C++ / progress output (file descriptors 1 and 2) for the duration.
+
+    The converter and both interpreters print from native code, which Python's redirections do
+    not catch; ``--json`` promises exactly one JSON object on stdout, so they are muted here.
+    """
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved: list[tuple[int, int]] = []
+    try:
+        with open(os.devnull, "wb") as devnull:
+            for fd in (1, 2):
+                try:
+                    saved.append((fd, os.dup(fd)))
+                    os.dup2(devnull.fileno(), fd)
+                except OSError:  # pragma: no cover - a closed descriptor: nothing to mute
+                    continue
+            yield
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        for fd, copy_fd in saved:
+            os.dup2(copy_fd, fd)
+            os.close(copy_fd)
+
+
+def _require_litert() -> None:
+    try:
+        import ai_edge_litert.interpreter  # noqa: F401
+        import litert_torch  # noqa: F401
+        import torchao.quantization.pt2e  # noqa: F401
+    except ImportError as exc:
+        raise MissingExtraError(f"int8 TFLite export needs litert-torch and ai-edge-litert: {_EXTRA_HINT} ({exc})") from None
+
+
+def litert_interpreter(model_bytes: bytes):
+    """A LiteRT interpreter on the *reference* kernels (the ones TFLite Micro's match bit-exactly).
+
+    Raises ``InvalidInputError`` for bytes that are not a valid TFLite flatbuffer: LiteRT verifies
+    the buffer, whereas TFLite Micro trusts it and may read out of bounds.
+    """
+    _require_litert()
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+    if len(model_bytes) < 8 or model_bytes[4:8] != b"TFL3":
+        raise InvalidInputError("not a TFLite model (no TFL3 file identifier): truncated or another format")
+    try:
+        with quiet_native_output():
+            interpreter = Interpreter(
+                model_content=bytes(model_bytes), experimental_op_resolver_type=OpResolverType.BUILTIN_REF, num_threads=1
+            )
+            interpreter.allocate_tensors()
+    except (ValueError, RuntimeError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InvalidInputError(f"not a valid TFLite model ({first})") from None
+    return interpreter
+
+
+def inspect_tflite(model_bytes: bytes) -> TfliteInfo:
+    """Operators and I/O quantisation of a ``.tflite`` (``InvalidInputError`` if unreadable)."""
+    interpreter = litert_interpreter(model_bytes)
+    tensors = {t["index"]: t for t in interpreter.get_tensor_details()}
+    ops: list[str] = []
+    float_ops: list[str] = []
+    max_concat = 0
+    for op in interpreter._get_ops_details():  # the only API listing operators with their tensors
+        name = str(op["op_name"])
+        ops.append(name)
+        indices = [i for i in list(op["inputs"]) + list(op["outputs"]) if i >= 0 and i in tensors]
+        if any(np.dtype(tensors[i]["dtype"]).name in _FLOAT_DTYPES for i in indices):
+            float_ops.append(name)
+        if name == "CONCATENATION":
+            max_concat = max(max_concat, len([i for i in op["inputs"] if i >= 0]))
+    inputs, outputs = interpreter.get_input_details(), interpreter.get_output_details()
+    if len(inputs) != 1 or len(outputs) != 1:
+        raise InvalidInputError(f"expected a model with one input and one output, got {len(inputs)} and {len(outputs)}")
+    (i_scale, i_zero), (o_scale, o_zero) = inputs[0]["quantization"], outputs[0]["quantization"]
+    return TfliteInfo(
+        size_bytes=len(model_bytes),
+        operators=tuple(ops),
+        input_shape=tuple(int(v) for v in inputs[0]["shape"]),
+        input_dtype=np.dtype(inputs[0]["dtype"]).name,
+        output_dtype=np.dtype(outputs[0]["dtype"]).name,
+        input_scale=float(i_scale),
+        input_zero_point=int(i_zero),
+        output_scale=float(o_scale),
+        output_zero_point=int(o_zero),
+        float_operators=tuple(float_ops),
+        max_concat_inputs=max_concat,
+    )
+
+
+def check_full_int8(info: TfliteInfo) -> None:
+    """Refuse a model a microcontroller cannot run natively (``UnsupportedOpError`` says why)."""
+    problems = []
+    if info.input_dtype != "int8" or info.output_dtype != "int8":
+        problems.append(f"input/output are {info.input_dtype}/{info.output_dtype}, not int8/int8")
+    if info.float_operators:
+        problems.append(f"float operators: {', '.join(sorted(set(info.float_operators)))}")
+    if info.max_concat_inputs > TFLM_MAX_CONCAT_INPUTS:
+        problems.append(f"CONCATENATION with {info.max_concat_inputs} inputs (TFLite Micro allows {TFLM_MAX_CONCAT_INPUTS})")
+    if problems:
+        raise UnsupportedOpError("the int8 model is not full-integer: " + "; ".join(problems))
+
+
+def convert_int8(
+    model, calibration: np.ndarray, path: Path, *, max_calibration_clips: int = 400, batch_size: int = 64
+) -> TfliteInfo:
+    """Write ``model`` as a full-integer int8 ``.tflite`` at ``path`` and return what it holds.
+
+    Args:
+        model: A ``torch.nn.Module`` taking ``(batch, *clip_shape)`` float features. Not
+            modified: batch norm is folded on a copy.
+        calibration: Float clips ``(N, *clip_shape)`` from the *training* split, preprocessed
+            exactly as at inference (standardised). The first ``max_calibration_clips`` set the
+            activation ranges; a few hundred are enough and keep export fast.
+        path: Destination ``.tflite`` file (folders are created).
+
+    Raises:
+        MissingExtraError: litert-torch is not installed.
+        UnsupportedOpError: the converted model is not full-integer (it is not written).
+    """
+    _require_litert()
+    import litert_torch
+    import torch
+    from litert_torch.quantize import pt2e_quantizer
+    from litert_torch.quantize.quant_config import QuantConfig
+    from torchao.quantization.pt2e import quantize_pt2e
+
+    from edgenas.spaces._blocks import fold_batchnorm
+
+    calibration = np.asarray(calibration, dtype=np.float32)
+    if calibration.ndim < 2 or len(calibration) == 0:
+        raise InvalidInputError("int8 calibration needs at least one clip, shaped (clips, ...)")
+    clips = torch.from_numpy(np.ascontiguousarray(calibration[:max_calibration_clips]))
+    folded = fold_batchnorm(copy.deepcopy(model).eval())
+    example = (clips[:1].clone(),)
+    # Export with a dynamic batch so calibration runs in batches; the model is converted at batch 1.
+    batch = torch.export.Dim("batch", min=1, max=4096)
+    two = (torch.cat([clips[:1], clips[:1]]),)
+    with torch.no_grad():
+        graph = torch.export.export(folded, two, dynamic_shapes=({0: batch},), strict=True).module()
+        quantizer = pt2e_quantizer.PT2EQuantizer().set_global(
+            pt2e_quantizer.get_symmetric_quantization_config(is_per_channel=True)
+        )
+        prepared = quantize_pt2e.prepare_pt2e(graph, quantizer)
+        for start in range(0, len(clips), batch_size):
+            prepared(clips[start : start + batch_size])
+        quantized = quantize_pt2e.convert_pt2e(prepared, fold_quantize=False)
+        with quiet_native_output():
+            edge = litert_torch.convert(quantized, example, quant_config=QuantConfig(pt2e_quantizer=quantizer))
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        staged = Path(tmp) / "model.tflite"
+        with quiet_native_output():
+            edge.export(str(staged))
+        model_bytes = staged.read_bytes()
+    info = inspect_tflite(model_bytes)
+    check_full_int8(info)
+    path.write_bytes(model_bytes)
+    return info
