@@ -83,9 +83,13 @@ class TrainEvaluator:
         y = torch.from_numpy(self.data.train.y)
         steps_per_epoch = math.ceil(len(x) / self.batch_size)
         optimizer = torch.optim.AdamW(model.parameters(), lr=self.lr, weight_decay=self.weight_decay)
-        schedule = torch.optim.lr_scheduler.OneCycleLR(
-            optimizer, max_lr=self.lr, total_steps=epochs * steps_per_epoch, pct_start=0.25
-        )
+        total_steps = epochs * steps_per_epoch
+        if total_steps >= 4:  # one-cycle needs a warm-up phase of at least one step
+            schedule: torch.optim.lr_scheduler.LRScheduler = torch.optim.lr_scheduler.OneCycleLR(
+                optimizer, max_lr=self.lr, total_steps=total_steps, pct_start=max(0.25, 1.5 / total_steps)
+            )
+        else:  # a handful of steps (a tiny --data folder): constant learning rate
+            schedule = torch.optim.lr_scheduler.ConstantLR(optimizer, factor=1.0)
         loss_fn = nn.CrossEntropyLoss(label_smoothing=0.1)
         model.train()
         loss = torch.tensor(0.0)

@@ -87,6 +87,21 @@ def render_markdown(summary: dict) -> str:
         if "retrain_val_accuracy" in best:
             same = "yes" if best["retrain_val_accuracy"] == best["accuracy"] else "NO"
             lines.append(f"Retrained from scratch for export: validation accuracy reproduced exactly: {same}.")
+        if "measured" in best:
+            m = best["measured"]
+            acc = best.get("tflm_int8_test_accuracy")
+            lines.append(
+                f"Measured on TFLite Micro ({m['runtime']}): minimum tensor arena {m['arena_bytes']:,} B "
+                f"(estimated {best['peak_sram_bytes']:,} B), int8 .tflite {m['file_bytes']:,} B "
+                f"(estimated {best['flash_bytes']:,} B)"
+                + (f", int8 test accuracy {100 * acc:.1f} %" if acc is not None else "")
+                + f", TFLM/LiteRT same class on {100 * best.get('tflm_argmax_agreement_litert', 0):.1f} % of test clips. "
+                "`best/model_int8.tflite`; `edgenas export RUN --format c` writes the C array."
+            )
+            if limits.get("sram_bytes") is not None and m["arena_bytes"] > limits["sram_bytes"]:
+                lines.append(
+                    f"**The measured arena exceeds the SRAM limit of {limits['sram_bytes']:,} B** (the estimate did not)."
+                )
         if "onnx_max_abs_diff" in best:
             lines.append(
                 f"`best/model.onnx` vs PyTorch on 8 clips (ONNX Runtime): max |Δlogit| = {best['onnx_max_abs_diff']:.2e}."

@@ -24,13 +24,25 @@ def trial_record(trial: Trial, describe: callable) -> dict:  # type: ignore[vali
     }
     if trial.metrics is not None:
         out["accuracy"] = trial.metrics.accuracy
-        for key in ("test_accuracy", "real_speech_accuracy", "retrain_val_accuracy", "onnx_max_abs_diff", "train_s"):
+        for key in (
+            "test_accuracy",
+            "real_speech_accuracy",
+            "retrain_val_accuracy",
+            "onnx_max_abs_diff",
+            "train_s",
+            "tflm_int8_test_accuracy",
+            "tflm_argmax_agreement_litert",
+        ):
             if key in trial.metrics.extra:
                 out[key] = trial.metrics.extra[key]
     if trial.cost is not None:
         cost = trial.cost.to_dict()
         out.update({k: cost[k] for k in ("latency_ms", "peak_sram_bytes", "flash_bytes", "macs", "params", "energy_mj")})
         out["sources"] = cost["sources"]
+    measured = {"tflm_arena_bytes": "arena_bytes", "tflite_file_bytes": "file_bytes"}
+    if trial.metrics is not None and "tflm_arena_bytes" in trial.metrics.extra:
+        out["measured"] = {name: int(trial.metrics.extra[key]) for key, name in measured.items()}
+        out["measured"]["runtime"] = "TFLite Micro on the x86-64 host, reference kernels"
     if trial.error:
         out["error"] = trial.error
     return out

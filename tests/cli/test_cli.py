@@ -87,27 +87,29 @@ def test_targets_lists_the_builtins():
 def test_search_on_real_speech_writes_the_run_folder_and_resumes(tmp_path, shared_data_dir):
     data = shared_data_dir / "kws" / "speech_commands_v0.01_sample"
     out = tmp_path / "run"
-    common = ("search", "--data", str(data), "--epochs", "1", "--out", str(out), "--json")
+    # A generous latency limit so that both candidates are feasible: the run must train and export one.
+    common = ("search", "--data", str(data), "--epochs", "1", "--latency-ms", "50", "--out", str(out), "--json")
     first = edgenas(*common, "--budget", "2")
-    assert first.returncode in (0, 1), first.stderr
+    assert first.returncode == 0, first.stderr
     summary = json.loads(first.stdout)  # exactly one JSON object on stdout
-    assert summary["constraints"] == {"latency_ms": 5.0, "sram_bytes": 204800, "flash_bytes": 1048576}
+    assert summary["constraints"] == {"latency_ms": 50.0, "sram_bytes": 204800, "flash_bytes": 1048576}
     assert summary["baseline"]["description"].startswith("2d c64 k10x4 s2x2")
+    assert summary["search"]["trials"].get("fail", 0) == 0, summary["search"]
     for name in ("trials.db", "report.md", "report.json", "pareto.png"):
         assert (out / name).is_file(), name
-    if summary["best"] is not None:
-        best = summary["best"]
-        assert best["latency_ms"] <= 5.0 and best["peak_sram_bytes"] <= 204800
-        assert best["sources"]["latency_ms"] == "estimated"
-        assert 0.0 <= best["test_accuracy"] <= 1.0
-        assert best["retrain_val_accuracy"] == best["accuracy"]  # deterministic training
-        assert (out / "best" / "model.onnx").is_file() and (out / "best" / "model.pt").is_file()
-        assert best["onnx_max_abs_diff"] < 1e-3
+    best = summary["best"]
+    assert best is not None and best["latency_ms"] <= 50.0 and best["peak_sram_bytes"] <= 204800
+    assert best["sources"]["latency_ms"] == "estimated"
+    assert 0.0 <= best["test_accuracy"] <= 1.0
+    assert best["retrain_val_accuracy"] == best["accuracy"]  # deterministic training
+    assert (out / "best" / "model.onnx").is_file() and (out / "best" / "model.pt").is_file()
+    assert best["onnx_max_abs_diff"] < 1e-3
+    if "measured" in best:  # the tflite extra is installed by make test: TFLite Micro measured the arena
+        assert best["measured"]["arena_bytes"] > 0 and (out / "best" / "model_int8.tflite").is_file()
 
     again = edgenas(*common, "--budget", "3")
     assert_one_line_error(again, "--resume")
     resumed = edgenas(*common, "--budget", "3", "--resume")
-    assert resumed.returncode in (0, 1), resumed.stderr
+    assert resumed.returncode == 0, resumed.stderr
     after = json.loads(resumed.stdout)
-    evaluated = sum(v for k, v in after["search"]["trials"].items() if k in ("complete", "fail"))
-    assert evaluated == 3
+    assert after["search"]["trials"].get("complete", 0) == 3
