@@ -18,7 +18,7 @@ from rich.console import Console
 
 from edgenas.errors import InvalidInputError
 
-FORMATS = ("onnx", "tflite-int8", "c")
+FORMATS = ("onnx", "onnx-int8", "tflite-int8", "c")
 _err = Console(stderr=True)
 
 
@@ -57,14 +57,16 @@ def _run_of(model: Path) -> Path | None:
 def export(
     run_dir: Annotated[Path, typer.Argument(help="Run folder written by `edgenas search` (holds trials.db and best/).")],
     trial: Annotated[str, typer.Option(help="Which trial to export (only the retrained 'best' has weights).")] = "best",
-    fmt: Annotated[str, typer.Option("--format", help="onnx, tflite-int8 or c (C array for TFLite Micro).")] = "tflite-int8",
+    fmt: Annotated[
+        str, typer.Option("--format", help="onnx, onnx-int8, tflite-int8 or c (C array for TFLite Micro).")
+    ] = "tflite-int8",
     out: Annotated[
         Path | None, typer.Option(help="Output file (onnx, tflite-int8) or folder (c). Default: inside RUN/best/.")
     ] = None,
     calibration_clips: Annotated[int, typer.Option(help="Training clips that calibrate int8 activation ranges.")] = 400,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")] = False,
 ) -> None:
-    """Export the search's best model as ONNX, int8 TFLite or C source."""
+    """Export the search's best model as ONNX (fp32 or int8 QDQ), int8 TFLite or C source."""
     if fmt not in FORMATS:
         raise InvalidInputError(f"unknown --format {fmt!r}. Accepted: {', '.join(FORMATS)}.")
     if trial != "best":
@@ -87,6 +89,25 @@ def export(
         path = export_onnx(ck.module, example, out or run_dir / "best" / "model.onnx")
         result.update(
             path=str(path), size_bytes=path.stat().st_size, onnx_max_abs_diff=onnx_max_abs_diff(ck.module, path, example)
+        )
+    elif fmt == "onnx-int8":
+        from edgenas.export.onnx_int8 import quantize_onnx_int8
+
+        identity = config.get("identity", {})
+        data = _load_data(identity.get("data"), int(identity.get("seed", 0)))
+        info = quantize_onnx_int8(
+            ck.module,
+            data.train.x,
+            data.test.x[:500],
+            out or run_dir / "best" / "model_int8.onnx",
+            max_calibration_clips=calibration_clips,
+        )
+        result.update(
+            path=info.path,
+            size_bytes=info.size_bytes,
+            fp32_size_bytes=info.fp32_size_bytes,
+            int8_fp32_argmax_agreement=info.argmax_agreement,
+            check_clips=info.clips,
         )
     else:
         from edgenas.export.tflite import convert_int8
