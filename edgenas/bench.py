@@ -1,5 +1,10 @@
 """``edgenas bench``: compare strategies on a tabular benchmark, where the constrained optimum is known.
 
+Two problems: ``nb201`` (accuracy and measured latency tables, optimum read off the table) and
+``fbnet``, which has no accuracy table: there the score is a capacity proxy (MACs as a fraction
+of the largest network, :mod:`edgenas.evaluators.fbnet_proxy`), the cost is HW-NAS-Bench's
+per-block LUT on ``device``, and the optimum is solved exactly (a Pareto-front knapsack DP).
+
 Each (strategy, seed) runs the real :class:`~edgenas.experiment.Experiment` loop (same doors as a
 search: cost, limits, evaluator, store) with a table evaluator and a table latency, so one query
 is one *evaluated* candidate: infeasible candidates are costed, recorded and not counted, as in a
@@ -22,8 +27,10 @@ from pathlib import Path
 import numpy as np
 
 from edgenas.errors import InvalidInputError
+from edgenas.evaluators.fbnet_proxy import FbnetCapacityEvaluator, block_macs, exact_optimum
 from edgenas.evaluators.table import TableEvaluator
 from edgenas.experiment import Experiment
+from edgenas.hardware.fbnet_lut import METRICS, FbnetLutCost, read_fbnet_lut
 from edgenas.hardware.table import TableLatency
 from edgenas.objectives import Limits
 from edgenas.search import shared_data_dir
@@ -35,7 +42,14 @@ from edgenas.trial import Trial, TrialState
 #: Query counts at which regret is reported (those above ``--queries`` are dropped, ``--queries`` added).
 REPORT_BUDGETS = (25, 50, 100, 300)
 #: Spaces with both an accuracy and a latency table in the shared data.
-BENCH_SPACES = {"nb201": ("nb201_accuracy.csv", "nb201_latency_ms.csv")}
+#: fbnet has a cost LUT only: its score is the capacity proxy (no accuracy table), hence None.
+BENCH_SPACES: dict[str, tuple[str | None, str]] = {
+    "nb201": ("nb201_accuracy.csv", "nb201_latency_ms.csv"),
+    "fbnet": (None, "fbnet_lut.json"),
+}
+#: Default dataset per space (fbnet's LUT is HW-NAS-Bench's CIFAR-100 network; it also prices a 10-class head).
+DEFAULT_DATASET = {"nb201": "cifar10", "fbnet": "cifar100"}
+FBNET_CLASSES = {"cifar100": 100, "cifar10": 10}
 #: Accuracies closer than this are equal (the table holds means printed to ~1e-14).
 TIE = 1e-9
 
@@ -45,7 +59,7 @@ class BenchConfig:
     """Everything that defines a benchmark run (see ``docs/bench.md``)."""
 
     space: str = "nb201"
-    dataset: str = "cifar10"
+    dataset: str | None = None  # None: the space's default (DEFAULT_DATASET)
     device: str = "pixel3"
     latency_ms: float | None = None
     strategies: tuple[str, ...] = ("random", "evolution", "local")
@@ -59,11 +73,14 @@ class BenchConfig:
     def budgets(self) -> list[int]:
         return sorted({b for b in REPORT_BUDGETS if b <= self.queries} | {self.queries})
 
-    def tables(self) -> tuple[Path, Path]:
-        """The accuracy and latency CSVs: explicit, else the shared data's benchmark tables."""
+    def resolved_dataset(self) -> str:
+        return self.dataset or DEFAULT_DATASET.get(self.space, "cifar10")
+
+    def tables(self) -> tuple[Path | None, Path]:
+        """The accuracy table (None for fbnet) and the latency table (fbnet: the LUT JSON): explicit, else the shared data's."""
         accuracy, latency = BENCH_SPACES[self.space]
         folder = shared_data_dir(self.shared_data) / "benchmarks"
-        return self.accuracy_table or folder / accuracy, self.latency_table or folder / latency
+        return (self.accuracy_table or folder / accuracy) if accuracy else None, self.latency_table or folder / latency
 
     def validate(self) -> None:
         if self.space not in BENCH_SPACES:
@@ -83,6 +100,17 @@ class BenchConfig:
             raise InvalidInputError(f"--seeds must be at least 1, got {self.seeds}")
         if self.latency_ms is not None and not self.latency_ms > 0:
             raise InvalidInputError(f"--latency-ms must be positive, got {self.latency_ms}")
+        if self.space == "fbnet":
+            if self.accuracy_table is not None:
+                raise InvalidInputError("--accuracy-table: fbnet has no accuracy table; its score is the capacity proxy")
+            if self.resolved_dataset() not in FBNET_CLASSES:
+                raise InvalidInputError(f"--dataset {self.dataset}: fbnet's LUT prices {', '.join(FBNET_CLASSES)} heads only")
+            devices = sorted(m.removesuffix("_latency") for m in METRICS if m.endswith("_latency"))
+            if self.device not in devices:
+                SPACES.get(self.space)
+                raise InvalidInputError(
+                    f"--device {self.device}: fbnet's LUT has no such device. Accepted: {', '.join(devices)}."
+                )
 
 
 @dataclass(frozen=True)
@@ -175,15 +203,12 @@ def run_bench(config: BenchConfig, progress: Callable[[str], None] | None = None
     """Run every strategy for every seed; write ``bench.json``, ``bench.md`` and ``regret.png`` to ``config.out``."""
     config.validate()
     say = progress or (lambda message: None)
-    accuracy_csv, latency_csv = config.tables()
-    space = SPACES.create(config.space)
-    evaluator = TableEvaluator(space, accuracy_csv, config.dataset)
-    cost = TableLatency(latency_csv, config.device, key=space.describe)
-    accuracy, latency = evaluator.load(), cost.load()
-    best_arch, optimum, feasible = constrained_optimum(accuracy, latency, config.latency_ms)
+    problem = fbnet_problem(config) if config.space == "fbnet" else nb201_problem(config)
+    space, evaluator, cost, optimum = problem.space, problem.evaluator, problem.cost, problem.optimum
     limits = Limits(latency_ms=config.latency_ms)
     budgets = config.budgets()
-    say(f"optimum within {config.latency_ms} ms on {config.device}: {optimum:.2%} ({feasible:,} of {len(accuracy):,} feasible)")
+    feasible = "" if problem.feasible_archs is None else f" ({problem.feasible_archs:,} of {problem.table_archs:,} feasible)"
+    say(f"optimum within {config.latency_ms} ms on {config.device}: {optimum:.2%}{feasible}")
 
     results: dict[str, dict[str, object]] = {}
     for name in config.strategies:
@@ -195,15 +220,16 @@ def run_bench(config: BenchConfig, progress: Callable[[str], None] | None = None
 
     summary: dict[str, object] = {
         "space": config.space,
-        "dataset": config.dataset,
+        "dataset": config.resolved_dataset(),
+        "objective": problem.objective,
         "device": config.device,
         "latency_ms": config.latency_ms,
         "queries": config.queries,
         "seeds": config.seeds,
-        "tables": {"accuracy": str(accuracy_csv), "latency": str(latency_csv)},
-        "optimum": {"arch": best_arch, "accuracy": optimum, "latency_ms": latency[best_arch]},
-        "feasible_archs": feasible,
-        "table_archs": len(accuracy),
+        "tables": problem.tables,
+        "optimum": {"arch": problem.optimum_arch, "accuracy": optimum, "latency_ms": problem.optimum_latency_ms},
+        "feasible_archs": problem.feasible_archs,
+        "table_archs": problem.table_archs,
         "strategies": {n: {k: v for k, v in r.items() if not k.startswith("_")} for n, r in results.items()},
         "out": str(config.out),
     }
@@ -214,19 +240,93 @@ def run_bench(config: BenchConfig, progress: Callable[[str], None] | None = None
     return summary
 
 
+@dataclass(frozen=True)
+class Problem:
+    """A benchmark problem: the doors of the search, and its exact constrained optimum."""
+
+    space: object
+    evaluator: object
+    cost: Callable[..., object]
+    objective: str  # what "accuracy" is: "accuracy" (a table) or "capacity" (the fbnet proxy)
+    optimum: float
+    optimum_arch: str
+    optimum_latency_ms: float
+    feasible_archs: int | None  # None where the space is too large to count (fbnet: 9**22)
+    table_archs: int
+    tables: dict[str, str | None]
+
+
+def nb201_problem(config: BenchConfig) -> Problem:
+    """NB201: accuracy and measured latency tables; the optimum is read off them."""
+    accuracy_csv, latency_csv = config.tables()
+    assert accuracy_csv is not None
+    space = SPACES.create(config.space)
+    evaluator = TableEvaluator(space, accuracy_csv, config.resolved_dataset())
+    cost = TableLatency(latency_csv, config.device, key=space.describe)
+    accuracy, latency = evaluator.load(), cost.load()
+    best_arch, optimum, feasible = constrained_optimum(accuracy, latency, config.latency_ms)
+    tables: dict[str, str | None] = {"accuracy": str(accuracy_csv), "latency": str(latency_csv)}
+    return Problem(space, evaluator, cost, "accuracy", optimum, best_arch, latency[best_arch], feasible, len(accuracy), tables)
+
+
+def fbnet_problem(config: BenchConfig) -> Problem:
+    """FBNet: capacity proxy under a LUT latency limit on ``config.device``; the optimum by an exact knapsack DP.
+
+    The DP sums latencies in another order than the LUT cost does, so its answer is re-priced with
+    the cost function; should rounding put it a hair over the limit, the DP reruns just under it.
+    """
+    from edgenas.spaces.fbnet import BLOCKS, OPS, block_lut_key
+
+    _, lut_json = config.tables()
+    space = SPACES.create("fbnet", num_classes=FBNET_CLASSES[config.resolved_dataset()])
+    energy = f"{config.device}_energy" if f"{config.device}_energy" in METRICS else None
+    cost = FbnetLutCost(lut_json, f"{config.device}_latency", energy, key=space.lut_keys)
+    evaluator = FbnetCapacityEvaluator(space)
+    lut = read_fbnet_lut(lut_json)[f"{config.device}_latency"]
+    latency = np.array([[lut[block_lut_key(*shape, g)] for g in range(len(OPS))] for shape in BLOCKS])
+    keys = space.lut_keys(space.arch([0] * len(BLOCKS)))
+    fixed_ms = sum(lut[k] for k in (keys[0], *keys[len(BLOCKS) + 1 :]))
+    macs, _ = block_macs(space)
+    limit = config.latency_ms
+    for _ in range(3):
+        best = space.arch(exact_optimum(macs.astype(float), latency, limit, fixed_ms).genes)
+        if limit is None or cost(best).latency_ms <= config.latency_ms:
+            break
+        limit = limit - 1e-9 * config.latency_ms
+    tables: dict[str, str | None] = {"accuracy": None, "latency": str(lut_json)}
+    return Problem(
+        space,
+        evaluator,
+        cost,
+        "capacity",
+        evaluator.evaluate(best).accuracy,
+        space.describe(best),
+        cost(best).latency_ms,
+        None,
+        len(OPS) ** len(BLOCKS),
+        tables,
+    )
+
+
 def markdown(summary: dict) -> str:
     """The regret table, in accuracy points (percent)."""
     budgets = list(next(iter(summary["strategies"].values()))["regret"])
     opt = summary["optimum"]
     limit = "no latency limit" if summary["latency_ms"] is None else f"latency <= {summary['latency_ms']:g} ms"
+    capacity = summary.get("objective") == "capacity"
+    what = "capacity (MACs / MACs of the largest network)" if capacity else "accuracy"
+    feasible = (
+        f"exact optimum of {summary['table_archs']:.2e} architectures (knapsack DP)"
+        if summary["feasible_archs"] is None
+        else f"{summary['feasible_archs']:,} of {summary['table_archs']:,} architectures feasible"
+    )
     lines = [
         f"# {summary['space']} / {summary['dataset']} / {summary['device']}, {limit}",
         "",
-        f"Constrained optimum: {opt['accuracy']:.2%} at {opt['latency_ms']:.3f} ms (`{opt['arch']}`), "
-        f"{summary['feasible_archs']:,} of {summary['table_archs']:,} architectures feasible. "
-        f"{summary['seeds']} seeds; a query is one evaluated (feasible) candidate.",
+        f"Constrained optimum: {what} {opt['accuracy']:.2%} at {opt['latency_ms']:.3f} ms (`{opt['arch']}`), "
+        f"{feasible}. {summary['seeds']} seeds; a query is one evaluated (feasible) candidate.",
         "",
-        "Regret = optimum minus best accuracy found, in accuracy points, mean ± std over seeds.",
+        f"Regret = optimum minus best {what} found, in {'percentage' if capacity else 'accuracy'} points, mean ± std over seeds.",
         "",
         "| strategy | "
         + " | ".join(f"regret @{b}" for b in budgets)
@@ -262,7 +362,7 @@ def plot(results: dict[str, dict[str, object]], config: BenchConfig, optimum: fl
     ax.set_yscale("symlog", linthresh=0.1)
     ax.set_ylim(bottom=0)
     ax.set_xlabel("queries (evaluated candidates)")
-    ax.set_ylabel("mean regret (accuracy points)")
+    ax.set_ylabel("mean regret (points)")
     limit = "" if config.latency_ms is None else f", <= {config.latency_ms:g} ms"
     ax.set_title(f"{config.space} {config.dataset} {config.device}{limit}: optimum {optimum:.2%}", fontsize=9)
     ax.grid(True, which="both", alpha=0.3)

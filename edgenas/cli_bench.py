@@ -18,9 +18,16 @@ from edgenas.errors import InvalidInputError
 
 
 def bench(
-    space: Annotated[str, typer.Option(help="Benchmark space: nb201 (fbnet has no accuracy table yet).")] = "nb201",
-    dataset: Annotated[str, typer.Option(help="Accuracy column: cifar10, cifar100, ImageNet16-120.")] = "cifar10",
-    device: Annotated[str, typer.Option(help="Latency column of the latency table, e.g. pixel3, raspi4, fpga.")] = "pixel3",
+    space: Annotated[
+        str, typer.Option(help="Benchmark space: nb201 (accuracy table) or fbnet (capacity proxy, see docs/bench.md).")
+    ] = "nb201",
+    dataset: Annotated[
+        str | None, typer.Option(help="nb201: cifar10 (default), cifar100, ImageNet16-120; fbnet: cifar100 (default), cifar10.")
+    ] = None,
+    device: Annotated[
+        str,
+        typer.Option(help="Latency column (nb201: pixel3, raspi4, fpga, ...; fbnet: edgegpu, raspi4, pixel3, eyeriss, fpga)."),
+    ] = "pixel3",
     latency_ms: Annotated[float | None, typer.Option(help="Latency limit, ms (measured on --device); default: no limit.")] = None,
     strategies: Annotated[str, typer.Option(help="Comma-separated strategies to compare.")] = "random,evolution,local",
     queries: Annotated[int, typer.Option(help="Evaluated (feasible) candidates per run.")] = 300,
@@ -29,7 +36,8 @@ def bench(
         Path | None, typer.Option(help="Accuracy CSV (default: $EDGENAS_SHARED_DATA/benchmarks/nb201_accuracy.csv).")
     ] = None,
     latency_table: Annotated[
-        Path | None, typer.Option(help="Latency CSV (default: $EDGENAS_SHARED_DATA/benchmarks/nb201_latency_ms.csv).")
+        Path | None,
+        typer.Option(help="Latency CSV (default: $EDGENAS_SHARED_DATA/benchmarks/nb201_latency_ms.csv; fbnet: fbnet_lut.json)."),
     ] = None,
     out: Annotated[Path, typer.Option(help="Output folder (bench.md, bench.json, regret.png).")] = Path("runs/bench"),
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as one JSON object on stdout.")] = False,

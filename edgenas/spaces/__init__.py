@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from edgenas.registry import Registry
 from edgenas.spaces._base import DecisionSpace, SearchSpace
+from edgenas.spaces.fbnet import FbnetSpace
 from edgenas.spaces.kws import KwsSpace
 from edgenas.spaces.nb201 import Nb201Space
 
 SPACES: Registry[SearchSpace] = Registry("space")
+SPACES.add("fbnet", FbnetSpace)
 SPACES.add("kws", KwsSpace)
 SPACES.add("nb201", Nb201Space)
 
