@@ -52,7 +52,7 @@ def search(
     latency_ms: Annotated[float, typer.Option(help="Latency limit, ms (estimated on the target).")] = 5.0,
     sram_kb: Annotated[float, typer.Option(help="Peak SRAM limit, KiB (tensor arena).")] = 200.0,
     flash_kb: Annotated[float, typer.Option(help="Flash limit, KiB (model size).")] = 1024.0,
-    strategy: Annotated[str, typer.Option(help="Search strategy: random or evolution.")] = "evolution",
+    strategy: Annotated[str, typer.Option(help="Search strategy: evolution, random, local, rl, tpe or nsga2.")] = "evolution",
     budget: Annotated[int, typer.Option(help="Candidates to train (infeasible ones are not trained and do not count).")] = 60,
     epochs: Annotated[int, typer.Option(help="Training epochs per candidate.")] = 8,
     seed: Annotated[int, typer.Option(help="Seed: the same seed gives the same search.")] = 0,
