@@ -23,3 +23,13 @@ def accuracy_csv() -> Path:
 @pytest.fixture
 def latency_csv() -> Path:
     return _table("nb201_latency_ms.csv")
+
+
+@pytest.fixture
+def lut_json() -> Path:
+    return _table("fbnet_lut.json")
+
+
+@pytest.fixture
+def fbnet_csv() -> Path:
+    return _table("fbnet_cifar100_latency_ms.csv")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import itertools
-import os
 from pathlib import Path
 
 import numpy as np
@@ -21,25 +20,6 @@ from edgenas.spaces import SPACES
 from edgenas.spaces._blocks import fold_batchnorm
 from edgenas.spaces.fbnet import BLOCKS, FbnetSpace
 from edgenas.testing import check_space
-
-REPO = Path(__file__).resolve().parents[2]
-
-
-def _shared(name: str) -> Path:
-    path = Path(os.environ.get("EDGENAS_SHARED_DATA", REPO.parent / "shared" / "data")) / "benchmarks" / name
-    if not path.is_file():
-        pytest.skip(f"{path} not found (set EDGENAS_SHARED_DATA to the shared data folder holding benchmarks/{name})")
-    return path
-
-
-@pytest.fixture
-def lut_json() -> Path:
-    return _shared("fbnet_lut.json")
-
-
-@pytest.fixture
-def fbnet_csv() -> Path:
-    return _shared("fbnet_cifar100_latency_ms.csv")
 
 
 def test_contract_and_skeleton() -> None:
