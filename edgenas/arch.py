@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Hashable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,10 +36,16 @@ class Arch:
 
     space: str
     genes: tuple[int, ...]
+    # The key is asked for several times per candidate (de-duplication, caches, the store):
+    # computed once here, it is not part of equality, hashing or the repr.
+    _key: str = field(init=False, repr=False, compare=False, hash=False)
+
+    def __post_init__(self) -> None:
+        text = f"{self.space}:{','.join(map(str, self.genes))}"
+        object.__setattr__(self, "_key", hashlib.sha1(text.encode()).hexdigest()[:16])
 
     def key(self) -> str:
-        text = f"{self.space}:{','.join(map(str, self.genes))}"
-        return hashlib.sha1(text.encode()).hexdigest()[:16]
+        return self._key
 
     def to_dict(self) -> dict[str, object]:
         return {"space": self.space, "genes": list(self.genes)}

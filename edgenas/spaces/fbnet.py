@@ -99,7 +99,7 @@ class FbnetSpace(DecisionSpace):
 
     def sample(self, rng: np.random.Generator) -> Arch:
         """Uniform over the 9**22 networks, in one draw (a benchmark asks thousands a second)."""
-        return Arch(self.name, tuple(int(g) for g in rng.integers(len(OPS), size=len(BLOCKS))))
+        return Arch(self.name, tuple(rng.integers(len(OPS), size=len(BLOCKS)).tolist()))
 
     def ops_string(self, arch: Arch) -> str:
         """The ``ops`` column of HELP's FBNet table: the 22 op indices joined by '-'."""

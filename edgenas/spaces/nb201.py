@@ -82,7 +82,7 @@ class Nb201Space(DecisionSpace):
 
     def sample(self, rng: np.random.Generator) -> Arch:
         """Uniform over the 15,625 cells, in one draw (a benchmark asks thousands a second)."""
-        return Arch(self.name, tuple(int(g) for g in rng.integers(len(OPS), size=len(EDGES))))
+        return Arch(self.name, tuple(rng.integers(len(OPS), size=len(EDGES)).tolist()))
 
     def arch_string(self, arch: Arch) -> str:
         """The NB201 string, e.g. ``|nor_conv_3x3~0|+|skip_connect~0|none~1|+|...~0|...~1|...~2|``."""
