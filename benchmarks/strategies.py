@@ -6,8 +6,11 @@ NB201 problems: CIFAR-10 accuracy under a latency limit T measured on pixel3, ra
 eyeriss (HW-NAS-Bench devices with different latency ranges and op costs), T = the 25th and 50th
 percentile of the device's latency column, so the limit binds (25 % / 50 % of cells feasible).
 FBNet problems: the capacity proxy (``edgenas.evaluators.fbnet_proxy``) under a pixel3 and an
-fpga latency limit at the 25th / 50th percentile of HELP's 5,000 measured FBNet latencies; the
-optimum is exact (knapsack DP). Each problem is one ``run_bench`` (the ``edgenas bench`` code);
+fpga latency limit at the 25th / 50th percentile of HELP's 5,000 measured FBNet latencies, and
+under an fpga *energy* limit at the 25th / 50th percentile of the LUT energy of 2,000 uniformly
+sampled networks (no measured energy table exists); the optimum is exact (knapsack DP).
+``--objectives accuracy,latency`` runs the latency-limited problems as two-objective ones and
+adds the hypervolume ratio of the found front. Each problem is one ``run_bench`` (the ``edgenas bench`` code);
 its outputs go to ``--out/<problem>/``, and the combined table to ``--md``
 (``benchmarks/strategies.md`` keeps the last full run, with its reading).
 """
@@ -31,6 +34,7 @@ from edgenas.strategies import STRATEGIES
 
 NB201_DEVICES = ("pixel3", "raspi4", "fpga", "eyeriss")
 FBNET_DEVICES = ("pixel3", "fpga")
+FBNET_ENERGY_DEVICES = ("fpga",)
 PERCENTILES = (25, 50)
 
 
@@ -41,7 +45,23 @@ def percentile_ms(csv_path: Path, device: str, q: float) -> float:
     return float(f"{np.percentile(values, q):.4g}")
 
 
-def problems(queries: int, seeds: int, strategies: tuple[str, ...], out: Path) -> list[tuple[str, BenchConfig]]:
+def energy_percentile_mj(device: str, q: float, samples: int = 2000) -> float:
+    """The q-th percentile of LUT energy (mJ) over uniformly sampled FBNet networks (seed 0), 4 significant digits."""
+    from edgenas.hardware.fbnet_lut import FbnetLutCost
+    from edgenas.spaces import SPACES
+
+    space = SPACES.create("fbnet", num_classes=100)
+    cost = FbnetLutCost(
+        shared_data_dir() / "benchmarks" / "fbnet_lut.json", f"{device}_latency", f"{device}_energy", space.lut_keys
+    )
+    rng = np.random.default_rng(0)
+    values = [cost(space.sample(rng)).energy_mj for _ in range(samples)]
+    return float(f"{np.percentile(values, q):.4g}")
+
+
+def problems(
+    queries: int, seeds: int, strategies: tuple[str, ...], out: Path, objectives: tuple[str, ...] = ("accuracy",)
+) -> list[tuple[str, BenchConfig]]:
     folder = shared_data_dir() / "benchmarks"
     found = []
     for space, devices, table in (
@@ -56,12 +76,23 @@ def problems(queries: int, seeds: int, strategies: tuple[str, ...], out: Path) -
                     space=space,
                     device=device,
                     latency_ms=limit,
+                    objectives=objectives,
                     strategies=strategies,
                     queries=queries,
                     seeds=seeds,
                     out=out / name,
                 )
                 found.append((f"{name} (T = {limit:g} ms)", config))
+    if len(objectives) > 1:  # energy-limited problems have no exact accuracy-latency front
+        return found
+    for device in FBNET_ENERGY_DEVICES:
+        for q in PERCENTILES:
+            limit = energy_percentile_mj(device, q)
+            name = f"fbnet-{device}-energy-p{q}"
+            config = BenchConfig(
+                space="fbnet", device=device, energy_mj=limit, strategies=strategies, queries=queries, seeds=seeds, out=out / name
+            )
+            found.append((f"{name} (E = {limit:g} mJ)", config))
     return found
 
 
@@ -77,14 +108,20 @@ def table(results: list[tuple[str, dict, float]]) -> str:
         opt = summary["optimum"]
         unit = "capacity %" if summary.get("objective") == "capacity" else "accuracy %"
         budgets = list(next(iter(summary["strategies"].values()))["regret"])
+        hv = "true_front" in summary
+        at = f"{opt['latency_ms']:.3f} ms" + ("" if opt.get("energy_mj") is None else f", {opt['energy_mj']:.2f} mJ")
         lines += [
             f"### {name}",
             "",
             f"{summary['space']} / {summary['dataset']} / {summary['device']}: optimum {unit} {100 * opt['accuracy']:.2f} "
-            f"at {opt['latency_ms']:.3f} ms; problem wall time {wall_s:.0f} s.",
+            f"at {at}; problem wall time {wall_s:.0f} s."
+            + (f" True front: {summary['true_front']['size']} architectures." if hv else ""),
             "",
-            "| strategy | " + " | ".join(f"regret @{b}" for b in budgets) + " | found opt | queries to opt | wall s |",
-            "|---|" + "---:|" * (len(budgets) + 3),
+            "| strategy | "
+            + " | ".join(f"regret @{b}" for b in budgets)
+            + "".join(f" | HV ratio @{b}" for b in budgets if hv)
+            + " | found opt | queries to opt | wall s |",
+            "|---|" + "---:|" * (len(budgets) * (2 if hv else 1) + 3),
         ]
         for strategy, r in summary["strategies"].items():
             cells = [
@@ -93,6 +130,8 @@ def table(results: list[tuple[str, dict, float]]) -> str:
                 else f"{100 * r['regret'][b]['mean']:.2f} ± {100 * r['regret'][b]['std']:.2f}"
                 for b in budgets
             ]
+            if hv:
+                cells += [f"{r['hypervolume_ratio'][b]['mean']:.3f} ± {r['hypervolume_ratio'][b]['std']:.3f}" for b in budgets]
             q = r["mean_queries_to_optimum"]
             lines.append(
                 f"| {strategy} | "
@@ -109,13 +148,14 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=20)
     parser.add_argument("--strategies", default=None, help="comma-separated; default: every registered strategy")
     parser.add_argument("--jobs", type=int, default=1, help="problems run in parallel processes")
+    parser.add_argument("--objectives", default="accuracy", help="accuracy, or accuracy,latency (adds hypervolume ratios)")
     parser.add_argument("--out", type=Path, default=Path("runs/strategies"))
     parser.add_argument("--md", type=Path, default=None, help="also write the tables to this Markdown file")
     parser.add_argument("--json", action="store_true", help="print one JSON object (all summaries) instead of the tables")
     args = parser.parse_args()
 
     names = tuple(s for s in (args.strategies or ",".join(STRATEGIES.names())).split(",") if s)
-    todo = problems(args.queries, args.seeds, names, args.out)
+    todo = problems(args.queries, args.seeds, names, args.out, tuple(args.objectives.split(",")))
     start = time.perf_counter()
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:
         results = list(pool.map(_run, todo))

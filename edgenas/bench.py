@@ -32,7 +32,7 @@ from edgenas.evaluators.table import TableEvaluator
 from edgenas.experiment import Experiment
 from edgenas.hardware.fbnet_lut import METRICS, FbnetLutCost, read_fbnet_lut
 from edgenas.hardware.table import TableLatency
-from edgenas.objectives import Limits
+from edgenas.objectives import Limits, hypervolume_2d
 from edgenas.search import shared_data_dir
 from edgenas.spaces import SPACES
 from edgenas.store import SqliteStore
@@ -52,6 +52,8 @@ DEFAULT_DATASET = {"nb201": "cifar10", "fbnet": "cifar100"}
 FBNET_CLASSES = {"cifar100": 100, "cifar10": 10}
 #: Accuracies closer than this are equal (the table holds means printed to ~1e-14).
 TIE = 1e-9
+#: What ``--objectives`` accepts: the single objective (regret), or accuracy and latency (hypervolume too).
+OBJECTIVES = (("accuracy",), ("accuracy", "latency"))
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,8 @@ class BenchConfig:
     dataset: str | None = None  # None: the space's default (DEFAULT_DATASET)
     device: str = "pixel3"
     latency_ms: float | None = None
+    energy_mj: float | None = None  # fbnet only: energy limit on --device (HW-NAS-Bench's energy LUT)
+    objectives: tuple[str, ...] = ("accuracy",)
     strategies: tuple[str, ...] = ("random", "evolution", "local")
     queries: int = 300
     seeds: int = 20
@@ -100,6 +104,14 @@ class BenchConfig:
             raise InvalidInputError(f"--seeds must be at least 1, got {self.seeds}")
         if self.latency_ms is not None and not self.latency_ms > 0:
             raise InvalidInputError(f"--latency-ms must be positive, got {self.latency_ms}")
+        if self.energy_mj is not None and not self.energy_mj > 0:
+            raise InvalidInputError(f"--energy-mj must be positive, got {self.energy_mj}")
+        if self.objectives not in OBJECTIVES:
+            raise InvalidInputError(
+                f"--objectives {','.join(self.objectives)}: accepted are {' or '.join(','.join(o) for o in OBJECTIVES)}"
+            )
+        if self.energy_mj is not None and self.space != "fbnet":
+            raise InvalidInputError(f"--energy-mj: the {self.space} tables hold no energy; only fbnet's LUT does")
         if self.space == "fbnet":
             if self.accuracy_table is not None:
                 raise InvalidInputError("--accuracy-table: fbnet has no accuracy table; its score is the capacity proxy")
@@ -111,6 +123,19 @@ class BenchConfig:
                 raise InvalidInputError(
                     f"--device {self.device}: fbnet's LUT has no such device. Accepted: {', '.join(devices)}."
                 )
+            if self.energy_mj is not None:
+                with_energy = sorted(m.removesuffix("_energy") for m in METRICS if m.endswith("_energy"))
+                if self.device not in with_energy:
+                    raise InvalidInputError(
+                        f"--energy-mj: fbnet's LUT has no energy for {self.device}. "
+                        f"Devices with energy: {', '.join(with_energy)}."
+                    )
+                if self.latency_ms is not None:
+                    raise InvalidInputError(
+                        "fbnet: give --latency-ms or --energy-mj, not both (the exact optimum is a one-budget knapsack)"
+                    )
+                if len(self.objectives) > 1:
+                    raise InvalidInputError("fbnet: --objectives accuracy,latency takes a latency limit, not --energy-mj")
 
 
 @dataclass(frozen=True)
@@ -120,6 +145,7 @@ class RunResult:
     strategy: str
     seed: int
     best_so_far: tuple[float, ...]  # best accuracy (fraction) after query 1, 2, ...; nan before the first success
+    points: tuple[tuple[float, float], ...]  # (accuracy, latency ms) of each evaluated query; accuracy nan if it failed
     asked: int
     infeasible: int
     wall_s: float
@@ -134,10 +160,15 @@ def run_one(space, strategy_name: str, seed: int, evaluator, cost, limits: Limit
         experiment = Experiment(space, strategy, evaluator, cost, limits, store, budget=queries, record_running=False)
         trials = experiment.run()
         stop = experiment.stop_reason
+    evaluated = [t for t in trials if t.state in (TrialState.COMPLETE, TrialState.FAIL)]
+    points = tuple(
+        (t.accuracy if t.accuracy is not None else math.nan, t.cost.latency_ms if t.cost else math.nan) for t in evaluated
+    )
     return RunResult(
         strategy_name,
         seed,
         best_curve(trials),
+        points,
         len(trials),
         sum(t.state is TrialState.INFEASIBLE for t in trials),
         time.perf_counter() - start,
@@ -168,8 +199,14 @@ def constrained_optimum(
     return best, accuracy[best], len(feasible)
 
 
-def summarise(runs: list[RunResult], optimum: float, budgets: list[int], queries: int) -> dict[str, object]:
-    """Regret mean/std at each budget, share of seeds finding the optimum, mean queries to reach it."""
+def summarise(
+    runs: list[RunResult], optimum: float, budgets: list[int], queries: int, front: TrueFront | None = None
+) -> dict[str, object]:
+    """Regret mean/std at each budget, share of seeds finding the optimum, mean queries to reach it.
+
+    With ``front`` (``--objectives accuracy,latency``), also the hypervolume of each run's found
+    front after each budget as a fraction of the true front's (1.0 = the whole true front found).
+    """
     curves = np.full((len(runs), queries), np.nan)
     for k, r in enumerate(runs):
         c = np.array(r.best_so_far, dtype=float)
@@ -181,10 +218,16 @@ def summarise(runs: list[RunResult], optimum: float, budgets: list[int], queries
     hits = [q for q in found if q is not None]
     wall = sum(r.wall_s for r in runs)
     evaluated = sum(len(r.best_so_far) for r in runs)
+    hypervolume = {}
+    if front is not None:
+        for b in budgets:
+            ratios = [hypervolume_2d(r.points[:b], front.reference) / front.hypervolume for r in runs]
+            hypervolume[str(b)] = {"mean": float(np.mean(ratios)), "std": float(np.std(ratios))}
     return {
         "regret": {
             str(b): {"mean": _num(np.nanmean(regret[:, b - 1])), "std": _num(np.nanstd(regret[:, b - 1]))} for b in budgets
         },
+        **({"hypervolume_ratio": hypervolume} if front is not None else {}),
         "found_optimum_share": len(hits) / len(runs),
         "mean_queries_to_optimum": float(np.mean(hits)) if hits else None,
         "mean_infeasible_asked": float(np.mean([r.infeasible for r in runs])),
@@ -205,17 +248,21 @@ def run_bench(config: BenchConfig, progress: Callable[[str], None] | None = None
     say = progress or (lambda message: None)
     problem = fbnet_problem(config) if config.space == "fbnet" else nb201_problem(config)
     space, evaluator, cost, optimum = problem.space, problem.evaluator, problem.cost, problem.optimum
-    limits = Limits(latency_ms=config.latency_ms)
+    limits = Limits(latency_ms=config.latency_ms, energy_mj=config.energy_mj)
     budgets = config.budgets()
     feasible = "" if problem.feasible_archs is None else f" ({problem.feasible_archs:,} of {problem.table_archs:,} feasible)"
-    say(f"optimum within {config.latency_ms} ms on {config.device}: {optimum:.2%}{feasible}")
+    within = f"{config.energy_mj} mJ" if config.energy_mj is not None else f"{config.latency_ms} ms"
+    say(f"optimum within {within} on {config.device}: {optimum:.2%}{feasible}")
+    front = problem.front if len(config.objectives) > 1 else None
+    if front is not None:
+        say(f"true accuracy-latency front: {front.size} architectures, hypervolume {front.hypervolume:.4g}")
 
     results: dict[str, dict[str, object]] = {}
     for name in config.strategies:
         runs = []
         for seed in range(config.seeds):
             runs.append(run_one(space, name, seed, evaluator, cost, limits, config.queries))
-        results[name] = summarise(runs, optimum, budgets, config.queries)
+        results[name] = summarise(runs, optimum, budgets, config.queries, front)
         say(f"{name}: {config.seeds} seeds in {results[name]['wall_s']:.1f} s")
 
     summary: dict[str, object] = {
@@ -224,12 +271,20 @@ def run_bench(config: BenchConfig, progress: Callable[[str], None] | None = None
         "objective": problem.objective,
         "device": config.device,
         "latency_ms": config.latency_ms,
+        "energy_mj": config.energy_mj,
+        "objectives": list(config.objectives),
         "queries": config.queries,
         "seeds": config.seeds,
         "tables": problem.tables,
-        "optimum": {"arch": problem.optimum_arch, "accuracy": optimum, "latency_ms": problem.optimum_latency_ms},
+        "optimum": {
+            "arch": problem.optimum_arch,
+            "accuracy": optimum,
+            "latency_ms": problem.optimum_latency_ms,
+            "energy_mj": problem.optimum_energy_mj,
+        },
         "feasible_archs": problem.feasible_archs,
         "table_archs": problem.table_archs,
+        **({"true_front": {"size": front.size, "hypervolume": front.hypervolume, "reference": front.reference}} if front else {}),
         "strategies": {n: {k: v for k, v in r.items() if not k.startswith("_")} for n, r in results.items()},
         "out": str(config.out),
     }
@@ -238,6 +293,19 @@ def run_bench(config: BenchConfig, progress: Callable[[str], None] | None = None
     (config.out / "bench.md").write_text(markdown(summary))
     plot(results, config, optimum, config.out / "regret.png")
     return summary
+
+
+@dataclass(frozen=True)
+class TrueFront:
+    """The exact accuracy-latency Pareto front within the limits, summarised for hypervolume ratios.
+
+    ``reference`` = (worst accuracy, worst latency ms): the least accurate feasible architecture
+    (0 for the fbnet proxy) and the latency limit (or the slowest architecture without one).
+    """
+
+    size: int
+    hypervolume: float
+    reference: tuple[float, float]
 
 
 @dataclass(frozen=True)
@@ -254,6 +322,8 @@ class Problem:
     feasible_archs: int | None  # None where the space is too large to count (fbnet: 9**22)
     table_archs: int
     tables: dict[str, str | None]
+    front: TrueFront | None = None
+    optimum_energy_mj: float | None = None
 
 
 def nb201_problem(config: BenchConfig) -> Problem:
@@ -266,14 +336,31 @@ def nb201_problem(config: BenchConfig) -> Problem:
     accuracy, latency = evaluator.load(), cost.load()
     best_arch, optimum, feasible = constrained_optimum(accuracy, latency, config.latency_ms)
     tables: dict[str, str | None] = {"accuracy": str(accuracy_csv), "latency": str(latency_csv)}
-    return Problem(space, evaluator, cost, "accuracy", optimum, best_arch, latency[best_arch], feasible, len(accuracy), tables)
+    points = [(acc, latency[a]) for a, acc in accuracy.items() if a in latency]
+    if config.latency_ms is not None:
+        points = [(acc, ms) for acc, ms in points if ms <= config.latency_ms]
+    # A hair outside the worst point, so that it too dominates a (thin) area.
+    reference = (min(acc for acc, _ in points) - TIE, config.latency_ms or max(ms for _, ms in points) * (1 + 1e-9))
+    front = TrueFront(_front_size(points), hypervolume_2d(points, reference), reference)
+    return Problem(
+        space, evaluator, cost, "accuracy", optimum, best_arch, latency[best_arch], feasible, len(accuracy), tables, front
+    )
+
+
+def _front_size(points: list[tuple[float, float]]) -> int:
+    """How many points no other point beats on both accuracy and latency."""
+    size, best = 0, -math.inf
+    for acc, _ in sorted(points, key=lambda p: (p[1], -p[0])):
+        if acc > best:
+            size, best = size + 1, acc
+    return size
 
 
 def fbnet_problem(config: BenchConfig) -> Problem:
-    """FBNet: capacity proxy under a LUT latency limit on ``config.device``; the optimum by an exact knapsack DP.
+    """FBNet: capacity proxy under a LUT latency (or energy) limit on ``config.device``; the optimum by an exact knapsack DP.
 
-    The DP sums latencies in another order than the LUT cost does, so its answer is re-priced with
-    the cost function; should rounding put it a hair over the limit, the DP reruns just under it.
+    The DP sums block costs in another order than the LUT cost does, so its answer is re-priced
+    with the cost function; should rounding put it a hair over the limit, the DP reruns just under it.
     """
     from edgenas.spaces.fbnet import BLOCKS, OPS, block_lut_key
 
@@ -282,17 +369,32 @@ def fbnet_problem(config: BenchConfig) -> Problem:
     energy = f"{config.device}_energy" if f"{config.device}_energy" in METRICS else None
     cost = FbnetLutCost(lut_json, f"{config.device}_latency", energy, key=space.lut_keys)
     evaluator = FbnetCapacityEvaluator(space)
-    lut = read_fbnet_lut(lut_json)[f"{config.device}_latency"]
-    latency = np.array([[lut[block_lut_key(*shape, g)] for g in range(len(OPS))] for shape in BLOCKS])
+    # The knapsack's budget: energy when an energy limit is given, else latency.
+    on_energy = config.energy_mj is not None
+    metric = f"{config.device}_energy" if on_energy else f"{config.device}_latency"
+    lut = read_fbnet_lut(lut_json)[metric]
+    block_cost = np.array([[lut[block_lut_key(*shape, g)] for g in range(len(OPS))] for shape in BLOCKS])
     keys = space.lut_keys(space.arch([0] * len(BLOCKS)))
-    fixed_ms = sum(lut[k] for k in (keys[0], *keys[len(BLOCKS) + 1 :]))
-    macs, _ = block_macs(space)
-    limit = config.latency_ms
+    fixed = sum(lut[k] for k in (keys[0], *keys[len(BLOCKS) + 1 :]))
+    macs, fixed_macs = block_macs(space)
+    limit = config.energy_mj if on_energy else config.latency_ms
+
+    def priced(arch):  # type: ignore[no-untyped-def]
+        c = cost(arch)
+        return c.energy_mj if on_energy else c.latency_ms
+
     for _ in range(3):
-        best = space.arch(exact_optimum(macs.astype(float), latency, limit, fixed_ms).genes)
-        if limit is None or cost(best).latency_ms <= config.latency_ms:
+        solved = exact_optimum(macs.astype(float), block_cost, limit, fixed)
+        best = space.arch(solved.genes)
+        if limit is None or priced(best) <= (config.energy_mj if on_energy else config.latency_ms):
             break
-        limit = limit - 1e-9 * config.latency_ms
+        limit = limit - 1e-9 * limit
+    front = None
+    if not on_energy and solved.front_cost is not None and solved.front_score is not None:
+        capacity = (solved.front_score + fixed_macs) / evaluator.max_macs()
+        points = list(zip(capacity.tolist(), solved.front_cost.tolist(), strict=True))
+        reference = (0.0, config.latency_ms or float(solved.front_cost[-1]) * (1 + 1e-9))
+        front = TrueFront(len(points), hypervolume_2d(points, reference), reference)
     tables: dict[str, str | None] = {"accuracy": None, "latency": str(lut_json)}
     return Problem(
         space,
@@ -305,6 +407,8 @@ def fbnet_problem(config: BenchConfig) -> Problem:
         None,
         len(OPS) ** len(BLOCKS),
         tables,
+        front,
+        cost(best).energy_mj,
     )
 
 
@@ -313,6 +417,9 @@ def markdown(summary: dict) -> str:
     budgets = list(next(iter(summary["strategies"].values()))["regret"])
     opt = summary["optimum"]
     limit = "no latency limit" if summary["latency_ms"] is None else f"latency <= {summary['latency_ms']:g} ms"
+    if summary.get("energy_mj") is not None:
+        limit = f"energy <= {summary['energy_mj']:g} mJ"
+    hv = "hypervolume_ratio" in next(iter(summary["strategies"].values()))
     capacity = summary.get("objective") == "capacity"
     what = "capacity (MACs / MACs of the largest network)" if capacity else "accuracy"
     feasible = (
@@ -323,21 +430,33 @@ def markdown(summary: dict) -> str:
     lines = [
         f"# {summary['space']} / {summary['dataset']} / {summary['device']}, {limit}",
         "",
-        f"Constrained optimum: {what} {opt['accuracy']:.2%} at {opt['latency_ms']:.3f} ms (`{opt['arch']}`), "
+        f"Constrained optimum: {what} {opt['accuracy']:.2%} at {opt['latency_ms']:.3f} ms"
+        + ("" if opt.get("energy_mj") is None else f", {opt['energy_mj']:.2f} mJ")
+        + f" (`{opt['arch']}`), "
         f"{feasible}. {summary['seeds']} seeds; a query is one evaluated (feasible) candidate.",
         "",
         f"Regret = optimum minus best {what} found, in {'percentage' if capacity else 'accuracy'} points, mean ± std over seeds.",
         "",
         "| strategy | "
         + " | ".join(f"regret @{b}" for b in budgets)
+        + "".join(f" | HV ratio @{b}" for b in budgets if hv)
         + " | found optimum | mean queries to it | infeasible asked | evals/s |",
-        "|---|" + "---:|" * (len(budgets) + 4),
+        "|---|" + "---:|" * (len(budgets) * (2 if hv else 1) + 4),
     ]
+    if hv:
+        front = summary["true_front"]
+        lines[4:4] = [
+            f"HV ratio = hypervolume of the accuracy-latency front found / the true front's ({front['size']} architectures), "
+            f"reference point ({front['reference'][0]:.4f}, {front['reference'][1]:g} ms); mean ± std over seeds.",
+            "",
+        ]
     for name, r in summary["strategies"].items():
         cells = []
         for b in budgets:
             m, s = r["regret"][b]["mean"], r["regret"][b]["std"]
             cells.append("n/a" if m is None else f"{100 * m:.2f} ± {100 * s:.2f}")
+        if hv:
+            cells += [f"{r['hypervolume_ratio'][b]['mean']:.3f} ± {r['hypervolume_ratio'][b]['std']:.3f}" for b in budgets]
         q = r["mean_queries_to_optimum"]
         eps = r["evaluations_per_s"]
         lines.append(

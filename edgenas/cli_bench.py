@@ -29,6 +29,12 @@ def bench(
         typer.Option(help="Latency column (nb201: pixel3, raspi4, fpga, ...; fbnet: edgegpu, raspi4, pixel3, eyeriss, fpga)."),
     ] = "pixel3",
     latency_ms: Annotated[float | None, typer.Option(help="Latency limit, ms (measured on --device); default: no limit.")] = None,
+    energy_mj: Annotated[
+        float | None, typer.Option(help="fbnet only: energy limit, mJ per inference on --device (edgegpu, eyeriss, fpga).")
+    ] = None,
+    objectives: Annotated[
+        str, typer.Option(help="accuracy (regret), or accuracy,latency (also the hypervolume of the found front).")
+    ] = "accuracy",
     strategies: Annotated[str, typer.Option(help="Comma-separated strategies to compare.")] = "random,evolution,local",
     queries: Annotated[int, typer.Option(help="Evaluated (feasible) candidates per run.")] = 300,
     seeds: Annotated[int, typer.Option(help="Runs per strategy (seeds 0..N-1).")] = 20,
@@ -53,6 +59,8 @@ def bench(
         dataset=dataset,
         device=device,
         latency_ms=latency_ms,
+        energy_mj=energy_mj,
+        objectives=tuple(o.strip() for o in objectives.split(",") if o.strip()),
         strategies=names,
         queries=queries,
         seeds=seeds,

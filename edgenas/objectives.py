@@ -6,6 +6,7 @@ training run. A limit left as ``None`` is not enforced.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -20,15 +21,21 @@ class Limits:
     latency_ms: float | None = None
     sram_bytes: int | None = None
     flash_bytes: int | None = None
+    energy_mj: float | None = None  # per inference; only cost models with an energy figure can check it
 
     def __post_init__(self) -> None:
-        for name in ("latency_ms", "sram_bytes", "flash_bytes"):
+        for name in ("latency_ms", "sram_bytes", "flash_bytes", "energy_mj"):
             value = getattr(self, name)
             if value is not None and not value > 0:
                 raise InvalidInputError(f"limit {name} must be positive, got {value}")
 
     def to_dict(self) -> dict[str, float | int | None]:
-        return {"latency_ms": self.latency_ms, "sram_bytes": self.sram_bytes, "flash_bytes": self.flash_bytes}
+        return {
+            "latency_ms": self.latency_ms,
+            "sram_bytes": self.sram_bytes,
+            "flash_bytes": self.flash_bytes,
+            "energy_mj": self.energy_mj,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,17 +47,28 @@ class Violation:
     limit: float
 
     def __str__(self) -> str:
+        if math.isnan(self.value):
+            return f"{self.name} unknown: the cost model gives no such figure (limit {self.limit:g})"
         return f"{self.name} {self.value:g} > {self.limit:g}"
 
 
 def check(cost: Cost, limits: Limits) -> list[Violation]:
-    """The limits ``cost`` breaks (empty when feasible)."""
+    """The limits ``cost`` breaks (empty when feasible).
+
+    A limit on a figure the cost model does not give (energy from a model without an energy
+    table) is broken, never silently passed: a deployable model must be shown to meet it.
+    """
     pairs = (
         ("latency_ms", cost.latency_ms, limits.latency_ms),
         ("sram_bytes", cost.peak_sram_bytes, limits.sram_bytes),
         ("flash_bytes", cost.flash_bytes, limits.flash_bytes),
+        ("energy_mj", cost.energy_mj, limits.energy_mj),
     )
-    return [Violation(n, float(v), float(lim)) for n, v, lim in pairs if lim is not None and v > lim]
+    return [
+        Violation(n, math.nan if v is None else float(v), float(lim))
+        for n, v, lim in pairs
+        if lim is not None and (v is None or v > lim)
+    ]
 
 
 def pareto_front(
@@ -84,3 +102,20 @@ def pareto_front(
             seen.add(p)
             unique.append(t)
     return unique
+
+
+def hypervolume_2d(points: Sequence[tuple[float, float]], reference: tuple[float, float]) -> float:
+    """Area dominated by ``points`` = (score to maximise, cost to minimise), bounded by ``reference``.
+
+    ``reference`` = (worst score, worst cost): points not strictly better than it in both count
+    for nothing. Exact for two objectives (a sweep over the staircase, O(n log n)); the figure
+    multi-objective benchmarks compare fronts by (Zitzler & Thiele 1998).
+    """
+    score_ref, cost_ref = reference
+    kept = sorted((c, s) for s, c in points if s > score_ref and c < cost_ref and math.isfinite(s) and math.isfinite(c))
+    area, best = 0.0, score_ref
+    for i, (c, s) in enumerate(kept):
+        best = max(best, s)
+        right = kept[i + 1][0] if i + 1 < len(kept) else cost_ref
+        area += (right - c) * (best - score_ref)
+    return area

@@ -76,6 +76,9 @@ class Optimum:
     score: float
     cost: float
     front_size: int  # non-dominated partial solutions at the last layer (how hard the instance is)
+    #: The exact Pareto front within the limit: total costs (fixed cost included), ascending, and their scores.
+    front_cost: np.ndarray | None = None
+    front_score: np.ndarray | None = None
 
 
 def exact_optimum(score: np.ndarray, cost: np.ndarray, limit: float | None, fixed_cost: float = 0.0) -> Optimum:
@@ -117,4 +120,11 @@ def exact_optimum(score: np.ndarray, cost: np.ndarray, limit: float | None, fixe
         genes.append(int(ops[i][k]))
         k = int(parents[i][k])
     genes.reverse()
-    return Optimum(tuple(genes), float(front_score[-1]), float(front_cost[-1] + fixed_cost), len(front_cost))
+    return Optimum(
+        tuple(genes),
+        float(front_score[-1]),
+        float(front_cost[-1] + fixed_cost),
+        len(front_cost),
+        front_cost + fixed_cost,
+        front_score,
+    )

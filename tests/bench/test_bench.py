@@ -85,3 +85,19 @@ def test_cli_json(tmp_path: Path, accuracy_csv: Path, latency_csv: Path) -> None
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
     assert set(summary["strategies"]) == {"random", "local"} and summary["latency_ms"] == 5.0
+
+
+def test_hypervolume_ratio_of_nb201_fronts(tmp_path: Path, accuracy_csv: Path, latency_csv: Path) -> None:
+    config = BenchConfig(
+        latency_ms=8.0, objectives=("accuracy", "latency"), strategies=("random", "nsga2"), queries=40, seeds=2, out=tmp_path
+    )
+    summary = run_bench(config)
+    assert summary["true_front"]["size"] >= 2 and summary["true_front"]["reference"][1] == 8.0
+    for result in summary["strategies"].values():
+        ratios = [result["hypervolume_ratio"][b]["mean"] for b in ("25", "40")]
+        assert 0 < ratios[0] <= ratios[1] <= 1
+    assert "HV ratio @40" in (tmp_path / "bench.md").read_text()
+    with pytest.raises(InvalidInputError, match="--objectives"):
+        BenchConfig(objectives=("latency",)).validate()
+    with pytest.raises(InvalidInputError, match="no energy"):
+        BenchConfig(energy_mj=1.0).validate()

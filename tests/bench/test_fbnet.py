@@ -121,3 +121,55 @@ def test_bench_fbnet_runs_and_no_strategy_beats_the_optimum(tmp_path: Path, lut_
     assert (tmp_path / "bench.md").read_text().startswith("# fbnet / cifar100 / pixel3")
     with pytest.raises(InvalidInputError, match="Accepted: edgegpu"):
         BenchConfig(space="fbnet", device="gold_6226").validate()
+
+
+def test_exact_optimum_front_is_the_brute_force_pareto_front() -> None:
+    rng = np.random.default_rng(2)
+    score, cost = rng.integers(0, 50, (5, 3)).astype(float), rng.random((5, 3))
+    points = [
+        (sum(cost[i, g] for i, g in enumerate(genes)), sum(score[i, g] for i, g in enumerate(genes)))
+        for genes in itertools.product(range(3), repeat=5)
+    ]
+    front = sorted({(c, s) for c, s in points if not any(c2 <= c and s2 >= s and (c2, s2) != (c, s) for c2, s2 in points)})
+    best = exact_optimum(score, cost, None, fixed_cost=1.0)
+    assert best.front_score is not None and best.front_cost is not None
+    assert best.front_score.tolist() == [s for _, s in front]
+    assert np.allclose(best.front_cost, [c + 1.0 for c, _ in front])
+
+
+def test_bench_fbnet_energy_limit_and_hypervolume(tmp_path: Path, lut_json: Path) -> None:
+    shared = lut_json.parents[1]
+    summary = run_bench(
+        BenchConfig(
+            space="fbnet",
+            device="fpga",
+            energy_mj=140.0,
+            strategies=("random",),
+            queries=30,
+            seeds=1,
+            out=tmp_path,
+            shared_data=shared,
+        )
+    )
+    assert "energy <= 140 mJ" in (tmp_path / "bench.md").read_text()
+    assert all(r["mean"] >= -1e-12 for r in summary["strategies"]["random"]["regret"].values())
+    assert summary["optimum"]["energy_mj"] <= 140.0
+    multi = run_bench(
+        BenchConfig(
+            space="fbnet",
+            device="fpga",
+            latency_ms=22.0,
+            objectives=("accuracy", "latency"),
+            strategies=("random",),
+            queries=30,
+            seeds=2,
+            out=tmp_path / "mo",
+            shared_data=shared,
+        )
+    )
+    ratios = [v["mean"] for v in multi["strategies"]["random"]["hypervolume_ratio"].values()]
+    assert all(0 < r <= 1 for r in ratios) and ratios == sorted(ratios)  # a found front never beats the exact one
+    with pytest.raises(InvalidInputError, match="no energy for pixel3"):
+        BenchConfig(space="fbnet", device="pixel3", energy_mj=1.0).validate()
+    with pytest.raises(InvalidInputError, match="not both"):
+        BenchConfig(space="fbnet", device="fpga", energy_mj=1.0, latency_ms=5.0).validate()

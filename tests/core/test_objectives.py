@@ -18,6 +18,16 @@ def test_check_names_every_broken_limit():
     assert check(cost(5.0), Limits(latency_ms=5)) == []
 
 
+def test_energy_limit_checks_the_energy_figure_and_never_passes_a_missing_one():
+    with_energy = Cost(1, 1, 1000, 1000, latency_ms=1.0, energy_mj=3.0)
+    assert check(with_energy, Limits(energy_mj=4)) == []
+    [broken] = check(with_energy, Limits(energy_mj=2))
+    assert str(broken) == "energy_mj 3 > 2"
+    [unknown] = check(cost(1.0), Limits(energy_mj=2))
+    assert "unknown" in str(unknown) and unknown.name == "energy_mj"
+    assert Limits(energy_mj=2).to_dict()["energy_mj"] == 2
+
+
 def test_limits_must_be_positive():
     with pytest.raises(InvalidInputError, match="sram_bytes"):
         Limits(sram_bytes=-1)
@@ -30,3 +40,13 @@ def test_pareto_front_keeps_only_non_dominated():
     trials = [t(0, 0.9, 5.0), t(1, 0.8, 2.0), t(2, 0.7, 3.0), t(3, 0.95, 9.0), t(4, 0.9, 5.0)]
     trials.append(Trial(5, Arch("x", (5,)), TrialState.INFEASIBLE, cost=cost(1.0)))
     assert [x.number for x in pareto_front(trials)] == [3, 0, 1]
+
+
+def test_hypervolume_2d_is_the_dominated_staircase_area():
+    from edgenas.objectives import hypervolume_2d
+
+    # (score, cost): two points make an L-shaped area against reference (0, 10).
+    assert hypervolume_2d([(0.5, 2.0), (0.8, 6.0)], (0.0, 10.0)) == pytest.approx(4 * 0.5 + 4 * 0.8)
+    # A dominated point and points outside the reference add nothing; order does not matter.
+    assert hypervolume_2d([(0.8, 6.0), (0.4, 7.0), (0.5, 2.0), (-1.0, 1.0), (0.9, 11.0)], (0.0, 10.0)) == pytest.approx(5.2)
+    assert hypervolume_2d([], (0.0, 10.0)) == 0.0
