@@ -36,36 +36,13 @@ import numpy as np
 from edgenas._rng import rng_for
 from edgenas.arch import Arch
 from edgenas.errors import InvalidInputError
+from edgenas.objectives import REWARDS, mnasnet_reward
 from edgenas.spaces._base import SearchSpace
 from edgenas.strategies.random import MAX_REDRAWS
 from edgenas.trial import Trial, TrialState
 
-#: MnasNet's (alpha, beta) exponents (Tan et al. 2019, section 3): soft and hard constraints.
-REWARDS: dict[str, tuple[float, float]] = {"soft": (-0.07, -0.07), "hard": (0.0, -1.0)}
 #: Policy draws before the strategy falls back to uniform draws to find an unasked architecture.
 POLICY_REDRAWS = 100
-
-
-def mnasnet_reward(
-    accuracy: float, latency_ms: float, target_latency_ms: float | None, alpha: float = -0.07, beta: float = -0.07
-) -> float:
-    """MnasNet's reward ``accuracy * (latency_ms / target_latency_ms) ** w``, ``w = alpha`` within the target, else ``beta``.
-
-    >>> round(mnasnet_reward(0.75, 10.0, 5.0), 6)  # soft: twice the target costs 4.7 % of the reward
-    0.714478
-    >>> mnasnet_reward(0.75, 10.0, 5.0, alpha=0.0, beta=-1.0)  # hard: halved beyond the target
-    0.375
-    >>> mnasnet_reward(0.75, 10.0, None)  # no target: the accuracy
-    0.75
-    """
-    if target_latency_ms is None:
-        return accuracy
-    if not target_latency_ms > 0:
-        raise InvalidInputError(f"target_latency_ms must be positive, got {target_latency_ms}")
-    if not latency_ms > 0:
-        raise InvalidInputError(f"latency_ms must be positive for the MnasNet reward, got {latency_ms}")
-    w = alpha if latency_ms <= target_latency_ms else beta
-    return accuracy * (latency_ms / target_latency_ms) ** w
 
 
 def _softmax(logits: np.ndarray) -> np.ndarray:
