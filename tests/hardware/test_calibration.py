@@ -69,8 +69,12 @@ def test_measured_rows_are_normalised(rows: list) -> None:
     assert not any(r.calibration_grade for r in rows if r.accelerator or "float" in r.system)
 
 
-def test_plumerai_m7_meets_the_goals(models: dict[str, list[Layer]], rows: list) -> None:
-    cal = calibrate(models, rows, core="cortex-m7", runtime_family="plumerai")
+@pytest.mark.parametrize(
+    ("core", "family"),
+    [("cortex-m7", "bosch-hale"), ("cortex-m7", "x-cube-ai"), ("cortex-m4", "plumerai"), ("cortex-m33", "bosch-hale")],
+)
+def test_pairs_that_meet_the_goals(models: dict[str, list[Layer]], rows: list, core: str, family: str) -> None:
+    cal = calibrate(models, rows, core=core, runtime_family=family)
     assert set(cal.in_sample_error) == set(BENCHMARKS)
     assert cal.max_in_sample_error <= 0.10, cal.in_sample_error
     assert cal.max_lomo_error <= 0.25, cal.lomo_error
@@ -131,7 +135,7 @@ def test_check_reports_every_figure(models: dict[str, list[Layer]]) -> None:
     assert json.loads(json.dumps(result)) == result
     names = [t["target"] for t in result["targets"]]
     assert "cortex-m7" in names and "cortex-m7:x-cube-ai" in names and "cortex-m4:tflm-cmsis-nn" in names
-    m7 = next(t for t in result["targets"] if t["target"] == "cortex-m7:plumerai")
+    m7 = next(t for t in result["targets"] if t["target"] == "cortex-m7:bosch-hale")
     assert len(m7["rows"]) == 16 and all(r["ratio"] > 0 for r in m7["rows"]) and m7["meets_goal"] is True
     assert {(p["core"], p["runtime_family"]) for p in result["pairs"]} >= {
         ("cortex-m33", "x-cube-ai"),
@@ -139,3 +143,14 @@ def test_check_reports_every_figure(models: dict[str, list[Layer]]) -> None:
     }
     text = format_check(result)
     assert "cortex-m7:plumerai" in text and ("MISS" in text) == (not result["ok"])
+
+
+def test_leave_one_pair_out_chooses_without_the_pairs_own_rows(models: dict[str, list[Layer]], rows: list) -> None:
+    from edgenas.hardware.calibrate import leave_one_pair_out
+
+    choices = leave_one_pair_out(models, rows, output_cycles_grid=(8.0, 24.0), ridge_grid=(0.1,))
+    assert len(choices) >= 10 and all(c.output_cycles in (8.0, 24.0) and c.ridge == 0.1 for c in choices)
+    # The package default is what the other pairs choose, pair by pair.
+    assert {c.output_cycles for c in choices} == {24.0}
+    bosch_m7 = next(c for c in choices if (c.core, c.runtime_family) == ("cortex-m7", "bosch-hale"))
+    assert bosch_m7.max_in_sample_error <= 0.10 and bosch_m7.max_lomo_error <= 0.25
