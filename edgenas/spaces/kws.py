@@ -100,6 +100,10 @@ class KwsSpace(DecisionSpace):
             genes += [BLOCK_CHANNELS.index(64), BLOCK_KERNELS.index(3), 0] if i < 4 else [0, 0, 0]
         return self.arch(genes)
 
+    def plan(self, arch: Arch) -> dict:
+        """The network ``arch`` describes, as plain values (what ``build`` and the supernet read)."""
+        return self._plan(arch)
+
     def _plan(self, arch: Arch) -> dict:
         self.check(arch)
         v = self.values(arch)
