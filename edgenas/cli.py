@@ -50,6 +50,7 @@ def search(
         str, typer.Option(help="Built-in target name (see `edgenas targets`) or a target YAML file.")
     ] = "cortex-m7",
     latency_ms: Annotated[float, typer.Option(help="Latency limit, ms (estimated on the target).")] = 5.0,
+    latency: Annotated[str, typer.Option(help="estimated, or measured here by ONNX Runtime (--target host).")] = "estimated",
     sram_kb: Annotated[float, typer.Option(help="Peak SRAM limit, KiB (tensor arena).")] = 200.0,
     flash_kb: Annotated[float, typer.Option(help="Flash limit, KiB (model size).")] = 1024.0,
     strategy: Annotated[str, typer.Option(help="Search strategy: evolution, random, local, rl, tpe or nsga2.")] = "evolution",
@@ -78,6 +79,7 @@ def search(
         out=out,
         resume=resume,
         max_trial_seconds=max_trial_seconds,
+        latency=latency,
     )
     outcome = _with_progress(config, run_search)
     summary = outcome.summary
@@ -134,6 +136,10 @@ def _with_progress(config, run):  # type: ignore[no-untyped-def]
         display.close()
 
 
+def _latency_source(summary: dict) -> str:
+    return (summary["best"] or {}).get("sources", {}).get("latency_ms", "estimated")
+
+
 def _print_summary(summary: dict) -> None:
     from rich.table import Table
 
@@ -141,7 +147,7 @@ def _print_summary(summary: dict) -> None:
     limits = summary["constraints"]
     table = Table(
         title=f"limits {limits['latency_ms']} ms, {limits['sram_bytes']:,} B SRAM, {limits['flash_bytes']:,} B flash",
-        caption="latency, SRAM and flash estimated; accuracies measured",
+        caption=f"latency {_latency_source(summary)}; SRAM and flash estimated; accuracies measured",
     )
     for column in ("model", "val acc", "test acc", "latency ms", "peak SRAM B", "flash B", "MACs"):
         table.add_column(column, justify="left" if column == "model" else "right")
@@ -209,10 +215,12 @@ def targets(
 
 from edgenas.cli_bench import bench  # noqa: E402  (the commands live in their own modules)
 from edgenas.cli_deploy import export, verify  # noqa: E402
+from edgenas.cli_profile import profile  # noqa: E402
 
 app.command()(bench)
 app.command()(export)
 app.command()(verify)
+app.command()(profile)
 
 
 def run() -> None:

@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 TASKS = ("kws",)
 BASELINE = "ds-cnn-s"
 BASELINE_NUMBER = -1
+LATENCY_SOURCES = ("estimated", "measured")
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,7 @@ class SearchConfig:
     cache_dir: Path | None = None
     shared_data: Path | None = None  # real Speech Commands clips to report on (default: $EDGENAS_SHARED_DATA)
     export: bool = True
+    latency: str = "estimated"  # or "measured": ONNX Runtime on this machine (edgenas.measure.loop), --target host
 
     def limits(self, target: Target | None = None) -> Limits:
         """The hard limits; with a target, capped at what the device physically has."""
@@ -68,12 +70,15 @@ class SearchConfig:
     def identity(self) -> dict[str, object]:
         """The options a resumed search must share with the original (the rest may change)."""
         keys = ("task", "data", "target", "latency_ms", "sram_kb", "flash_kb", "strategy", "epochs", "seed")
+        keys += ("latency",) if self.latency != "estimated" else ()  # runs from before --latency stay resumable
         return {k: (str(getattr(self, k)) if isinstance(getattr(self, k), Path) else getattr(self, k)) for k in keys}
 
     def validate(self) -> None:
         if self.task not in TASKS:
             raise InvalidInputError(f"unknown task {self.task!r}. Accepted: {', '.join(TASKS)}.")
         STRATEGIES.get(self.strategy)  # unknown name -> "did you mean"
+        if self.latency not in LATENCY_SOURCES:
+            raise InvalidInputError(f"--latency must be one of {', '.join(LATENCY_SOURCES)}, got {self.latency!r}")
         if self.budget < 1:
             raise InvalidInputError(f"--budget must be a positive number of candidates, got {self.budget}")
         if self.epochs < 1:
@@ -116,6 +121,8 @@ def run_search(
     config.validate()
     target = load_target(config.target)
     limits = config.limits(target)
+    if config.latency == "measured" and target.name.split(":")[0] != "host":
+        raise InvalidInputError(f"--latency measured times candidates on this machine: use --target host, not {target.name}")
     if limits != config.limits():
         say(f"limits capped at what {target.name} has: {limits.sram_bytes:,} B SRAM, {limits.flash_bytes:,} B flash")
     out = config.out
@@ -157,6 +164,10 @@ def run_search(
         strategy = STRATEGIES.create(config.strategy, space=space, seed=config.seed)
         evaluator = TrainEvaluator(space, data, epochs=config.epochs, seed=config.seed, max_seconds=config.max_trial_seconds)
         cost = layers_cost(space, AnalyticalCostModel(), target)
+        if config.latency == "measured":
+            from edgenas.measure.loop import CACHE_FILE, MeasuredLatency
+
+            cost = MeasuredLatency(space, cost, out / CACHE_FILE)  # ONNX Runtime on this CPU, cached by arch
         experiment = Experiment(space, strategy, evaluator, cost, limits, store, budget=config.budget)
         if experiment.trials:
             say(f"resuming: {len(experiment.trials)} finished trials kept ({experiment.evaluated} evaluated)")

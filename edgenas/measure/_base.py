@@ -1,0 +1,201 @@
+"""What a host measurement is: repeated timings, their spread, and where the time went.
+
+A :class:`Measurement` keeps every timed run (milliseconds, wall clock around one inference), so
+the median, the spread and the share of each operator are computed from data, never stored as
+bare figures. Every number it reports is a *measurement* on this machine, with its unit in the
+key, plus the load average at the time: the host may be shared, and a reader must be able to see it.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from edgenas.errors import InvalidInputError
+
+#: Backends ``edgenas profile`` knows, and the model files each one reads.
+BACKENDS: dict[str, tuple[str, ...]] = {
+    "onnxruntime": (".onnx", ".pt"),
+    "litert": (".tflite",),
+    "torch": (".pt",),
+}
+#: The backend used when none is named, by file suffix.
+DEFAULT_BACKEND = {".onnx": "onnxruntime", ".tflite": "litert", ".pt": "torch"}
+
+
+@dataclass(frozen=True, slots=True)
+class OpTime:
+    """Time spent in one operator (or operator type), averaged over the profiled runs.
+
+    ``ms_per_run`` is the operator's own time in one inference (ONNX Runtime: the node's kernel
+    time; PyTorch: self CPU time, children excluded, so the shares add up).
+    """
+
+    name: str
+    op_type: str
+    ms_per_run: float
+    calls_per_run: float = 1.0
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """Timed inferences of one model on this host, with their per-operator breakdown.
+
+    Args:
+        backend: ``onnxruntime``, ``litert`` or ``torch``.
+        model: What was measured (a path, or a description of an in-memory model).
+        threads: Intra-op threads the runtime was allowed.
+        warmup: Untimed runs before timing.
+        times_ms: One wall-clock time per timed run, in milliseconds.
+        ops: Per-operator times from a separate profiled pass (profiling slows runs down, so
+            the headline figures come from the unprofiled runs).
+        ops_note: Why there is no per-operator breakdown, where there is none.
+        input_shape: The input the model was run on.
+    """
+
+    backend: str
+    model: str
+    threads: int
+    warmup: int
+    times_ms: tuple[float, ...]
+    ops: tuple[OpTime, ...] = ()
+    ops_note: str | None = None
+    input_shape: tuple[int, ...] = ()
+    load_avg: tuple[float, float, float] = field(default_factory=lambda: _load_avg())
+
+    # -- spread ----------------------------------------------------------------------------
+    @property
+    def repeats(self) -> int:
+        return len(self.times_ms)
+
+    def _arr(self) -> np.ndarray:
+        if not self.times_ms:
+            raise ValueError("a measurement needs at least one timed run")
+        return np.asarray(self.times_ms, dtype=np.float64)
+
+    @property
+    def median_ms(self) -> float:
+        return float(np.median(self._arr()))
+
+    @property
+    def iqr_ms(self) -> float:
+        q1, q3 = np.percentile(self._arr(), [25, 75])
+        return float(q3 - q1)
+
+    @property
+    def min_ms(self) -> float:
+        return float(self._arr().min())
+
+    @property
+    def max_ms(self) -> float:
+        return float(self._arr().max())
+
+    @property
+    def mean_ms(self) -> float:
+        return float(self._arr().mean())
+
+    @property
+    def cv(self) -> float:
+        """Coefficient of variation: standard deviation / mean (a fraction, unitless)."""
+        a = self._arr()
+        return float(a.std(ddof=1) / a.mean()) if len(a) > 1 and a.mean() > 0 else 0.0
+
+    # -- where the time went ---------------------------------------------------------------
+    def op_types(self) -> list[OpTime]:
+        """Per-operator-type totals, largest first."""
+        by_type: dict[str, list[float]] = {}
+        for op in self.ops:
+            entry = by_type.setdefault(op.op_type, [0.0, 0.0])
+            entry[0] += op.ms_per_run
+            entry[1] += op.calls_per_run
+        rows = [OpTime(t, t, ms, calls) for t, (ms, calls) in by_type.items()]
+        return sorted(rows, key=lambda r: -r.ms_per_run)
+
+    def bottlenecks(self, top: int = 5) -> list[tuple[OpTime, float]]:
+        """The ``top`` slowest operators and their share of the summed operator time."""
+        total = sum(op.ms_per_run for op in self.ops)
+        ranked = sorted(self.ops, key=lambda r: -r.ms_per_run)[:top]
+        return [(op, op.ms_per_run / total if total > 0 else 0.0) for op in ranked]
+
+    def to_dict(self, top: int = 5) -> dict[str, object]:
+        """The JSON summary (``edgenas profile --json``): snake_case keys, units in the names."""
+        op_total = sum(op.ms_per_run for op in self.ops)
+        return {
+            "kind": "measured",
+            "model": self.model,
+            "backend": self.backend,
+            "threads": self.threads,
+            "warmup": self.warmup,
+            "repeats": self.repeats,
+            "input_shape": list(self.input_shape),
+            "latency_ms": {
+                "median": self.median_ms,
+                "mean": self.mean_ms,
+                "min": self.min_ms,
+                "max": self.max_ms,
+                "iqr": self.iqr_ms,
+            },
+            "cv": self.cv,
+            "operators": {
+                "available": bool(self.ops),
+                "note": self.ops_note,
+                "summed_ms_per_run": op_total if self.ops else None,
+                "bottlenecks": [
+                    {"name": op.name, "op_type": op.op_type, "ms_per_run": op.ms_per_run, "share": share}
+                    for op, share in self.bottlenecks(top)
+                ],
+                "by_type": [
+                    {
+                        "op_type": op.op_type,
+                        "ms_per_run": op.ms_per_run,
+                        "calls_per_run": op.calls_per_run,
+                        "share": op.ms_per_run / op_total if op_total > 0 else 0.0,
+                    }
+                    for op in self.op_types()
+                ],
+            },
+            "host": host_info(self.load_avg),
+        }
+
+
+def host_info(load_avg: Sequence[float] | None = None) -> dict[str, object]:
+    """The machine a measurement was taken on, and how busy it was (1/5/15-min load average)."""
+    load = list(load_avg) if load_avg is not None else list(_load_avg())
+    return {
+        "machine": platform.machine(),
+        "processor": _cpu_name(),
+        "cpu_count": os.cpu_count(),
+        "load_avg_1_5_15": load,
+    }
+
+
+def _load_avg() -> tuple[float, float, float]:
+    try:
+        return os.getloadavg()
+    except OSError:  # pragma: no cover - not on Linux/macOS
+        return (float("nan"),) * 3  # type: ignore[return-value]
+
+
+def _cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def check_counts(repeats: int, warmup: int, threads: int) -> None:
+    """Reject counts no measurement can use, naming the flag."""
+    if repeats < 1:
+        raise InvalidInputError(f"--repeats must be at least 1, got {repeats}")
+    if warmup < 0:
+        raise InvalidInputError(f"--warmup must be 0 or more, got {warmup}")
+    if threads < 1:
+        raise InvalidInputError(f"--threads must be at least 1, got {threads}")

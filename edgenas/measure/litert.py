@@ -1,0 +1,64 @@
+"""LiteRT (ai-edge-litert) on the host CPU: timed ``invoke()`` runs of a ``.tflite`` file.
+
+The Python interpreter exposes no per-operator timer, so the breakdown lists the operators it
+would run without times and says so (``ops_note``); use ``--backend onnxruntime`` on the ONNX
+export, or the ``benchmark_model`` tool of LiteRT, for per-operator times. The interpreter is an
+optional extra (``pip install 'edgenas[tflite]'``); without it the error names the extra.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from edgenas.errors import InvalidInputError, MissingExtraError
+from edgenas.measure._base import Measurement, check_counts
+from edgenas.measure.ort import time_runs
+
+NO_OPS_NOTE = "the LiteRT Python interpreter exposes no per-operator times (use --backend onnxruntime on the ONNX export)"
+
+
+def _interpreter_class():
+    try:
+        from ai_edge_litert.interpreter import Interpreter
+    except ImportError:
+        raise MissingExtraError(
+            "the litert backend needs ai-edge-litert: pip install 'edgenas[tflite]' (or pip install ai-edge-litert)"
+        ) from None
+    return Interpreter
+
+
+def measure_tflite(path: Path, *, threads: int = 1, warmup: int = 10, repeats: int = 50) -> Measurement:
+    """Time a ``.tflite`` model with the LiteRT interpreter (``num_threads=threads``)."""
+    check_counts(repeats, warmup, threads)
+    interpreter_class = _interpreter_class()
+    try:
+        interpreter = interpreter_class(model_path=str(path), num_threads=threads)
+        interpreter.allocate_tensors()
+    except (ValueError, RuntimeError) as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+        raise InvalidInputError(f"{path} is not a TFLite model LiteRT can load ({first})") from None
+    rng = np.random.default_rng(0)
+    shape: tuple[int, ...] = ()
+    for detail in interpreter.get_input_details():
+        shape = tuple(int(d) for d in detail["shape"])
+        dtype = np.dtype(detail["dtype"])
+        if np.issubdtype(dtype, np.floating):
+            value = rng.standard_normal(shape).astype(dtype)
+        else:
+            info = np.iinfo(dtype)
+            value = rng.integers(info.min, info.max, size=shape, endpoint=True).astype(dtype)
+        interpreter.set_tensor(detail["index"], value)
+    times = time_runs(interpreter.invoke, warmup, repeats)
+    op_names = sorted({str(op.get("op_name", "?")) for op in interpreter._get_ops_details()})  # noqa: SLF001
+    return Measurement(
+        backend="litert",
+        model=str(path),
+        threads=threads,
+        warmup=warmup,
+        times_ms=times,
+        ops=(),
+        ops_note=f"{NO_OPS_NOTE}; operators in the model: {', '.join(op_names)}",
+        input_shape=shape,
+    )

@@ -1,0 +1,111 @@
+"""PyTorch eager on the host CPU: timed runs, and per-operator self time from ``torch.profiler``.
+
+Reads the checkpoints ``edgenas search`` writes (``best/model.pt``: genotype + weights, see
+:mod:`edgenas.export.checkpoint`), rebuilt from the registered space, and runs them on one
+random input of the space's shape. ``torch.set_num_threads`` is process-wide, so the previous
+value is restored afterwards.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from edgenas.errors import InvalidInputError
+from edgenas.measure._base import Measurement, OpTime, check_counts
+from edgenas.measure.ort import time_runs
+
+
+def load_module(path: Path) -> tuple[nn.Module, torch.Tensor]:
+    """The checkpoint's network (eval mode) and a random input of its space's shape (batch 1)."""
+    from edgenas.export.checkpoint import load_checkpoint
+    from edgenas.spaces import SPACES
+
+    ckpt = load_checkpoint(path)  # foreign or corrupt files -> InvalidInputError
+    raw = torch.load(path, map_location="cpu", weights_only=True)
+    params = {k: tuple(v) if isinstance(v, list) else v for k, v in raw.get("space_params", {}).items()}
+    space = SPACES.create(ckpt.arch.space, **params)
+    shape = getattr(space, "input_shape", None)
+    if shape is None:
+        raise InvalidInputError(f"{path}: space {ckpt.arch.space!r} does not declare an input shape to profile with")
+    return ckpt.module, torch.randn(1, *shape, generator=torch.Generator().manual_seed(0))
+
+
+def profile_ops(module: nn.Module, example: torch.Tensor, runs: int) -> tuple[OpTime, ...]:
+    """Self CPU time per ``aten`` operator (ms per run) over ``runs`` profiled runs.
+
+    Self time excludes an operator's children (``aten::conv2d`` -> ``aten::mkldnn_convolution``),
+    so the rows add up to the time spent in operators.
+    """
+    from torch.profiler import ProfilerActivity, profile
+
+    with torch.inference_mode():
+        module(example)  # allocations out of the trace
+        with profile(activities=[ProfilerActivity.CPU]) as prof:
+            for _ in range(runs):
+                module(example)
+    rows = []
+    for event in prof.key_averages():
+        self_ms = event.self_cpu_time_total / 1000.0 / runs  # microseconds -> ms
+        if self_ms > 0:
+            rows.append(OpTime(event.key, event.key, self_ms, event.count / runs))
+    return tuple(rows)
+
+
+def measure_module(
+    module: nn.Module,
+    example: torch.Tensor,
+    *,
+    threads: int = 1,
+    warmup: int = 10,
+    repeats: int = 50,
+    per_op: bool = True,
+    profile_runs: int = 20,
+    label: str = "in-memory module",
+) -> Measurement:
+    """Time ``module(example)`` in eager PyTorch on this CPU, under ``inference_mode``."""
+    check_counts(repeats, warmup, threads)
+    module = module.eval()
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        with torch.inference_mode():
+            times = time_runs(lambda: module(example), warmup, repeats)
+        ops = profile_ops(module, example, min(profile_runs, repeats)) if per_op else ()
+    finally:
+        torch.set_num_threads(before)
+    return Measurement(
+        backend="torch",
+        model=label,
+        threads=threads,
+        warmup=warmup,
+        times_ms=times,
+        ops=ops,
+        ops_note=None if per_op else "per-operator profiling not requested",
+        input_shape=tuple(example.shape),
+    )
+
+
+def measure_checkpoint(path: Path, **kwargs) -> Measurement:  # type: ignore[no-untyped-def]
+    """:func:`measure_module` on an ``edgenas search`` checkpoint (``best/model.pt``)."""
+    module, example = load_module(path)
+    return measure_module(module, example, label=str(path), **kwargs)
+
+
+def onnx_bytes(module: nn.Module, example: torch.Tensor) -> bytes:
+    """The module as ONNX, in memory (TorchScript exporter: ~50 ms, where the dynamo exporter
+    takes seconds; the measured graph is what ONNX Runtime runs either way, after its own fusions)."""
+    import io
+    import logging
+    import warnings
+
+    buffer = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        logging.getLogger("torch.onnx").setLevel(logging.ERROR)
+        torch.onnx.export(
+            module.eval(), (example,), buffer, dynamo=False, input_names=["features"], output_names=["logits"], opset_version=17
+        )
+    return buffer.getvalue()
