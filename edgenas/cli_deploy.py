@@ -226,3 +226,31 @@ def _print_verify(p: dict[str, Any]) -> None:
     for key, value in rows:
         typer.echo(f"{key:32} {value}")
     typer.echo("(host x86-64, reference kernels: CMSIS-NN scratch and 32-bit records change the arena on the device)")
+
+
+def audit(
+    model: Annotated[Path, typer.Argument(help="A .tflite or .onnx model.")],
+    target: Annotated[
+        str, typer.Option(help="Built-in target name or target YAML whose native operators to check.")
+    ] = "cortex-m7",
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")] = False,
+) -> None:
+    """List each operator of a model as native or fallback on the target (exit 1 if any falls back)."""
+    from edgenas.export.audit import audit_model
+    from edgenas.hardware.target import load_target
+
+    board = load_target(target)
+    result = audit_model(model, board)
+    if as_json:
+        typer.echo(json.dumps(result.to_dict()))
+    else:
+        typer.echo(f"{result.model_path} on {board.name} ({board.runtime})")
+        width = max(len(op.name) for op in result.operators)
+        for op in result.operators:
+            verdict = "native" if op.native else "FALLBACK"
+            typer.echo(f"  {op.name:{width}}  x{op.count:<4} {op.requirement:28} {verdict}")
+    if not result.all_native:
+        if not as_json:
+            lacking = ", ".join(sorted({op.requirement for op in result.fallback}))
+            _err.print(f"[red]{board.name} does not run natively:[/red] {lacking}", highlight=False)
+        raise typer.Exit(1)
