@@ -114,7 +114,11 @@ def run_cli(monkeypatch, capsys, *args: str) -> tuple[int, str, str]:
     except SystemExit as exc:
         code = int(exc.code or 0)
     out = capsys.readouterr()
-    return code, out.out, out.err
+    # In-process, converter progress printed through Python's sys.stdout is captured too; the real
+    # command mutes it at the file descriptor (quiet_native_output), so only the last line is ours.
+    lines = out.out.strip().splitlines()
+    stdout = lines[-1] + "\n" if "--json" in args and lines else out.out
+    return code, stdout, " ".join(out.err.split())
 
 
 # --------------------------------------------------------------------------- readers
@@ -225,3 +229,83 @@ def test_cli_exit_codes(tmp_path: Path, monkeypatch, capsys) -> None:
     assert code == 2 and out == "" and err.count("error:") == 1 and "cut.tflite" in err
     code, _, err = run_cli(monkeypatch, capsys, "audit", str(good), "--target", "npu-int9")
     assert code == 2 and "did you mean 'npu-int8'" in err.lower()
+
+
+# --------------------------------------------------------------------------- export --trial, verify
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory, request):
+    """A search run folder as `edgenas search` leaves it, on the shared real-speech sample, with a
+    target whose SRAM (4 KiB) no model fits: best/model.pt (untrained weights), three trials."""
+    from tests.conftest import shared_data
+
+    folder = shared_data() / "kws" / "speech_commands_v0.01_sample"
+    if not folder.is_dir():
+        pytest.skip(f"shared data not found at {folder} (set EDGENAS_SHARED_DATA)")
+    pytest.importorskip("litert_torch", reason="int8 TFLite export needs the tflite extra")
+    pytest.importorskip("tflite_micro", reason="verification needs the tflite extra")
+    import torch
+
+    from edgenas.export.checkpoint import save_checkpoint
+    from edgenas.search import _fingerprint
+    from edgenas.spaces import KwsSpace
+    from edgenas.store import SqliteStore
+    from edgenas.tasks.kws import load_kws
+    from edgenas.trial import Metrics, Trial, TrialState
+
+    run = tmp_path_factory.mktemp("run")
+    tiny = run / "tiny.yaml"
+    tiny.write_text((BUILTIN_DIR / "cortex-m7.yaml").read_text().replace("sram_bytes: 327680", "sram_bytes: 4096", 1))
+    data = load_kws(folder, seed=0)
+    space = KwsSpace(num_classes=len(data.classes), input_shape=tuple(data.input_shape))
+    best, other = space.arch([1, 0, 1, 0, 0] + [0] * 18), space.arch([0, 0, 1, 0, 0] + [0] * 18)
+    identity = {"task": "kws", "data": str(folder), "target": str(tiny), "epochs": 1, "seed": 0}
+    with SqliteStore(run / "trials.db") as store:
+        store.write_config({"identity": {**identity, "data_sha1": _fingerprint(data)}, "space": "kws", "data": {}})
+        store.put(Trial(0, best, TrialState.COMPLETE, metrics=Metrics(0.5)))
+        store.put(Trial(1, other, TrialState.COMPLETE, metrics=Metrics(0.4)))
+        store.put(Trial(2, other, TrialState.INFEASIBLE, violations=("latency_ms",)))
+    torch.manual_seed(0)
+    params = {"num_classes": len(data.classes), "input_shape": list(data.input_shape)}
+    save_checkpoint(run / "best" / "model.pt", space.build(best), best, params, data.classes, data.feature_mean, data.feature_std)
+    return run
+
+
+def test_export_trial_ids(run_dir: Path, monkeypatch, capsys) -> None:
+    code, _, err = run_cli(monkeypatch, capsys, "export", str(run_dir), "--trial", "2", "--format", "onnx")
+    assert code == 2 and "infeasible" in err and "never trained" in err
+    code, _, err = run_cli(monkeypatch, capsys, "export", str(run_dir), "--trial", "1", "--format", "onnx")
+    assert code == 2 and "no stored weights" in err and "--retrain" in err
+    code, _, err = run_cli(monkeypatch, capsys, "export", str(run_dir), "--trial", "7", "--format", "onnx")
+    assert code == 2 and "no such trial" in err and "0..2" in err
+    code, out, _ = run_cli(monkeypatch, capsys, "export", str(run_dir), "--trial", "0", "--format", "onnx", "--json")
+    assert code == 0 and json.loads(out)["checkpoint"].endswith("best/model.pt")  # trial 0 is the best: its weights
+    code, out, _ = run_cli(monkeypatch, capsys, "export", str(run_dir), "--trial", "1", "--retrain", "--format", "onnx", "--json")
+    record = json.loads(out)
+    assert code == 0 and record["checkpoint"].endswith("trials/1/model.pt") and Path(record["path"]).is_file()
+    assert 0.0 <= record["retrain_val_accuracy"] <= 1.0 and record["search_val_accuracy"] == 0.4
+
+
+def test_int8_export_that_does_not_fit_is_reported_then_verify_and_audit(run_dir: Path, monkeypatch, capsys) -> None:
+    code, out, err = run_cli(monkeypatch, capsys, "export", str(run_dir), "--format", "tflite-int8", "--json")
+    record = json.loads(out)
+    model = Path(record["path"])
+    assert code == 1 and model.is_file() and record["fits"] is False and record["fallback_operators"] == []
+    assert f"arena {record['arena_bytes']:,} B" in err and "of 4,096 B SRAM" in err  # the figures, not just "no"
+
+    tiny = str(run_dir / "tiny.yaml")
+    code, out, err = run_cli(monkeypatch, capsys, "verify", str(model), "--target", tiny, "--clips", "4")
+    assert code == 1 and "fits" in out and "NO" in out
+    assert "does not fit" in err and f"arena {record['arena_bytes']:,} B of 4,096 B SRAM" in err
+    code, out, _ = run_cli(monkeypatch, capsys, "verify", str(model), "--target", "cortex-m7", "--clips", "4", "--json")
+    assert code == 0 and json.loads(out)["fits"] is True
+
+    truncated = run_dir / "truncated.tflite"
+    truncated.write_bytes(model.read_bytes()[: model.stat().st_size // 2])
+    code, out, err = run_cli(monkeypatch, capsys, "verify", str(truncated), "--clips", "4")
+    assert code == 2 and out == "" and err.count("error:") == 1 and "Traceback" not in err
+
+    for target in ("cortex-m7", "cortex-m4", "npu-int8"):  # an exported kws model runs natively everywhere
+        code, out, _ = run_cli(monkeypatch, capsys, "audit", str(model), "--target", target, "--json")
+        assert code == 0 and json.loads(out)["all_native"], (target, out)
