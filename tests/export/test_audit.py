@@ -206,6 +206,11 @@ def test_native_ops_block_is_validated(tmp_path: Path) -> None:
     bad.write_text(text.replace("    mean: 'global average", "    max_pool2d: 'global average"))
     with pytest.raises(InvalidInputError, match="ops: global_avgpool needs mean"):
         load_target(bad)
+    older = tmp_path / "older.yaml"  # a user file written before native_ops existed: implied by its IR ops
+    older.write_text((BUILTIN_DIR / "cortex-m7.yaml").read_text().split("\nnative_ops:")[0] + "\n")
+    implied = load_target(older)
+    assert {"conv2d", "depthwise_conv2d", "mean", "pad", "relu", "relu6"} <= implied.native_ops
+    assert "implied by `ops`" in implied.native_ops_source and "mul" not in implied.native_ops
     npu = load_target("npu-int8")
     assert {"hard_swish", "logistic", "mul", "gru"}.isdisjoint(npu.native_ops)
     assert {"conv2d", "depthwise_conv2d", "add", "relu", "relu6", "avg_pool2d", "fully_connected", "softmax"} <= npu.native_ops
