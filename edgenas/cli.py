@@ -214,19 +214,22 @@ def targets(
 
 
 from edgenas.cli_bench import bench  # noqa: E402  (the commands live in their own modules)
-from edgenas.cli_deploy import export, verify  # noqa: E402
+from edgenas.cli_deploy import audit, export, verify  # noqa: E402
 from edgenas.cli_profile import profile  # noqa: E402
 
 app.command()(bench)
 app.command()(export)
 app.command()(verify)
 app.command()(profile)
+app.command()(audit)
 
 
 def run() -> None:
     """Console entry point: user errors become one red line and exit code 2."""
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)  # click returns typer.Exit's code here instead of raising it
+        if isinstance(code, int) and code:
+            sys.exit(code)
     except EdgenasError as exc:
         if _State.debug:
             raise

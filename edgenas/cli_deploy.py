@@ -54,31 +54,55 @@ def _run_of(model: Path) -> Path | None:
     return None
 
 
+def _run_target(config: dict[str, Any]):
+    """The run's target, to check an export against (None, with a note, when it cannot be loaded)."""
+    from edgenas.hardware.target import load_target
+
+    name = config.get("identity", {}).get("target")
+    if not name:
+        return None
+    try:
+        return load_target(name)
+    except InvalidInputError as exc:
+        _err.print(f"[yellow]fit and operator checks skipped: the run's target cannot be loaded ({exc})[/yellow]")
+        return None
+
+
 def export(
     run_dir: Annotated[Path, typer.Argument(help="Run folder written by `edgenas search` (holds trials.db and best/).")],
-    trial: Annotated[str, typer.Option(help="Which trial to export (only the retrained 'best' has weights).")] = "best",
+    trial: Annotated[
+        str, typer.Option(help="'best', 'baseline' or a trial number (other than best: needs --retrain once).")
+    ] = "best",
     fmt: Annotated[
         str, typer.Option("--format", help="onnx, onnx-int8, tflite-int8 or c (C array for TFLite Micro).")
     ] = "tflite-int8",
     out: Annotated[
-        Path | None, typer.Option(help="Output file (onnx, tflite-int8) or folder (c). Default: inside RUN/best/.")
+        Path | None, typer.Option(help="Output file (onnx, tflite-int8) or folder (c). Default: RUN/best/ or RUN/trials/ID/.")
     ] = None,
+    retrain: Annotated[
+        bool, typer.Option(help="Train a trial without stored weights again (the run's recipe; deterministic).")
+    ] = False,
     calibration_clips: Annotated[int, typer.Option(help="Training clips that calibrate int8 activation ranges.")] = 400,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")] = False,
 ) -> None:
-    """Export the search's best model as ONNX (fp32 or int8 QDQ), int8 TFLite or C source."""
+    """Export a trial of a search (default: its best model) as ONNX (fp32 or int8 QDQ), int8 TFLite or C source.
+
+    int8 TFLite and C exports are checked against the run's target: the arena measured by TFLite
+    Micro against its SRAM, the file against its flash, every operator against its native list.
+    A model that fails is still written, reported with the figures, and the command exits 1.
+    """
     if fmt not in FORMATS:
         raise InvalidInputError(f"unknown --format {fmt!r}. Accepted: {', '.join(FORMATS)}.")
-    if trial != "best":
-        raise InvalidInputError(f"--trial {trial!r}: only 'best' is exported (the other trials keep no weights)")
     config = _run_config(run_dir)
-    checkpoint_path = run_dir / "best" / "model.pt"
-    if not checkpoint_path.is_file():
-        raise InvalidInputError(f"{checkpoint_path} not found: the search exports its best model when it finishes")
     from edgenas.export.checkpoint import load_checkpoint
+    from edgenas.export.trials import weights_for_trial
 
-    ck = load_checkpoint(checkpoint_path)
-    result: dict[str, Any] = {"format": fmt, "trial": trial}
+    weights = weights_for_trial(run_dir, config, trial, retrain=retrain, say=lambda m: _err.print(f"[dim]{m}[/dim]"))
+    ck = load_checkpoint(weights.checkpoint)
+    result: dict[str, Any] = {"format": fmt, "trial": trial, "checkpoint": str(weights.checkpoint)}
+    if weights.retrained:
+        result.update(retrain_val_accuracy=weights.retrain_val_accuracy, search_val_accuracy=weights.stored_val_accuracy)
+    problems: list[str] = []
     if fmt == "onnx":
         import torch
 
@@ -86,7 +110,7 @@ def export(
 
         shape = config.get("data", {}).get("input_shape") or [49, 10]
         example = torch.zeros((2, *shape), dtype=torch.float32)
-        path = export_onnx(ck.module, example, out or run_dir / "best" / "model.onnx")
+        path = export_onnx(ck.module, example, out or weights.folder / "model.onnx")
         result.update(
             path=str(path), size_bytes=path.stat().st_size, onnx_max_abs_diff=onnx_max_abs_diff(ck.module, path, example)
         )
@@ -99,7 +123,7 @@ def export(
             ck.module,
             data.train.x,
             data.test.x[:500],
-            out or run_dir / "best" / "model_int8.onnx",
+            out or weights.folder / "model_int8.onnx",
             max_calibration_clips=calibration_clips,
         )
         result.update(
@@ -111,27 +135,51 @@ def export(
         )
     else:
         from edgenas.export.tflite import convert_int8
+        from edgenas.export.verify import min_arena_bytes
 
         identity = config.get("identity", {})
         data = _load_data(identity.get("data"), int(identity.get("seed", 0)))
         if fmt == "tflite-int8":
-            path = out or run_dir / "best" / "model_int8.tflite"
+            path = out or weights.folder / "model_int8.tflite"
         else:
-            path = (out or run_dir / "best" / "c") / "model_int8.tflite"
+            path = (out or weights.folder / "c") / "model_int8.tflite"
         info = convert_int8(ck.module, data.train.x, path, max_calibration_clips=calibration_clips)
-        result.update(path=str(path), size_bytes=info.size_bytes, operators=info.operator_counts)
+        arena = min_arena_bytes(path.read_bytes())
+        result.update(path=str(path), size_bytes=info.size_bytes, operators=info.operator_counts, arena_bytes=arena)
         if fmt == "c":
             from edgenas.export.c_array import write_c_array
-            from edgenas.export.verify import min_arena_bytes
 
-            arena = min_arena_bytes(path.read_bytes())
             files = write_c_array(path.read_bytes(), path.parent, arena_bytes=arena)
-            result.update(header=str(files.header), source=str(files.source), arena_bytes=arena)
+            result.update(header=str(files.header), source=str(files.source))
+        board = _run_target(config)
+        if board is not None:
+            from edgenas.export.audit import audit_model
+
+            report = audit_model(path, board)
+            fits = arena <= board.sram_bytes and info.size_bytes <= board.flash_bytes
+            result.update(
+                target=board.name,
+                target_sram_bytes=board.sram_bytes,
+                target_flash_bytes=board.flash_bytes,
+                fits=fits,
+                fallback_operators=sorted({op.requirement for op in report.fallback}),
+            )
+            if not fits:
+                problems.append(
+                    f"does not fit {board.name}: arena {arena:,} B (TFLite Micro, host) of {board.sram_bytes:,} B SRAM, "
+                    f"model {info.size_bytes:,} B of {board.flash_bytes:,} B flash"
+                )
+            if report.fallback:
+                problems.append(f"{board.name} does not run natively: {', '.join(result['fallback_operators'])}")
     if as_json:
         typer.echo(json.dumps(result))
     else:
         for key, value in result.items():
             typer.echo(f"{key}: {value}")
+    if problems:
+        for line in problems:
+            _err.print(f"[red]{line}[/red]", highlight=False, soft_wrap=True)
+        raise typer.Exit(1)
 
 
 def verify(
@@ -226,3 +274,31 @@ def _print_verify(p: dict[str, Any]) -> None:
     for key, value in rows:
         typer.echo(f"{key:32} {value}")
     typer.echo("(host x86-64, reference kernels: CMSIS-NN scratch and 32-bit records change the arena on the device)")
+
+
+def audit(
+    model: Annotated[Path, typer.Argument(help="A .tflite or .onnx model.")],
+    target: Annotated[
+        str, typer.Option(help="Built-in target name or target YAML whose native operators to check.")
+    ] = "cortex-m7",
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")] = False,
+) -> None:
+    """List each operator of a model as native or fallback on the target (exit 1 if any falls back)."""
+    from edgenas.export.audit import audit_model
+    from edgenas.hardware.target import load_target
+
+    board = load_target(target)
+    result = audit_model(model, board)
+    if as_json:
+        typer.echo(json.dumps(result.to_dict()))
+    else:
+        typer.echo(f"{result.model_path} on {board.name} ({board.runtime})")
+        width = max(len(op.name) for op in result.operators)
+        for op in result.operators:
+            verdict = "native" if op.native else "FALLBACK"
+            typer.echo(f"  {op.name:{width}}  x{op.count:<4} {op.requirement:28} {verdict}")
+    if not result.all_native:
+        if not as_json:
+            lacking = ", ".join(sorted({op.requirement for op in result.fallback}))
+            _err.print(f"[red]{board.name} does not run natively:[/red] {lacking}", highlight=False, soft_wrap=True)
+        raise typer.Exit(1)

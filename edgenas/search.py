@@ -114,7 +114,7 @@ def run_search(
     from edgenas.evaluators.train import TrainEvaluator
     from edgenas.hardware import AnalyticalCostModel, load_target
     from edgenas.report import write_report
-    from edgenas.spaces import KwsSpace
+    from edgenas.spaces import KwsSpace, filter_by_ops
     from edgenas.tasks.kws import load_kws
 
     say = status or (lambda message: log.info(message))
@@ -137,6 +137,9 @@ def run_search(
     say("preparing data (synthesised once, then cached)" if config.data is None else f"reading {config.data}")
     data = load_kws(config.data, cache_dir=config.cache_dir, seed=config.seed)
     space = KwsSpace(num_classes=len(data.classes), input_shape=tuple(data.input_shape))  # type: ignore[arg-type]
+    space, removed = filter_by_ops(space, target.native_ops, target.name)  # choices the target cannot run natively
+    for message in removed:
+        say(message)
 
     out.mkdir(parents=True, exist_ok=True)
     store = SqliteStore(db_path)

@@ -20,7 +20,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from edgenas.errors import InvalidInputError, UnknownNameError
-from edgenas.ir import Op
+from edgenas.ir import Layer, Op
+from edgenas.opset import check_name, layer_requirements
 
 _TARGETS_DIR = Path(__file__).parent / "targets"
 
@@ -120,11 +121,14 @@ class Target:
     latency_rows: tuple[str, ...] = ()
     variant: str | None = None
     variants: tuple[str, ...] = ()
+    native_ops: frozenset[str] = frozenset()  # canonical operators (edgenas.opset) the runtime runs natively, int8
+    native_ops_source: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able form for reports (sets become sorted lists)."""
         out = asdict(self)
         out["ops"] = sorted(op.value for op in self.ops)
+        out["native_ops"] = sorted(self.native_ops)
         out["memory"]["per_channel_ops"] = sorted(op.value for op in self.memory.per_channel_ops)
         if self.anchor is not None:
             out["anchor"]["runtime_families"] = list(self.anchor.runtime_families)
@@ -179,6 +183,11 @@ class _PowerSchema(_Strict):
     source: str = Field(min_length=1)
 
 
+class _NativeOpsSchema(_Strict):
+    source: str = Field(min_length=1)  # where the list comes from: kernel sources, a compiler's operator list
+    ops: dict[str, str] = Field(min_length=1)  # canonical operator -> the kernel that runs it (its citation)
+
+
 class _AnchorSchema(_Strict):
     benchmark: str
     system_contains: str
@@ -209,6 +218,7 @@ class _TargetSchema(_Strict):
     anchor: _AnchorSchema | None = None
     variants: dict[str, _VariantSchema] = Field(default_factory=dict)
     missing_variants: dict[str, str] = Field(default_factory=dict)  # runtime -> why there is no calibrated variant
+    native_ops: _NativeOpsSchema | None = None  # operators the runtime executes natively (the operator audit)
 
 
 _MAC_KINDS = ("conv_pointwise", "conv_general", "conv_depthwise", "fc")
@@ -303,7 +313,26 @@ def _build(schema: _TargetSchema, variant: str | None = None) -> Target:
         latency_rows=tuple(lat_block.rows),
         variant=variant,
         variants=tuple(sorted(schema.variants)),
+        **_native_ops(schema),
     )
+
+
+def _native_ops(schema: _TargetSchema) -> dict[str, Any]:
+    """The ``native_ops`` block, validated; without one, what the IR ``ops`` list implies."""
+    if schema.native_ops is None:
+        implied = {req for op in schema.ops for req in layer_requirements(Layer(op, (1,), (1,)))} | {"relu", "relu6"}
+        return {"native_ops": frozenset(implied), "native_ops_source": "implied by `ops` (the file has no native_ops block)"}
+    names = []
+    for name in schema.native_ops.ops:
+        try:
+            names.append(check_name(name))
+        except ValueError as exc:
+            raise ValueError(f"native_ops.ops: {exc}") from None
+    for op in schema.ops:  # an op the cost model prices here must be one the runtime runs
+        lacking = sorted(set(layer_requirements(Layer(op, (1,), (1,)))) - set(names))
+        if lacking:
+            raise ValueError(f"ops: {op.value} needs {', '.join(lacking)}, which native_ops.ops does not list")
+    return {"native_ops": frozenset(names), "native_ops_source": schema.native_ops.source}
 
 
 def _unknown_variant(schema: _TargetSchema, variant: str) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from edgenas.registry import Registry
 from edgenas.spaces._base import DecisionSpace, SearchSpace
+from edgenas.spaces._filter import OpFilteredSpace, filter_by_ops
 from edgenas.spaces.fbnet import FbnetSpace
 from edgenas.spaces.kws import KwsSpace
 from edgenas.spaces.nb201 import Nb201Space
@@ -13,4 +14,4 @@ SPACES.add("fbnet", FbnetSpace)
 SPACES.add("kws", KwsSpace)
 SPACES.add("nb201", Nb201Space)
 
-__all__ = ["SPACES", "DecisionSpace", "KwsSpace", "SearchSpace"]
+__all__ = ["SPACES", "DecisionSpace", "KwsSpace", "OpFilteredSpace", "SearchSpace", "filter_by_ops"]

@@ -94,6 +94,14 @@ class DecisionSpace:
                 return child
         raise InvalidInputError(f"space {self.name!r} has no mutation of {arch.genes}")
 
+    def choice_requirements(self, decision: int, choice: int) -> frozenset[str] | None:
+        """Operators (``edgenas.opset`` requirements) choosing ``choice`` of ``decision`` always adds.
+
+        ``None`` (the default) lets ``edgenas.spaces.filter_by_ops`` derive them from ``layers()``;
+        a space overrides this where a choice needs an operator its IR cannot show.
+        """
+        return None
+
     def values(self, arch: Arch) -> dict[str, object]:
         """The chosen value of every decision, by name."""
         return {d.name: d.choices[g] for d, g in zip(self.decisions(), arch.genes, strict=True)}

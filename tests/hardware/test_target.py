@@ -17,7 +17,7 @@ BUILTIN_DIR = Path(__file__).resolve().parents[2] / "edgenas" / "hardware" / "ta
 
 def test_builtin_targets_are_listed() -> None:
     names = builtin_targets()
-    assert names == sorted(names) and {"cortex-m33", "cortex-m4", "cortex-m7", "host"} <= set(names)
+    assert names == sorted(names) and {"cortex-m33", "cortex-m4", "cortex-m7", "host", "npu-int8"} <= set(names)
 
 
 @pytest.mark.parametrize(
