@@ -6,11 +6,13 @@ from edgenas.registry import Registry
 from edgenas.spaces._base import DecisionSpace, SearchSpace
 from edgenas.spaces.fbnet import FbnetSpace
 from edgenas.spaces.kws import KwsSpace
+from edgenas.spaces.mbconv import MbconvSpace
 from edgenas.spaces.nb201 import Nb201Space
 
 SPACES: Registry[SearchSpace] = Registry("space")
 SPACES.add("fbnet", FbnetSpace)
 SPACES.add("kws", KwsSpace)
+SPACES.add("mbconv", MbconvSpace)
 SPACES.add("nb201", Nb201Space)
 
-__all__ = ["SPACES", "DecisionSpace", "KwsSpace", "SearchSpace"]
+__all__ = ["SPACES", "DecisionSpace", "KwsSpace", "MbconvSpace", "SearchSpace"]
