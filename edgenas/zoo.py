@@ -13,9 +13,12 @@ one bias per channel), 0.2-0.4 % fewer. ``tests/core/test_mbconv_space.py`` chec
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
-from edgenas.errors import UnknownNameError
+from edgenas.errors import InvalidInputError, UnknownNameError
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,3 +84,267 @@ def zoo_entry(name: str) -> ZooEntry:
         if key in (entry.arch, entry.name.lower()):
             return entry
     raise UnknownNameError(f"unknown zoo model {name!r}. Accepted: {', '.join(e.arch for e in ZOO)}.")
+
+
+# --------------------------------------------------------------------------- measuring the zoo
+
+PRECISIONS = ("fp32", "int8")
+#: Which latency figure the Pareto front and the plot use: the median (default) or the minimum
+#: of the repeats (closer to an idle machine's latency where other processes share the cores).
+STATISTICS = {"median": "latency_ms", "min": "latency_min_ms"}
+BACKENDS = ("onnxruntime",)
+
+
+@dataclass(frozen=True, slots=True)
+class LatencyStats:
+    """Repeated single-input runs of one model: milliseconds, measured on this host."""
+
+    median_ms: float
+    min_ms: float
+    p90_ms: float
+    iqr_ms: float  # spread: 75th - 25th percentile
+    repeats: int
+    threads: int
+
+    def to_dict(self) -> dict[str, float | int]:
+        return {
+            "latency_ms": self.median_ms,
+            "latency_min_ms": self.min_ms,
+            "latency_p90_ms": self.p90_ms,
+            "latency_iqr_ms": self.iqr_ms,
+            "repeats": self.repeats,
+            "threads": self.threads,
+        }
+
+
+def ort_latency(
+    path: Path, input_shape: tuple[int, ...], *, threads: int = 1, warmup: int = 3, repeats: int = 20
+) -> LatencyStats:
+    """Median wall-clock latency of one ONNX Runtime CPU inference (batch 1, ``threads`` intra-op threads).
+
+    A small self-contained helper until the measurement package (``edgenas/measure``, being built
+    for ``edgenas profile``) lands; it should move there. Input is standard-normal noise (latency
+    of these networks does not depend on the values); all graph optimisations on, sequential mode.
+    """
+    import time
+
+    import numpy as np
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    feed = {session.get_inputs()[0].name: np.random.default_rng(0).standard_normal((1, *input_shape)).astype(np.float32)}
+    for _ in range(warmup):
+        session.run(None, feed)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter_ns()
+        session.run(None, feed)
+        times.append((time.perf_counter_ns() - start) / 1e6)
+    q10, q25, q50, q75, q90 = np.percentile(times, [10, 25, 50, 75, 90])
+    return LatencyStats(float(q50), float(min(times)), float(q90), float(q75 - q25), repeats, threads)
+
+
+def _cpu_name() -> str:
+    """The host CPU's model name (Linux ``/proc/cpuinfo``), for the results table."""
+    import platform
+
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _load_average() -> float | None:
+    import os
+
+    try:
+        return round(os.getloadavg()[0], 2)
+    except OSError:  # pragma: no cover - not on every platform
+        return None
+
+
+def pareto_names(points: list[tuple[str, float, float]]) -> list[str]:
+    """Names of the (name, top1, latency_ms) points no other point beats on both (higher top-1, lower latency)."""
+    front = []
+    for name, acc, lat in points:
+        if not any(a >= acc and la <= lat and (a, la) != (acc, lat) for _, a, la in points):
+            front.append(name)
+    return front
+
+
+def measure_model(
+    model: Any,
+    input_shape: tuple[int, ...],
+    stem: Path,
+    *,
+    precisions: tuple[str, ...] = PRECISIONS,
+    threads: int = 1,
+    warmup: int = 3,
+    repeats: int = 20,
+    calibration_images: int = 8,
+    progress: Callable[[str], None] = lambda message: None,
+) -> dict[str, dict]:
+    """Export ``model`` (an eval-mode ``nn.Module``) to ``<stem>.fp32.onnx`` / ``<stem>.int8.onnx`` and time each.
+
+    int8 is ONNX Runtime static QDQ (per-channel int8 weights, int8 activations) calibrated on
+    ``calibration_images`` *random* standard-normal inputs: right for timing, not for accuracy.
+    """
+    import numpy as np
+    import torch
+
+    from edgenas.export.onnx import export_onnx
+    from edgenas.export.onnx_int8 import quantize_onnx_int8
+
+    out: dict[str, dict] = {}
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    if "fp32" in precisions:
+        progress(f"{stem.name}: exporting fp32 ONNX and timing it")
+        path = export_onnx(model, torch.zeros(1, *input_shape), stem.with_name(stem.name + ".fp32.onnx"))
+        stats = ort_latency(path, input_shape, threads=threads, warmup=warmup, repeats=repeats)
+        out["fp32"] = {**stats.to_dict(), "model_bytes": path.stat().st_size}
+    if "int8" in precisions:
+        progress(f"{stem.name}: int8 static quantization (random calibration inputs) and timing it")
+        rng = np.random.default_rng(0)
+        calibration = rng.standard_normal((calibration_images, *input_shape)).astype(np.float32)
+        check = rng.standard_normal((2, *input_shape)).astype(np.float32)
+        info = quantize_onnx_int8(model, calibration, check, stem.with_name(stem.name + ".int8.onnx"))
+        stats = ort_latency(Path(info.path), input_shape, threads=threads, warmup=warmup, repeats=repeats)
+        out["int8"] = {**stats.to_dict(), "model_bytes": info.size_bytes}
+    return out
+
+
+def run_zoo(
+    models: list[str] | None,
+    *,
+    precisions: tuple[str, ...] = PRECISIONS,
+    backend: str = "onnxruntime",
+    out: Path = Path("runs/zoo"),
+    threads: int = 1,
+    warmup: int = 3,
+    repeats: int = 20,
+    calibration_images: int = 8,
+    statistic: str = "median",
+    progress: Callable[[str], None] = lambda message: None,
+) -> dict:
+    """Export each zoo model to ONNX, quantize it (int8), time it with ONNX Runtime; return the summary.
+
+    Weights are PyTorch's seeded random initialisation with batch norm folded: latency does not
+    depend on trained values, and the accuracies are the papers'. The int8 models are calibrated
+    on random inputs (see :func:`measure_model`), so they say nothing about accuracy, only speed.
+    """
+    if backend not in BACKENDS:
+        hint = " (LiteRT timing of the zoo is not implemented yet: use onnxruntime)" if backend == "litert" else ""
+        raise InvalidInputError(f"unknown backend {backend!r}{hint}. Accepted: {', '.join(BACKENDS)}.")
+    bad = [p for p in precisions if p not in PRECISIONS]
+    if bad or not precisions:
+        raise InvalidInputError(f"unknown precision {bad[0] if bad else ''!r}. Accepted: {', '.join(PRECISIONS)}.")
+    if statistic not in STATISTICS:
+        raise InvalidInputError(f"unknown statistic {statistic!r}. Accepted: {', '.join(STATISTICS)}.")
+    if repeats < 1 or warmup < 0 or threads < 1 or calibration_images < 1:
+        raise InvalidInputError("--repeats, --threads and calibration images must be >= 1 and --warmup >= 0")
+    entries = [zoo_entry(m) for m in models] if models else list(ZOO)
+
+    import os
+    import platform
+
+    import onnxruntime as ort
+    import torch
+
+    from edgenas.ir import total_macs, total_params
+    from edgenas.spaces._blocks import fold_batchnorm
+    from edgenas.spaces.mbconv import MbconvSpace
+
+    space = MbconvSpace()
+    rows = []
+    load_before = _load_average()
+    for entry in entries:
+        arch = space.named(entry.arch)
+        layers = space.layers(arch)
+        shape = space.input_shape(arch)
+        torch.manual_seed(0)
+        model = fold_batchnorm(space.build(arch).eval())
+        row: dict = {
+            "name": entry.name,
+            "arch": entry.arch,
+            "top1": entry.top1,
+            "top1_source": "published: " + entry.citation,
+            "params": total_params(layers),
+            "macs": total_macs(layers),
+            "resolution": entry.resolution,
+        }
+        measured = measure_model(
+            model,
+            shape,
+            out / entry.arch,
+            precisions=precisions,
+            threads=threads,
+            warmup=warmup,
+            repeats=repeats,
+            calibration_images=calibration_images,
+            progress=progress,
+        )
+        rows.append({**row, **measured})
+    key = STATISTICS[statistic]
+    pareto = {p: pareto_names([(r["name"], r["top1"], r[p][key]) for r in rows]) for p in precisions}
+    return {
+        "models": rows,
+        "backend": backend,
+        "precisions": list(precisions),
+        "threads": threads,
+        "warmup": warmup,
+        "repeats": repeats,
+        "statistic": statistic,
+        "pareto": pareto,
+        "sources": {"latency_ms": "measured", "top1": "published", "params": "counted", "macs": "counted"},
+        "calibration": f"{calibration_images} random standard-normal images (int8 ranges are not those of real images)",
+        "weights": "random (seeded PyTorch init, batch norm folded): latency only",
+        "host": {
+            "cpu": _cpu_name(),
+            "cores": os.cpu_count(),
+            "machine": platform.machine(),
+            "onnxruntime": ort.__version__,
+            "torch": torch.__version__,
+            # other processes' load while measuring (1-minute load average before / after): a busy
+            # host inflates medians; compare with the minimum
+            "load_average": [load_before, _load_average()],
+        },
+    }
+
+
+def zoo_table(summary: dict) -> str:
+    """The summary as a Markdown table (what ``benchmarks/results/zoo.md`` holds)."""
+    precisions = summary["precisions"]
+    head = ["model", "top-1 % (published)", "params M", "MMACs", "input"]
+    for p in precisions:
+        head += [f"{p} ms (median)", f"{p} ms (min)", f"{p} IQR ms", f"{p} MB"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in summary["models"]:
+        cells = [r["name"], f"{100 * r['top1']:.1f}", f"{r['params'] / 1e6:.2f}", f"{r['macs'] / 1e6:.0f}", f"{r['resolution']}"]
+        for p in precisions:
+            star = " *" if r["name"] in summary["pareto"][p] else ""
+            m = r[p]
+            med, low = f"{m['latency_ms']:.1f}", f"{m['latency_min_ms']:.1f}"
+            if summary["statistic"] == "median":
+                med += star
+            else:
+                low += star
+            cells += [med, low, f"{m['latency_iqr_ms']:.1f}", f"{m['model_bytes'] / 1e6:.1f}"]
+        lines.append("| " + " | ".join(cells) + " |")
+    lines.append("")
+    lines.append(
+        f"Latency measured with {summary['backend']} ({summary['host']['onnxruntime']}), {summary['threads']} thread(s), "
+        f"batch 1, {summary['repeats']} runs after {summary['warmup']} warm-up, on {summary['host']['cpu']} "
+        f"({summary['host']['cores']} cores, 1-min load average {summary['host']['load_average'][0]} before, "
+        f"{summary['host']['load_average'][1]} after); `*` = on the accuracy-latency Pareto front of its precision "
+        f"(by {summary['statistic']}). Top-1 is published (citations in edgenas/zoo.py); "
+        f"params/MACs are counted on the deployed (BN-folded) network. int8: {summary['calibration']}."
+    )
+    return "\n".join(lines)
