@@ -19,13 +19,18 @@ def zoo(
     models: Annotated[
         str | None, typer.Option(help="Comma-separated zoo models (default: all), e.g. mobilenetv2,efficientnet-b0.")
     ] = None,
-    backend: Annotated[str, typer.Option(help="Runtime that is timed: onnxruntime.")] = "onnxruntime",
+    backend: Annotated[
+        str, typer.Option(help="Runtime that is timed: onnxruntime, or litert (needs the tflite extra; slow conversion).")
+    ] = "onnxruntime",
     precision: Annotated[str, typer.Option(help="fp32, int8 (ORT static QDQ, random calibration) or fp32,int8.")] = "fp32,int8",
     threads: Annotated[int, typer.Option(help="Intra-op threads (1: single-thread latency).")] = 1,
     repeats: Annotated[int, typer.Option(help="Timed runs per model (the median is reported).")] = 20,
     warmup: Annotated[int, typer.Option(help="Untimed runs first.")] = 3,
     statistic: Annotated[
-        str, typer.Option(help="Latency the plot and Pareto front use: median, or min (closer to an idle host's figure).")
+        str,
+        typer.Option(
+            help="Latency the plot and Pareto front use: median (wall clock), min, or cpu (the inference thread's CPU time)."
+        ),
     ] = "median",
     out: Annotated[Path, typer.Option(help="Folder for the ONNX files and zoo.json.")] = Path("runs/zoo"),
     plot: Annotated[Path | None, typer.Option(help="Write the accuracy-latency plot here (PNG).")] = None,

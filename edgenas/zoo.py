@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from edgenas.errors import InvalidInputError, UnknownNameError
+from edgenas.errors import InvalidInputError, MissingExtraError, UnknownNameError
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,8 +91,9 @@ def zoo_entry(name: str) -> ZooEntry:
 PRECISIONS = ("fp32", "int8")
 #: Which latency figure the Pareto front and the plot use: the median (default) or the minimum
 #: of the repeats (closer to an idle machine's latency where other processes share the cores).
-STATISTICS = {"median": "latency_ms", "min": "latency_min_ms"}
-BACKENDS = ("onnxruntime",)
+#: ``cpu``: the median CPU time of the inference thread (single thread only; see LatencyStats).
+STATISTICS = {"median": "latency_ms", "min": "latency_min_ms", "cpu": "cpu_ms"}
+BACKENDS = ("onnxruntime", "litert")
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +106,11 @@ class LatencyStats:
     iqr_ms: float  # spread: 75th - 25th percentile
     repeats: int
     threads: int
+    # CPU time of the calling thread per run (median, IQR): with one thread both runtimes run the
+    # whole inference on the caller, so this is the compute time without the waits that other
+    # processes sharing the cores add to the wall clock.
+    cpu_ms: float = float("nan")
+    cpu_iqr_ms: float = float("nan")
 
     def to_dict(self) -> dict[str, float | int]:
         return {
@@ -112,6 +118,8 @@ class LatencyStats:
             "latency_min_ms": self.min_ms,
             "latency_p90_ms": self.p90_ms,
             "latency_iqr_ms": self.iqr_ms,
+            "cpu_ms": self.cpu_ms,
+            "cpu_iqr_ms": self.cpu_iqr_ms,
             "repeats": self.repeats,
             "threads": self.threads,
         }
@@ -140,13 +148,59 @@ def ort_latency(
     feed = {session.get_inputs()[0].name: np.random.default_rng(0).standard_normal((1, *input_shape)).astype(np.float32)}
     for _ in range(warmup):
         session.run(None, feed)
-    times = []
+    times, cpu = [], []
     for _ in range(repeats):
-        start = time.perf_counter_ns()
+        start, start_cpu = time.perf_counter_ns(), time.thread_time_ns()
         session.run(None, feed)
         times.append((time.perf_counter_ns() - start) / 1e6)
-    q10, q25, q50, q75, q90 = np.percentile(times, [10, 25, 50, 75, 90])
-    return LatencyStats(float(q50), float(min(times)), float(q90), float(q75 - q25), repeats, threads)
+        cpu.append((time.thread_time_ns() - start_cpu) / 1e6)
+    return _stats(times, cpu, threads)
+
+
+def litert_latency(path: Path, *, threads: int = 1, warmup: int = 3, repeats: int = 20) -> LatencyStats:
+    """Median wall-clock latency of one LiteRT ``invoke()`` (batch 1, default kernels: the XNNPACK delegate).
+
+    Like :func:`ort_latency`, a stop-gap until ``edgenas/measure`` lands. The input is random
+    (int8 noise for a full-integer model, standard-normal otherwise).
+    """
+    import time
+
+    import numpy as np
+
+    from edgenas.export.tflite import quiet_native_output
+
+    try:
+        from ai_edge_litert.interpreter import Interpreter
+    except ImportError:
+        raise MissingExtraError("LiteRT timing needs ai-edge-litert: pip install 'edgenas[tflite]'") from None
+    with quiet_native_output():
+        interpreter = Interpreter(model_path=str(path), num_threads=threads)
+        interpreter.allocate_tensors()
+    detail = interpreter.get_input_details()[0]
+    rng = np.random.default_rng(0)
+    if np.issubdtype(detail["dtype"], np.integer):
+        x = rng.integers(-128, 128, size=detail["shape"]).astype(detail["dtype"])
+    else:
+        x = rng.standard_normal(detail["shape"]).astype(detail["dtype"])
+    interpreter.set_tensor(detail["index"], x)
+    for _ in range(warmup):
+        interpreter.invoke()
+    times, cpu = [], []
+    for _ in range(repeats):
+        start, start_cpu = time.perf_counter_ns(), time.thread_time_ns()
+        interpreter.invoke()
+        times.append((time.perf_counter_ns() - start) / 1e6)
+        cpu.append((time.thread_time_ns() - start_cpu) / 1e6)
+    return _stats(times, cpu, threads)
+
+
+def _stats(times: list[float], cpu: list[float], threads: int) -> LatencyStats:
+    import numpy as np
+
+    q25, q50, q75, q90 = np.percentile(times, [25, 50, 75, 90])
+    c25, c50, c75 = np.percentile(cpu, [25, 50, 75])
+    iqr, cpu_iqr = float(q75 - q25), float(c75 - c25)
+    return LatencyStats(float(q50), float(min(times)), float(q90), iqr, len(times), threads, float(c50), cpu_iqr)
 
 
 def _cpu_name() -> str:
@@ -160,6 +214,16 @@ def _cpu_name() -> str:
     except OSError:
         pass
     return platform.processor() or platform.machine()
+
+
+def _runtime_version(backend: str) -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    package = {"onnxruntime": "onnxruntime", "litert": "ai-edge-litert"}[backend]
+    try:
+        return f"{package} {version(package)}"
+    except PackageNotFoundError:  # pragma: no cover
+        return package
 
 
 def _load_average() -> float | None:
@@ -186,6 +250,7 @@ def measure_model(
     stem: Path,
     *,
     precisions: tuple[str, ...] = PRECISIONS,
+    backend: str = "onnxruntime",
     threads: int = 1,
     warmup: int = 3,
     repeats: int = 20,
@@ -196,7 +261,12 @@ def measure_model(
 
     int8 is ONNX Runtime static QDQ (per-channel int8 weights, int8 activations) calibrated on
     ``calibration_images`` *random* standard-normal inputs: right for timing, not for accuracy.
+    With ``backend="litert"`` the files are ``.tflite`` (litert-torch; int8 is the PT2E route of
+    ``edgenas.export.tflite``, same random calibration); operators the quantizer leaves in float
+    are listed under ``float_operators``.
     """
+    if backend == "litert":
+        return _measure_litert(model, input_shape, stem, precisions, threads, warmup, repeats, calibration_images, progress)
     import numpy as np
     import torch
 
@@ -221,6 +291,47 @@ def measure_model(
     return out
 
 
+def _measure_litert(
+    model: Any,
+    input_shape: tuple[int, ...],
+    stem: Path,
+    precisions: tuple[str, ...],
+    threads: int,
+    warmup: int,
+    repeats: int,
+    calibration_images: int,
+    progress: Callable[[str], None],
+) -> dict[str, dict]:
+    import numpy as np
+    import torch
+
+    from edgenas.export.tflite import convert_int8, quiet_native_output
+
+    try:
+        import litert_torch
+    except ImportError:
+        raise MissingExtraError("LiteRT conversion needs litert-torch: pip install 'edgenas[tflite]'") from None
+    out: dict[str, dict] = {}
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    if "fp32" in precisions:
+        progress(f"{stem.name}: converting to fp32 .tflite (litert-torch) and timing it")
+        path = stem.with_name(stem.name + ".fp32.tflite")
+        with torch.no_grad(), quiet_native_output():
+            litert_torch.convert(model, (torch.zeros(1, *input_shape),)).export(str(path))
+        stats = litert_latency(path, threads=threads, warmup=warmup, repeats=repeats)
+        out["fp32"] = {**stats.to_dict(), "model_bytes": path.stat().st_size}
+    if "int8" in precisions:
+        progress(f"{stem.name}: full-integer int8 .tflite (PT2E, random calibration inputs) and timing it")
+        path = stem.with_name(stem.name + ".int8.tflite")
+        calibration = np.random.default_rng(0).standard_normal((calibration_images, *input_shape)).astype(np.float32)
+        # MobileNetV3 / EfficientNet keep some float ops (hard-swish, SE mean/mul): a CPU runs
+        # the mixed model, so it is timed, and the float operators are recorded beside it.
+        info = convert_int8(model, calibration, path, require_full_int8=False)
+        stats = litert_latency(path, threads=threads, warmup=warmup, repeats=repeats)
+        out["int8"] = {**stats.to_dict(), "model_bytes": info.size_bytes, "float_operators": sorted(set(info.float_operators))}
+    return out
+
+
 def run_zoo(
     models: list[str] | None,
     *,
@@ -241,8 +352,7 @@ def run_zoo(
     on random inputs (see :func:`measure_model`), so they say nothing about accuracy, only speed.
     """
     if backend not in BACKENDS:
-        hint = " (LiteRT timing of the zoo is not implemented yet: use onnxruntime)" if backend == "litert" else ""
-        raise InvalidInputError(f"unknown backend {backend!r}{hint}. Accepted: {', '.join(BACKENDS)}.")
+        raise InvalidInputError(f"unknown backend {backend!r}. Accepted: {', '.join(BACKENDS)}.")
     bad = [p for p in precisions if p not in PRECISIONS]
     if bad or not precisions:
         raise InvalidInputError(f"unknown precision {bad[0] if bad else ''!r}. Accepted: {', '.join(PRECISIONS)}.")
@@ -285,6 +395,7 @@ def run_zoo(
             shape,
             out / entry.arch,
             precisions=precisions,
+            backend=backend,
             threads=threads,
             warmup=warmup,
             repeats=repeats,
@@ -293,7 +404,7 @@ def run_zoo(
         )
         rows.append({**row, **measured})
     key = STATISTICS[statistic]
-    pareto = {p: pareto_names([(r["name"], r["top1"], r[p][key]) for r in rows]) for p in precisions}
+    pareto = {p: pareto_names([(r["name"], r["top1"], r[p][key]) for r in rows if key in r[p]]) for p in precisions}
     return {
         "models": rows,
         "backend": backend,
@@ -311,6 +422,7 @@ def run_zoo(
             "cores": os.cpu_count(),
             "machine": platform.machine(),
             "onnxruntime": ort.__version__,
+            "runtime": _runtime_version(backend),
             "torch": torch.__version__,
             # other processes' load while measuring (1-minute load average before / after): a busy
             # host inflates medians; compare with the minimum
@@ -324,27 +436,34 @@ def zoo_table(summary: dict) -> str:
     precisions = summary["precisions"]
     head = ["model", "top-1 % (published)", "params M", "MMACs", "input"]
     for p in precisions:
-        head += [f"{p} ms (median)", f"{p} ms (min)", f"{p} IQR ms", f"{p} MB"]
+        head += [f"{p} ms (median)", f"{p} ms (min)", f"{p} CPU ms (median)", f"{p} MB"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in summary["models"]:
         cells = [r["name"], f"{100 * r['top1']:.1f}", f"{r['params'] / 1e6:.2f}", f"{r['macs'] / 1e6:.0f}", f"{r['resolution']}"]
         for p in precisions:
             star = " *" if r["name"] in summary["pareto"][p] else ""
             m = r[p]
-            med, low = f"{m['latency_ms']:.1f}", f"{m['latency_min_ms']:.1f}"
-            if summary["statistic"] == "median":
-                med += star
-            else:
-                low += star
-            cells += [med, low, f"{m['latency_iqr_ms']:.1f}", f"{m['model_bytes'] / 1e6:.1f}"]
+            if "error" in m:
+                cells += ["n/a (int8 route refused the model)", "", "", ""]
+                continue
+            mixed = " (mixed)" if m.get("float_operators") else ""
+            figures = {key: f"{m[key]:.1f}" for key in STATISTICS.values()}
+            figures[STATISTICS[summary["statistic"]]] += star
+            cells += [
+                figures["latency_ms"] + mixed,
+                figures["latency_min_ms"],
+                figures["cpu_ms"],
+                f"{m['model_bytes'] / 1e6:.1f}",
+            ]
         lines.append("| " + " | ".join(cells) + " |")
     lines.append("")
     lines.append(
-        f"Latency measured with {summary['backend']} ({summary['host']['onnxruntime']}), {summary['threads']} thread(s), "
+        f"Latency measured with {summary['host'].get('runtime', summary['backend'])}, {summary['threads']} thread(s), "
         f"batch 1, {summary['repeats']} runs after {summary['warmup']} warm-up, on {summary['host']['cpu']} "
         f"({summary['host']['cores']} cores, 1-min load average {summary['host']['load_average'][0]} before, "
         f"{summary['host']['load_average'][1]} after); `*` = on the accuracy-latency Pareto front of its precision "
         f"(by {summary['statistic']}). Top-1 is published (citations in edgenas/zoo.py); "
-        f"params/MACs are counted on the deployed (BN-folded) network. int8: {summary['calibration']}."
+        f"params/MACs are counted on the deployed (BN-folded) network. int8: {summary['calibration']}; "
+        "(mixed) = the int8 model keeps some float operators (listed in zoo.json)."
     )
     return "\n".join(lines)

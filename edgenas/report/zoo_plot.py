@@ -18,11 +18,11 @@ def plot_zoo(summary: dict, path: Path) -> Path:
     fig, ax = plt.subplots(figsize=(8, 5), dpi=120)
     for precision in summary["precisions"]:
         marker, color = _STYLE.get(precision, ("s", "tab:gray"))
-        rows = [r for r in summary["models"] if precision in r]
-        key = "latency_min_ms" if summary.get("statistic") == "min" else "latency_ms"
+        key = {"min": "latency_min_ms", "cpu": "cpu_ms"}.get(summary.get("statistic", "median"), "latency_ms")
+        rows = [r for r in summary["models"] if key in r.get(precision, {})]
         xs = [r[precision][key] for r in rows]
         ys = [100 * r["top1"] for r in rows]
-        ax.scatter(xs, ys, marker=marker, color=color, s=36, label=f"{precision} (ONNX Runtime, measured)", zorder=3)
+        ax.scatter(xs, ys, marker=marker, color=color, s=36, label=f"{precision} ({summary['backend']}, measured)", zorder=3)
         for r, x, y in zip(rows, xs, ys, strict=True):
             ax.annotate(r["name"], (x, y), textcoords="offset points", xytext=(5, 3), fontsize=7, color=color)
         front = sorted((r[precision][key], 100 * r["top1"]) for r in rows if r["name"] in summary["pareto"][precision])
