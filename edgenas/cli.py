@@ -216,12 +216,14 @@ def targets(
 from edgenas.cli_bench import bench  # noqa: E402  (the commands live in their own modules)
 from edgenas.cli_deploy import audit, export, verify  # noqa: E402
 from edgenas.cli_profile import profile  # noqa: E402
+from edgenas.cli_zoo import zoo  # noqa: E402
 
 app.command()(bench)
 app.command()(export)
 app.command()(verify)
 app.command()(profile)
 app.command()(audit)
+app.command()(zoo)
 
 
 def run() -> None:

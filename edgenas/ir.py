@@ -35,10 +35,19 @@ class Op(StrEnum):
     RESHAPE = "reshape"  # RESHAPE (free at run time, but a node and a tensor)
     PAD = "pad"  # PAD: the converter's explicit zero border where SAME padding would be asymmetric
     SOFTMAX = "softmax"  # SOFTMAX
+    MUL = "mul"  # MUL (element-wise, broadcast of a (C,) gate over (H, W, C): squeeze-and-excitation)
+    SIGMOID = "sigmoid"  # LOGISTIC (the squeeze-and-excitation gate of EfficientNet / MnasNet)
+    HARD_SIGMOID = "hard_sigmoid"  # relu6(x + 3) / 6: ADD, RELU6, MUL in TFLite (MobileNetV3's gate)
+    HARD_SWISH = "hard_swish"  # HARD_SWISH: x * relu6(x + 3) / 6 (MobileNetV3)
+    SWISH = "swish"  # x * sigmoid(x) (SiLU, EfficientNet): LOGISTIC + MUL in TFLite
 
 
 #: Operators that carry weights, hence MACs and flash.
 WEIGHTED_OPS = frozenset({Op.CONV2D, Op.DWCONV2D, Op.CONV1D, Op.DWCONV1D, Op.FC})
+
+#: Element-wise activations that run as their own operator (TFLite fuses only ReLU and ReLU6 into
+#: the op before them, which ``Layer.activation`` records).
+ACTIVATION_OPS = frozenset({Op.SIGMOID, Op.HARD_SIGMOID, Op.HARD_SWISH, Op.SWISH})
 
 #: Bytes per element of each supported tensor type.
 DTYPE_BYTES = {"int8": 1, "int16": 2, "float32": 4}
@@ -57,8 +66,10 @@ class Layer:
         stride: Stride per spatial axis, ``()`` where not applicable.
         groups: Convolution groups (``C`` for depthwise).
         bias: Whether the deployed op has a bias (always, once batch norm is folded).
-        activation: Fused activation (``"relu"``, ``"relu6"`` or ``None``).
-        dtype: Tensor element type on the target.
+        activation: Fused activation (``"relu"``, ``"relu6"`` or ``None``). Other activations
+            (hard-swish, swish, sigmoid) are separate layers (:data:`ACTIVATION_OPS`), as in TFLite.
+        dtype: Tensor element type on the target (weights and output): ``"int8"`` or, for a
+            layer left in float, ``"float32"``, so a cost model sees the weight bytes of each layer.
         inputs: Indices of the producing layers in the network list; ``-1`` is the network
             input. ``None`` means "the previous layer" (a plain chain).
         name: A human label for reports (``"block2.pw"``).
@@ -100,6 +111,11 @@ class Layer:
         if self.op is Op.FC:
             return self.in_elements * self.out_channels
         return math.prod(self.kernel) * (self.in_channels // self.groups) * self.out_channels
+
+    @property
+    def weight_bytes(self) -> int:
+        """Bytes of the weights at the layer's precision (int8: 1 per weight, float32: 4)."""
+        return self.weight_count * DTYPE_BYTES[self.dtype]
 
     @property
     def param_count(self) -> int:

@@ -169,7 +169,13 @@ def check_full_int8(info: TfliteInfo) -> None:
 
 
 def convert_int8(
-    model, calibration: np.ndarray, path: Path, *, max_calibration_clips: int = 400, batch_size: int = 64
+    model,
+    calibration: np.ndarray,
+    path: Path,
+    *,
+    max_calibration_clips: int = 400,
+    batch_size: int = 64,
+    require_full_int8: bool = True,
 ) -> TfliteInfo:
     """Write ``model`` as a full-integer int8 ``.tflite`` at ``path`` and return what it holds.
 
@@ -180,6 +186,9 @@ def convert_int8(
             exactly as at inference (standardised). The first ``max_calibration_clips`` set the
             activation ranges; a few hundred are enough and keep export fast.
         path: Destination ``.tflite`` file (folders are created).
+        require_full_int8: Refuse (do not write) a model with float operators, as a
+            microcontroller needs. ``False`` writes it anyway (for a CPU runtime that executes
+            mixed models, e.g. timing the zoo); ``TfliteInfo.float_operators`` lists them.
 
     Raises:
         MissingExtraError: litert-torch is not installed.
@@ -222,6 +231,7 @@ def convert_int8(
             edge.export(str(staged))
         model_bytes = staged.read_bytes()
     info = inspect_tflite(model_bytes)
-    check_full_int8(info)
+    if require_full_int8:
+        check_full_int8(info)
     path.write_bytes(model_bytes)
     return info

@@ -279,6 +279,15 @@ def _layer_cycles(layer: Layer, lat: LatencyCoefficients) -> float:
         return cycles + lat.reshape_cycles_per_element * layer.out_elements
     if op is Op.SOFTMAX:
         return cycles + lat.softmax_cycles_per_element * layer.out_elements
+    per_element = {
+        Op.MUL: lat.mul_cycles_per_element,
+        Op.SIGMOID: lat.sigmoid_cycles_per_element,
+        Op.HARD_SIGMOID: lat.hard_sigmoid_cycles_per_element,
+        Op.HARD_SWISH: lat.hard_swish_cycles_per_element,
+        Op.SWISH: lat.swish_cycles_per_element,
+    }.get(op)
+    if per_element is not None:  # element-wise ops of MBConv networks (assumed coefficients, see target.py)
+        return cycles + per_element * layer.out_elements
     raise InvalidInputError(f"no latency coefficient for op {op.value!r}")  # pragma: no cover
 
 

@@ -31,6 +31,14 @@ KERNEL_LIBRARIES = ("cmsis-nn", "reference")
 
 # --------------------------------------------------------------------------- frozen records
 
+#: Per-element cycles a target file may give for the MBConv element-wise ops; absent keys take
+#: these defaults. All ASSUMED for int8 kernels on a Cortex-M class core (no measurement behind
+#: them yet; docs/targets.md): ``mul`` as ``add`` (one multiply + requantisation per element,
+#: arm_elementwise_mul_s8); ``sigmoid`` = TFLM int8 LOGISTIC, a fixed-point exp and a divide per
+#: element; ``hard_swish`` = TFLM int8 HARD_SWISH, a handful of fixed-point multiplies and a clamp;
+#: ``hard_sigmoid`` = ADD + RELU6 + MUL passes; ``swish`` = LOGISTIC + MUL.
+OPTIONAL_ELEMENT_CYCLES = {"mul": 6.0, "sigmoid": 40.0, "hard_sigmoid": 12.0, "hard_swish": 15.0, "swish": 46.0}
+
 
 @dataclass(frozen=True, slots=True)
 class LatencyCoefficients:
@@ -54,6 +62,13 @@ class LatencyCoefficients:
     reshape_cycles_per_element: float
     softmax_cycles_per_element: float
     op_overhead_cycles: float
+    # Element-wise ops of MBConv networks (squeeze-and-excitation, MobileNetV3/EfficientNet
+    # activations). Optional in a target file; the defaults are ASSUMED (see OPTIONAL_ELEMENT_CYCLES).
+    mul_cycles_per_element: float = OPTIONAL_ELEMENT_CYCLES["mul"]
+    sigmoid_cycles_per_element: float = OPTIONAL_ELEMENT_CYCLES["sigmoid"]
+    hard_sigmoid_cycles_per_element: float = OPTIONAL_ELEMENT_CYCLES["hard_sigmoid"]
+    hard_swish_cycles_per_element: float = OPTIONAL_ELEMENT_CYCLES["hard_swish"]
+    swish_cycles_per_element: float = OPTIONAL_ELEMENT_CYCLES["swish"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,9 +240,9 @@ _MAC_KINDS = ("conv_pointwise", "conv_general", "conv_depthwise", "fc")
 _ELEMENT_KINDS = ("avgpool2d", "global_avgpool", "add", "reshape", "softmax")
 
 
-def _exact_keys(mapping: dict[str, float], expected: tuple[str, ...], where: str) -> None:
+def _exact_keys(mapping: dict[str, float], expected: tuple[str, ...], where: str, optional: tuple[str, ...] = ()) -> None:
     missing = [k for k in expected if k not in mapping]
-    extra = [k for k in mapping if k not in expected]
+    extra = [k for k in mapping if k not in expected and k not in optional]
     if missing or extra:
         raise ValueError(f"{where}: missing {missing or 'none'}, unexpected {extra or 'none'}; expected exactly {list(expected)}")
     negative = [k for k, v in mapping.items() if v < 0]
@@ -237,7 +252,8 @@ def _exact_keys(mapping: dict[str, float], expected: tuple[str, ...], where: str
 
 def _latency(lat: _LatencySchema, where: str) -> LatencyCoefficients:
     _exact_keys(lat.cycles_per_mac, _MAC_KINDS, f"{where}.cycles_per_mac")
-    _exact_keys(lat.cycles_per_element, _ELEMENT_KINDS, f"{where}.cycles_per_element")
+    _exact_keys(lat.cycles_per_element, _ELEMENT_KINDS, f"{where}.cycles_per_element", tuple(OPTIONAL_ELEMENT_CYCLES))
+    element = {**OPTIONAL_ELEMENT_CYCLES, **lat.cycles_per_element}
     return LatencyCoefficients(
         conv_pointwise_cycles_per_mac=lat.cycles_per_mac["conv_pointwise"],
         conv_general_cycles_per_mac=lat.cycles_per_mac["conv_general"],
@@ -251,6 +267,11 @@ def _latency(lat: _LatencySchema, where: str) -> LatencyCoefficients:
         reshape_cycles_per_element=lat.cycles_per_element["reshape"],
         softmax_cycles_per_element=lat.cycles_per_element["softmax"],
         op_overhead_cycles=lat.op_overhead_cycles,
+        mul_cycles_per_element=element["mul"],
+        sigmoid_cycles_per_element=element["sigmoid"],
+        hard_sigmoid_cycles_per_element=element["hard_sigmoid"],
+        hard_swish_cycles_per_element=element["hard_swish"],
+        swish_cycles_per_element=element["swish"],
     )
 
 

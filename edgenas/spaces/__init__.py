@@ -7,11 +7,13 @@ from edgenas.spaces._base import DecisionSpace, SearchSpace
 from edgenas.spaces._filter import OpFilteredSpace, filter_by_ops
 from edgenas.spaces.fbnet import FbnetSpace
 from edgenas.spaces.kws import KwsSpace
+from edgenas.spaces.mbconv import MbconvSpace
 from edgenas.spaces.nb201 import Nb201Space
 
 SPACES: Registry[SearchSpace] = Registry("space")
 SPACES.add("fbnet", FbnetSpace)
 SPACES.add("kws", KwsSpace)
+SPACES.add("mbconv", MbconvSpace)
 SPACES.add("nb201", Nb201Space)
 
-__all__ = ["SPACES", "DecisionSpace", "KwsSpace", "OpFilteredSpace", "SearchSpace", "filter_by_ops"]
+__all__ = ["SPACES", "DecisionSpace", "KwsSpace", "MbconvSpace", "OpFilteredSpace", "SearchSpace", "filter_by_ops"]

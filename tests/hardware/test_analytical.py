@@ -246,6 +246,11 @@ def test_latency_breakdown_prices_every_op(target: Target) -> None:
         Layer(Op.FC, (16,), (10,)),
         Layer(Op.SOFTMAX, (10,), (10,)),
         Layer(Op.PAD, (10,), (12,)),
+        Layer(Op.SIGMOID, (12,), (12,)),
+        Layer(Op.HARD_SIGMOID, (12,), (12,)),
+        Layer(Op.HARD_SWISH, (12,), (12,)),
+        Layer(Op.SWISH, (12,), (12,)),
+        Layer(Op.MUL, (12,), (12,), inputs=(15, 16)),
     ]
     assert {layer.op for layer in every_op} == set(Op)
     breakdown = latency_breakdown_ms(every_op, target)

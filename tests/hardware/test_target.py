@@ -99,7 +99,7 @@ def _write_variant(tmp_path: Path, old: str, new: str) -> Path:
         ("tensor_record_bytes: 24", "tensor_record_bytes: -24", "memory.tensor_record_bytes"),  # negative
         ("    fc: 1.3 ", "    fc: -1.3 ", "latency.cycles_per_mac.fc"),  # negative coefficient
         ("    conv_depthwise: 2.6", "    dw: 2.6", "latency.cycles_per_mac"),  # wrong key
-        ("add, reshape, softmax, pad]", "add, reshape, softmax, gru]", "ops"),  # unknown op
+        ("add, reshape, softmax, pad,", "add, reshape, softmax, gru,", "ops"),  # unknown op
         ("kernels: cmsis-nn", "kernels: tinyengine", "kernels"),
         ("sram_bytes: 327680", "sram_bytes: lots", "sram_bytes"),
     ],

@@ -1,0 +1,46 @@
+"""``zoo.png``: published ImageNet top-1 against measured latency, each model named, Pareto front drawn."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+_STYLE = {"fp32": ("o", "tab:blue"), "int8": ("^", "tab:green")}
+
+
+def plot_zoo(summary: dict, path: Path) -> Path:
+    """Draw one series per precision from an ``edgenas zoo`` summary (``edgenas.zoo.run_zoo``)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import matplotlib.ticker
+
+    fig, ax = plt.subplots(figsize=(8, 5), dpi=120)
+    for precision in summary["precisions"]:
+        marker, color = _STYLE.get(precision, ("s", "tab:gray"))
+        key = {"min": "latency_min_ms", "cpu": "cpu_ms"}.get(summary.get("statistic", "median"), "latency_ms")
+        rows = [r for r in summary["models"] if key in r.get(precision, {})]
+        xs = [r[precision][key] for r in rows]
+        ys = [100 * r["top1"] for r in rows]
+        ax.scatter(xs, ys, marker=marker, color=color, s=36, label=f"{precision} ({summary['backend']}, measured)", zorder=3)
+        for r, x, y in zip(rows, xs, ys, strict=True):
+            ax.annotate(r["name"], (x, y), textcoords="offset points", xytext=(5, 3), fontsize=7, color=color)
+        front = sorted((r[precision][key], 100 * r["top1"]) for r in rows if r["name"] in summary["pareto"][precision])
+        if front:
+            ax.step([f[0] for f in front], [f[1] for f in front], where="post", color=color, lw=1, alpha=0.7)
+    ax.set_xscale("log")
+    ax.xaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
+    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+    ax.margins(x=0.2)
+    threads = summary["threads"]
+    ax.set_xlabel(
+        f"latency, ms (measured: {summary['backend']}, {threads} thread{'s' if threads > 1 else ''}, median; log scale)"
+    )
+    ax.set_ylabel("ImageNet top-1, % (published)")
+    ax.set_title(f"model zoo on {summary['host']['cpu']}", fontsize=9)
+    ax.legend(loc="lower right", fontsize=8)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path
