@@ -39,11 +39,12 @@ def main(debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks an
 
 @app.command()
 def search(
-    task: Annotated[str, typer.Option(help="Task to search for.")] = "kws",
+    task: Annotated[str, typer.Option(help="Task: kws, fashion-mnist or images (docs/tasks.md).")] = "kws",
     data: Annotated[
         Path | None,
         typer.Option(
-            help="Your recordings: one folder of WAVs per word (Speech Commands layout). Default: synthetic speech made offline."
+            help="Your data: kws, one folder of WAVs per word (Speech Commands layout; default synthetic speech); "
+            "images, one folder of images per class; fashion-mnist, a folder of its IDX files."
         ),
     ] = None,
     target: Annotated[

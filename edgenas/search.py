@@ -22,6 +22,7 @@ from edgenas.experiment import Experiment, Progress, layers_cost
 from edgenas.objectives import Limits
 from edgenas.store import SqliteStore
 from edgenas.strategies import STRATEGIES
+from edgenas.tasks import TASKS
 from edgenas.trial import Metrics, Trial, TrialState
 
 if TYPE_CHECKING:
@@ -29,7 +30,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-TASKS = ("kws",)
 BASELINE = "ds-cnn-s"
 BASELINE_NUMBER = -1
 LATENCY_SOURCES = ("estimated", "measured")
@@ -74,8 +74,7 @@ class SearchConfig:
         return {k: (str(getattr(self, k)) if isinstance(getattr(self, k), Path) else getattr(self, k)) for k in keys}
 
     def validate(self) -> None:
-        if self.task not in TASKS:
-            raise InvalidInputError(f"unknown task {self.task!r}. Accepted: {', '.join(TASKS)}.")
+        TASKS.get(self.task)  # unknown name -> "did you mean"
         STRATEGIES.get(self.strategy)  # unknown name -> "did you mean"
         if self.latency not in LATENCY_SOURCES:
             raise InvalidInputError(f"--latency must be one of {', '.join(LATENCY_SOURCES)}, got {self.latency!r}")
@@ -114,8 +113,7 @@ def run_search(
     from edgenas.evaluators.train import TrainEvaluator
     from edgenas.hardware import AnalyticalCostModel, load_target
     from edgenas.report import write_report
-    from edgenas.spaces import KwsSpace, filter_by_ops
-    from edgenas.tasks.kws import load_kws
+    from edgenas.spaces import filter_by_ops
 
     say = status or (lambda message: log.info(message))
     config.validate()
@@ -132,11 +130,11 @@ def run_search(
     if config.resume and not db_path.exists():
         raise InvalidInputError(f"--resume: {db_path} does not exist; start the search without --resume")
     if config.data is not None and not Path(config.data).is_dir():
-        raise InvalidInputError(f"--data {config.data}: not a readable folder (expected one sub-folder of WAVs per word)")
+        raise InvalidInputError(f"--data {config.data}: not a readable folder (expected one sub-folder per class)")
 
-    say("preparing data (synthesised once, then cached)" if config.data is None else f"reading {config.data}")
-    data = load_kws(config.data, cache_dir=config.cache_dir, seed=config.seed)
-    space = KwsSpace(num_classes=len(data.classes), input_shape=tuple(data.input_shape))  # type: ignore[arg-type]
+    say(f"preparing {config.task} data" if config.data is None else f"reading {config.data}")
+    data = TASKS.create(config.task, data_dir=config.data, cache_dir=config.cache_dir, seed=config.seed)
+    space = space_for(data)
     space, removed = filter_by_ops(space, target.native_ops, target.name)  # choices the target cannot run natively
     for message in removed:
         say(message)
@@ -194,6 +192,21 @@ def run_search(
         return SearchOutcome(summary=summary, run_dir=out, trials=store.trials())
     finally:
         store.close()
+
+
+def space_for(data):  # type: ignore[no-untyped-def]
+    """The space searched for a task: ``kws`` for MFCC maps ``(time, coefficients)``, and for
+    one-channel images ``(1, H, W)``, whose networks then read the image as an ``H x W`` map."""
+    from edgenas.spaces import KwsSpace
+
+    shape = tuple(data.input_shape)
+    if len(shape) == 3:
+        if shape[0] != 1:
+            raise InvalidInputError(
+                f"{data.name}: {shape[0]}-channel images; the kws space reads one channel: convert the images to grey"
+            )
+        shape = shape[1:]
+    return KwsSpace(num_classes=len(data.classes), input_shape=shape)  # type: ignore[arg-type]
 
 
 def _fingerprint(data) -> str:
@@ -269,7 +282,7 @@ def _real_speech_split(config: SearchConfig, data):
     Only for the synthetic default: it answers "does a model trained on synthetic speech
     recognise real voices?". None (with a log line) when the shared sample is absent.
     """
-    if config.data is not None:
+    if config.task != "kws" or config.data is not None:
         return None
     folder = shared_data_dir(config.shared_data) / "kws" / "speech_commands_v0.01_sample"
     if not folder.is_dir():

@@ -11,7 +11,8 @@ from edgenas.spaces._blocks import ConvBNReLU
 
 
 class KwsNet(nn.Module):
-    """DS-CNN / 1-D DS-CNN. Input ``(batch, time, coefficients)`` MFCCs; output logits."""
+    """DS-CNN / 1-D DS-CNN. Input ``(batch, time, coefficients)`` MFCCs (or a one-channel image
+    ``(batch, 1, H, W)``); output logits."""
 
     def __init__(self, plan: dict, input_shape: tuple[int, int], num_classes: int) -> None:
         super().__init__()
@@ -40,6 +41,8 @@ class KwsNet(nn.Module):
         self.classifier = nn.Linear(cin, num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() == 4:  # a one-channel image (batch, 1, H, W): read as an H x W map
+            x = x.squeeze(1)
         x = x.unsqueeze(1) if self.two_d else x.transpose(1, 2)
         x = self.features(x)
         x = x.mean(dim=(2, 3)) if self.two_d else x.mean(dim=2)

@@ -5,11 +5,43 @@ train/validation/test, with a sentence saying where the data came from. Evaluato
 search space only needs ``input_shape`` and ``len(classes)``.
 
 Loaders live in their own modules (``edgenas.tasks.kws``) and are imported on demand so that
-importing this package stays cheap.
+importing this package stays cheap. ``TASKS`` names them for ``edgenas search --task``: every
+entry is called as ``loader(data_dir, seed=..., cache_dir=...)``, where ``data_dir`` is the
+user's ``--data`` folder or None for the task's default data.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from edgenas.errors import InvalidInputError
+from edgenas.registry import Registry
 from edgenas.tasks._base import Split, TaskData
 
-__all__ = ["Split", "TaskData"]
+
+def _kws(data_dir: Path | None, *, seed: int = 0, cache_dir: Path | None = None) -> TaskData:
+    from edgenas.tasks.kws import load_kws
+
+    return load_kws(data_dir, cache_dir=cache_dir, seed=seed)
+
+
+def _fashion_mnist(data_dir: Path | None, *, seed: int = 0, cache_dir: Path | None = None) -> TaskData:
+    from edgenas.tasks.fashion_mnist import load_fashion_mnist
+
+    return load_fashion_mnist(data_dir, seed=seed)
+
+
+def _images(data_dir: Path | None, *, seed: int = 0, cache_dir: Path | None = None) -> TaskData:
+    from edgenas.tasks.image_folder import load_image_folder
+
+    if data_dir is None:
+        raise InvalidInputError("--task images needs --data DIR: a folder with one sub-folder of images per class")
+    return load_image_folder(data_dir, seed=seed)
+
+
+TASKS: Registry[TaskData] = Registry("task")
+TASKS.add("kws", _kws)  # keyword spotting: synthetic speech, or --data a Speech Commands folder
+TASKS.add("fashion-mnist", _fashion_mnist)  # Debian dataset-fashion-mnist, or --data a folder of its IDX files
+TASKS.add("images", _images)  # --data DIR: one sub-folder of images per class
+
+__all__ = ["TASKS", "Split", "TaskData"]
