@@ -41,13 +41,22 @@ def percentile_ms(csv_path: Path, device: str, q: float) -> float:
     return float(f"{np.percentile(values, q):.4g}")
 
 
-def problems(queries: int, seeds: int, strategies: tuple[str, ...], out: Path) -> list[tuple[str, BenchConfig]]:
+def problems(
+    queries: int,
+    seeds: int,
+    strategies: tuple[str, ...],
+    out: Path,
+    spaces: tuple[str, ...] = ("nb201", "fbnet"),
+    nb201_devices: tuple[str, ...] = NB201_DEVICES,
+) -> list[tuple[str, BenchConfig]]:
     folder = shared_data_dir() / "benchmarks"
     found = []
     for space, devices, table in (
-        ("nb201", NB201_DEVICES, "nb201_latency_ms.csv"),
+        ("nb201", nb201_devices, "nb201_latency_ms.csv"),
         ("fbnet", FBNET_DEVICES, "fbnet_cifar100_latency_ms.csv"),
     ):
+        if space not in spaces:
+            continue
         for device in devices:
             for q in PERCENTILES:
                 limit = percentile_ms(folder / table, device, q)
@@ -103,23 +112,52 @@ def table(results: list[tuple[str, dict, float]]) -> str:
     return "\n".join(lines)
 
 
+def mean_table(results: list[tuple[str, dict, float]]) -> str:
+    """Mean regret over the problems of each space, per strategy, and where a strategy is worse than random."""
+    lines = []
+    for space in dict.fromkeys(summary["space"] for _, summary, _ in results):
+        rows = [(name, summary) for name, summary, _ in results if summary["space"] == space]
+        budgets = list(next(iter(rows[0][1]["strategies"].values()))["regret"])
+        lines += [
+            f"### Mean over the {len(rows)} {space} problems",
+            "",
+            "| strategy | " + " | ".join(f"mean regret @{b}" for b in budgets) + " | problems worse than random @100 |",
+            "|---|" + "---:|" * (len(budgets) + 1),
+        ]
+        for strategy in rows[0][1]["strategies"]:
+            regret = [{b: r["mean"] for b, r in s["strategies"][strategy]["regret"].items()} for _, s in rows]
+            means = [np.mean([100 * (r[b] if r[b] is not None else np.nan) for r in regret]) for b in budgets]
+            worse = "-"
+            if "random" in rows[0][1]["strategies"] and "100" in budgets:
+                rand = [s["strategies"]["random"]["regret"]["100"]["mean"] for _, s in rows]
+                pairs = zip(regret, rand, strict=True)
+                worse = str(sum(r["100"] is not None and q is not None and r["100"] > q for r, q in pairs))
+            lines.append(f"| {strategy} | " + " | ".join(f"{m:.2f}" for m in means) + f" | {worse} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--queries", type=int, default=300)
     parser.add_argument("--seeds", type=int, default=20)
     parser.add_argument("--strategies", default=None, help="comma-separated; default: every registered strategy")
     parser.add_argument("--jobs", type=int, default=1, help="problems run in parallel processes")
+    parser.add_argument("--spaces", default="nb201,fbnet", help="comma-separated: nb201, fbnet")
+    parser.add_argument("--nb201-devices", default=",".join(NB201_DEVICES), help="comma-separated latency columns")
     parser.add_argument("--out", type=Path, default=Path("runs/strategies"))
     parser.add_argument("--md", type=Path, default=None, help="also write the tables to this Markdown file")
     parser.add_argument("--json", action="store_true", help="print one JSON object (all summaries) instead of the tables")
     args = parser.parse_args()
 
     names = tuple(s for s in (args.strategies or ",".join(STRATEGIES.names())).split(",") if s)
-    todo = problems(args.queries, args.seeds, names, args.out)
+    todo = problems(
+        args.queries, args.seeds, names, args.out, tuple(args.spaces.split(",")), tuple(args.nb201_devices.split(","))
+    )
     start = time.perf_counter()
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:
         results = list(pool.map(_run, todo))
-    text = table(results)
+    text = mean_table(results) + "\n" + table(results)
     header = (
         f"Strategies: {', '.join(names)}; {args.seeds} seeds x {args.queries} queries per problem; "
         f"total wall time {time.perf_counter() - start:.0f} s with {args.jobs} process(es), "
