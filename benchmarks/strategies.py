@@ -60,14 +60,22 @@ def energy_percentile_mj(device: str, q: float, samples: int = 2000) -> float:
 
 
 def problems(
-    queries: int, seeds: int, strategies: tuple[str, ...], out: Path, objectives: tuple[str, ...] = ("accuracy",)
+    queries: int,
+    seeds: int,
+    strategies: tuple[str, ...],
+    out: Path,
+    objectives: tuple[str, ...] = ("accuracy",),
+    spaces: tuple[str, ...] = ("nb201", "fbnet"),
+    nb201_devices: tuple[str, ...] = NB201_DEVICES,
 ) -> list[tuple[str, BenchConfig]]:
     folder = shared_data_dir() / "benchmarks"
     found = []
     for space, devices, table in (
-        ("nb201", NB201_DEVICES, "nb201_latency_ms.csv"),
+        ("nb201", nb201_devices, "nb201_latency_ms.csv"),
         ("fbnet", FBNET_DEVICES, "fbnet_cifar100_latency_ms.csv"),
     ):
+        if space not in spaces:
+            continue
         for device in devices:
             for q in PERCENTILES:
                 limit = percentile_ms(folder / table, device, q)
@@ -83,7 +91,7 @@ def problems(
                     out=out / name,
                 )
                 found.append((f"{name} (T = {limit:g} ms)", config))
-    if len(objectives) > 1:  # energy-limited problems have no exact accuracy-latency front
+    if len(objectives) > 1 or "fbnet" not in spaces:  # energy-limited problems have no exact accuracy-latency front
         return found
     for device in FBNET_ENERGY_DEVICES:
         for q in PERCENTILES:
@@ -149,13 +157,23 @@ def main() -> None:
     parser.add_argument("--strategies", default=None, help="comma-separated; default: every registered strategy")
     parser.add_argument("--jobs", type=int, default=1, help="problems run in parallel processes")
     parser.add_argument("--objectives", default="accuracy", help="accuracy, or accuracy,latency (adds hypervolume ratios)")
+    parser.add_argument("--spaces", default="nb201,fbnet", help="comma-separated: nb201, fbnet")
+    parser.add_argument("--nb201-devices", default=",".join(NB201_DEVICES), help="comma-separated latency columns")
     parser.add_argument("--out", type=Path, default=Path("runs/strategies"))
     parser.add_argument("--md", type=Path, default=None, help="also write the tables to this Markdown file")
     parser.add_argument("--json", action="store_true", help="print one JSON object (all summaries) instead of the tables")
     args = parser.parse_args()
 
     names = tuple(s for s in (args.strategies or ",".join(STRATEGIES.names())).split(",") if s)
-    todo = problems(args.queries, args.seeds, names, args.out, tuple(args.objectives.split(",")))
+    todo = problems(
+        args.queries,
+        args.seeds,
+        names,
+        args.out,
+        tuple(args.objectives.split(",")),
+        tuple(args.spaces.split(",")),
+        tuple(args.nb201_devices.split(",")),
+    )
     start = time.perf_counter()
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:
         results = list(pool.map(_run, todo))

@@ -40,6 +40,8 @@ OPS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
 #: (target node, source node) of each gene, in NB201 string order.
 EDGES = ((1, 0), (2, 0), (2, 1), (3, 0), (3, 1), (3, 2))
 NUM_NODES = 4
+#: Input-to-output paths of the cell, as gene indices (0->3, 0->1->3, 0->2->3, 0->1->2->3).
+PATHS = ((3,), (0, 4), (1, 5), (0, 2, 5))
 #: The decisions, one per edge (a constant: ``decisions()`` is on the hot path of every ask).
 DECISIONS = tuple(Decision(f"{j}<-{i}", OPS) for j, i in EDGES)
 
@@ -123,6 +125,22 @@ class Nb201Space(DecisionSpace):
 
     def describe(self, arch: Arch) -> str:
         return self.arch_string(arch)
+
+    def features(self, arch: Arch) -> tuple[float, ...]:
+        """The path encoding of White et al. 2021 (BANANAS): how many input-to-output paths carry each
+        op sequence (a ``none`` edge breaks its paths). Learned predictors append it to the one-hot
+        genes: it tells them which ops act in series, which the per-edge genes do not."""
+        out = [0.0] * 84  # 4 + 16 + 64 op sequences of length 1, 2, 3
+        genes = arch.genes
+        for path, offset in zip(PATHS, (0, 4, 4, 20), strict=True):
+            column = offset
+            for i, k in enumerate(path):
+                if not genes[k]:  # none breaks the path
+                    break
+                column += (genes[k] - 1) * 4**i
+            else:
+                out[column] += 1.0
+        return tuple(out)
 
     # -- hardware IR ----------------------------------------------------------------------
     def layers(self, arch: Arch) -> list[Layer]:
