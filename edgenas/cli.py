@@ -209,10 +209,12 @@ def targets(
 
 from edgenas.cli_bench import bench  # noqa: E402  (the commands live in their own modules)
 from edgenas.cli_deploy import export, verify  # noqa: E402
+from edgenas.cli_predictor import app as predictor_app  # noqa: E402
 
 app.command()(bench)
 app.command()(export)
 app.command()(verify)
+app.add_typer(predictor_app, name="predictor")
 
 
 def run() -> None:
