@@ -39,7 +39,7 @@ class FewShotPredictor(LatencyPredictor):
 
     kind = "fewshot"
 
-    def __init__(self, source_kind: str = "lgbm", source_params: dict[str, Any] | None = None) -> None:
+    def __init__(self, source_kind: str = "lut", source_params: dict[str, Any] | None = None) -> None:
         self.source_kind = source_kind
         self.source_params = source_params
         self.sources_: dict[str, LatencyPredictor] = {}
@@ -63,6 +63,14 @@ class FewShotPredictor(LatencyPredictor):
             keep = np.flatnonzero(np.isfinite(y) & (y > 0))
             predictor = PREDICTORS.create(self.source_kind, **(self.source_params or {}))
             self.sources_[device] = predictor.fit([nets[i] for i in keep], y[keep])
+        return self
+
+    @classmethod
+    def with_sources(cls, sources: Mapping[str, LatencyPredictor]) -> FewShotPredictor:
+        """A predictor whose sources are already fitted (shared between targets, e.g. in a benchmark)."""
+        kinds = {p.kind for p in sources.values()}
+        self = cls(source_kind=kinds.pop() if len(kinds) == 1 else "lut")
+        self.sources_ = dict(sources)
         return self
 
     def source_features(self, nets: Sequence[Net]) -> np.ndarray:

@@ -129,17 +129,17 @@ class LayerLutPredictor(LatencyPredictor):
     def predict(self, nets: Sequence[Net]) -> np.ndarray:
         self._check_fitted(self.table_)
         assert self.table_ is not None
-        cache: dict[str, float] = {}
+        cache: dict[Layer, float] = {}  # layers are frozen: equal layers, equal entry
         out = np.empty(len(nets))
         for i, net in enumerate(nets):
             total = self.overhead_ms_
             if self.keys != "layers":
                 total += sum(self.table_.get(k, 0.0) for k in _gene_keys(net))
             for layer in net.layers if self.keys != "genes" else ():
-                sig = layer.signature()
-                if sig not in cache:
-                    cache[sig] = self.layer_ms(layer)
-                total += cache[sig]
+                cost = cache.get(layer)
+                if cost is None:
+                    cost = cache[layer] = self.layer_ms(layer)
+                total += cost
             out[i] = total
         return out
 

@@ -68,6 +68,7 @@ class MlpPredictor(LatencyPredictor):
 
         from sklearn.exceptions import ConvergenceWarning
         from sklearn.neural_network import MLPRegressor
+        from threadpoolctl import threadpool_limits
 
         y = self._check_xy(nets, latency_ms)
         self.cardinalities_ = tuple(nets[0].cardinalities)
@@ -89,7 +90,8 @@ class MlpPredictor(LatencyPredictor):
                 max_iter=self.max_iter,
                 random_state=self.seed + k,
             )
-            with warnings.catch_warnings():
+            # one BLAS thread: these matrices are tiny, and a thread pool per core only adds contention
+            with warnings.catch_warnings(), threadpool_limits(1):
                 warnings.simplefilter("ignore", ConvergenceWarning)
                 mlp.fit(xs, ts)
             self.models_.append({"weights": [w.tolist() for w in mlp.coefs_], "biases": [b.tolist() for b in mlp.intercepts_]})
