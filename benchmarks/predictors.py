@@ -42,7 +42,16 @@ def main() -> None:
     ap.add_argument("--kinds", default=",".join(KINDS))
     ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "predictors.md")
     ap.add_argument("--json", type=Path, default=None, help="also write every figure as JSON here")
+    ap.add_argument("--merge", default=None, help="comma-separated --json files of runs over other devices: write their table")
     args = ap.parse_args()
+    if args.merge:  # e.g. the devices split over two processes
+        parts = [json.loads(Path(p).read_text()) for p in args.merge.split(",")]
+        summary = {d: v for part in parts for d, v in part["summary"].items()}
+        text = markdown(summary, args, parts[0]["archs"], max(p["wall_s"] for p in parts))
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(text)
+        print(text)
+        return
     sizes = [int(s) for s in args.sizes.split(",")]
     kinds = args.kinds.split(",")
     start = time.perf_counter()
@@ -76,11 +85,12 @@ def main() -> None:
                     results.setdefault(device, {}).setdefault(str(n), {}).setdefault(kind, []).append(m)
             print(f"repeat {r} {device} done ({time.perf_counter() - start:.0f} s)", file=sys.stderr, flush=True)
     summary = summarise(results)
-    text = markdown(summary, args, len(data.nets), time.perf_counter() - start)
+    wall_s = time.perf_counter() - start
+    if args.json:
+        args.json.write_text(json.dumps({"archs": len(data.nets), "wall_s": wall_s, "summary": summary}, indent=1) + "\n")
+    text = markdown(summary, args, len(data.nets), wall_s)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text)
-    if args.json:
-        args.json.write_text(json.dumps(summary, indent=1) + "\n")
     print(text)
 
 
@@ -105,7 +115,7 @@ def markdown(summary: dict, args: argparse.Namespace, archs: int, wall_s: float)
         f"# Latency predictors on `{args.space}`: every device, {' and '.join(sizes)} training architectures",
         "",
         f"Command: `.venv/bin/python benchmarks/predictors.py --sizes {args.sizes} --repeats {args.repeats} "
-        f"--held-out {args.held_out}` ({archs:,} architectures; {wall_s / 60:.0f} min on a shared 2-core x86-64). "
+        f"--held-out {args.held_out}` ({archs:,} architectures; {wall_s / 60:.0f} min on a shared, loaded 2-core x86-64). "
         f"Measured latencies from the table; predictions scored on {args.held_out:,} held-out architectures per run "
         f"(a seeded sample of those not trained on), mean over {args.repeats} repeats (seeds 0..{args.repeats - 1}).",
         "",
