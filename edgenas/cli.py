@@ -216,6 +216,7 @@ def targets(
 
 from edgenas.cli_bench import bench  # noqa: E402  (the commands live in their own modules)
 from edgenas.cli_deploy import audit, export, verify  # noqa: E402
+from edgenas.cli_predictor import app as predictor_app  # noqa: E402
 from edgenas.cli_profile import profile  # noqa: E402
 from edgenas.cli_zoo import zoo  # noqa: E402
 
@@ -225,6 +226,7 @@ app.command()(verify)
 app.command()(profile)
 app.command()(audit)
 app.command()(zoo)
+app.add_typer(predictor_app, name="predictor")
 
 
 def run() -> None:
