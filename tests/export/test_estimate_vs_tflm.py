@@ -60,7 +60,7 @@ def _randomise_batchnorm(model: torch.nn.Module, seed: int) -> torch.nn.Module:
     return model
 
 
-@pytest.mark.parametrize("name", list(ARCHS))
+@pytest.mark.parametrize("name", list(ARCHS), ids=["ds-cnn-s", "2d-pad-mid", "default-best", "1d-pad-mid"])
 def test_estimates_within_ten_percent_of_tflite_micro(name: str, tmp_path: Path) -> None:
     space = KwsSpace()
     arch = _arch(space, ARCHS[name])
