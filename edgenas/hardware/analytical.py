@@ -3,27 +3,36 @@
 Pure functions of ``list[Layer]`` and a :class:`Target`: no torch, no I/O, a few microseconds
 per layer, so a search can price thousands of candidates a second before training any.
 
-What is modelled (the TFLite Micro deployment of an int8 network):
+What is modelled (the TFLite Micro deployment of the int8 ``.tflite`` edgenas exports):
 
-* **Activations**: TFLite Micro plans every non-constant tensor in one arena. A tensor lives
-  from the op that produces it to its last consumer (``Layer.inputs`` / :func:`producers`); the
-  network input lives from the start to its last consumer; a tensor nobody reads is a network
-  output and lives to the end. The peak is the largest sum of live tensors at any op (plus that
-  op's kernel scratch), each rounded up to the arena alignment. This is the liveness lower bound
-  the greedy planner reaches on chains and simple branches; it may place a little worse on
-  complex graphs.
+* **The converted graph**: the IR plus the converter's layout copies (TRANSPOSE/RESHAPE around
+  PAD and MEAN, at the input), :func:`edgenas.hardware.tflite_graph.lower`. Every figure below
+  is computed over that graph, not the bare IR.
+* **Activations (arena head)**: a tensor lives from the op that produces it to its last
+  consumer; the network input from the start, a network output to the end. Buffers (rounded up
+  to the 16-B arena alignment, plus each op's kernel scratch for one op) are placed by the same
+  greedy first-fit algorithm as TFLite Micro's ``GreedyMemoryPlanner`` (:func:`greedy_plan_bytes`),
+  so the head is the planner's, not just the liveness peak; or, where larger, the memory the
+  planner itself needs while it plans (:func:`planning_bytes`).
 * **RESHAPE**: by default it does *not* alias its input (TFLite Micro plans the output as its
   own buffer and the kernel copies); ``memory.reshape_aliases_input: true`` makes it share the
   input's buffer, which then lives until the reshape's last consumer.
-* **Persistent tail**: per-channel requantisation data, one record per tensor and per node,
-  per-op kernel state and a fixed allocator overhead (host-measured figures, see docs).
+* **Persistent tail**: per-channel requantisation data, one ``TfLiteEvalTensor`` per tensor and
+  one ``NodeAndRegistration`` per operator, per-builtin kernel op data and a fixed allocator
+  overhead (x86-64 host figures from TFLite Micro's recording allocator; see docs/deploy.md).
 * **Flash**: the ``.tflite`` flatbuffer: int8 weights, int32 biases, quantisation parameters and
-  per-tensor/per-op/per-model flatbuffer overhead.
-* **Latency**: per-op cycles from the target's coefficients, divided by the clock.
+  flatbuffer records per weighted op, per other op and per model.
+* **Latency**: per-op cycles from the target's coefficients, divided by the clock (over the
+  IR, not the converted graph: the latency coefficients were calibrated that way).
+
+Checked against TFLite Micro on 41 converted ``kws`` networks (``benchmarks/estimate_vs_tflm.py``):
+arena within 1 % and file size within 4 % on the host.
 """
 
 from __future__ import annotations
 
+import bisect
+import functools
 import math
 from collections.abc import Sequence
 
@@ -34,13 +43,11 @@ from edgenas.hardware.target import (
     MemoryCoefficients,
     Target,
 )
+from edgenas.hardware.tflite_graph import CONST_OPERAND_BUILTINS, TfliteOp, lower
 from edgenas.ir import DTYPE_BYTES, WEIGHTED_OPS, Layer, Op
 
 _CONV_OPS = frozenset({Op.CONV2D, Op.CONV1D})
 _DEPTHWISE_OPS = frozenset({Op.DWCONV2D, Op.DWCONV1D})
-
-#: Ops that carry one extra constant tensor in the flatbuffer (RESHAPE's shape, MEAN's axes).
-_EXTRA_CONST_TENSOR_OPS = frozenset({Op.RESHAPE, Op.GLOBAL_AVGPOOL, Op.PAD})  # shape/axis/paddings constant
 
 
 def _elem_bytes(layer: Layer) -> int:
@@ -107,31 +114,54 @@ def scratch_bytes(layer: Layer, target: Target) -> int:
     return 0  # FC (arm_fully_connected_s8), ADD, RESHAPE, SOFTMAX: none
 
 
-def _live_intervals(layers: Sequence[Layer], target: Target) -> tuple[list[int], list[int], list[int]]:
+def _op_scratch(op: TfliteOp, target: Target) -> int:
+    """Scratch of a lowered operator: the IR layer's, except where the converter changed the kernel."""
+    if op.layer is None:
+        return 0
+    if op.builtin == "DEPTHWISE_CONV_2D" and op.layer.op in _CONV_OPS:
+        return 0  # one-channel conv run as depthwise with multiplier > 1: generic kernel, no buffer
+    if op.builtin == "SUM":
+        return 0 if target.kernels == "cmsis-nn" else op.out_bytes * 4
+    return scratch_bytes(op.layer, target)
+
+
+def _graph(layers: Sequence[Layer]) -> tuple[int, tuple[TfliteOp, ...]]:
+    _check(layers)
+    return _lowered(tuple(layers))
+
+
+@functools.lru_cache(maxsize=256)
+def _lowered(layers: tuple[Layer, ...]) -> tuple[int, tuple[TfliteOp, ...]]:
+    """Validated lowering, memoised: a cost model asks for SRAM and flash of the same layers in a row
+    (a pure function of frozen layers, so the cache can never be stale)."""
+    for i in range(len(layers)):
+        _producer_indices(layers, i)
+        _elem_bytes(layers[i])
+    input_bytes, ops = lower(layers)
+    return input_bytes, tuple(ops)
+
+
+def _live_intervals(input_bytes: int, ops: Sequence[TfliteOp], target: Target) -> tuple[list[int], list[int], list[int]]:
     """Per buffer: size (aligned bytes), first op it is live at, last op it is live at.
 
-    Buffer 0 is the network input, buffer i+1 the output of layer i.
+    Buffer 0 is the network input, buffer i+1 the output of lowered op i.
     """
-    n = len(layers)
+    n = len(ops)
     align = target.memory.tensor_alignment_bytes
     alias = target.memory.reshape_aliases_input
-    sizes = [_align(layers[0].in_elements * _elem_bytes(layers[0]), align)]
-    sizes += [_align(layer.out_elements * _elem_bytes(layer), align) for layer in layers]
+    sizes = [_align(input_bytes, align)] + [_align(op.out_bytes, align) for op in ops]
     start = [0] + list(range(n))
     last = [-1] * (n + 1)
     # owner[b] = the buffer that actually holds tensor b (an aliasing RESHAPE shares its input's)
     owner = list(range(n + 1))
-    for i in range(n):
-        for p in _producer_indices(layers, i):
-            last[owner[p + 1]] = max(last[owner[p + 1]], i)
-        if alias and layers[i].op is Op.RESHAPE:
-            (p,) = _producer_indices(layers, i)[:1]
-            owner[i + 1] = owner[p + 1]
-            sizes[i + 1] = 0
     consumed = [False] * (n + 1)
-    for i in range(n):
-        for p in _producer_indices(layers, i):
+    for i, op in enumerate(ops):
+        for p in op.inputs:
+            last[owner[p + 1]] = max(last[owner[p + 1]], i)
             consumed[p + 1] = True
+        if alias and op.builtin == "RESHAPE":
+            owner[i + 1] = owner[op.inputs[0] + 1]
+            sizes[i + 1] = 0
     for b in range(n + 1):
         if not consumed[b]:  # a network output (or an unread tensor): kept to the end
             last[owner[b]] = n - 1
@@ -140,52 +170,108 @@ def _live_intervals(layers: Sequence[Layer], target: Target) -> tuple[list[int],
     return sizes, start, last
 
 
+def greedy_plan_bytes(buffers: Sequence[tuple[int, int, int]]) -> int:
+    """Arena bytes TFLite Micro's ``GreedyMemoryPlanner`` uses for ``(size, first_op, last_op)`` buffers.
+
+    The planner's algorithm (tflite-micro ``memory_planner/greedy_memory_planner.cc``): buffers
+    sorted by size, largest first, with a stable sort of a list the planner filled back to front,
+    so equal sizes go *last added first* (buffers are added tensor by tensor in index order, then
+    the scratch buffers); each goes at the lowest offset where it overlaps no already-placed
+    buffer live at the same time. Not always the liveness optimum: on small networks a buffer can
+    land above a gap too small for it (``1d c16 k3 s2 / dw5 s1 c24 / dw3 s2 c24``: 1,408 B planned
+    against a 1,008 B liveness peak, as TFLite Micro measures).
+    """
+    order = sorted(range(len(buffers)), key=lambda b: (-buffers[b][0], -b))
+    placed: list[tuple[int, int, int, int]] = []  # (offset, size, first, last), kept sorted by offset
+    top = 0
+    for b in order:
+        size, first, last = buffers[b]
+        offset = 0
+        for p_offset, p_size, p_first, p_last in placed:
+            if p_first > last or first > p_last:
+                continue  # not live at the same time
+            if p_offset - offset >= size:
+                break  # fits in the gap below this one
+            offset = max(offset, p_offset + p_size)
+        bisect.insort(placed, (offset, size, first, last))
+        top = max(top, offset + size)
+    return top
+
+
 def _activation_profile(layers: Sequence[Layer], target: Target, with_scratch: bool) -> int:
-    _check(layers)
-    sizes, start, last = _live_intervals(layers, target)
-    n = len(layers)
-    delta = [0] * (n + 1)
-    for size, s, e in zip(sizes, start, last, strict=True):
-        delta[s] += size
-        delta[e + 1] -= size
-    align = target.memory.tensor_alignment_bytes
-    peak = live = 0
-    for i in range(n):
-        live += delta[i]
-        extra = _align(scratch_bytes(layers[i], target), align) if with_scratch else 0
-        peak = max(peak, live + extra)
-    return peak
+    return _head_bytes(*_graph(layers), target, with_scratch)
+
+
+def _head_bytes(input_bytes: int, ops: Sequence[TfliteOp], target: Target, with_scratch: bool) -> int:
+    """The head of the arena: activation (and scratch) buffers placed by the greedy planner, or
+    the planner's own temporary memory where that is larger (:func:`planning_bytes`)."""
+    sizes, start, last = _live_intervals(input_bytes, ops, target)
+    buffers = [(size, s, e) for size, s, e in zip(sizes, start, last, strict=True) if size > 0]
+    scratch = [(_align(_op_scratch(op, target), target.memory.tensor_alignment_bytes), i, i) for i, op in enumerate(ops)]
+    scratch = [entry for entry in scratch if entry[0] > 0] if with_scratch else []
+    planned = greedy_plan_bytes(buffers + scratch)
+    return max(planned, _planning_bytes(ops, len(buffers) + len(scratch), len(scratch), target))
+
+
+def _planning_bytes(ops: Sequence[TfliteOp], planned_buffers: int, scratch_requests: int, target: Target) -> int:
+    mem = target.memory
+    records = (_tensor_count(ops) + scratch_requests) * mem.planning_record_bytes
+    return mem.planning_fixed_bytes + records + planned_buffers * mem.planner_buffer_bytes
+
+
+def planning_bytes(layers: Sequence[Layer], target: Target) -> int:
+    """Head memory TFLite Micro needs *while* planning (``MicroAllocator::CommitStaticMemoryPlan``).
+
+    An ``AllocationInfo`` per tensor and scratch request, the planner's per-buffer arrays
+    (``GreedyMemoryPlanner::per_buffer_size()`` each) and the scratch-request block, all held in
+    the head at once. On small networks with many tensors this exceeds the activation plan, and
+    the arena must be that large even though the plan needs less.
+    """
+    input_bytes, ops = _graph(layers)
+    sizes, _, _ = _live_intervals(input_bytes, ops, target)
+    scratch = sum(1 for op in ops if _op_scratch(op, target) > 0)
+    return _planning_bytes(ops, sum(1 for size in sizes if size > 0) + scratch, scratch, target)
 
 
 def activation_peak_bytes(layers: Sequence[Layer]) -> int:
-    """Peak bytes of live activation tensors (no scratch, no alignment padding, no aliasing).
+    """Peak bytes of live activation tensors of the deployed graph (no scratch, no alignment padding).
 
-    Target-independent liveness: see the module docstring. For the target's arena figure
-    (alignment, RESHAPE aliasing, scratch) use :func:`peak_sram_bytes`.
+    Liveness over the converted operator graph (:func:`edgenas.hardware.tflite_graph.lower`: the
+    IR plus the converter's layout copies); see the module docstring. For the target's arena figure
+    (alignment, RESHAPE aliasing, scratch, persistent tail) use :func:`peak_sram_bytes`.
     """
-    _check(layers)
     return _activation_profile(layers, _NEUTRAL_TARGET, with_scratch=False)
+
+
+def _per_channel_bytes(ops: Sequence[TfliteOp], target: Target) -> int:
+    mem = target.memory
+    return sum(
+        op.layer.out_channels * mem.per_channel_quant_bytes
+        for op in ops
+        if op.layer is not None and op.layer.op in mem.per_channel_ops
+    )
 
 
 def persistent_bytes(layers: Sequence[Layer], target: Target) -> int:
     """The TFLite Micro persistent tail: what stays allocated for the life of the interpreter.
 
-    Per-channel requantisation data (multiplier and shift, 8 B per output channel of each
-    per-channel op), one evaluation record per tensor (activations, weights, biases and the
-    small constant tensors of RESHAPE/MEAN), one record per node, kernel op-data per node and
-    the allocator's own objects.
+    Per-channel requantisation data (int32 multiplier + int32 shift per output channel of each
+    per-channel op), one ``TfLiteEvalTensor`` per tensor of the file (activations, weights,
+    biases, the constant shape/permutation/axis operands), one ``NodeAndRegistration`` per
+    operator, each kernel's op data and builtin parameters (per TFLite builtin) and the
+    allocator's own objects (with the persistent input/output ``TfLiteTensor`` records).
     """
-    _check(layers)
+    return _tail_bytes(_graph(layers)[1], target)
+
+
+def _tail_bytes(ops: Sequence[TfliteOp], target: Target) -> int:
     mem = target.memory
-    per_channel = sum(layer.out_channels * mem.per_channel_quant_bytes for layer in layers if layer.op in mem.per_channel_ops)
-    tensors = _tensor_count(layers)
-    kernel_state = sum(
-        mem.weighted_kernel_state_bytes if layer.op in WEIGHTED_OPS else mem.other_kernel_state_bytes for layer in layers
-    )
+    state = dict(mem.kernel_state_bytes)
+    kernel_state = sum(state.get(op.builtin, mem.default_kernel_state_bytes) for op in ops)
     return (
-        per_channel
-        + tensors * mem.tensor_record_bytes
-        + len(layers) * mem.node_record_bytes
+        _per_channel_bytes(ops, target)
+        + _tensor_count(ops) * mem.tensor_record_bytes
+        + len(ops) * mem.node_record_bytes
         + kernel_state
         + mem.allocator_overhead_bytes
     )
@@ -194,21 +280,21 @@ def persistent_bytes(layers: Sequence[Layer], target: Target) -> int:
 def peak_sram_bytes(layers: Sequence[Layer], target: Target) -> int:
     """Estimated minimum tensor arena: activation peak (with the scratch of the op at which it
     occurs, unless ``memory.include_scratch`` is false) plus the persistent tail."""
-    activations = _activation_profile(layers, target, with_scratch=target.memory.include_scratch)
-    return activations + persistent_bytes(layers, target)
+    input_bytes, ops = _graph(layers)
+    return _head_bytes(input_bytes, ops, target, target.memory.include_scratch) + _tail_bytes(ops, target)
 
 
 # --------------------------------------------------------------------------- flash
 
 
-def _tensor_count(layers: Sequence[Layer]) -> int:
+def _tensor_count(ops: Sequence[TfliteOp]) -> int:
     """Tensors in the flatbuffer: the input, one output per op, weights and bias per weighted
-    op, and the constant shape/axis tensor of RESHAPE and MEAN."""
-    count = 1 + len(layers)
-    for layer in layers:
-        if layer.op in WEIGHTED_OPS:
-            count += 2 if layer.bias else 1
-        elif layer.op in _EXTRA_CONST_TENSOR_OPS:
+    op, and the constant operand (shape, permutation, paddings, axes) of the glue ops."""
+    count = 1 + len(ops)
+    for op in ops:
+        if op.layer is not None and op.layer.op in WEIGHTED_OPS:
+            count += 2 if op.layer.bias else 1
+        elif op.builtin in CONST_OPERAND_BUILTINS:
             count += 1
     return count
 
@@ -217,19 +303,23 @@ def flash_bytes(layers: Sequence[Layer], target: Target) -> int:
     """Size of the int8 ``.tflite`` model: the bytes the model occupies in flash.
 
     Weights at their dtype width, biases at ``flash.bias_bytes`` (int32), quantisation
-    parameters (one scale + zero point per channel for per-channel tensors, one per tensor
-    otherwise), and flatbuffer overhead per tensor, per op and per model. The code of the
-    runtime itself is not included.
+    parameters (float32 scale + int64 zero point per channel for per-channel tensors, one per
+    tensor otherwise), and flatbuffer records per weighted op, per other op and per model, over
+    the converted operator graph (:func:`edgenas.hardware.tflite_graph.lower`). The records are
+    dominated by the converter's tensor names (torch module paths, 30-460 B each), hence fitted
+    per operator kind rather than derived. The runtime's code is not included.
     """
-    _check(layers)
+    _, ops = _graph(layers)
     fl = target.flash
     per_channel_ops = target.memory.per_channel_ops
-    total = fl.model_overhead_bytes + len(layers) * fl.op_overhead_bytes
-    total += _tensor_count(layers) * fl.tensor_overhead_bytes
-    for layer in layers:
+    total = fl.model_overhead_bytes
+    for op in ops:
         total += fl.quant_param_bytes_per_channel  # the output activation's scale/zero point
-        if layer.op not in WEIGHTED_OPS:
+        layer = op.layer
+        if layer is None or layer.op not in WEIGHTED_OPS:
+            total += fl.other_op_bytes
             continue
+        total += fl.weighted_op_bytes
         channels = layer.out_channels if layer.op in per_channel_ops else 1
         total += layer.weight_count * _elem_bytes(layer)
         total += fl.quant_param_bytes_per_channel * channels  # weight scales
@@ -314,9 +404,12 @@ def _neutral_target() -> Target:
         per_channel_ops=frozenset(),
         tensor_record_bytes=0,
         node_record_bytes=0,
-        weighted_kernel_state_bytes=0,
-        other_kernel_state_bytes=0,
+        kernel_state_bytes=(),
+        default_kernel_state_bytes=0,
         allocator_overhead_bytes=0,
+        planning_fixed_bytes=0,
+        planning_record_bytes=0,
+        planner_buffer_bytes=0,
     )
     return Target(
         name="neutral",

@@ -14,7 +14,7 @@ from __future__ import annotations
 import difflib
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -75,8 +75,12 @@ class LatencyCoefficients:
 class MemoryCoefficients:
     """TFLite Micro arena layout: how activations are planned and what the persistent tail holds.
 
-    The record sizes are those measured on the x86-64 host (see ``docs/targets.md``); on a
+    The record sizes are those measured on the x86-64 host (see ``docs/deploy.md``); on a
     32-bit MCU pointer-holding records are about half as large, so the tail is an upper bound.
+    ``kernel_state_bytes`` is keyed by TFLite builtin name (``"CONV_2D"``...): each kernel's op
+    data and builtin parameters; builtins not listed cost ``default_kernel_state_bytes``. The
+    ``planning_*`` figures size the temporary memory the planner needs in the head while it plans
+    (fixed + per allocation record + per planned buffer): on small networks it exceeds the plan.
     """
 
     tensor_alignment_bytes: int
@@ -86,19 +90,27 @@ class MemoryCoefficients:
     per_channel_ops: frozenset[Op]
     tensor_record_bytes: int
     node_record_bytes: int
-    weighted_kernel_state_bytes: int
-    other_kernel_state_bytes: int
+    kernel_state_bytes: tuple[tuple[str, int], ...]  # (TFLite builtin, bytes), sorted
+    default_kernel_state_bytes: int
     allocator_overhead_bytes: int
+    planning_fixed_bytes: int = 0
+    planning_record_bytes: int = 0
+    planner_buffer_bytes: int = 0
 
 
 @dataclass(frozen=True, slots=True)
 class FlashCoefficients:
-    """Size of the int8 ``.tflite`` flatbuffer held in flash."""
+    """Size of the int8 ``.tflite`` flatbuffer held in flash.
+
+    Besides the weight and bias data: per weighted operator (its Operator table and the weight,
+    bias and output Tensor records, names included), per other operator (layout copies, PAD,
+    MEAN...: Operator, output Tensor, constant operand with its data) and per model.
+    """
 
     bias_bytes: int
     quant_param_bytes_per_channel: int
-    tensor_overhead_bytes: int
-    op_overhead_bytes: int
+    weighted_op_bytes: int
+    other_op_bytes: int
     model_overhead_bytes: int
 
 
@@ -180,17 +192,47 @@ class _MemorySchema(_Strict):
     per_channel_ops: list[Op]
     tensor_record_bytes: int = _NonNegInt
     node_record_bytes: int = _NonNegInt
-    weighted_kernel_state_bytes: int = _NonNegInt
-    other_kernel_state_bytes: int = _NonNegInt
+    kernel_state_bytes: dict[str, Annotated[int, Field(ge=0)]] | None = None
+    default_kernel_state_bytes: int | None = Field(default=None, ge=0)
+    # older target files: one figure for weighted ops, one for the rest (mapped onto the two above)
+    weighted_kernel_state_bytes: int | None = Field(default=None, ge=0)
+    other_kernel_state_bytes: int | None = Field(default=None, ge=0)
     allocator_overhead_bytes: int = _NonNegInt
+    planning_fixed_bytes: int = _NonNegInt
+    planning_record_bytes: int = _NonNegInt
+    planner_buffer_bytes: int = _NonNegInt
+
+    def kernel_state(self) -> tuple[tuple[str, int], ...]:
+        if self.kernel_state_bytes is not None:
+            return tuple(sorted(self.kernel_state_bytes.items()))
+        weighted = self.weighted_kernel_state_bytes or 0
+        return tuple((builtin, weighted) for builtin in ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED"))
+
+    def default_kernel_state(self) -> int:
+        if self.default_kernel_state_bytes is not None:
+            return self.default_kernel_state_bytes
+        return self.other_kernel_state_bytes or 0
 
 
 class _FlashSchema(_Strict):
     bias_bytes: int = _NonNegInt
     quant_param_bytes_per_channel: int = _NonNegInt
-    tensor_overhead_bytes: int = _NonNegInt
-    op_overhead_bytes: int = _NonNegInt
+    weighted_op_bytes: int | None = Field(default=None, ge=0)
+    other_op_bytes: int | None = Field(default=None, ge=0)
+    # older target files: per tensor and per op (mapped: a weighted op has 3 tensors, another op 2)
+    tensor_overhead_bytes: int | None = Field(default=None, ge=0)
+    op_overhead_bytes: int | None = Field(default=None, ge=0)
     model_overhead_bytes: int = _NonNegInt
+
+    def coefficients(self) -> FlashCoefficients:
+        tensor, op = self.tensor_overhead_bytes or 0, self.op_overhead_bytes or 0
+        return FlashCoefficients(
+            bias_bytes=self.bias_bytes,
+            quant_param_bytes_per_channel=self.quant_param_bytes_per_channel,
+            weighted_op_bytes=self.weighted_op_bytes if self.weighted_op_bytes is not None else op + 3 * tensor,
+            other_op_bytes=self.other_op_bytes if self.other_op_bytes is not None else op + 2 * tensor,
+            model_overhead_bytes=self.model_overhead_bytes,
+        )
 
 
 class _PowerSchema(_Strict):
@@ -297,9 +339,12 @@ def _build(schema: _TargetSchema, variant: str | None = None) -> Target:
         per_channel_ops=frozenset(mem.per_channel_ops),
         tensor_record_bytes=mem.tensor_record_bytes,
         node_record_bytes=mem.node_record_bytes,
-        weighted_kernel_state_bytes=mem.weighted_kernel_state_bytes,
-        other_kernel_state_bytes=mem.other_kernel_state_bytes,
+        kernel_state_bytes=mem.kernel_state(),
+        default_kernel_state_bytes=mem.default_kernel_state(),
         allocator_overhead_bytes=mem.allocator_overhead_bytes,
+        planning_fixed_bytes=mem.planning_fixed_bytes,
+        planning_record_bytes=mem.planning_record_bytes,
+        planner_buffer_bytes=mem.planner_buffer_bytes,
     )
     anchor = None
     if schema.anchor is not None:
@@ -326,7 +371,7 @@ def _build(schema: _TargetSchema, variant: str | None = None) -> Target:
         ops=frozenset(schema.ops),
         latency=latency,
         memory=memory,
-        flash=FlashCoefficients(**schema.flash.model_dump()),
+        flash=schema.flash.coefficients(),
         active_power_mw=schema.power.active_power_mw if schema.power else None,
         power_source=schema.power.source if schema.power else None,
         anchor=anchor,
