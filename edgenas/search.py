@@ -54,6 +54,8 @@ class SearchConfig:
     cache_dir: Path | None = None
     shared_data: Path | None = None  # real Speech Commands clips to report on (default: $EDGENAS_SHARED_DATA)
     export: bool = True
+    latency_loss: str = "lagrangian"  # differentiable only: fbnet, proxyless or lagrangian
+    sweep: tuple[float, ...] = ()  # differentiable only: latency limits (ms) to search one after another
 
     def limits(self, target: Target | None = None) -> Limits:
         """The hard limits; with a target, capped at what the device physically has."""
@@ -73,7 +75,8 @@ class SearchConfig:
     def validate(self) -> None:
         if self.task not in TASKS:
             raise InvalidInputError(f"unknown task {self.task!r}. Accepted: {', '.join(TASKS)}.")
-        STRATEGIES.get(self.strategy)  # unknown name -> "did you mean"
+        if self.strategy != "differentiable":  # not an ask/tell strategy: edgenas/differentiable
+            STRATEGIES.get(self.strategy)  # unknown name -> "did you mean"
         if self.budget < 1:
             raise InvalidInputError(f"--budget must be a positive number of candidates, got {self.budget}")
         if self.epochs < 1:
@@ -112,6 +115,10 @@ def run_search(
     from edgenas.spaces import KwsSpace
     from edgenas.tasks.kws import load_kws
 
+    if config.strategy == "differentiable":  # a supernet, not an ask/tell strategy: its own loop
+        from edgenas.differentiable.run import run_differentiable
+
+        return run_differentiable(config, progress, status)
     say = status or (lambda message: log.info(message))
     config.validate()
     target = load_target(config.target)
