@@ -54,7 +54,9 @@ def search(
     latency: Annotated[str, typer.Option(help="estimated, or measured here by ONNX Runtime (--target host).")] = "estimated",
     sram_kb: Annotated[float, typer.Option(help="Peak SRAM limit, KiB (tensor arena).")] = 200.0,
     flash_kb: Annotated[float, typer.Option(help="Flash limit, KiB (model size).")] = 1024.0,
-    strategy: Annotated[str, typer.Option(help="Search strategy: evolution, random, local, rl, tpe or nsga2.")] = "evolution",
+    strategy: Annotated[
+        str, typer.Option(help="Search strategy: evolution, random, local, rl, tpe, nsga2 or differentiable (a supernet).")
+    ] = "evolution",
     budget: Annotated[int, typer.Option(help="Candidates to train (infeasible ones are not trained and do not count).")] = 60,
     epochs: Annotated[int, typer.Option(help="Training epochs per candidate.")] = 8,
     seed: Annotated[int, typer.Option(help="Seed: the same seed gives the same search.")] = 0,
@@ -62,8 +64,11 @@ def search(
     resume: Annotated[bool, typer.Option(help="Continue the search stored in --out.")] = False,
     max_trial_seconds: Annotated[float, typer.Option(help="Wall-clock limit per candidate's training, s.")] = 600.0,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as one JSON object on stdout.")] = False,
+    latency_loss: Annotated[str, typer.Option(help="Differentiable only: fbnet, proxyless or lagrangian.")] = "lagrangian",
+    sweep: Annotated[str, typer.Option(help="Differentiable only: latency limits in ms, e.g. 2,3,5,8 (one run each).")] = "",
 ) -> None:
     """Find the most accurate network that meets the target's limits."""
+    from edgenas.differentiable.run import parse_sweep
     from edgenas.search import SearchConfig, run_search
 
     config = SearchConfig(
@@ -81,6 +86,8 @@ def search(
         resume=resume,
         max_trial_seconds=max_trial_seconds,
         latency=latency,
+        latency_loss=latency_loss,
+        sweep=parse_sweep(sweep),
     )
     outcome = _with_progress(config, run_search)
     summary = outcome.summary

@@ -56,6 +56,8 @@ class SearchConfig:
     shared_data: Path | None = None  # real Speech Commands clips to report on (default: $EDGENAS_SHARED_DATA)
     export: bool = True
     latency: str = "estimated"  # or "measured": ONNX Runtime on this machine (edgenas.measure.loop), --target host
+    latency_loss: str = "lagrangian"  # differentiable only: fbnet, proxyless or lagrangian
+    sweep: tuple[float, ...] = ()  # differentiable only: latency limits (ms) to search one after another
 
     def limits(self, target: Target | None = None) -> Limits:
         """The hard limits; with a target, capped at what the device physically has."""
@@ -75,7 +77,8 @@ class SearchConfig:
 
     def validate(self) -> None:
         TASKS.get(self.task)  # unknown name -> "did you mean"
-        STRATEGIES.get(self.strategy)  # unknown name -> "did you mean"
+        if self.strategy != "differentiable":  # not an ask/tell strategy: edgenas/differentiable
+            STRATEGIES.get(self.strategy)  # unknown name -> "did you mean"
         if self.latency not in LATENCY_SOURCES:
             raise InvalidInputError(f"--latency must be one of {', '.join(LATENCY_SOURCES)}, got {self.latency!r}")
         if self.budget < 1:
@@ -115,6 +118,10 @@ def run_search(
     from edgenas.report import write_report
     from edgenas.spaces import filter_by_ops
 
+    if config.strategy == "differentiable":  # a supernet, not an ask/tell strategy: its own loop
+        from edgenas.differentiable.run import run_differentiable
+
+        return run_differentiable(config, progress, status)
     say = status or (lambda message: log.info(message))
     config.validate()
     target = load_target(config.target)

@@ -1,0 +1,195 @@
+"""Differentiable search on the Cortex-M7 KWS scenario: a latency sweep, and evolution at equal time.
+
+    python benchmarks/differentiable.py sweep --sweep 2,3,5,8 --epochs 3 --out runs/bench-diff
+    python benchmarks/differentiable.py evolution --epochs 3 --budget 60 --out runs/bench-evo   # stop with SIGINT
+    python benchmarks/differentiable.py table --diff runs/bench-diff --evo runs/bench-evo [--md PATH]
+
+``sweep`` runs ``edgenas search --strategy differentiable --sweep`` in-process (export off, to
+keep the benchmark about search) and records its wall-clock, CPU time and peak RSS.
+``evolution`` runs the existing evolution search with the same per-candidate recipe; it may be
+interrupted (the store keeps finished trials). ``table`` compares, for the limit both ran at,
+the derived model with the best evolution trial that *finished within the same wall-clock* as
+the differentiable search at that limit (table + warm-up + search + retraining; the baseline's
+training is excluded from both), retrains that evolution trial (deterministic: the same weights)
+for its test accuracy, and prints the Markdown table (``--md`` writes it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import sys
+import time
+from pathlib import Path
+
+from edgenas.search import SearchConfig, run_search
+
+
+def _rss_bytes() -> int:
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return int(rss if sys.platform == "darwin" else rss * 1024)
+
+
+def sweep(args: argparse.Namespace) -> None:
+    from edgenas.differentiable.run import parse_sweep
+
+    wall, cpu = time.perf_counter(), time.process_time()
+    config = SearchConfig(
+        strategy="differentiable",
+        sweep=parse_sweep(args.sweep),
+        latency_ms=args.latency_ms,
+        epochs=args.epochs,
+        out=Path(args.out),
+        latency_loss=args.latency_loss,
+        export=False,
+        seed=args.seed,
+        max_trial_seconds=None,
+    )
+    outcome = run_search(config, status=lambda m: print(m, file=sys.stderr, flush=True))
+    info = {"wall_s": time.perf_counter() - wall, "cpu_s": time.process_time() - cpu, "peak_rss_bytes": _rss_bytes()}
+    (Path(args.out) / "bench.json").write_text(json.dumps({**info, "rows": outcome.summary.get("sweep")}, indent=2) + "\n")
+    print(json.dumps(info))
+
+
+def evolution(args: argparse.Namespace) -> None:
+    wall, cpu = time.perf_counter(), time.process_time()
+    config = SearchConfig(
+        strategy="evolution",
+        budget=args.budget,
+        epochs=args.epochs,
+        latency_ms=args.latency_ms,
+        out=Path(args.out),
+        export=False,
+        seed=args.seed,
+        max_trial_seconds=None,
+    )
+    try:
+        run_search(config, status=lambda m: print(m, file=sys.stderr, flush=True))
+    except KeyboardInterrupt:
+        print("interrupted: finished trials are in the store", file=sys.stderr)
+    info = {"wall_s": time.perf_counter() - wall, "cpu_s": time.process_time() - cpu, "peak_rss_bytes": _rss_bytes()}
+    (Path(args.out) / "bench.json").write_text(json.dumps(info, indent=2) + "\n")
+    print(json.dumps(info))
+
+
+def table(args: argparse.Namespace) -> str:
+
+    diff_dir = Path(args.diff)
+    bench = json.loads((diff_dir / "bench.json").read_text())
+    rows = bench["rows"]
+    lines = [
+        f"# Differentiable search, Cortex-M7 KWS (synthetic speech), {platform.machine()}, "
+        f"{os.cpu_count()} CPUs shared with other jobs",
+        "",
+        "Latency, SRAM and flash are analytical **estimates** for the cortex-m7 target; accuracies are **measured** "
+        "(val = validation split, used by the search; test = held-out speakers). Times are measured on a machine "
+        "shared with other busy processes: CPU time is the fairer figure.",
+        "",
+        "| limit ms | derived latency ms (est.) | derived peak SRAM B (est.) | E[lat] ms at end | val acc | test acc "
+        "| repaired | search s wall (CPU) | retrain s wall |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+
+    def pct(v: float | None) -> str:
+        return "n/a" if v is None else f"{100 * v:.1f} %"
+
+    for r in rows:
+        lines.append(
+            f"| {r['latency_limit_ms']:g} | {r['latency_ms']:.2f} | {r['peak_sram_bytes']:,} | {r['expected_latency_ms']:.2f} | "
+            f"{pct(r['accuracy'])} | {pct(r['test_accuracy'])} | {'yes' if r['repaired'] else 'no'} | "
+            f"{r['search_s']:.0f} ({r['search_cpu_s']:.0f}) | {r['retrain_s']:.0f} |"
+        )
+    lines += [
+        "",
+        f"Whole sweep (table, shared warm-up, {len(rows)} searches, baseline and {len(rows)} retrainings): "
+        f"{bench['wall_s']:.0f} s wall, {bench['cpu_s']:.0f} s CPU, peak RSS {bench['peak_rss_bytes'] / 2**20:.0f} MiB.",
+    ]
+    if args.evo:
+        lines += ["", *_versus_evolution(diff_dir, Path(args.evo), rows, pct)]
+    text = "\n".join(lines) + "\n"
+    if args.md:
+        Path(args.md).write_text(text)
+    print(text)
+    return text
+
+
+def _versus_evolution(diff_dir: Path, evo_dir: Path, rows: list[dict], pct) -> list[str]:  # type: ignore[no-untyped-def]
+    from edgenas.evaluators.train import TrainEvaluator
+    from edgenas.spaces import KwsSpace
+    from edgenas.store import SqliteStore
+    from edgenas.tasks.kws import load_kws
+    from edgenas.trial import TrialState
+
+    with SqliteStore(evo_dir / "trials.db") as store:
+        config = store.read_config() or {}
+        limit = config["limits"]["latency_ms"]
+        trials = store.trials(role="search")
+    row = next(r for r in rows if r["latency_limit_ms"] == limit)
+    folder = diff_dir / f"latency-{limit:g}ms"
+    info = json.loads((folder / "differentiable.json").read_text())
+    budget_s = info["table_s"] + info["warmup_s"] + info["search_s"] + (row["retrain_s"] or 0.0)
+    elapsed, best, finished = 0.0, None, 0
+    for t in sorted(trials, key=lambda t: t.number):
+        elapsed += t.duration_s
+        if elapsed > budget_s:
+            break
+        finished += 1
+        if t.state is TrialState.COMPLETE and (best is None or t.accuracy > best.accuracy):
+            best = t
+    trained_n = sum(t.state is TrialState.COMPLETE for t in trials[:finished])
+    out = [
+        f"## Against evolution at equal wall-clock ({limit:g} ms limit)",
+        "",
+        f"Differentiable at {limit:g} ms took {budget_s:.0f} s wall (cost tables {info['table_s']:.0f} s + warm-up "
+        f"{info['warmup_s']:.0f} s + search {info['search_s']:.0f} s + retraining {row['retrain_s']:.0f} s; CPU "
+        f"{info['warmup_cpu_s'] + info['search_cpu_s']:.0f} s for warm-up + search). In the same wall-clock the evolution "
+        f"search (same training recipe per candidate, run concurrently on the same machine) finished {finished} trials "
+        f"({trained_n} trained, the rest infeasible and never trained).",
+        "",
+        "| search | model | latency ms (est.) | peak SRAM B (est.) | val acc | test acc |",
+        "|---|---|---|---|---|---|",
+        f"| differentiable | {info['derived']} | {row['latency_ms']:.2f} | {row['peak_sram_bytes']:,} | "
+        f"{pct(row['accuracy'])} | {pct(row['test_accuracy'])} |",
+    ]
+    if best is None:
+        out.append("| evolution | (no trained candidate in that time) | | | | |")
+    else:
+        data = load_kws(seed=config.get("identity", {}).get("seed", 0))
+        space = KwsSpace(num_classes=len(data.classes), input_shape=tuple(data.input_shape))  # type: ignore[arg-type]
+        evaluator = TrainEvaluator(space, data, epochs=config["identity"]["epochs"], seed=config["identity"]["seed"])
+        trained = evaluator.train(best.arch)
+        test = evaluator.test_accuracy(trained.module)
+        out.append(
+            f"| evolution (best of {trained_n}) | {space.describe(best.arch)} | {best.cost.latency_ms:.2f} | "
+            f"{best.cost.peak_sram_bytes:,} | {pct(best.accuracy)} | {pct(test)} |"
+        )
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    for name in ("sweep", "evolution"):
+        p = sub.add_parser(name)
+        p.add_argument("--epochs", type=int, default=3)
+        p.add_argument("--latency-ms", type=float, default=5.0)
+        p.add_argument("--seed", type=int, default=0)
+        p.add_argument("--out", required=True)
+        if name == "sweep":
+            p.add_argument("--sweep", default="2,3,5,8")
+            p.add_argument("--latency-loss", default="lagrangian")
+        else:
+            p.add_argument("--budget", type=int, default=60)
+    p = sub.add_parser("table")
+    p.add_argument("--diff", required=True)
+    p.add_argument("--evo")
+    p.add_argument("--md")
+    args = parser.parse_args()
+    {"sweep": sweep, "evolution": evolution, "table": table}[args.cmd](args)
+
+
+if __name__ == "__main__":
+    main()

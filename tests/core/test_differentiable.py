@@ -1,0 +1,174 @@
+"""Differentiable search: the expected cost is the table sum, gradients reach the architecture
+logits, the loss variants behave as written, and a tiny search runs end to end into a run folder."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from edgenas.differentiable.latency_table import SRAM_NORM_P, ExpectedCost, KwsCostTable
+from edgenas.differentiable.losses import ArchLoss
+from edgenas.differentiable.run import parse_sweep
+from edgenas.differentiable.search import DifferentiableSearch, repair
+from edgenas.differentiable.supernet import KwsSupernet
+from edgenas.errors import InvalidInputError
+from edgenas.hardware import AnalyticalCostModel, latency_ms, load_target, peak_sram_bytes
+from edgenas.objectives import Limits, check
+from edgenas.spaces import KwsSpace
+from edgenas.tasks._base import Split, TaskData
+from edgenas.trial import Cost, TrialState
+
+
+@pytest.fixture(scope="module")
+def target():
+    return load_target("cortex-m7")
+
+
+@pytest.fixture(scope="module")
+def space():
+    return KwsSpace(max_depth=2)
+
+
+@pytest.fixture(scope="module")
+def table(space, target):
+    return KwsCostTable(space, target)
+
+
+def tiny_data(n: int = 24, classes: int = 12, seed: int = 0) -> TaskData:
+    rng = np.random.default_rng(seed)
+
+    def split(k: int) -> Split:
+        return Split(rng.normal(size=(k, 49, 10)).astype(np.float32), rng.integers(0, classes, size=k).astype(np.int64))
+
+    names = tuple(f"c{i}" for i in range(classes))
+    return TaskData("tiny", names, split(n), split(n // 2), split(n // 2), (49, 10), np.zeros(10, np.float32),
+                    np.ones(10, np.float32), "random tensors")  # fmt: skip
+
+
+def test_expected_latency_is_the_estimate_at_one_hot(space, target, table):
+    rng = np.random.default_rng(0)
+    for _ in range(40):
+        arch = space.sample(rng)
+        layers = space.layers(arch)
+        expected = table.expected(table.one_hot(arch))
+        assert float(expected.latency_ms) == pytest.approx(latency_ms(layers, target), rel=1e-12)
+        # the SRAM surrogate bounds the estimate from above, loosely by at most n^(1/p) on activations
+        peak = peak_sram_bytes(layers, target)
+        assert peak <= float(expected.sram_bytes) <= peak * len(layers) ** (1 / SRAM_NORM_P)
+
+
+def test_expected_cost_mixes_choices_linearly(space, table):
+    """At a 50/50 mix of two architectures differing in one decision, E[LAT] is their mean."""
+    a = space.arch([0, 1, 0, 0, 1, 2, 0, 0, 3, 1, 1])
+    b = space.arch(a.genes[:5] + (5,) + a.genes[6:])
+    pa, pb = table.one_hot(a), table.one_hot(b)
+    mix = {k: (pa[k] + pb[k]) / 2 for k in pa}
+    la, lb = (float(table.expected(p).latency_ms) for p in (pa, pb))
+    assert float(table.expected(mix).latency_ms) == pytest.approx((la + lb) / 2, rel=1e-12)
+
+
+def test_gradients_reach_the_architecture_logits(space, table):
+    torch.manual_seed(0)
+    net = KwsSupernet(space)
+    x, y = torch.randn(8, 49, 10), torch.randint(0, 12, (8,))
+    gates = net.sample_gates(1.0, torch.Generator().manual_seed(1))
+    F.cross_entropy(net(x, gates), y).backward()
+    used = ["family", "first_channels", "first_kernel", "first_stride", "depth", "b0_channels", "b0_kernel", "b0_stride"]
+    for name in used:  # every decision on the sampled path learns from the cross-entropy
+        assert net.alpha[name].grad is not None and net.alpha[name].grad.abs().sum() > 0, name
+    net.zero_grad()
+    table.expected(net.probabilities()).latency_ms.backward()
+    for name in net.names:  # and every decision from the expected latency (all of them change it)
+        assert net.alpha[name].grad.abs().sum() > 0, name
+    assert all(p.grad is None or p.grad.abs().sum() == 0 for p in net.weight_parameters())
+
+
+def test_derive_is_the_argmax(space):
+    net = KwsSupernet(space)
+    with torch.no_grad():
+        net.alpha["depth"][1] = 3.0
+        net.alpha["b1_channels"][6] = 2.0
+    arch = net.derive()
+    assert space.values(arch)["depth"] == 2 and space.values(arch)["b1_channels"] == 128
+
+
+def test_loss_variants():
+    ce = torch.tensor(2.0)
+    exp = ExpectedCost(latency_ms=torch.tensor(10.0, dtype=torch.float64), sram_bytes=torch.tensor(300.0, dtype=torch.float64))
+    fbnet = ArchLoss("fbnet", latency_ms=5.0, sram_bytes=200.0, alpha=0.2, beta=0.6, sram_weight=1.0)
+    assert float(fbnet(ce, exp)) == pytest.approx(2.0 * 0.2 * math.log(11.0) ** 0.6 + 0.5)
+    proxyless = ArchLoss("proxyless", latency_ms=5.0, sram_bytes=None, lam=0.5)
+    assert float(proxyless(ce, exp)) == pytest.approx(2.0 + 0.5 * (10 - 5) / 5)
+    lagr = ArchLoss("lagrangian", latency_ms=5.0, sram_bytes=200.0, dual_lr=0.5, margin=0.0)
+    assert float(lagr(ce, exp)) == pytest.approx(2.0)  # multipliers start at 0
+    over = Cost(macs=0, params=0, peak_sram_bytes=100, flash_bytes=0, latency_ms=10.0)
+    lagr.update(over)  # latency twice its limit: mu_lat += 0.5 * 1; SRAM under: stays 0
+    assert lagr.multipliers == {"latency": 0.5, "sram": 0.0}
+    assert float(lagr(ce, exp)) == pytest.approx(2.0 + 0.5 * (10 / 5 - 1) + 0.0)
+    under = dataclasses.replace(over, latency_ms=1.0)
+    for _ in range(3):
+        lagr.update(under)
+    assert lagr.multipliers["latency"] == 0.0  # decays to zero, never negative
+    with pytest.raises(InvalidInputError, match="fbnet, proxyless, lagrangian"):
+        ArchLoss("darts")
+
+
+def test_parse_sweep():
+    assert parse_sweep("2,3,5,8") == (2.0, 3.0, 5.0, 8.0)
+    assert parse_sweep("") == ()
+    for bad in ("2,x", "0,3", "-1"):
+        with pytest.raises(InvalidInputError, match="--sweep"):
+            parse_sweep(bad)
+
+
+def test_repair_reaches_a_feasible_architecture(space, target):
+    model = AnalyticalCostModel()
+
+    def cost(arch):
+        return model.estimate(space.layers(arch), target)
+
+    big = space.arch([0, 5, 0, 2, 1, 6, 1, 0, 6, 1, 0])  # 2-D, wide, no striding: far over 1 ms
+    limits = Limits(latency_ms=1.0, sram_bytes=64 * 1024)
+    assert check(cost(big), limits)
+    uniform = {d.name: torch.full((len(d.choices),), 1 / len(d.choices)) for d in space.decisions()}
+    fixed, steps = repair(space, big, cost, limits, uniform)
+    assert steps >= 1 and not check(cost(fixed), limits)
+
+
+def test_tiny_search_end_to_end(space, target, table):
+    data = tiny_data()
+    search = DifferentiableSearch(space, data, target, epochs=2, batch_size=8, arch_every=1, table=table, seed=3)
+    limits = Limits(latency_ms=2.0, sram_bytes=200 * 1024)
+    result = search.search(limits, ArchLoss("lagrangian", latency_ms=2.0, sram_bytes=200 * 1024))
+    assert result.feasible and not check(result.cost, limits)
+    assert result.arch == space.arch(result.arch.genes)  # valid and normalised
+    assert len(result.history) == 1 and result.history[0]["argmax_latency_ms"] == result.argmax_cost.latency_ms
+    again = DifferentiableSearch(space, data, target, epochs=2, batch_size=8, arch_every=1, table=table, seed=3)
+    assert again.search(limits, ArchLoss("lagrangian", latency_ms=2.0, sram_bytes=200 * 1024)).argmax == result.argmax
+
+
+def test_run_folder_from_the_search_entry_point(tmp_path: Path, monkeypatch):
+    """``run_search`` dispatches to the supernet; its derived model is an ordinary stored trial."""
+    import edgenas.tasks.kws as kws_task
+    from edgenas.search import SearchConfig, run_search
+    from edgenas.store import SqliteStore
+
+    monkeypatch.setattr(kws_task, "load_kws", lambda *a, **k: tiny_data(n=16))
+    config = SearchConfig(strategy="differentiable", epochs=1, out=tmp_path / "run", sweep=(3.0, 8.0), export=False)
+    outcome = run_search(config)
+    assert [r["latency_limit_ms"] for r in outcome.summary["sweep"]] == [3.0, 8.0]
+    for limit in ("3", "8"):
+        folder = tmp_path / "run" / f"latency-{limit}ms"
+        assert (folder / "report.json").exists() and (folder / "differentiable.json").exists()
+        with SqliteStore(folder / "trials.db") as store:
+            trials = store.trials(role="search")
+            assert trials[-1].state in (TrialState.COMPLETE, TrialState.FAIL)
+            assert store.read_config()["identity"]["strategy"] == "differentiable"
+            assert len(store.trials(role="baseline")) == 1
+    assert (tmp_path / "run" / "sweep_pareto.png").exists() and (tmp_path / "run" / "sweep.md").exists()
