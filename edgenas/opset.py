@@ -204,6 +204,9 @@ _IR: dict[str, tuple[str, ...]] = {
     "pad": ("pad",),
     "softmax": ("softmax",),
     "sigmoid": ("logistic",),
+    "hard_sigmoid": ("add", "relu6", "mul"),  # relu6(x + 3) / 6: TFLite has no HARD_SIGMOID builtin
+    "hard_swish": ("hard_swish",),
+    "swish": ("logistic", "mul"),  # x * sigmoid(x): TFLite has no SWISH builtin
     "concat": ("concatenation",),
     "se": ("mean", "fully_connected", "logistic", "mul"),  # squeeze-and-excitation: pool, 2 FC, gate
     "squeeze_excite": ("mean", "fully_connected", "logistic", "mul"),

@@ -116,7 +116,7 @@ def run_search(
     from edgenas.evaluators.train import TrainEvaluator
     from edgenas.hardware import AnalyticalCostModel, load_target
     from edgenas.report import write_report
-    from edgenas.spaces import filter_by_ops
+    from edgenas.spaces import filter_by_ops, space_for
 
     if config.strategy == "differentiable":  # a supernet, not an ask/tell strategy: its own loop
         from edgenas.differentiable.run import run_differentiable
@@ -201,31 +201,9 @@ def run_search(
         store.close()
 
 
-def space_for(data):  # type: ignore[no-untyped-def]
-    """The space searched for a task: ``kws`` for MFCC maps ``(time, coefficients)``, and for
-    one-channel images ``(1, H, W)``, whose networks then read the image as an ``H x W`` map."""
-    from edgenas.spaces import KwsSpace
-
-    shape = tuple(data.input_shape)
-    if len(shape) == 3:
-        if shape[0] != 1:
-            raise InvalidInputError(
-                f"{data.name}: {shape[0]}-channel images; the kws space reads one channel: convert the images to grey"
-            )
-        shape = shape[1:]
-    return KwsSpace(num_classes=len(data.classes), input_shape=shape)  # type: ignore[arg-type]
-
-
-def _fingerprint(data) -> str:
-    """SHA-1 of every split's features and labels: a resume on other data (a regenerated cache,
-    an edited --data folder) would mix trials scored on different data, so it is refused."""
-    import hashlib
-
-    digest = hashlib.sha1()
-    for split in (data.train, data.val, data.test):
-        digest.update(split.x.tobytes())
-        digest.update(split.y.tobytes())
-    return digest.hexdigest()
+def _fingerprint(data) -> str:  # type: ignore[no-untyped-def]
+    """The data fingerprint a resume checks (``TaskData.fingerprint``)."""
+    return data.fingerprint()
 
 
 def _finalise(trial: Trial, evaluator, space, data, store: SqliteStore, run_dir: Path, config: SearchConfig) -> None:

@@ -83,19 +83,19 @@ def weights_for_trial(
 def _retrain(run_dir: Path, config: dict[str, Any], trial: Trial, trial_id: str, folder: Path, say) -> TrialWeights:
     from edgenas.evaluators.train import TrainEvaluator
     from edgenas.export.checkpoint import save_checkpoint
-    from edgenas.search import _fingerprint
-    from edgenas.spaces import SPACES
-    from edgenas.tasks.kws import load_kws
+    from edgenas.spaces import space_for
+    from edgenas.tasks import TASKS
 
     identity = config.get("identity", {})
     data_dir = identity.get("data")
     if data_dir not in (None, "None") and not Path(data_dir).is_dir():
         raise InvalidInputError(f"--retrain: the run's data folder {data_dir} is gone; the trial cannot be trained again")
     seed = int(identity.get("seed", 0))
-    data = load_kws(Path(data_dir) if data_dir not in (None, "None") else None, seed=seed)
-    if identity.get("data_sha1") and _fingerprint(data) != identity["data_sha1"]:
+    task = str(identity.get("task", "kws"))
+    data = TASKS.create(task, data_dir=Path(data_dir) if data_dir not in (None, "None") else None, seed=seed)
+    if identity.get("data_sha1") and data.fingerprint() != identity["data_sha1"]:
         raise InvalidInputError("--retrain: the data differ from the search's (regenerated cache or edited folder)")
-    space = SPACES.create(trial.arch.space, num_classes=len(data.classes), input_shape=tuple(data.input_shape))
+    space = space_for(data)
     epochs = int(identity.get("epochs", 8))
     say(f"retraining trial {trial_id} ({space.describe(trial.arch)}): {epochs} epochs")
     evaluator = TrainEvaluator(space, data, epochs=epochs, seed=seed)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from edgenas.registry import Registry
 from edgenas.spaces._base import DecisionSpace, SearchSpace
 from edgenas.spaces._filter import OpFilteredSpace, filter_by_ops
+from edgenas.spaces._for_task import space_for
 from edgenas.spaces.fbnet import FbnetSpace
 from edgenas.spaces.kws import KwsSpace
 from edgenas.spaces.mbconv import MbconvSpace
@@ -16,4 +17,4 @@ SPACES.add("kws", KwsSpace)
 SPACES.add("mbconv", MbconvSpace)
 SPACES.add("nb201", Nb201Space)
 
-__all__ = ["SPACES", "DecisionSpace", "KwsSpace", "MbconvSpace", "OpFilteredSpace", "SearchSpace", "filter_by_ops"]
+__all__ = ["SPACES", "DecisionSpace", "KwsSpace", "MbconvSpace", "OpFilteredSpace", "SearchSpace", "filter_by_ops", "space_for"]

@@ -7,6 +7,7 @@ leak into them), labels as class indices into ``classes``.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -54,6 +55,15 @@ class TaskData:
     feature_mean: np.ndarray
     feature_std: np.ndarray
     source: str
+
+    def fingerprint(self) -> str:
+        """SHA-1 of every split's features and labels: a resume on other data (a regenerated cache,
+        an edited --data folder) would mix trials scored on different data, so it is refused."""
+        digest = hashlib.sha1()
+        for split in (self.train, self.val, self.test):
+            digest.update(split.x.tobytes())
+            digest.update(split.y.tobytes())
+        return digest.hexdigest()
 
     def splits(self) -> dict[str, Split]:
         """The three splits by name, in a fixed order."""
