@@ -15,9 +15,9 @@ import torch
 
 from edgenas.errors import InvalidInputError, MissingExtraError, UnknownNameError
 from edgenas.export.checkpoint import save_checkpoint
-from edgenas.export.onnx import export_onnx
 from edgenas.measure import Measurement, OpTime, measure_model
 from edgenas.measure.ort import ops_from_trace
+from edgenas.measure.pytorch import onnx_bytes
 from edgenas.spaces import KwsSpace
 
 FAST = {"repeats": 5, "warmup": 1}
@@ -39,7 +39,8 @@ def models(tmp_path_factory) -> dict[str, Path]:
         np.zeros(10),
         np.ones(10),
     )
-    onnx = export_onnx(module, torch.zeros(2, 49, 10), folder / "model.onnx")
+    onnx = folder / "model.onnx"
+    onnx.write_bytes(onnx_bytes(module, torch.zeros(1, 49, 10)))  # the fast exporter: seconds saved per run
     return {"pt": pt, "onnx": onnx, "folder": folder}
 
 
