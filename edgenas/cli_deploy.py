@@ -193,7 +193,7 @@ def verify(
     clips: Annotated[int, typer.Option(help="Test clips to run (TFLite Micro on the host takes a few ms each).")] = 500,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")] = False,
 ) -> None:
-    """Run a .tflite in TFLite Micro: minimum arena, flash, int8 vs fp32 accuracy, fit on the target."""
+    """Run a .tflite in TFLite Micro: minimum arena, flash, int8 vs fp32 accuracy, fit and native operators on the target."""
     from edgenas.export.tflite import inspect_tflite
     from edgenas.export.verify import read_model_bytes, verify_tflite
     from edgenas.hardware.analytical import flash_bytes, peak_sram_bytes
@@ -201,6 +201,9 @@ def verify(
 
     info = inspect_tflite(read_model_bytes(model))  # a corrupt file fails here, before anything is loaded
     board = load_target(target)
+    from edgenas.export.audit import audit_model
+
+    fallback = sorted({op.requirement for op in audit_model(model, board).fallback})
     run = _run_of(model)
     seed, data_dir = 0, data
     if run is not None:
@@ -236,7 +239,7 @@ def verify(
         target_sram_bytes=board.sram_bytes,
         target_flash_bytes=board.flash_bytes,
     )
-    payload = {**result.to_dict(), **estimates, "operator_counts": info.operator_counts}
+    payload = {**result.to_dict(), **estimates, "operator_counts": info.operator_counts, "fallback_operators": fallback}
     if as_json:
         typer.echo(json.dumps(payload))
     else:
@@ -248,6 +251,10 @@ def verify(
                 f"model {result.flash_bytes:,} B of {board.flash_bytes:,} B flash",
                 highlight=False,
             )
+        raise typer.Exit(1)
+    if fallback:
+        if not as_json:
+            _err.print(f"[red]{board.name} does not run natively:[/red] {', '.join(fallback)}", highlight=False, soft_wrap=True)
         raise typer.Exit(1)
 
 
@@ -269,6 +276,7 @@ def _print_verify(p: dict[str, Any]) -> None:
         ),
         ("TFLM vs LiteRT", f"{pct(p['argmax_agreement'])} same argmax, max {p['max_lsb_diff']} LSB, {p['clips']} clips"),
         ("operators", ", ".join(f"{k} x{v}" for k, v in p["operator_counts"].items())),
+        ("fallback operators", ", ".join(p["fallback_operators"]) or "none (all native)"),
         ("fits", "yes" if p["fits"] else "NO"),
     ]
     for key, value in rows:
