@@ -3,7 +3,7 @@
 ``export`` turns ``RUN/best/model.pt`` into ONNX, a full-integer int8 ``.tflite`` (calibrated on
 the run's own training clips) or C source for a firmware build. ``verify`` runs a ``.tflite`` in
 the TFLite Micro interpreter and reports what the board must provide: a model whose measured
-arena or file exceeds the target is reported as not fitting and exits 1, never as fine.
+arena or file exceeds the target is reported as not fitting and exits 2 (issue 3), never as fine.
 """
 
 from __future__ import annotations
@@ -89,7 +89,7 @@ def export(
 
     int8 TFLite and C exports are checked against the run's target: the arena measured by TFLite
     Micro against its SRAM, the file against its flash, every operator against its native list.
-    A model that fails is still written, reported with the figures, and the command exits 1.
+    A model that fails is still written, reported with the figures, and the command exits 2.
     """
     if fmt not in FORMATS:
         raise InvalidInputError(f"unknown --format {fmt!r}. Accepted: {', '.join(FORMATS)}.")
@@ -179,7 +179,7 @@ def export(
     if problems:
         for line in problems:
             _err.print(f"[red]{line}[/red]", highlight=False, soft_wrap=True)
-        raise typer.Exit(1)
+        raise typer.Exit(2)
 
 
 def verify(
@@ -251,11 +251,11 @@ def verify(
                 f"model {result.flash_bytes:,} B of {board.flash_bytes:,} B flash",
                 highlight=False,
             )
-        raise typer.Exit(1)
+        raise typer.Exit(2)
     if fallback:
         if not as_json:
             _err.print(f"[red]{board.name} does not run natively:[/red] {', '.join(fallback)}", highlight=False, soft_wrap=True)
-        raise typer.Exit(1)
+        raise typer.Exit(2)
 
 
 def _print_verify(p: dict[str, Any]) -> None:
@@ -291,7 +291,7 @@ def audit(
     ] = "cortex-m7",
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")] = False,
 ) -> None:
-    """List each operator of a model as native or fallback on the target (exit 1 if any falls back)."""
+    """List each operator of a model as native or fallback on the target (exit 2 if any falls back)."""
     from edgenas.export.audit import audit_model
     from edgenas.hardware.target import load_target
 
@@ -309,4 +309,4 @@ def audit(
         if not as_json:
             lacking = ", ".join(sorted({op.requirement for op in result.fallback}))
             _err.print(f"[red]{board.name} does not run natively:[/red] {lacking}", highlight=False, soft_wrap=True)
-        raise typer.Exit(1)
+        raise typer.Exit(2)

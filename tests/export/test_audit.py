@@ -226,9 +226,9 @@ def test_cli_exit_codes(tmp_path: Path, monkeypatch, capsys) -> None:
     code, out, _ = run_cli(monkeypatch, capsys, "audit", str(good), "--target", "npu-int8")
     assert code == 0 and "AVERAGE_POOL_2D" in out and "FALLBACK" not in out
     code, out, err = run_cli(monkeypatch, capsys, "audit", str(bad), "--target", "npu-int8")
-    assert code == 1 and "HARD_SWISH" in out and "FALLBACK" in out and "hard_swish" in err
+    assert code == 2 and "HARD_SWISH" in out and "FALLBACK" in out and "hard_swish" in err
     code, out, _ = run_cli(monkeypatch, capsys, "audit", str(bad), "--target", "npu-int8", "--json")
-    assert code == 1 and json.loads(out)["fallback"] == ["hard_swish"]
+    assert code == 2 and json.loads(out)["fallback"] == ["hard_swish"]
     (tmp_path / "cut.tflite").write_bytes(good.read_bytes()[:50])
     code, out, err = run_cli(monkeypatch, capsys, "audit", str(tmp_path / "cut.tflite"), "--target", "npu-int8")
     assert code == 2 and out == "" and err.count("error:") == 1 and "cut.tflite" in err
@@ -296,12 +296,12 @@ def test_int8_export_that_does_not_fit_is_reported_then_verify_and_audit(run_dir
     code, out, err = run_cli(monkeypatch, capsys, "export", str(run_dir), "--format", "tflite-int8", "--json")
     record = json.loads(out)
     model = Path(record["path"])
-    assert code == 1 and model.is_file() and record["fits"] is False and record["fallback_operators"] == []
+    assert code == 2 and model.is_file() and record["fits"] is False and record["fallback_operators"] == []
     assert f"arena {record['arena_bytes']:,} B" in err and "of 4,096 B SRAM" in err  # the figures, not just "no"
 
     tiny = str(run_dir / "tiny.yaml")
     code, out, err = run_cli(monkeypatch, capsys, "verify", str(model), "--target", tiny, "--clips", "4")
-    assert code == 1 and "fits" in out and "NO" in out
+    assert code == 2 and "fits" in out and "NO" in out
     assert "does not fit" in err and f"arena {record['arena_bytes']:,} B of 4,096 B SRAM" in err
     code, out, _ = run_cli(monkeypatch, capsys, "verify", str(model), "--target", "cortex-m7", "--clips", "4", "--json")
     assert code == 0 and json.loads(out)["fits"] is True
