@@ -14,9 +14,22 @@ their initial weights and by a bootstrap weighting of the training points.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 import numpy as np
+from threadpoolctl import ThreadpoolController
+
+
+@functools.cache
+def _blas() -> ThreadpoolController:
+    """The BLAS thread pools, found once per process (a scan of the loaded libraries costs milliseconds).
+
+    The matrices here are tiny: a multi-threaded BLAS spends more time waking and spinning its
+    threads than multiplying, and on a loaded machine an ask then took seconds instead of
+    milliseconds. Fits and predictions run single-threaded through ``_blas().limit``.
+    """
+    return ThreadpoolController()
 
 
 @dataclass
@@ -52,6 +65,10 @@ class MlpEnsemble:
 
     def fit(self, x: np.ndarray, y: np.ndarray) -> MlpEnsemble:
         """Fit every member on ``x`` (N x D) and targets ``y`` (N,); targets are standardised inside."""
+        with _blas().limit(limits=1, user_api="blas"):
+            return self._fit(x, y)
+
+    def _fit(self, x: np.ndarray, y: np.ndarray) -> MlpEnsemble:
         rng = np.random.default_rng(self.seed)
         n, d = x.shape
         e, h = self.members, self.hidden
@@ -113,8 +130,9 @@ class MlpEnsemble:
         if not self._params:
             raise RuntimeError("MlpEnsemble.predict before fit")
         w1, c1, w2, c2, w3, c3 = self._params
-        h = np.maximum(np.asarray(x, dtype=np.float32) @ w1 + c1, 0)
-        h = np.maximum(h @ w2 + c2, 0)
+        with _blas().limit(limits=1, user_api="blas"):
+            h = np.maximum(np.asarray(x, dtype=np.float32) @ w1 + c1, 0)
+            h = np.maximum(h @ w2 + c2, 0)
         mean, std = self._scale
         return (h @ w3 + c3)[..., 0].astype(float) * std + mean
 

@@ -8,11 +8,20 @@ After ``initial`` random architectures have been trained, every ask:
 1. fits (or reuses) an ensemble of small MLPs (:class:`~edgenas.strategies._ensemble.MlpEnsemble`)
    on the trained trials, over the one-hot encoding of their decisions
    (:class:`~edgenas.strategies._encoding.OneHotEncoder`: generic, it needs only ``decisions()``);
-2. builds a bounded pool of candidates: ``space.mutate`` applied (one or more times) to the
-   ``parents`` most accurate trained architectures, plus a few uniform samples for exploration;
-3. scores the pool with an acquisition function over the ensemble (independent Thompson sampling,
-   ``"its"``, as in BANANAS: one draw from each candidate's N(mean, std) of the members; or an
-   upper confidence bound, ``"ucb"``: mean + ``kappa`` std) and asks the best one not asked yet.
+2. builds a bounded pool of candidates: ``space.mutate`` applied (once, sometimes more) to the
+   ``parents`` most accurate trained architectures, the best of them mutated most
+   (``rank_weight``), plus optional uniform samples (``random_candidates``);
+3. scores the pool with an acquisition function over the ensemble, an upper confidence bound
+   (``"ucb"``: mean + ``kappa`` std of the members) or independent Thompson sampling (``"its"``,
+   as in BANANAS: one draw from each candidate's N(mean, std)), and asks the best one not asked yet.
+
+Defaults, and why (measured on the constrained NB201 problems of ``benchmarks/strategies.py``,
+see ``benchmarks/results/predictor.md``): ``kappa = 0`` (the ensemble mean, pure exploitation)
+and ``rank_weight = 3`` (most mutations from the incumbent) did better at 100 queries than
+Thompson sampling, ``kappa > 0``, an even spread over the parents or uniform candidates in the
+pool. Under a binding limit the good moves are the incumbent's feasible *trades* (an op swapped
+for one that costs no more), and spending queries where the members disagree mostly bought
+broken or tiny networks.
 
 The ensemble learns ``-log(1 - accuracy)`` (the log error rate) rather than the accuracy: that
 stretches the top of the scale, where the search has to tell 94.1 % from 94.3 %, and squeezes
@@ -27,8 +36,8 @@ look-up each, not a refit.
 
 Overhead: a refit costs tens of milliseconds and grows with the data, so the ensemble is refit
 when the trained set has grown by ``refit_growth`` (10 %) since the last fit, every trial during
-the first few dozen; the pool is rebuilt from the current best parents after every result, and
-scored with the latest fit.
+the first few dozen; the pool is rebuilt when the best parents change and re-scored with the
+latest fit after every result.
 
 Resume contract: the fit at ``n`` trained trials uses the first ``version(n)`` of them, the pool
 and the acquisition draws come from ``rng_for(seed, ...)`` keyed by those counts, and the pool is
@@ -78,6 +87,9 @@ class PredictorSearch:
             (0: after every trained trial).
         space_features: Append the space's own ``features(arch)`` (nb201: the path encoding) to the
             one-hot genes, where the space has them.
+        rank_weight: Parent ``r`` (0 = the best) gets a share ``1 / (r + 1) ** rank_weight`` of the
+            mutations: 0 spreads them evenly, larger values search the incumbent's neighbourhood
+            hardest (under a binding limit the better moves are the incumbent's feasible trades).
     """
 
     name = "predictor"
@@ -89,15 +101,16 @@ class PredictorSearch:
         initial: int = 10,
         parents: int = 10,
         mutations: int = 200,
-        random_candidates: int = 20,
-        extra_mutation: float = 0.3,
-        acquisition: str = "its",
-        kappa: float = 1.0,
+        random_candidates: int = 0,
+        extra_mutation: float = 0.1,
+        acquisition: str = "ucb",
+        kappa: float = 0.0,
         members: int = 5,
         hidden: int = 32,
         steps: int = 100,
         refit_growth: float = 0.1,
         space_features: bool = True,
+        rank_weight: float = 3.0,
     ) -> None:
         self.space = space
         self.seed = seed
@@ -113,6 +126,7 @@ class PredictorSearch:
         self.steps = steps
         self.refit_growth = refit_growth
         self.space_features = space_features
+        self.rank_weight = rank_weight
         self._asked: set[Arch] = set()
         self._told = 0
         self._done: list[tuple[Arch, float]] = []  # COMPLETE trials, in told order
@@ -207,8 +221,10 @@ class PredictorSearch:
         if self._pool is None or self._pool[0] != key:
             rng = rng_for(self.seed, "predictor-pool", *ranked, refill)
             out: dict[Arch, None] = {}
-            for k in range(self.mutations):
-                child = self.space.mutate(self._done[ranked[k % len(ranked)]][0], rng)
+            share = 1.0 / (np.arange(len(ranked)) + 1.0) ** self.rank_weight  # the best parents mutated most
+            picks = rng.choice(len(ranked), size=self.mutations, p=share / share.sum())
+            for k in picks:
+                child = self.space.mutate(self._done[ranked[int(k)]][0], rng)
                 while rng.random() < self.extra_mutation:
                     child = self.space.mutate(child, rng)
                 out[child] = None

@@ -33,17 +33,19 @@ def test_contract_on_the_toy_space_past_the_initial_design() -> None:
     check_strategy(lambda seed: PredictorSearch(space, seed=seed, initial=5, steps=30), space, space.score, trials=40)
 
 
-def test_contract_with_ucb_and_refits_after_every_result() -> None:
+def test_contract_with_thompson_sampling_uniform_candidates_and_refits_after_every_result() -> None:
     space = ToySpace(n=5, k=3)
-    make = lambda seed: PredictorSearch(space, seed=seed, initial=4, steps=20, acquisition="ucb", refit_growth=0)  # noqa: E731
+    make = lambda seed: PredictorSearch(  # noqa: E731
+        space, seed=seed, initial=4, steps=20, acquisition="its", random_candidates=10, rank_weight=0, refit_growth=0
+    )
     check_strategy(make, space, space.score, trials=30)
 
 
 def test_beats_random_on_a_larger_toy_space() -> None:
     space = ToySpace(n=10, k=5)  # ~9.8 million architectures
-    seeds = range(4)
-    predictor = [_best_after("predictor", space, seed, 60, steps=60) for seed in seeds]
-    rand = [_best_after("random", space, seed, 60) for seed in seeds]
+    seeds = range(3)
+    predictor = [_best_after("predictor", space, seed, 40, steps=40) for seed in seeds]
+    rand = [_best_after("random", space, seed, 40) for seed in seeds]
     assert min(predictor) > max(rand)
 
 
