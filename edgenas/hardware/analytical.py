@@ -25,8 +25,8 @@ What is modelled (the TFLite Micro deployment of the int8 ``.tflite`` edgenas ex
 * **Latency**: per-op cycles from the target's coefficients, divided by the clock (over the
   IR, not the converted graph: the latency coefficients were calibrated that way).
 
-Checked against TFLite Micro on 41 converted ``kws`` networks (``benchmarks/estimate_vs_tflm.py``):
-arena within 1 % and file size within 4 % on the host.
+Checked against TFLite Micro on converted ``kws`` networks (``benchmarks/estimate_vs_tflm.py``,
+``docs/deploy.md``): arena within 1 % and file size within 4 % on the host.
 """
 
 from __future__ import annotations

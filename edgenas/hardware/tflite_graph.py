@@ -5,9 +5,9 @@ PyTorch model is NCHW, TFLite is NHWC, and litert-torch (0.10, PT2E route of
 :mod:`edgenas.export.tflite`) keeps layout-sensitive ops (PAD, MEAN) in the torch layout, so it
 brackets them with TRANSPOSE/RESHAPE copies. Each copy is a node, a tensor record, a constant
 shape/permutation tensor and, while it runs, a second live activation buffer, so memory and flash
-estimates must see them. The rules below were read off the converted files of 40 ``kws``
-architectures (``benchmarks/estimate_vs_tflm.py``; the op sequences are in
-``benchmarks/results/estimate_vs_tflm.md``):
+estimates must see them. The rules below were read off converted ``kws`` files and match them
+op for op (68 files: 41 architectures with randomised batch-norm statistics, 27 untrained; see
+``docs/deploy.md``):
 
 * **2-D networks** (IR shapes ``(H, W, C)``): the network input gets one layout op (a RESHAPE
   when it has one channel, else a TRANSPOSE); a PAD runs in NCHW, so it gets a layout op after
@@ -20,7 +20,7 @@ architectures (``benchmarks/estimate_vs_tflm.py``; the op sequences are in
   gets TRANSPOSE, RESHAPE before it.
 * Both: a GLOBAL_AVGPOOL over a single spatial position becomes RESHAPE + SUM.
 
-Not modelled: a QUANTIZE the converter sometimes places after a 2-D PAD (4 of 40 files; it
+Not modelled: a QUANTIZE the converter sometimes places after a 2-D PAD (17 of the 68 files; it
 never changes the activation peak, which is then two padded buffers either way, and costs about
 120 B of tail). Other spaces (MBConv, residual ADDs) follow the same 2-D rules but have not been
 checked against converted files.
