@@ -33,6 +33,7 @@ def plot_zoo(summary: dict, path: Path) -> Path:
         if front:
             ax.step([f[0] for f in front], [f[1] for f in front], where="post", color=color, lw=1, alpha=0.7)
     ax.set_xscale("log")
+    ax.xaxis.set_major_locator(matplotlib.ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
     ax.xaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
     ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     ax.margins(x=0.2)
