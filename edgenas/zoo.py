@@ -321,7 +321,7 @@ def _measure_litert(
         stats = litert_latency(path, threads=threads, warmup=warmup, repeats=repeats)
         out["fp32"] = {**stats.to_dict(), "model_bytes": path.stat().st_size}
     if "int8" in precisions:
-        progress(f"{stem.name}: full-integer int8 .tflite (PT2E, random calibration inputs) and timing it")
+        progress(f"{stem.name}: int8 .tflite (PT2E, random calibration inputs) and timing it")
         path = stem.with_name(stem.name + ".int8.tflite")
         calibration = np.random.default_rng(0).standard_normal((calibration_images, *input_shape)).astype(np.float32)
         # MobileNetV3 / EfficientNet keep some float ops (hard-swish, SE mean/mul): a CPU runs
