@@ -1,8 +1,11 @@
 """Differentiable search on the Cortex-M7 KWS scenario: a latency sweep, and evolution at equal time.
 
-    python benchmarks/differentiable.py sweep --sweep 2,3,5,8 --epochs 3 --out runs/bench-diff
-    python benchmarks/differentiable.py evolution --epochs 3 --budget 60 --out runs/bench-evo   # stop with SIGINT
-    python benchmarks/differentiable.py table --diff runs/bench-diff --evo runs/bench-evo [--md PATH]
+    python benchmarks/differentiable.py sweep --sweep 2,3,5,8 --epochs 2 --out runs/bench-diff
+    python benchmarks/differentiable.py evolution --epochs 2 --budget 60 --out runs/bench-evo   # stop with SIGINT
+    python benchmarks/differentiable.py table --diff runs/bench-diff [more run folders] --evo runs/bench-evo [--md PATH]
+
+(The figures in ``results/differentiable.md`` ran one ``sweep`` process per limit, in parallel
+with ``evolution``, each with ``--train-subset 1632``: see that file for the exact commands.)
 
 ``sweep`` runs ``edgenas search --strategy differentiable --sweep`` in-process (export off, to
 keep the benchmark about search) and records its wall-clock, CPU time and peak RSS.
@@ -33,9 +36,33 @@ def _rss_bytes() -> int:
     return int(rss if sys.platform == "darwin" else rss * 1024)
 
 
+def _subset_train(n: int | None) -> None:
+    """Train on a fixed random ``n`` of the training clips (both searches alike): the 2-core machine
+    these figures come from was shared with ~25 busy processes, and the full split did not fit the time."""
+    if not n:
+        return
+    import dataclasses
+
+    import numpy as np
+
+    import edgenas.tasks.kws as kws_task
+    from edgenas.tasks._base import Split
+
+    original = kws_task.load_kws
+
+    def load(*args, **kwargs):  # type: ignore[no-untyped-def]
+        data = original(*args, **kwargs)
+        keep = np.sort(np.random.default_rng(0).permutation(len(data.train))[:n])
+        train = Split(data.train.x[keep], data.train.y[keep], None if data.train.speaker is None else data.train.speaker[keep])
+        return dataclasses.replace(data, train=train)
+
+    kws_task.load_kws = load
+
+
 def sweep(args: argparse.Namespace) -> None:
     from edgenas.differentiable.run import parse_sweep
 
+    _subset_train(args.train_subset)
     wall, cpu = time.perf_counter(), time.process_time()
     config = SearchConfig(
         strategy="differentiable",
@@ -55,6 +82,7 @@ def sweep(args: argparse.Namespace) -> None:
 
 
 def evolution(args: argparse.Namespace) -> None:
+    _subset_train(args.train_subset)
     wall, cpu = time.perf_counter(), time.process_time()
     config = SearchConfig(
         strategy="evolution",
@@ -77,9 +105,9 @@ def evolution(args: argparse.Namespace) -> None:
 
 def table(args: argparse.Namespace) -> str:
 
-    diff_dir = Path(args.diff)
-    bench = json.loads((diff_dir / "bench.json").read_text())
-    rows = bench["rows"]
+    _subset_train(args.train_subset)
+    benches = {Path(d): json.loads((Path(d) / "bench.json").read_text()) for d in args.diff}
+    rows = sorted((r for b in benches.values() for r in b["rows"]), key=lambda r: r["latency_limit_ms"])
     lines = [
         f"# Differentiable search, Cortex-M7 KWS (synthetic speech), {platform.machine()}, "
         f"{os.cpu_count()} CPUs shared with other jobs",
@@ -102,13 +130,13 @@ def table(args: argparse.Namespace) -> str:
             f"{pct(r['accuracy'])} | {pct(r['test_accuracy'])} | {'yes' if r['repaired'] else 'no'} | "
             f"{r['search_s']:.0f} ({r['search_cpu_s']:.0f}) | {r['retrain_s']:.0f} |"
         )
-    lines += [
-        "",
-        f"Whole sweep (table, shared warm-up, {len(rows)} searches, baseline and {len(rows)} retrainings): "
-        f"{bench['wall_s']:.0f} s wall, {bench['cpu_s']:.0f} s CPU, peak RSS {bench['peak_rss_bytes'] / 2**20:.0f} MiB.",
-    ]
+    lines += ["", "| run folder | limits ms | whole run s wall | whole run s CPU | peak RSS MiB |", "|---|---|---|---|---|"]
+    for d, b in benches.items():
+        limits = ",".join(f"{r['latency_limit_ms']:g}" for r in b["rows"])
+        lines.append(f"| {d.name} | {limits} | {b['wall_s']:.0f} | {b['cpu_s']:.0f} | {b['peak_rss_bytes'] / 2**20:.0f} |")
+    lines += ["", "A whole run = cost tables, warm-up, search, DS-CNN-S baseline training and the derived model's retraining."]
     if args.evo:
-        lines += ["", *_versus_evolution(diff_dir, Path(args.evo), rows, pct)]
+        lines += ["", *_versus_evolution(benches, Path(args.evo), rows, pct)]
     text = "\n".join(lines) + "\n"
     if args.md:
         Path(args.md).write_text(text)
@@ -116,7 +144,7 @@ def table(args: argparse.Namespace) -> str:
     return text
 
 
-def _versus_evolution(diff_dir: Path, evo_dir: Path, rows: list[dict], pct) -> list[str]:  # type: ignore[no-untyped-def]
+def _versus_evolution(benches: dict, evo_dir: Path, rows: list[dict], pct) -> list[str]:  # type: ignore[no-untyped-def]
     from edgenas.evaluators.train import TrainEvaluator
     from edgenas.spaces import KwsSpace
     from edgenas.store import SqliteStore
@@ -128,6 +156,7 @@ def _versus_evolution(diff_dir: Path, evo_dir: Path, rows: list[dict], pct) -> l
         limit = config["limits"]["latency_ms"]
         trials = store.trials(role="search")
     row = next(r for r in rows if r["latency_limit_ms"] == limit)
+    diff_dir = next(d for d, b in benches.items() if any(r["latency_limit_ms"] == limit for r in b["rows"]))
     folder = diff_dir / f"latency-{limit:g}ms"
     info = json.loads((folder / "differentiable.json").read_text())
     budget_s = info["table_s"] + info["warmup_s"] + info["search_s"] + (row["retrain_s"] or 0.0)
@@ -178,13 +207,15 @@ def main() -> None:
         p.add_argument("--latency-ms", type=float, default=5.0)
         p.add_argument("--seed", type=int, default=0)
         p.add_argument("--out", required=True)
+        p.add_argument("--train-subset", type=int, default=None, help="train on this many clips (fixed random subset)")
         if name == "sweep":
             p.add_argument("--sweep", default="2,3,5,8")
             p.add_argument("--latency-loss", default="lagrangian")
         else:
             p.add_argument("--budget", type=int, default=60)
     p = sub.add_parser("table")
-    p.add_argument("--diff", required=True)
+    p.add_argument("--diff", required=True, nargs="+")
+    p.add_argument("--train-subset", type=int, default=None)
     p.add_argument("--evo")
     p.add_argument("--md")
     args = parser.parse_args()

@@ -113,3 +113,13 @@ def test_search_on_real_speech_writes_the_run_folder_and_resumes(tmp_path, share
     assert resumed.returncode == 0, resumed.stderr
     after = json.loads(resumed.stdout)
     assert after["search"]["trials"].get("complete", 0) == 3
+
+
+def test_differentiable_rejects_an_unknown_latency_loss(tmp_path):
+    r = edgenas("search", "--strategy", "differentiable", "--latency-loss", "darts", "--out", str(tmp_path / "r"))
+    assert_one_line_error(r, "darts", "fbnet, proxyless, lagrangian")
+
+
+def test_differentiable_rejects_a_bad_sweep(tmp_path):
+    r = edgenas("search", "--strategy", "differentiable", "--sweep", "2,fast", "--out", str(tmp_path / "r"))
+    assert_one_line_error(r, "--sweep")
