@@ -85,7 +85,7 @@ def render_markdown(summary: dict) -> str:
         "",
         "✗ = over the limit. The baseline is trained with the same recipe in the same run, whatever its cost.",
         "",
-        "## Pareto front (validation accuracy vs estimated latency and peak SRAM)",
+        f"## Pareto front ({f'{proxy} score' if proxy else 'validation accuracy'} vs estimated latency and peak SRAM)",
         "",
         "| # | architecture | "
         + (f"{proxy} score (not an accuracy)" if proxy else "val acc")
