@@ -142,8 +142,11 @@ def main(argv: list[str] | None = None) -> int:
 
     rows = []
     for name, values in scores.items():
+        from scipy.stats import spearmanr
+
         stats = rank_correlations(truth, np.array(values, dtype=float), args.seed)
-        rows.append({"method": name, **stats, "cpu_s_per_eval": cpu_s[name]})
+        with_macs = float(spearmanr(values, scores["macs"], nan_policy="omit").statistic)  # is it only a size measure?
+        rows.append({"method": name, **stats, "spearman_with_macs": with_macs, "cpu_s_per_eval": cpu_s[name]})
     result = {
         "space": "kws",
         "task": "kws (synthetic speech)",
@@ -162,12 +165,13 @@ def main(argv: list[str] | None = None) -> int:
         f"{args.epochs} epochs of TrainEvaluator ({100 * truth.min():.1f}-{100 * truth.max():.1f} %, "
         f"{train_cpu_s:.1f} CPU s per architecture)"
     )
-    print(f"{'method':<10} {'spearman':>9} {'95% CI (bootstrap)':>19} {'kendall':>8} {'scored':>7} {'CPU s/eval':>11}")
+    header = f"{'method':<10} {'spearman':>9} {'95% CI (bootstrap)':>19} {'kendall':>8} {'scored':>7} {'CPU s/eval':>11}"
+    print(header + f" {'rho(MACs)':>10}")
     for r in sorted(rows, key=lambda r: -r["spearman"]):
         ci = f"[{r['spearman_ci95'][0]:+.2f}, {r['spearman_ci95'][1]:+.2f}]"
         print(
             f"{r['method']:<10} {r['spearman']:>9.3f} {ci:>19} {r['kendall']:>8.3f} {r['scored']:>7d} "
-            f"{r['cpu_s_per_eval']:>11.3f}"
+            f"{r['cpu_s_per_eval']:>11.3f} {r['spearman_with_macs']:>10.2f}"
         )
     print(f"{'training':<10} {'(truth)':>9} {'':>19} {'':>8} {args.n:>7d} {train_cpu_s:>11.3f}")
     return 0
