@@ -57,6 +57,9 @@ def search(
     strategy: Annotated[
         str, typer.Option(help="Search strategy: evolution, random, local, rl, tpe, nsga2 or differentiable (a supernet).")
     ] = "evolution",
+    evaluator: Annotated[
+        str, typer.Option(help="train, supernet, zerocost:<proxy> or prefilter:<proxy>[:<pool>] (docs/evaluators.md).")
+    ] = "train",
     budget: Annotated[int, typer.Option(help="Candidates to train (infeasible ones are not trained and do not count).")] = 60,
     epochs: Annotated[int, typer.Option(help="Training epochs per candidate.")] = 8,
     seed: Annotated[int, typer.Option(help="Seed: the same seed gives the same search.")] = 0,
@@ -79,6 +82,7 @@ def search(
         sram_kb=sram_kb,
         flash_kb=flash_kb,
         strategy=strategy,
+        evaluator=evaluator,
         budget=budget,
         epochs=epochs,
         seed=seed,
@@ -128,12 +132,17 @@ class _ProgressDisplay:
             )
             self._bar.start()
             self._task = self._bar.add_task("search", total=self.total, completed=0, best="")
-        best = f"best {100 * p.best.accuracy:.1f}% @ {p.best.cost.latency_ms:.2f} ms" if p.best else "no feasible model yet"
+        best = f"best {_signal(p.best.metrics)} @ {p.best.cost.latency_ms:.2f} ms" if p.best else "no feasible model yet"
         self._bar.update(self._task, completed=p.evaluated, best=f"{best} ({p.trial.number + 1} asked)")
 
     def close(self) -> None:
         if self._bar is not None:
             self._bar.stop()
+
+
+def _signal(metrics) -> str:  # type: ignore[no-untyped-def]
+    """An accuracy in percent; a proxy score as what it is (it is not an accuracy)."""
+    return f"{100 * metrics.accuracy:.1f}%" if metrics.is_accuracy else f"{metrics.signal} score {metrics.accuracy:.4g}"
 
 
 def _with_progress(config, run):  # type: ignore[no-untyped-def]

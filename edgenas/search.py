@@ -20,10 +20,11 @@ from typing import TYPE_CHECKING
 from edgenas.errors import InvalidInputError, MissingDataError
 from edgenas.experiment import Experiment, Progress, layers_cost
 from edgenas.objectives import Limits
+from edgenas.search_evaluators import parse_evaluator, prefilter
 from edgenas.store import SqliteStore
 from edgenas.strategies import STRATEGIES
 from edgenas.tasks import TASKS
-from edgenas.trial import Metrics, Trial, TrialState
+from edgenas.trial import Trial, TrialState
 
 if TYPE_CHECKING:
     from edgenas.hardware import Target
@@ -46,6 +47,7 @@ class SearchConfig:
     sram_kb: float | None = 200.0
     flash_kb: float | None = 1024.0
     strategy: str = "evolution"
+    evaluator: str = "train"  # train, zerocost:<proxy> or prefilter:<proxy>[:<pool>] (edgenas/search_evaluators.py)
     budget: int = 60
     epochs: int = 8
     seed: int = 0
@@ -73,6 +75,7 @@ class SearchConfig:
         """The options a resumed search must share with the original (the rest may change)."""
         keys = ("task", "data", "target", "latency_ms", "sram_kb", "flash_kb", "strategy", "epochs", "seed")
         keys += ("latency",) if self.latency != "estimated" else ()  # runs from before --latency stay resumable
+        keys += ("evaluator",) if self.evaluator != "train" else ()  # likewise for --evaluator
         return {k: (str(getattr(self, k)) if isinstance(getattr(self, k), Path) else getattr(self, k)) for k in keys}
 
     def validate(self) -> None:
@@ -81,6 +84,7 @@ class SearchConfig:
             STRATEGIES.get(self.strategy)  # unknown name -> "did you mean"
         if self.latency not in LATENCY_SOURCES:
             raise InvalidInputError(f"--latency must be one of {', '.join(LATENCY_SOURCES)}, got {self.latency!r}")
+        parse_evaluator(self.evaluator)  # unknown evaluator or proxy -> the accepted names
         if self.budget < 1:
             raise InvalidInputError(f"--budget must be a positive number of candidates, got {self.budget}")
         if self.epochs < 1:
@@ -170,13 +174,26 @@ def run_search(
                 }
             )
         strategy = STRATEGIES.create(config.strategy, space=space, seed=config.seed)
-        evaluator = TrainEvaluator(space, data, epochs=config.epochs, seed=config.seed, max_seconds=config.max_trial_seconds)
+        trainer = TrainEvaluator(space, data, epochs=config.epochs, seed=config.seed, max_seconds=config.max_trial_seconds)
         cost = layers_cost(space, AnalyticalCostModel(), target)
         if config.latency == "measured":
             from edgenas.measure.loop import CACHE_FILE, MeasuredLatency
 
             cost = MeasuredLatency(space, cost, out / CACHE_FILE)  # ONNX Runtime on this CPU, cached by arch
-        experiment = Experiment(space, strategy, evaluator, cost, limits, store, budget=config.budget)
+        evaluator, budget = trainer, config.budget
+        spec = parse_evaluator(config.evaluator)
+        if spec.kind == "supernet":
+            from edgenas.supernet import SupernetEvaluator
+
+            evaluator = SupernetEvaluator(space, data, epochs=config.epochs, seed=config.seed, cache=out / "supernet.pt", log=say)
+        elif spec.kind != "train":
+            from edgenas.evaluators.zerocost import ZeroCostEvaluator
+
+            evaluator = ZeroCostEvaluator(space, data, proxy=spec.proxy or "", seed=config.seed)
+        if spec.kind == "prefilter":
+            strategy = prefilter(spec, space, strategy, evaluator, cost, limits, out / "prefilter.db", config.budget, say)
+            evaluator, budget = trainer, min(config.budget, len(strategy.archs))
+        experiment = Experiment(space, strategy, evaluator, cost, limits, store, budget=budget)
         if experiment.trials:
             say(f"resuming: {len(experiment.trials)} finished trials kept ({experiment.evaluated} evaluated)")
 
@@ -194,7 +211,7 @@ def run_search(
             if "test_accuracy" in trial.metrics.extra:  # type: ignore[union-attr]
                 continue  # finalised before a resume
             say(f"finalist {'baseline' if trial.role == 'baseline' else 'best'}: retraining, test accuracy, export")
-            _finalise(trial, evaluator, space, data, store, out, config)
+            _finalise(trial, trainer, space, data, store, out, config)
         summary = write_report(store, out, stop_reason=experiment.stop_reason)
         return SearchOutcome(summary=summary, run_dir=out, trials=store.trials())
     finally:
@@ -232,7 +249,7 @@ def _finalise(trial: Trial, evaluator, space, data, store: SqliteStore, run_dir:
         export_onnx(trained.module, example, folder / "model.onnx")
         extra["onnx_max_abs_diff"] = onnx_max_abs_diff(trained.module, folder / "model.onnx", example)
         extra.update(_verify_on_tflm(trained.module, trial, data, folder))
-    store.put(dataclasses.replace(trial, metrics=Metrics(trial.metrics.accuracy, extra)))  # type: ignore[union-attr]
+    store.put(dataclasses.replace(trial, metrics=dataclasses.replace(trial.metrics, extra=extra)))  # type: ignore[arg-type]
 
 
 def _verify_on_tflm(module, trial: Trial, data, folder: Path) -> dict[str, float]:

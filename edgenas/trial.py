@@ -55,23 +55,42 @@ class Cost:
 
 @dataclass(frozen=True, slots=True)
 class Metrics:
-    """What an evaluator learned about a candidate. Accuracies are fractions in [0, 1]."""
+    """What an evaluator learned about a candidate.
+
+    ``accuracy`` is the search signal (higher is better) that strategies maximise. It is a
+    measured accuracy, a fraction in [0, 1], when ``signal`` is ``"accuracy"``; otherwise
+    ``signal`` names what it is instead, e.g. ``"zerocost:naswot"`` for a zero-cost proxy score
+    (any scale, not an accuracy), and reports label it so.
+    """
 
     accuracy: float
     extra: Mapping[str, float] = field(default_factory=dict)
+    signal: str = "accuracy"
 
     def __post_init__(self) -> None:
         if not math.isfinite(self.accuracy):
-            raise ValueError(f"accuracy is not finite: {self.accuracy}")
+            raise ValueError(f"{self.signal} is not finite: {self.accuracy}")
+
+    @property
+    def is_accuracy(self) -> bool:
+        """True when ``accuracy`` is a measured accuracy (not a proxy score)."""
+        return self.signal == "accuracy"
 
     def to_dict(self) -> dict[str, object]:
-        return {"accuracy": self.accuracy, "extra": dict(self.extra)}
+        out: dict[str, object] = {"accuracy": self.accuracy, "extra": dict(self.extra)}
+        if not self.is_accuracy:
+            out["signal"] = self.signal
+        return out
 
     @classmethod
     def from_dict(cls, data: Mapping[str, object]) -> Metrics:
         extra = data.get("extra") or {}
         assert isinstance(extra, Mapping)
-        return cls(accuracy=float(data["accuracy"]), extra={k: float(v) for k, v in extra.items()})  # type: ignore[arg-type]
+        return cls(
+            accuracy=float(data["accuracy"]),  # type: ignore[arg-type]
+            extra={k: float(v) for k, v in extra.items()},
+            signal=str(data.get("signal", "accuracy")),
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,10 +32,29 @@ def _row(name: str, rec: dict | None, limits: dict) -> list[str]:
     ]
 
 
+def _evaluator_note(evaluator: str) -> list[str]:
+    """What scored the candidates, when it was not training each of them."""
+    kind, _, rest = evaluator.partition(":")
+    if kind == "zerocost":
+        return [
+            f"Candidates were scored by the zero-cost proxy `{rest}` at initialisation, **not by accuracy**: "
+            "the Pareto table shows proxy scores. The best and the baseline were then trained with the "
+            "search recipe, so their val and test accuracies are measured."
+        ]
+    if kind == "prefilter":
+        return [
+            f"Candidates were pre-filtered by the zero-cost proxy `{rest.split(':')[0]}` (the pool and its scores "
+            "are in `prefilter.db`); only the best of the pool by proxy score were trained: their accuracies are measured."
+        ]
+    return []
+
+
 def render_markdown(summary: dict) -> str:
     limits = summary["constraints"]
     target = summary.get("target", {})
     search = summary["search"]
+    evaluator = search.get("evaluator", "train")
+    proxy = evaluator.split(":")[1] if evaluator.startswith("zerocost:") else None
     lines = [
         f"# edgenas search: {summary['task']['name']} on {target.get('name', '?')}",
         "",
@@ -51,6 +70,7 @@ def render_markdown(summary: dict) -> str:
         else f"Limits: {limits}.",
         f"Strategy `{search['strategy']}`, seed {search['seed']}, {search['epochs']} epochs per candidate; "
         f"trials: {search['trials']}. Stopped: {search['stop_reason']}.",
+        *_evaluator_note(search.get("evaluator", "train")),
         "",
         "Latency, peak SRAM and flash are **estimates** of the analytical cost model for the target "
         "(int8, TFLite Micro execution; see docs/targets.md), not measurements. Accuracies are "
@@ -65,14 +85,17 @@ def render_markdown(summary: dict) -> str:
         "",
         "✗ = over the limit. The baseline is trained with the same recipe in the same run, whatever its cost.",
         "",
-        "## Pareto front (validation accuracy vs estimated latency and peak SRAM)",
+        f"## Pareto front ({f'{proxy} score' if proxy else 'validation accuracy'} vs estimated latency and peak SRAM)",
         "",
-        "| # | architecture | val acc | latency ms (est.) | peak SRAM B (est.) | flash B (est.) | MACs | params |",
+        "| # | architecture | "
+        + (f"{proxy} score (not an accuracy)" if proxy else "val acc")
+        + " | latency ms (est.) | peak SRAM B (est.) | flash B (est.) | MACs | params |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for rec in summary["pareto_front"]:
+        signal = f"{rec['proxy_score']:.4g}" if "proxy_score" in rec else _pct(rec.get("accuracy"))
         lines.append(
-            f"| {rec['number']} | {rec['description']} | {_pct(rec.get('accuracy'))} | {rec['latency_ms']:.2f} | "
+            f"| {rec['number']} | {rec['description']} | {signal} | {rec['latency_ms']:.2f} | "
             f"{rec['peak_sram_bytes']:,} | {rec['flash_bytes']:,} | {rec['macs']:,} | {rec['params']:,} |"
         )
     best = summary["best"]
@@ -84,7 +107,11 @@ def render_markdown(summary: dict) -> str:
             f"`{best['description']}` (trial {best['number']}, genes {best['arch']['genes']}).",
             "Figure sources: " + ", ".join(f"{k}: {v}" for k, v in sorted(best.get("sources", {}).items())) + ".",
         ]
-        if "retrain_val_accuracy" in best:
+        if "proxy_score" in best:
+            lines.append(
+                f"Found by its {best['proxy']} score {best['proxy_score']:.4g}; val acc is of its training after the search."
+            )
+        elif "retrain_val_accuracy" in best:
             same = "yes" if best["retrain_val_accuracy"] == best["accuracy"] else "NO"
             lines.append(f"Retrained from scratch for export: validation accuracy reproduced exactly: {same}.")
         if "measured" in best:

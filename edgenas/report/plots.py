@@ -17,8 +17,12 @@ def plot_pareto(trials: list[Trial], baseline: Trial | None, limits: dict, path:
     done = [t for t in trials if t.state is TrialState.COMPLETE]
     infeasible = [t for t in trials if t.state is TrialState.INFEASIBLE and t.cost is not None]
     fig, ax = plt.subplots(figsize=(7.5, 4.8), dpi=120)
-    accuracies = [100 * t.accuracy for t in done] + ([100 * baseline.accuracy] if baseline and baseline.metrics else [])
-    floor = max(0.0, min(accuracies) - 5.0) if accuracies else 0.0
+    # A zero-cost search's trials hold proxy scores, plotted as they are (not as percent).
+    signal = done[0].metrics.signal if done and not done[0].metrics.is_accuracy else None  # type: ignore[union-attr]
+    scale = 1.0 if signal else 100.0
+    accuracies = [scale * t.accuracy for t in done] + ([scale * baseline.accuracy] if baseline and baseline.metrics else [])
+    spread = max(accuracies) - min(accuracies) if accuracies else 0.0
+    floor = (min(accuracies) - 0.05 * spread if signal else max(0.0, min(accuracies) - 5.0)) if accuracies else 0.0
     if infeasible:  # a rug along the bottom: where the limits cut, without a fake accuracy
         ax.scatter(
             [t.cost.latency_ms for t in infeasible],
@@ -32,7 +36,7 @@ def plot_pareto(trials: list[Trial], baseline: Trial | None, limits: dict, path:
     if done:
         points = ax.scatter(
             [t.cost.latency_ms for t in done],
-            [100 * t.accuracy for t in done],
+            [scale * t.accuracy for t in done],
             c=[t.cost.peak_sram_bytes / 1024 for t in done],
             cmap="viridis",
             s=28,
@@ -43,13 +47,13 @@ def plot_pareto(trials: list[Trial], baseline: Trial | None, limits: dict, path:
         front = sorted(front, key=lambda t: t.cost.latency_ms)
         ax.step(
             [t.cost.latency_ms for t in front],
-            [100 * t.accuracy for t in front],
+            [scale * t.accuracy for t in front],
             where="post",
             color="tab:red",
             lw=1,
             label="Pareto front (accuracy, latency)",
         )
-    if baseline is not None and baseline.metrics is not None and baseline.cost is not None:
+    if baseline is not None and baseline.metrics is not None and baseline.cost is not None and not signal:
         ax.scatter(
             [baseline.cost.latency_ms],
             [100 * baseline.accuracy],
@@ -65,7 +69,7 @@ def plot_pareto(trials: list[Trial], baseline: Trial | None, limits: dict, path:
     ax.set_xscale("log")
     ax.set_ylim(bottom=floor)
     ax.set_xlabel("latency, ms (estimated, log scale)")
-    ax.set_ylabel("validation accuracy, %")
+    ax.set_ylabel(f"{signal} score (not an accuracy)" if signal else "validation accuracy, %")
     ax.set_title(title)
     ax.legend(loc="lower right", fontsize=8)
     ax.grid(alpha=0.3)

@@ -22,8 +22,16 @@ def trial_record(trial: Trial, describe: callable) -> dict:  # type: ignore[vali
         "feasible": not trial.violations,
         "violations": list(trial.violations),
     }
-    if trial.metrics is not None:
+    if trial.metrics is not None and not trial.metrics.is_accuracy:
+        # A proxy score is not an accuracy: it goes under its own name. "accuracy" is then only
+        # the measured validation accuracy of a finalist trained after the search.
+        out["proxy"] = trial.metrics.signal
+        out["proxy_score"] = trial.metrics.accuracy
+        if "retrain_val_accuracy" in trial.metrics.extra:
+            out["accuracy"] = trial.metrics.extra["retrain_val_accuracy"]
+    elif trial.metrics is not None:
         out["accuracy"] = trial.metrics.accuracy
+    if trial.metrics is not None:
         for key in (
             "test_accuracy",
             "real_speech_accuracy",
@@ -68,6 +76,7 @@ def build_summary(store: SqliteStore, run_dir: Path, stop_reason: str = "") -> d
         "task": {"name": identity.get("task"), "classes": config.get("classes"), "data": config.get("data")},
         "search": {
             "strategy": identity.get("strategy"),
+            "evaluator": identity.get("evaluator", "train"),
             "seed": identity.get("seed"),
             "epochs": identity.get("epochs"),
             "trials": dict(Counter(t.state.value for t in search)),

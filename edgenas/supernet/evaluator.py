@@ -88,7 +88,7 @@ class SupernetEvaluator:
         log=None,  # type: ignore[no-untyped-def]
         families: tuple[str, ...] = FAMILIES,
     ) -> None:
-        if space.name not in SUPERNET_SPACES or not isinstance(space, KwsSpace):
+        if space.name not in SUPERNET_SPACES or not isinstance(getattr(space, "base", space), KwsSpace):
             raise InvalidInputError(
                 f"--evaluator supernet: space {space.name!r} has no supernet yet. Spaces with one: {', '.join(SUPERNET_SPACES)}."
             )

@@ -1,0 +1,181 @@
+"""Do cheap evaluators rank architectures the way training does? One command, one table.
+
+On a fixed-seed sample of ``--n`` architectures of the ``kws`` space (synthetic keyword data),
+each architecture is trained stand-alone with the project's :class:`TrainEvaluator`
+(``--epochs`` epochs, the search recipe) and scored by every zero-cost proxy and by the
+#params / MACs baselines (:mod:`edgenas.evaluators.zerocost`, at initialisation, on one
+training minibatch). The table gives the Spearman and Kendall rank correlation of each method
+with the trained validation accuracy, and the CPU seconds one evaluation costs (process time,
+one torch thread, mean over the sample).
+
+Training results are cached per architecture in ``--cache`` (a JSON-lines file), so a killed
+run continues where it stopped; ``--stage train`` only trains (run it in the background first).
+
+    .venv/bin/python benchmarks/evaluators.py [--n 30 --epochs 3 --seed 0] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def sample_archs(space, n: int, seed: int) -> list:  # type: ignore[no-untyped-def]
+    """``n`` distinct architectures drawn with a fixed seed."""
+    from edgenas._rng import rng_for
+
+    rng = rng_for(seed, "bench-evaluators")
+    archs, seen = [], set()
+    while len(archs) < n:
+        arch = space.sample(rng)
+        if arch.key() not in seen:
+            seen.add(arch.key())
+            archs.append(arch)
+    return archs
+
+
+def train_all(space, data, archs, epochs: int, seed: int, cache: Path) -> dict[str, dict]:  # type: ignore[no-untyped-def]
+    """Validation accuracy and CPU seconds of each architecture, trained stand-alone (cached)."""
+    from edgenas.evaluators.train import TrainEvaluator
+
+    done: dict[str, dict] = {}
+    if cache.exists():
+        for line in cache.read_text().splitlines():
+            rec = json.loads(line)
+            if rec["epochs"] == epochs and rec["seed"] == seed:
+                done[rec["key"]] = rec
+    trainer = TrainEvaluator(space, data, epochs=epochs, seed=seed)
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    for i, arch in enumerate(archs):
+        if arch.key() in done:
+            continue
+        cpu = time.process_time()
+        metrics = trainer.evaluate(arch)
+        rec = {
+            "key": arch.key(),
+            "genes": list(arch.genes),
+            "epochs": epochs,
+            "seed": seed,
+            "val_accuracy": metrics.accuracy,
+            "cpu_s": time.process_time() - cpu,
+        }
+        done[arch.key()] = rec
+        with cache.open("a") as f:
+            f.write(json.dumps(rec) + "\n")
+        print(f"trained {i + 1}/{len(archs)}: {100 * metrics.accuracy:.1f}% in {rec['cpu_s']:.1f} CPU s", file=sys.stderr)
+    return done
+
+
+def score_all(space, data, archs, seed: int) -> tuple[dict[str, list[float]], dict[str, float]]:  # type: ignore[no-untyped-def]
+    """Every proxy's score of every architecture (NaN where it fails), and mean CPU seconds each."""
+    from edgenas.evaluators._base import TrialFailed
+    from edgenas.evaluators.zerocost import PROXIES, ZeroCostEvaluator
+
+    scores: dict[str, list[float]] = {}
+    cpu_s: dict[str, float] = {}
+    for name in PROXIES:
+        evaluator = ZeroCostEvaluator(space, data, proxy=name, seed=seed)
+        values = []
+        start = time.process_time()
+        for arch in archs:
+            try:
+                values.append(evaluator.evaluate(arch).accuracy)
+            except TrialFailed:
+                values.append(float("nan"))
+        cpu_s[name] = (time.process_time() - start) / len(archs)
+        scores[name] = values
+    return scores, cpu_s
+
+
+def rank_correlations(truth: np.ndarray, score: np.ndarray, seed: int = 0) -> dict[str, float]:
+    """Spearman rho (with a 95 % bootstrap interval) and Kendall tau over the architectures scored."""
+    from scipy.stats import kendalltau, spearmanr
+
+    ok = np.isfinite(score)
+    t, s = truth[ok], score[ok]
+    rng = np.random.default_rng(seed)
+    boot = []
+    for _ in range(1000):
+        idx = rng.integers(0, len(t), len(t))
+        value = spearmanr(t[idx], s[idx]).statistic
+        if np.isfinite(value):
+            boot.append(value)
+    low, high = np.percentile(boot, [2.5, 97.5])
+    return {
+        "spearman": float(spearmanr(t, s).statistic),
+        "spearman_ci95": [float(low), float(high)],
+        "kendall": float(kendalltau(t, s).statistic),
+        "scored": int(ok.sum()),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--n", type=int, default=30, help="architectures in the sample")
+    parser.add_argument("--epochs", type=int, default=3, help="training epochs per architecture")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--cache", type=Path, default=Path("runs/bench-evaluators/train.jsonl"))
+    parser.add_argument("--stage", choices=("all", "train"), default="all")
+    parser.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
+    args = parser.parse_args(argv)
+
+    import torch
+
+    torch.set_num_threads(1)  # CPU seconds per evaluation, on one core
+    from edgenas.spaces import KwsSpace
+    from edgenas.tasks.kws import load_kws
+
+    data = load_kws(seed=args.seed)
+    space = KwsSpace(num_classes=len(data.classes), input_shape=tuple(data.input_shape))  # type: ignore[arg-type]
+    archs = sample_archs(space, args.n, args.seed)
+    trained = train_all(space, data, archs, args.epochs, args.seed, args.cache)
+    if args.stage == "train":
+        return 0
+    truth = np.array([trained[a.key()]["val_accuracy"] for a in archs])
+    train_cpu_s = float(np.mean([trained[a.key()]["cpu_s"] for a in archs]))
+    scores, cpu_s = score_all(space, data, archs, args.seed)
+
+    rows = []
+    for name, values in scores.items():
+        from scipy.stats import spearmanr
+
+        stats = rank_correlations(truth, np.array(values, dtype=float), args.seed)
+        with_macs = float(spearmanr(values, scores["macs"], nan_policy="omit").statistic)  # is it only a size measure?
+        rows.append({"method": name, **stats, "spearman_with_macs": with_macs, "cpu_s_per_eval": cpu_s[name]})
+    result = {
+        "space": "kws",
+        "task": "kws (synthetic speech)",
+        "architectures": args.n,
+        "epochs": args.epochs,
+        "seed": args.seed,
+        "val_accuracy": {"min": float(truth.min()), "max": float(truth.max()), "mean": float(truth.mean())},
+        "train_cpu_s_per_eval": train_cpu_s,
+        "methods": rows,
+    }
+    if args.json:
+        print(json.dumps(result))
+        return 0
+    print(
+        f"kws space, {args.n} architectures (seed {args.seed}); truth = validation accuracy after "
+        f"{args.epochs} epochs of TrainEvaluator ({100 * truth.min():.1f}-{100 * truth.max():.1f} %, "
+        f"{train_cpu_s:.1f} CPU s per architecture)"
+    )
+    header = f"{'method':<10} {'spearman':>9} {'95% CI (bootstrap)':>19} {'kendall':>8} {'scored':>7} {'CPU s/eval':>11}"
+    print(header + f" {'rho(MACs)':>10}")
+    for r in sorted(rows, key=lambda r: -r["spearman"]):
+        ci = f"[{r['spearman_ci95'][0]:+.2f}, {r['spearman_ci95'][1]:+.2f}]"
+        print(
+            f"{r['method']:<10} {r['spearman']:>9.3f} {ci:>19} {r['kendall']:>8.3f} {r['scored']:>7d} "
+            f"{r['cpu_s_per_eval']:>11.3f} {r['spearman_with_macs']:>10.2f}"
+        )
+    print(f"{'training':<10} {'(truth)':>9} {'':>19} {'':>8} {args.n:>7d} {train_cpu_s:>11.3f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
