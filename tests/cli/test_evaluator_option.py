@@ -49,6 +49,7 @@ def test_zerocost_search_labels_scores_and_trains_only_the_finalists(tmp_path: P
     summary = run_search(_config(tmp_path, "zc", "zerocost:params", budget=4)).summary
     best = summary["best"]
     assert summary["search"]["evaluator"] == "zerocost:params"
+    assert summary["task"]["name"] == "images" and summary["task"]["data"]["input_shape"] == [1, 10, 10]
     assert best["proxy"] == "zerocost:params" and best["proxy_score"] > 1000  # a parameter count
     assert 0 <= best["accuracy"] <= 1 and "test_accuracy" in best  # measured after the search
     assert all(

@@ -88,16 +88,3 @@ def test_cli_empty_class_exits_2_with_one_line(tmp_path: Path) -> None:
     )
     assert proc.returncode == 2, proc.stderr
     assert "hold no image" in proc.stderr and "Traceback" not in proc.stderr
-
-
-def test_search_runs_on_an_image_folder(tmp_path: Path) -> None:
-    from edgenas.search import SearchConfig, run_search
-
-    root = _folder(tmp_path / "imgs", sizes=((12, 12),), per_class=8)
-    config = SearchConfig(
-        task="images", data=root, budget=2, epochs=1, out=tmp_path / "run", export=False, latency_ms=None, sram_kb=None
-    )
-    outcome = run_search(config)
-    assert outcome.summary["task"]["name"] == "images"
-    assert outcome.summary["task"]["data"]["input_shape"] == [1, 12, 12]
-    assert outcome.summary["best"] is not None and "test_accuracy" in outcome.summary["best"]
