@@ -10,7 +10,6 @@ import csv
 import dataclasses
 import os
 import statistics
-import time
 from pathlib import Path
 
 import pytest
@@ -288,14 +287,3 @@ def test_cost_model_energy_needs_a_sourced_power_figure(target: Target) -> None:
     assert cost.energy_mj == pytest.approx(cost.latency_ms * 100.0 / 1000.0)
     assert cost.sources["energy_mj"] == "estimated"
 
-
-def test_estimate_throughput() -> None:
-    target = load_target("cortex-m7")
-    layers = ds_cnn(reference_tail=True)[:12]
-    model = AnalyticalCostModel()
-    n = 300
-    start = time.perf_counter()
-    for _ in range(n):
-        model.estimate(layers, target)
-    per_second = n / (time.perf_counter() - start)
-    assert per_second > 1000, f"{per_second:.0f} nets/s"
