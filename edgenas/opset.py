@@ -80,6 +80,7 @@ _TFLITE: dict[str, str] = {
     "AVERAGE_POOL_2D": "avg_pool2d",
     "MAX_POOL_2D": "max_pool2d",
     "MEAN": "mean",
+    "SUM": "mean",  # the same TFLM reduce kernel (reduce.cc); the converter writes a one-position MEAN as RESHAPE + SUM
     "ADD": "add",
     "SUB": "sub",
     "MUL": "mul",
