@@ -84,6 +84,9 @@ def main() -> None:
                     m["fit_predict_s"] = time.perf_counter() - t
                     results.setdefault(device, {}).setdefault(str(n), {}).setdefault(kind, []).append(m)
             print(f"repeat {r} {device} done ({time.perf_counter() - start:.0f} s)", file=sys.stderr, flush=True)
+            if args.json:  # after every device, so a run cut short still leaves its figures
+                record = {"archs": len(data.nets), "wall_s": time.perf_counter() - start, "summary": summarise(results)}
+                args.json.write_text(json.dumps(record, indent=1) + "\n")
     summary = summarise(results)
     wall_s = time.perf_counter() - start
     if args.json:
@@ -111,13 +114,15 @@ def summarise(results: dict) -> dict:
 def markdown(summary: dict, args: argparse.Namespace, archs: int, wall_s: float) -> str:
     sizes = sorted({n for d in summary.values() for n in d}, key=int, reverse=True)
     kinds = list(next(iter(next(iter(summary.values())).values())))
+    counts = sorted({c["repeats"] for d in summary.values() for by_kind in d.values() for c in by_kind.values()})
+    repeats = str(counts[0]) if len(counts) == 1 else f"{counts[0]}-{counts[-1]}"
     lines = [
         f"# Latency predictors on `{args.space}`: every device, {' and '.join(sizes)} training architectures",
         "",
         f"Command: `.venv/bin/python benchmarks/predictors.py --sizes {args.sizes} --repeats {args.repeats} "
         f"--held-out {args.held_out}` ({archs:,} architectures; {wall_s / 60:.0f} min on a shared, loaded 2-core x86-64). "
         f"Measured latencies from the table; predictions scored on {args.held_out:,} held-out architectures per run "
-        f"(a seeded sample of those not trained on), mean over {args.repeats} repeats (seeds 0..{args.repeats - 1}).",
+        f"(a seeded sample of those not trained on), mean over {repeats} repeats per cell (seed r draws the training rows).",
         "",
         "Cells: share of held-out architectures within ±10% / Spearman. "
         f"**Bold**: meets the goal (>{GOAL_WITHIN_10:.0%} within ±10% and Spearman >{GOAL_SPEARMAN}).",
