@@ -300,6 +300,9 @@ def _real_speech_split(config: SearchConfig, data):
     except MissingDataError as exc:
         log.warning("real-speech check skipped: %s", exc)
         return None
+    if set(real.classes) - set(data.classes) or data.feature_mean.shape != real.feature_mean.shape:
+        log.warning("real-speech check skipped: the task's classes or features are not Speech Commands'")
+        return None
     xs, ys = [], []
     for split in (real.train, real.val, real.test):  # every clip: none of them was trained on
         raw = split.x * real.feature_std + real.feature_mean

@@ -58,9 +58,11 @@ def test_expected_latency_is_the_estimate_at_one_hot(space, target, table):
         layers = space.layers(arch)
         expected = table.expected(table.one_hot(arch))
         assert float(expected.latency_ms) == pytest.approx(latency_ms(layers, target), rel=1e-12)
-        # the SRAM surrogate bounds the estimate from above, loosely by at most n^(1/p) on activations
+        # The SRAM surrogate bounds the IR's chain liveness from above (by at most n^(1/p)); the
+        # estimate itself now plans the *converted* graph (layout copies, greedy placement), which
+        # can be above or below that chain: the surrogate tracks it within 10 % below, 50 % above.
         peak = peak_sram_bytes(layers, target)
-        assert peak <= float(expected.sram_bytes) <= peak * len(layers) ** (1 / SRAM_NORM_P)
+        assert 0.9 * peak <= float(expected.sram_bytes) <= 1.5 * peak * len(layers) ** (1 / SRAM_NORM_P)
 
 
 def test_expected_cost_mixes_choices_linearly(space, table):
