@@ -136,7 +136,7 @@ def table(args: argparse.Namespace) -> str:
         lines.append(f"| {d.name} | {limits} | {b['wall_s']:.0f} | {b['cpu_s']:.0f} | {b['peak_rss_bytes'] / 2**20:.0f} |")
     lines += ["", "A whole run = cost tables, warm-up, search, DS-CNN-S baseline training and the derived model's retraining."]
     if args.evo:
-        lines += ["", *_versus_evolution(benches, Path(args.evo), rows, pct)]
+        lines += ["", *_versus_evolution(benches, Path(args.evo), rows, pct, retrain=not args.no_retrain)]
     text = "\n".join(lines) + "\n"
     if args.md:
         Path(args.md).write_text(text)
@@ -144,7 +144,7 @@ def table(args: argparse.Namespace) -> str:
     return text
 
 
-def _versus_evolution(benches: dict, evo_dir: Path, rows: list[dict], pct) -> list[str]:  # type: ignore[no-untyped-def]
+def _versus_evolution(benches: dict, evo_dir: Path, rows: list[dict], pct, retrain: bool = True) -> list[str]:  # type: ignore[no-untyped-def]
     from edgenas.evaluators.train import TrainEvaluator
     from edgenas.spaces import KwsSpace
     from edgenas.store import SqliteStore
@@ -161,7 +161,7 @@ def _versus_evolution(benches: dict, evo_dir: Path, rows: list[dict], pct) -> li
     info = json.loads((folder / "differentiable.json").read_text())
     budget_s = info["table_s"] + info["warmup_s"] + info["search_s"] + (row["retrain_s"] or 0.0)
     elapsed, best, finished = 0.0, None, 0
-    for t in sorted(trials, key=lambda t: t.number):
+    for t in sorted((t for t in trials if t.state is not TrialState.RUNNING), key=lambda t: t.number):
         elapsed += t.duration_s
         if elapsed > budget_s:
             break
@@ -185,6 +185,11 @@ def _versus_evolution(benches: dict, evo_dir: Path, rows: list[dict], pct) -> li
     ]
     if best is None:
         out.append("| evolution | (no trained candidate in that time) | | | | |")
+    elif not retrain:
+        out.append(
+            f"| evolution (best of {trained_n}) | {space_describe(best.arch)} | {best.cost.latency_ms:.2f} | "
+            f"{best.cost.peak_sram_bytes:,} | {pct(best.accuracy)} | not retrained (--no-retrain) |"
+        )
     else:
         data = load_kws(seed=config.get("identity", {}).get("seed", 0))
         space = KwsSpace(num_classes=len(data.classes), input_shape=tuple(data.input_shape))  # type: ignore[arg-type]
@@ -196,6 +201,12 @@ def _versus_evolution(benches: dict, evo_dir: Path, rows: list[dict], pct) -> li
             f"{best.cost.peak_sram_bytes:,} | {pct(best.accuracy)} | {pct(test)} |"
         )
     return out
+
+
+def space_describe(arch) -> str:  # type: ignore[no-untyped-def]
+    from edgenas.spaces import KwsSpace
+
+    return KwsSpace().describe(arch)
 
 
 def main() -> None:
@@ -216,6 +227,7 @@ def main() -> None:
     p = sub.add_parser("table")
     p.add_argument("--diff", required=True, nargs="+")
     p.add_argument("--train-subset", type=int, default=None)
+    p.add_argument("--no-retrain", action="store_true", help="do not retrain the evolution best for its test accuracy")
     p.add_argument("--evo")
     p.add_argument("--md")
     args = parser.parse_args()
