@@ -92,6 +92,19 @@ def score_all(space, data, archs, seed: int) -> tuple[dict[str, list[float]], di
     return scores, cpu_s
 
 
+def score_supernet(space, data, archs, epochs: int, seed: int, cache: Path) -> tuple[list[float], float, float]:  # type: ignore[no-untyped-def]
+    """Inherited accuracy of every architecture from one supernet; (scores, CPU s to train it, CPU s per subnet)."""
+    from edgenas.supernet import SupernetEvaluator
+
+    evaluator = SupernetEvaluator(space, data, epochs=epochs, seed=seed, cache=cache, log=print)
+    start = time.process_time()
+    evaluator.supernets()
+    train_s = time.process_time() - start
+    start = time.process_time()
+    values = [evaluator.evaluate(arch).accuracy for arch in archs]
+    return values, train_s, (time.process_time() - start) / len(archs)
+
+
 def rank_correlations(truth: np.ndarray, score: np.ndarray, seed: int = 0) -> dict[str, float]:
     """Spearman rho (with a 95 % bootstrap interval) and Kendall tau over the architectures scored."""
     from scipy.stats import kendalltau, spearmanr
@@ -121,6 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--cache", type=Path, default=Path("runs/bench-evaluators/train.jsonl"))
     parser.add_argument("--stage", choices=("all", "train"), default="all")
+    parser.add_argument("--supernet-epochs", type=int, default=0, help="also score by a weight-sharing supernet (0: skip)")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     args = parser.parse_args(argv)
 
@@ -139,6 +153,11 @@ def main(argv: list[str] | None = None) -> int:
     truth = np.array([trained[a.key()]["val_accuracy"] for a in archs])
     train_cpu_s = float(np.mean([trained[a.key()]["cpu_s"] for a in archs]))
     scores, cpu_s = score_all(space, data, archs, args.seed)
+    supernet_train_s = None
+    if args.supernet_epochs > 0:
+        cache = args.cache.parent / f"supernet-e{args.supernet_epochs}.pt"
+        values, supernet_train_s, per_subnet = score_supernet(space, data, archs, args.supernet_epochs, args.seed, cache)
+        scores["supernet"], cpu_s["supernet"] = values, per_subnet
 
     rows = []
     for name, values in scores.items():
@@ -155,6 +174,8 @@ def main(argv: list[str] | None = None) -> int:
         "seed": args.seed,
         "val_accuracy": {"min": float(truth.min()), "max": float(truth.max()), "mean": float(truth.mean())},
         "train_cpu_s_per_eval": train_cpu_s,
+        "supernet_epochs": args.supernet_epochs or None,
+        "supernet_train_cpu_s": supernet_train_s,  # once, shared by every subnet (0 when loaded from the cache)
         "methods": rows,
     }
     if args.json:

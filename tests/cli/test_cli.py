@@ -92,7 +92,7 @@ def test_search_on_real_speech_writes_the_run_folder_and_resumes(tmp_path, share
     first = edgenas(*common, "--budget", "2")
     assert first.returncode == 0, first.stderr
     summary = json.loads(first.stdout)  # exactly one JSON object on stdout
-    assert summary["constraints"] == {"latency_ms": 50.0, "sram_bytes": 204800, "flash_bytes": 1048576}
+    assert summary["constraints"] == {"latency_ms": 50.0, "sram_bytes": 204800, "flash_bytes": 1048576, "energy_mj": None}
     assert summary["baseline"]["description"].startswith("2d c64 k10x4 s2x2")
     assert summary["search"]["trials"].get("fail", 0) == 0, summary["search"]
     for name in ("trials.db", "report.md", "report.json", "pareto.png"):
