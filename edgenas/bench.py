@@ -73,6 +73,7 @@ class BenchConfig:
     latency_table: Path | None = None
     out: Path = Path("runs/bench")
     shared_data: Path | None = None
+    jobs: int = 1  # processes running (strategy, seeds) chunks; results are identical to jobs=1
 
     def budgets(self) -> list[int]:
         return sorted({b for b in REPORT_BUDGETS if b <= self.queries} | {self.queries})
@@ -102,6 +103,8 @@ class BenchConfig:
             raise InvalidInputError(f"--queries must be a positive number of evaluated candidates, got {self.queries}")
         if self.seeds < 1:
             raise InvalidInputError(f"--seeds must be at least 1, got {self.seeds}")
+        if self.jobs < 1:
+            raise InvalidInputError(f"--jobs must be at least 1, got {self.jobs}")
         if self.latency_ms is not None and not self.latency_ms > 0:
             raise InvalidInputError(f"--latency-ms must be positive, got {self.latency_ms}")
         if self.energy_mj is not None and not self.energy_mj > 0:
@@ -247,7 +250,7 @@ def run_bench(config: BenchConfig, progress: Callable[[str], None] | None = None
     config.validate()
     say = progress or (lambda message: None)
     problem = fbnet_problem(config) if config.space == "fbnet" else nb201_problem(config)
-    space, evaluator, cost, optimum = problem.space, problem.evaluator, problem.cost, problem.optimum
+    optimum = problem.optimum
     limits = Limits(latency_ms=config.latency_ms, energy_mj=config.energy_mj)
     budgets = config.budgets()
     feasible = "" if problem.feasible_archs is None else f" ({problem.feasible_archs:,} of {problem.table_archs:,} feasible)"
@@ -258,10 +261,9 @@ def run_bench(config: BenchConfig, progress: Callable[[str], None] | None = None
         say(f"true accuracy-latency front: {front.size} architectures, hypervolume {front.hypervolume:.4g}")
 
     results: dict[str, dict[str, object]] = {}
+    by_strategy = _run_all(config, problem, limits)
     for name in config.strategies:
-        runs = []
-        for seed in range(config.seeds):
-            runs.append(run_one(space, name, seed, evaluator, cost, limits, config.queries))
+        runs = by_strategy[name]
         results[name] = summarise(runs, optimum, budgets, config.queries, front)
         say(f"{name}: {config.seeds} seeds in {results[name]['wall_s']:.1f} s")
 
@@ -293,6 +295,36 @@ def run_bench(config: BenchConfig, progress: Callable[[str], None] | None = None
     (config.out / "bench.md").write_text(markdown(summary))
     plot(results, config, optimum, config.out / "regret.png")
     return summary
+
+
+def _run_all(config: BenchConfig, problem: Problem, limits: Limits) -> dict[str, list[RunResult]]:
+    """Every (strategy, seed) run, in seed order; with ``jobs > 1`` seed chunks run in worker processes.
+
+    Each run is independent and seeded, so the results do not depend on ``jobs`` (only wall time does).
+    """
+    chunks = [(name, tuple(range(config.seeds))[j :: config.jobs]) for name in config.strategies for j in range(config.jobs)]
+    chunks = [(name, seeds) for name, seeds in chunks if seeds]
+    if config.jobs == 1:
+        done = [_run_chunk(config, name, seeds, problem, limits) for name, seeds in chunks]
+    else:
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(max_workers=config.jobs) as pool:
+            done = list(pool.map(_run_chunk, *zip(*[(config, name, seeds, None, limits) for name, seeds in chunks], strict=True)))
+    out: dict[str, list[RunResult]] = {name: [] for name in config.strategies}
+    for runs in done:
+        for run in runs:
+            out[run.strategy].append(run)
+    return {name: sorted(runs, key=lambda r: r.seed) for name, runs in out.items()}
+
+
+def _run_chunk(
+    config: BenchConfig, name: str, seeds: tuple[int, ...], problem: Problem | None, limits: Limits
+) -> list[RunResult]:
+    """Runs of one strategy for some seeds; a worker process builds the problem itself (tables read once per chunk)."""
+    if problem is None:
+        problem = fbnet_problem(config) if config.space == "fbnet" else nb201_problem(config)
+    return [run_one(problem.space, name, s, problem.evaluator, problem.cost, limits, config.queries) for s in seeds]
 
 
 @dataclass(frozen=True)

@@ -38,6 +38,7 @@ def bench(
     strategies: Annotated[str, typer.Option(help="Comma-separated strategies to compare.")] = "random,evolution,local",
     queries: Annotated[int, typer.Option(help="Evaluated (feasible) candidates per run.")] = 300,
     seeds: Annotated[int, typer.Option(help="Runs per strategy (seeds 0..N-1).")] = 20,
+    jobs: Annotated[int, typer.Option(help="Worker processes (seed chunks run in parallel; same results).")] = 1,
     accuracy_table: Annotated[
         Path | None, typer.Option(help="Accuracy CSV (default: $EDGENAS_SHARED_DATA/benchmarks/nb201_accuracy.csv).")
     ] = None,
@@ -64,6 +65,7 @@ def bench(
         strategies=names,
         queries=queries,
         seeds=seeds,
+        jobs=jobs,
         accuracy_table=accuracy_table,
         latency_table=latency_table,
         out=out,

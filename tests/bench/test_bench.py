@@ -101,3 +101,14 @@ def test_hypervolume_ratio_of_nb201_fronts(tmp_path: Path, accuracy_csv: Path, l
         BenchConfig(objectives=("latency",)).validate()
     with pytest.raises(InvalidInputError, match="no energy"):
         BenchConfig(energy_mj=1.0).validate()
+
+
+def test_jobs_change_wall_time_only(tmp_path: Path, accuracy_csv: Path, latency_csv: Path) -> None:
+    base = {"latency_ms": 8.0, "strategies": ("random", "evolution"), "queries": 30, "seeds": 3}
+    one = run_bench(BenchConfig(**base, out=tmp_path / "one"))
+    two = run_bench(BenchConfig(**base, jobs=2, out=tmp_path / "two"))
+    for name in base["strategies"]:
+        assert one["strategies"][name]["regret"] == two["strategies"][name]["regret"]
+        assert one["strategies"][name]["found_optimum_share"] == two["strategies"][name]["found_optimum_share"]
+    with pytest.raises(InvalidInputError, match="--jobs"):
+        BenchConfig(jobs=0).validate()
