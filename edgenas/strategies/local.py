@@ -15,7 +15,7 @@ from __future__ import annotations
 from edgenas._rng import rng_for
 from edgenas.arch import Arch
 from edgenas.spaces._base import SearchSpace
-from edgenas.strategies.random import MAX_REDRAWS
+from edgenas.strategies.random import sample_unasked
 from edgenas.trial import Trial, TrialState
 
 
@@ -58,11 +58,7 @@ class LocalSearch:
                 self._asked.add(arch)
                 return arch
         rng = rng_for(self.seed, "local", self._told)  # a (re)start: a random architecture
-        arch = self.space.sample(rng)
-        for _ in range(MAX_REDRAWS):
-            if arch not in self._asked:
-                break
-            arch = self.space.sample(rng)
+        arch = sample_unasked(self.space, rng, lambda a: a not in self._asked)
         self._asked.add(arch)
         return arch
 

@@ -58,7 +58,7 @@ from edgenas.errors import InvalidInputError
 from edgenas.spaces._base import SearchSpace
 from edgenas.strategies._encoding import OneHotEncoder
 from edgenas.strategies._ensemble import MlpEnsemble
-from edgenas.strategies.random import MAX_REDRAWS
+from edgenas.strategies.random import sample_unasked
 from edgenas.trial import Trial, TrialState
 
 ACQUISITIONS = ("its", "ucb")
@@ -174,11 +174,7 @@ class PredictorSearch:
             arch = self._best_unasked(trained)
         if arch is None:  # the initial design, or every pool exhausted: uniform, unasked
             rng = rng_for(self.seed, "predictor-random", self._told)
-            arch = self.space.sample(rng)
-            for _ in range(MAX_REDRAWS):
-                if arch not in self._asked:
-                    break
-                arch = self.space.sample(rng)
+            arch = sample_unasked(self.space, rng, lambda a: a not in self._asked)
         self._asked.add(arch)
         return arch
 

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+import numpy as np
+
 from edgenas._rng import rng_for
 from edgenas.arch import Arch
 from edgenas.spaces._base import SearchSpace
@@ -9,6 +13,16 @@ from edgenas.trial import Trial
 
 #: Draws before a strategy gives up looking for an architecture it has not asked yet.
 MAX_REDRAWS = 1000
+
+
+def sample_unasked(space: SearchSpace, rng: np.random.Generator, is_new: Callable[[Arch], bool]) -> Arch:
+    """A uniform draw that ``is_new`` accepts (the last draw after ``MAX_REDRAWS``: the loop then stops)."""
+    arch = space.sample(rng)
+    for _ in range(MAX_REDRAWS):
+        if is_new(arch):
+            break
+        arch = space.sample(rng)
+    return arch
 
 
 class RandomSearch:
@@ -23,12 +37,7 @@ class RandomSearch:
         self._told = 0
 
     def ask(self) -> Arch:
-        rng = rng_for(self.seed, "random", self._told)
-        arch = self.space.sample(rng)
-        for _ in range(MAX_REDRAWS):
-            if arch.key() not in self._asked:
-                break
-            arch = self.space.sample(rng)
+        arch = sample_unasked(self.space, rng_for(self.seed, "random", self._told), lambda a: a.key() not in self._asked)
         self._asked.add(arch.key())
         return arch
 
