@@ -286,4 +286,3 @@ def test_cost_model_energy_needs_a_sourced_power_figure(target: Target) -> None:
     cost = AnalyticalCostModel().estimate(ds_cnn(), powered)
     assert cost.energy_mj == pytest.approx(cost.latency_ms * 100.0 / 1000.0)
     assert cost.sources["energy_mj"] == "estimated"
-
