@@ -10,6 +10,6 @@ Use them in your own tests::
 from __future__ import annotations
 
 from edgenas.testing.contracts import check_space, check_strategy
-from edgenas.testing.toy import ToySpace
+from edgenas.testing.toy import ToySpace, best_found
 
-__all__ = ["ToySpace", "check_space", "check_strategy"]
+__all__ = ["ToySpace", "best_found", "check_space", "check_strategy"]

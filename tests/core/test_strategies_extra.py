@@ -9,7 +9,7 @@ import pytest
 from edgenas.errors import InvalidInputError
 from edgenas.strategies import STRATEGIES
 from edgenas.strategies.rl import ReinforceController, mnasnet_reward
-from edgenas.testing import ToySpace
+from edgenas.testing import ToySpace, best_found
 from edgenas.trial import Cost, Metrics, Trial, TrialState
 
 
@@ -63,13 +63,7 @@ def test_rl_bad_parameters_name_themselves(params) -> None:
 
 # -- RL learns -----------------------------------------------------------------------------------
 def _best_after(name: str, space: ToySpace, seed: int, queries: int, **params: object) -> float:
-    strategy = STRATEGIES.create(name, space=space, seed=seed, **params)
-    best = 0.0
-    for number in range(queries):
-        arch = strategy.ask()
-        best = max(best, space.score(arch))
-        strategy.tell(Trial(number, arch, TrialState.COMPLETE, metrics=Metrics(space.score(arch))))
-    return best
+    return best_found(STRATEGIES.create(name, space=space, seed=seed, **params), space, queries)
 
 
 @pytest.mark.parametrize("optimizer", ["adam", "sgd"])

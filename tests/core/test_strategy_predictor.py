@@ -14,18 +14,12 @@ from edgenas.strategies import STRATEGIES
 from edgenas.strategies._encoding import OneHotEncoder
 from edgenas.strategies._ensemble import MlpEnsemble
 from edgenas.strategies.predictor import PredictorSearch
-from edgenas.testing import ToySpace, check_strategy
-from edgenas.trial import Cost, Metrics, Trial, TrialState
+from edgenas.testing import ToySpace, best_found, check_strategy
+from edgenas.trial import Cost, Metrics, TrialState
 
 
 def _best_after(name: str, space: ToySpace, seed: int, queries: int, **params: object) -> float:
-    strategy = STRATEGIES.create(name, space=space, seed=seed, **params)
-    best = 0.0
-    for number in range(queries):
-        arch = strategy.ask()
-        best = max(best, space.score(arch))
-        strategy.tell(Trial(number, arch, TrialState.COMPLETE, metrics=Metrics(space.score(arch))))
-    return best
+    return best_found(STRATEGIES.create(name, space=space, seed=seed, **params), space, queries)
 
 
 def test_contract_on_the_toy_space_past_the_initial_design() -> None:
