@@ -154,7 +154,7 @@ def run_search(
     store = SqliteStore(db_path)
     try:
         stored = store.read_config()
-        identity = {**config.identity(), "data_sha1": _fingerprint(data)}
+        identity = {**config.identity(), "data_sha1": data.fingerprint()}
         if stored is not None:
             changed = sorted(k for k in identity if stored.get("identity", {}).get(k) != identity[k])
             if changed:
@@ -216,11 +216,6 @@ def run_search(
         return SearchOutcome(summary=summary, run_dir=out, trials=store.trials())
     finally:
         store.close()
-
-
-def _fingerprint(data) -> str:  # type: ignore[no-untyped-def]
-    """The data fingerprint a resume checks (``TaskData.fingerprint``)."""
-    return data.fingerprint()
 
 
 def _finalise(trial: Trial, evaluator, space, data, store: SqliteStore, run_dir: Path, config: SearchConfig) -> None:

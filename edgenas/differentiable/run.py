@@ -102,7 +102,7 @@ def run_differentiable(config, progress=None, status: Callable[[str], None] | No
     from edgenas.evaluators.train import TrainEvaluator
     from edgenas.hardware import AnalyticalCostModel, load_target
     from edgenas.report import plot_pareto, write_report
-    from edgenas.search import BASELINE, BASELINE_NUMBER, SearchOutcome, _finalise, _fingerprint
+    from edgenas.search import BASELINE, BASELINE_NUMBER, SearchOutcome, _finalise
     from edgenas.spaces import KwsSpace
     from edgenas.tasks.kws import load_kws
 
@@ -140,7 +140,7 @@ def run_differentiable(config, progress=None, status: Callable[[str], None] | No
     w0, c0 = time.perf_counter(), time.process_time()
     search.warmup(say)
     warmup_s, warmup_cpu_s = time.perf_counter() - w0, time.process_time() - c0
-    fingerprint = _fingerprint(data)
+    fingerprint = data.fingerprint()
 
     baseline: Trial | None = None
     rows, summaries, derived_trials = [], [], []

@@ -253,7 +253,6 @@ def run_dir(tmp_path_factory, request):
     import torch
 
     from edgenas.export.checkpoint import save_checkpoint
-    from edgenas.search import _fingerprint
     from edgenas.spaces import KwsSpace
     from edgenas.store import SqliteStore
     from edgenas.tasks.kws import load_kws
@@ -267,7 +266,7 @@ def run_dir(tmp_path_factory, request):
     best, other = space.arch([1, 0, 1, 0, 0] + [0] * 18), space.arch([0, 0, 1, 0, 0] + [0] * 18)
     identity = {"task": "kws", "data": str(folder), "target": str(tiny), "epochs": 1, "seed": 0}
     with SqliteStore(run / "trials.db") as store:
-        store.write_config({"identity": {**identity, "data_sha1": _fingerprint(data)}, "space": "kws", "data": {}})
+        store.write_config({"identity": {**identity, "data_sha1": data.fingerprint()}, "space": "kws", "data": {}})
         store.put(Trial(0, best, TrialState.COMPLETE, metrics=Metrics(0.5)))
         store.put(Trial(1, other, TrialState.COMPLETE, metrics=Metrics(0.4)))
         store.put(Trial(2, other, TrialState.INFEASIBLE, violations=("latency_ms",)))
