@@ -46,7 +46,14 @@ BUILTIN = {
     Op.RESHAPE: "RESHAPE",
     Op.PAD: "PAD",
     Op.SOFTMAX: "SOFTMAX",
+    Op.MUL: "MUL",
+    Op.SIGMOID: "LOGISTIC",
+    Op.HARD_SWISH: "HARD_SWISH",
 }
+
+#: Activations the converter writes as several builtins (each output the size of the layer's):
+#: hard-sigmoid as relu6(x + 3) / 6, swish as x * logistic(x) (the MUL also reads x).
+MULTI_OP_ACTIVATIONS = {Op.HARD_SIGMOID: ("ADD", "RELU6", "MUL"), Op.SWISH: ("LOGISTIC", "MUL")}
 
 #: Builtins that read one small constant int32 tensor besides their data (shape, perm, paddings, axes).
 CONST_OPERAND_BUILTINS = frozenset({"RESHAPE", "TRANSPOSE", "PAD", "MEAN", "SUM"})
@@ -101,7 +108,7 @@ def lower(layers: Sequence[Layer]) -> tuple[int, list[TfliteOp]]:
         srcs = [where[p] for p in inputs]
         rank = len(layer.in_shape)
         out_bytes = _nbytes(layer, layer.out_elements)
-        builtin = BUILTIN[layer.op]
+        builtin = BUILTIN.get(layer.op, "")
         if layer.op is Op.PAD and rank in (2, 3):
             in_bytes = _nbytes(layer, layer.in_elements)
             reads_input = inputs == (-1,)
@@ -126,6 +133,15 @@ def lower(layers: Sequence[Layer]) -> tuple[int, list[TfliteOp]]:
             else:
                 before = {3: ("TRANSPOSE",), 2: ("TRANSPOSE", "RESHAPE")}[rank]
             srcs = [glue(before, srcs[0], in_bytes)]
+        if layer.op in MULTI_OP_ACTIVATIONS:
+            prev = srcs[0]
+            kinds = MULTI_OP_ACTIVATIONS[layer.op]
+            for k, kind in enumerate(kinds):
+                reads = (prev, srcs[0]) if layer.op is Op.SWISH and kind == "MUL" else (prev,)
+                ops.append(TfliteOp(kind, out_bytes, reads, layer if k == len(kinds) - 1 else None))
+                prev = len(ops) - 1
+            where[i] = prev
+            continue
         if layer.op is Op.CONV2D and layer.in_channels == 1 and layer.groups == 1:
             builtin = "DEPTHWISE_CONV_2D"  # the converter's choice for a one-channel input (multiplier = C_out)
         ops.append(TfliteOp(builtin, out_bytes, tuple(srcs), layer))
