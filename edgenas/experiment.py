@@ -104,6 +104,9 @@ class Experiment:
         self._evaluated = 0
         self._trials: list[Trial] = []
         self._seen: set[str] = set()
+        bind = getattr(strategy, "bind_feasibility", None)
+        if callable(bind):
+            bind(self.feasible)
         self._replay()
 
     # -- state ----------------------------------------------------------------------------
@@ -139,6 +142,18 @@ class Experiment:
         """The most accurate COMPLETE (hence feasible) trial; ties go to the earlier one."""
         done = [t for t in self._trials if t.state is TrialState.COMPLETE]
         return max(done, key=lambda t: (t.accuracy, -t.number)) if done else None
+
+    def feasible(self, arch: Arch) -> bool:
+        """Whether ``arch`` passes the limits by its estimated cost: what ``assess`` would decide before training.
+
+        Strategies that generate many candidates may screen them with this (it is offered through
+        an optional ``bind_feasibility(check)`` method) instead of asking each and being told
+        INFEASIBLE. A cost model that raises leaves the decision to ``assess`` (True here).
+        """
+        try:
+            return not check(self.cost(arch), self.limits)
+        except Exception:  # assess records the failure with its reason
+            return True
 
     # -- one candidate --------------------------------------------------------------------
     def assess(self, number: int, arch: Arch, role: str = "search", enforce_limits: bool = True) -> Trial:

@@ -3,7 +3,15 @@ Architectures for Neural Architecture Search", AAAI) and NPENAS (Wei et al. 2022
 Neural Predictor Guided Evolution for Neural Architecture Search", IEEE TNNLS), made
 constraint-aware and generic over spaces.
 
-After ``initial`` random architectures have been trained, every ask:
+The initial design is not uniform: of ``warm_pool`` uniform samples, the feasible ones are asked
+in order of a training-free **prior**, their number of parameters read off the layer IR (the
+largest networks the limits allow first), until ``initial`` have been trained. On NAS-Bench-201
+under a latency limit, #params has a Spearman correlation of 0.69-0.88 with accuracy over the
+feasible cells, and the 20 largest feasible cells hold the constrained optimum on 3 of the 12
+problems of ``benchmarks/strategies.py``; the prior (as an extra input of the ensemble too) cut
+the mean regret at 100 queries from 0.55 to about 0.2 points (``benchmarks/results/predictor.md``).
+
+After that, every ask:
 
 1. fits (or reuses) an ensemble of small MLPs (:class:`~edgenas.strategies._ensemble.MlpEnsemble`)
    on the trained trials, over the one-hot encoding of their decisions
@@ -27,12 +35,13 @@ The ensemble learns ``-log(1 - accuracy)`` (the log error rate) rather than the 
 stretches the top of the scale, where the search has to tell 94.1 % from 94.3 %, and squeezes
 the broken networks at chance level, which would otherwise dominate a squared-error fit.
 
-Constraints: the strategy never sees the limits, only the verdicts. An INFEASIBLE trial costs no
-training (the experiment loop rejects it before any query), so when the best-scored candidate is
-infeasible the next ask simply takes the next one of the same ranking: the acquisition is thus
-maximised over the feasible candidates only, and infeasible ones are never trained. The ranking
-of a pool is kept until a new COMPLETE trial arrives, so a run of infeasible verdicts costs a
-look-up each, not a refit.
+Constraints: the strategy never sees the limits. The experiment loop offers its own check
+(``bind_feasibility``: the estimated cost against the limits, which is what the loop decides
+before any training anyway), and the strategy screens its warm design, pools and fallback with
+it, so the acquisition is maximised over feasible candidates and the loop rarely has to reject
+an ask. Unbound (outside the loop) it still works: an INFEASIBLE verdict costs no training, and
+the next ask takes the next candidate of the same ranking. The ranking of a pool is kept until a
+new COMPLETE trial arrives, so infeasible verdicts cost a look-up each, not a refit.
 
 Overhead: a refit costs tens of milliseconds and grows with the data, so the ensemble is refit
 when the trained set has grown by ``refit_growth`` (10 %) since the last fit, every trial during
@@ -49,12 +58,14 @@ same next architecture.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 
 from edgenas._rng import rng_for, seed_for
 from edgenas.arch import Arch
 from edgenas.errors import InvalidInputError
+from edgenas.ir import total_macs, total_params
 from edgenas.spaces._base import SearchSpace
 from edgenas.strategies._encoding import OneHotEncoder
 from edgenas.strategies._ensemble import MlpEnsemble
@@ -62,6 +73,8 @@ from edgenas.strategies.random import sample_unasked
 from edgenas.trial import Trial, TrialState
 
 ACQUISITIONS = ("its", "ucb")
+#: Cheap scores of an architecture read off its layer IR (no training): what ``prior`` may name.
+PRIORS = ("params", "macs")
 #: Fresh pools drawn when every candidate of the current one has been asked, before uniform fallback.
 MAX_REFILLS = 5
 
@@ -90,6 +103,12 @@ class PredictorSearch:
         rank_weight: Parent ``r`` (0 = the best) gets a share ``1 / (r + 1) ** rank_weight`` of the
             mutations: 0 spreads them evenly, larger values search the incumbent's neighbourhood
             hardest (under a binding limit the better moves are the incumbent's feasible trades).
+        prior: A training-free score read off the layer IR, ``"params"`` (log #parameters) or
+            ``"macs"`` (log MACs), or None. It orders the initial design (the highest-scoring
+            candidates of ``warm_pool`` uniform samples first, so the first trainings are the largest
+            networks the limits allow) and, with ``prior_feature``, is an input of the ensemble.
+        warm_pool: Uniform samples the prior-ordered initial design is drawn from.
+        prior_feature: Append the standardised prior score to the ensemble's input features.
     """
 
     name = "predictor"
@@ -111,6 +130,9 @@ class PredictorSearch:
         refit_growth: float = 0.1,
         space_features: bool = True,
         rank_weight: float = 3.0,
+        prior: str | None = "params",
+        warm_pool: int = 1000,
+        prior_feature: bool = True,
     ) -> None:
         self.space = space
         self.seed = seed
@@ -127,6 +149,13 @@ class PredictorSearch:
         self.refit_growth = refit_growth
         self.space_features = space_features
         self.rank_weight = rank_weight
+        self.prior = prior
+        self.warm_pool = warm_pool
+        self.prior_feature = prior_feature
+        self._feasible: Callable[[Arch], bool] | None = None
+        self._feasible_cache: dict[Arch, bool] = {}
+        self._prior_cache: dict[Arch, float] = {}
+        self._warm: list[Arch] | None = None
         self._asked: set[Arch] = set()
         self._told = 0
         self._done: list[tuple[Arch, float]] = []  # COMPLETE trials, in told order
@@ -148,6 +177,34 @@ class PredictorSearch:
             raise InvalidInputError(f"predictor: extra_mutation must be in [0, 1), got {self.extra_mutation}")
         if self.refit_growth < 0:
             raise InvalidInputError(f"predictor: refit_growth must be >= 0, got {self.refit_growth}")
+        if self.prior is not None and self.prior not in PRIORS:
+            raise InvalidInputError(f"predictor: prior must be one of {', '.join(PRIORS)} or None, got {self.prior!r}")
+        if self.warm_pool < 1:
+            raise InvalidInputError(f"predictor: warm_pool must be at least 1, got {self.warm_pool}")
+
+    def bind_feasibility(self, feasible: Callable[[Arch], bool]) -> None:
+        """Let the strategy screen its own candidates with the loop's limit check (see the module docstring).
+
+        The experiment loop calls this once, before any ask; the loop still checks every asked
+        architecture itself, so screening only saves asks, it never admits anything.
+        """
+        self._feasible = feasible
+
+    def _is_feasible(self, arch: Arch) -> bool:
+        if self._feasible is None:
+            return True
+        if arch not in self._feasible_cache:
+            self._feasible_cache[arch] = bool(self._feasible(arch))
+        return self._feasible_cache[arch]
+
+    def prior_score(self, arch: Arch) -> float:
+        """``log(1 + #params)`` or ``log(1 + MACs)`` of the architecture's layers (0 without a prior)."""
+        if self.prior is None:
+            return 0.0
+        if arch not in self._prior_cache:
+            layers = self.space.layers(arch)
+            self._prior_cache[arch] = math.log1p(total_params(layers) if self.prior == "params" else total_macs(layers))
+        return self._prior_cache[arch]
 
     def version(self, trained: int) -> int:
         """How many of the first ``trained`` results the ensemble is fit on (the refit schedule).
@@ -172,9 +229,11 @@ class PredictorSearch:
         arch = None
         if trained >= self.initial:
             arch = self._best_unasked(trained)
+        elif self.prior is not None:
+            arch = next((a for a in self._warm_design() if a not in self._asked), None)
         if arch is None:  # the initial design, or every pool exhausted: uniform, unasked
             rng = rng_for(self.seed, "predictor-random", self._told)
-            arch = sample_unasked(self.space, rng, lambda a: a not in self._asked)
+            arch = sample_unasked(self.space, rng, lambda a: a not in self._asked and self._is_feasible(a))
         self._asked.add(arch)
         return arch
 
@@ -183,6 +242,22 @@ class PredictorSearch:
         self._asked.add(trial.arch)
         if trial.state is TrialState.COMPLETE and trial.accuracy is not None:
             self._done.append((trial.arch, float(trial.accuracy)))
+
+    def _warm_design(self) -> list[Arch]:
+        """``warm_pool`` uniform samples (feasible ones, where the loop's check is bound), highest prior first."""
+        if self._warm is None:
+            rng = rng_for(self.seed, "predictor-warm")
+            pool = [a for a in dict.fromkeys(self.space.sample(rng) for _ in range(self.warm_pool)) if self._is_feasible(a)]
+            self._warm = sorted(pool, key=lambda a: -self.prior_score(a))  # stable: ties keep the draw order
+        return self._warm
+
+    def _encode(self, archs: list[Arch]) -> np.ndarray:
+        assert self._encoder is not None
+        x = self._encoder.encode(archs)
+        if self.prior is not None and self.prior_feature and len(archs):
+            # log #params spans about 10 (a few hundred to a few million): /10 keeps it on the one-hot scale.
+            x = np.hstack([x, np.array([[self.prior_score(a) / 10.0] for a in archs])])
+        return x
 
     # -- the predictor ------------------------------------------------------------------------
     def _fit(self, trained: int) -> MlpEnsemble:
@@ -193,7 +268,7 @@ class PredictorSearch:
             model = MlpEnsemble(
                 members=self.members, hidden=self.hidden, steps=self.steps, seed=seed_for(self.seed, "predictor-fit", version)
             )
-            self._model = (version, model.fit(self._encoder.encode(archs), target(np.array(accuracy))))
+            self._model = (version, model.fit(self._encode(list(archs)), target(np.array(accuracy))))
         return self._model[1]
 
     def _best_unasked(self, trained: int) -> Arch | None:
@@ -226,8 +301,8 @@ class PredictorSearch:
                 out[child] = None
             for _ in range(self.random_candidates):
                 out[self.space.sample(rng)] = None
-            assert self._encoder is not None
-            self._pool = (key, list(out), self._encoder.encode(list(out)))
+            candidates = [a for a in out if self._is_feasible(a)]
+            self._pool = (key, candidates, self._encode(candidates))
         return self._pool[1]
 
     def _rank(self, trained: int, refill: int) -> list[Arch]:

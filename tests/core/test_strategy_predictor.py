@@ -88,7 +88,13 @@ def test_ensemble_learns_and_disagrees_away_from_its_data() -> None:
 
 @pytest.mark.parametrize(
     ("params", "word"),
-    [({"acquisition": "ei"}, "acquisition"), ({"initial": 0}, "initial"), ({"extra_mutation": 1.0}, "extra_mutation")],
+    [
+        ({"acquisition": "ei"}, "acquisition"),
+        ({"initial": 0}, "initial"),
+        ({"extra_mutation": 1.0}, "extra_mutation"),
+        ({"prior": "flops"}, "prior"),
+        ({"warm_pool": 0}, "warm_pool"),
+    ],
 )
 def test_bad_parameters_name_themselves(params, word) -> None:
     with pytest.raises(InvalidInputError, match=word):
@@ -115,3 +121,58 @@ def test_every_strategy_exhausts_a_small_space_without_training_anything_twice(n
         trials = experiment.run()
     assert len({t.arch.key() for t in trials}) == len(trials)
     assert experiment.evaluated == 23, experiment.stop_reason
+
+
+def _sum_cost(arch) -> Cost:  # type: ignore[no-untyped-def]
+    return Cost(macs=0, params=0, peak_sram_bytes=0, flash_bytes=0, latency_ms=float(sum(arch.genes)))
+
+
+class _ToyScore:
+    def __init__(self, space: ToySpace) -> None:
+        self.space = space
+
+    def evaluate(self, arch, *, budget: float = 1.0) -> Metrics:  # type: ignore[no-untyped-def]
+        return Metrics(self.space.score(arch))
+
+
+def test_screens_its_candidates_with_the_loops_check_so_no_ask_is_infeasible(tmp_path) -> None:
+    # Half of the 4**6 toy architectures break the limit; bound to the loop's check, the strategy
+    # screens its warm design, pools and fallback, so the loop never has to reject one.
+    space = ToySpace(n=6, k=4)
+    with SqliteStore(tmp_path / "t.db") as store:
+        strategy = PredictorSearch(space, seed=0, initial=5, steps=30)
+        experiment = Experiment(space, strategy, _ToyScore(space), _sum_cost, Limits(latency_ms=9.0), store, budget=30)
+        trials = experiment.run()
+    assert len(trials) == 30
+    assert all(t.state is TrialState.COMPLETE for t in trials)
+    # Unbound (no loop), the same strategy asks infeasible architectures too: the screen is what did it.
+    unbound = PredictorSearch(space, seed=0, initial=5, steps=30)
+    assert any(sum(unbound.ask().genes) > 9 for _ in range(5))
+
+
+def test_the_initial_design_is_the_largest_feasible_networks_first() -> None:
+    # ToySpace's #params grows with every gene: the prior-ordered warm design asks the feasible
+    # samples with the most parameters first; without a prior it is uniform.
+    space = ToySpace(n=6, k=4)
+    strategy = PredictorSearch(space, seed=0, initial=5, warm_pool=200)
+    strategy.bind_feasibility(lambda arch: sum(arch.genes) <= 9)
+    first = [strategy.ask() for _ in range(5)]
+    assert [sum(a.genes) for a in first] == [9] * 5
+    sizes = [strategy.prior_score(a) for a in first]
+    assert sizes == sorted(sizes, reverse=True)
+    uniform = PredictorSearch(space, seed=0, initial=5, prior=None)
+    assert min(sum(uniform.ask().genes) for _ in range(5)) < 9
+
+
+def test_killed_and_resumed_with_screening_asks_what_an_unbroken_run_asks(tmp_path) -> None:
+    space = ToySpace(n=6, k=4)
+
+    def run(path, budget: int) -> list:  # type: ignore[no-untyped-def]
+        with SqliteStore(path) as store:
+            strategy = PredictorSearch(space, seed=3, initial=5, steps=30)
+            experiment = Experiment(space, strategy, _ToyScore(space), _sum_cost, Limits(latency_ms=9.0), store, budget=budget)
+            return [t.arch for t in experiment.run()]
+
+    whole = run(tmp_path / "whole.db", 25)
+    run(tmp_path / "killed.db", 12)
+    assert run(tmp_path / "killed.db", 25) == whole
