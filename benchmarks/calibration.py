@@ -1,7 +1,7 @@
 """How the Cortex-M latency calibration's two global hyper-parameters were chosen, and the target files' variant blocks.
 
     python benchmarks/calibration.py            # leave-one-pair-out table, every figure (about 30 s)
-    python benchmarks/calibration.py --tried    # also the alternatives tried (rows, pooling), about 2 min
+    python benchmarks/calibration.py --tried    # also the alternatives tried (rows, pooling, extra layer groups), about 2 min
     python benchmarks/calibration.py --write    # also regenerate every `variants:` block of the built-in targets
 
 The fit (``edgenas.hardware.calibrate``) has two numbers shared by every (core, runtime) pair: the
@@ -15,16 +15,22 @@ and rewrites its block in place (its ``runtime:`` text kept), so the files stay 
 from __future__ import annotations
 
 import argparse
+import math
 import re
 from collections.abc import Mapping
 from pathlib import Path
 
+import numpy as np
+from scipy.optimize import least_squares
+
+from edgenas.hardware.analytical import mac_kind
 from edgenas.hardware.calibrate import (
     DEFAULT_RIDGE,
     DEFAULT_ROUNDS,
     PRIOR,
     calibrate,
     cross_pair_deviations,
+    group_cycles,
     judged_pairs,
     leave_one_pair_out,
     median_cycles,
@@ -99,6 +105,76 @@ def all_rounds_vs_newest(models: dict, rows: list) -> list[str]:
     return lines
 
 
+#: Layer groups tried as one extra shrunk deviation each (the whole layer's prior cycles, MACs and
+#: outputs, move into the group). None of them is expressible in a target file's coefficients.
+EXTRA_GROUPS = {
+    "stem (first conv layer)": lambda i, layer: i == 0 and mac_kind(layer) not in (None, "fc"),
+    "1x1 conv apart from general conv": lambda i, layer: mac_kind(layer) == "conv_pointwise",
+    "depthwise layers (MACs + outputs)": lambda i, layer: mac_kind(layer) == "conv_depthwise",
+    "short reduction (<= 32 MACs per output)": lambda i, layer: (
+        mac_kind(layer) not in (None, "fc") and layer.macs <= 32 * layer.out_elements
+    ),
+    "narrow maps (<= 5 wide)": lambda i, layer: (
+        mac_kind(layer) not in (None, "fc") and len(layer.out_shape) == 3 and min(layer.out_shape[:2]) <= 5
+    ),
+}
+
+
+def _moved(layers: list, predicate) -> tuple[dict[str, float], float]:
+    """The prior groups of the layers ``predicate`` selects, and their cycles without per-op overhead."""
+    moved = [layer for i, layer in enumerate(layers) if predicate(i, layer)]
+    part = group_cycles(moved)
+    return part, sum(v for k, v in part.items() if k != "fixed")
+
+
+def _extra_group_fit(x: np.ndarray, y: np.ndarray, ridge: float, centre: np.ndarray) -> np.ndarray:
+    """log-space fit of ``exp(a + b) @ x`` with b (all columns but the last, ``fixed``) shrunk towards ``centre``."""
+
+    def pred(theta: np.ndarray) -> np.ndarray:
+        return x @ np.exp(np.concatenate([theta[0] + theta[1:], [theta[0]]]))
+
+    def residuals(theta: np.ndarray) -> np.ndarray:
+        return np.concatenate([np.log(pred(theta)) - y, math.sqrt(ridge) * (theta[1:] - centre)])
+
+    start = np.concatenate([[float(np.mean(y - np.log(x.sum(axis=1))))], centre])
+    return least_squares(residuals, start, method="lm").x
+
+
+def extra_group_experiment(models: dict, rows: list, predicate) -> dict:
+    """Same protocol as the package fit (newest rows, cross-pair centre without the left-out model,
+    package ridge) with one more layer group; returns per pair (in-sample, LOMO) errors."""
+    names = sorted(models)
+    columns = ("conv", "depthwise", "fc", "output", "extra", "fixed")
+    x = {}
+    for name in names:
+        base, (part, extra) = group_cycles(models[name]), _moved(models[name], predicate)
+        row = {k: base[k] - part[k] for k in ("conv", "depthwise", "fc", "output")}
+        x[name] = np.array([*(max(row[k], 0.0) for k in columns[:4]), extra, base["fixed"]])
+    pairs = judged_pairs(models, rows)
+    measured = {p: {b: c for b, c in median_cycles(select_rows(rows, p[0], [p[1]])).items() if b in x} for p in pairs}
+
+    def fit(p: tuple, left_out: str | None, centre: np.ndarray) -> np.ndarray:
+        own = [b for b in measured[p] if b != left_out]
+        return _extra_group_fit(np.array([x[b] for b in own]), np.log([measured[p][b] for b in own]), DEFAULT_RIDGE, centre)
+
+    zero = np.zeros(len(columns) - 1)
+    alone = {(p, lo): fit(p, lo, zero)[1:] for p in pairs for lo in [None, *measured[p]]}
+
+    def centre(p: tuple, left_out: str | None) -> np.ndarray:
+        return np.mean([alone[(q, left_out if left_out in measured[q] else None)] for q in pairs if q != p], axis=0)
+
+    def predict(theta: np.ndarray, b: str) -> float:
+        return float(x[b] @ np.exp(np.concatenate([theta[0] + theta[1:], [theta[0]]])))
+
+    out = {}
+    for p in pairs:
+        theta = fit(p, None, centre(p, None))
+        in_sample = {b: predict(theta, b) / c - 1.0 for b, c in measured[p].items()}
+        lomo = {b: predict(fit(p, b, centre(p, b)), b) / c - 1.0 for b, c in measured[p].items()}
+        out[p] = (in_sample, lomo)
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--write", action="store_true", help="regenerate the variants blocks of the built-in target files")
@@ -123,6 +199,21 @@ def main() -> None:
                 _, m, k, point = lopo_table(models, rows, rounds=rounds, pooled=pooled)
                 centre = "cross-pair (other pairs' mean b)" if pooled else "literature prior (b = 0)"
                 print(f"| {rounds} | {centre} | {m} of {k} | {point[0]:g}, {point[1]:g} |")
+        print("\nOne extra layer group (newest rows, cross-pair centre, package ridge and per-output prior):\n")
+        print(
+            "| extra group | share of prior cycles kws / vww / ic / ad | pairs meeting both | in-sample <= 10 % | "
+            "worst in-sample | worst |LOMO| per left-out model kws / vww / ic / ad |"
+        )
+        print("|---|---|---:|---:|---:|---|")
+        for label, predicate in EXTRA_GROUPS.items():
+            res = extra_group_experiment(models, rows, predicate)
+            share = [_moved(models[b], predicate)[1] / sum(group_cycles(models[b]).values()) for b in BENCHMARKS]
+            met = sum(_ok(i, lo) for i, lo in res.values())
+            within = sum(max(map(abs, i.values())) <= IN_SAMPLE_GOAL for i, _ in res.values())
+            worst_in = max(max(map(abs, i.values())) for i, _ in res.values())
+            worst_lomo = " / ".join(f"{max(abs(lo[b]) for _, lo in res.values()):.0%}" for b in BENCHMARKS)
+            shares = " / ".join(f"{v:.0%}" for v in share)
+            print(f"| {label} | {shares} | {met} of {len(res)} | {within} of {len(res)} | {worst_in:.1%} | {worst_lomo} |")
     if args.write:
         for path in sorted(BUILTIN_DIR.glob("*.yaml")):
             if "variants:" in path.read_text():
