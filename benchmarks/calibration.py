@@ -28,6 +28,7 @@ from edgenas.hardware.calibrate import (
     DEFAULT_RIDGE,
     DEFAULT_ROUNDS,
     PRIOR,
+    RIDGE_GRID,
     calibrate,
     cross_pair_deviations,
     group_cycles,
@@ -73,8 +74,14 @@ def _figures(errors: Mapping[str, float]) -> str:
     return " | ".join(f"{errors[b]:+.1%}" if b in errors else "-" for b in BENCHMARKS)
 
 
-def lopo_table(models: dict, rows: list, *, rounds: str, pooled: bool) -> tuple[list[str], int, int, tuple[float, float]]:
-    choices, best = leave_one_pair_out(models, rows, rounds=rounds, pooled=pooled)
+#: The ridge grid of the first leave-one-pair-out version (0.1, its smallest value, was chosen everywhere).
+OLD_RIDGE_GRID = (0.1, 0.25, 0.5, 1.0)
+
+
+def lopo_table(
+    models: dict, rows: list, *, rounds: str, pooled: bool, ridge_grid: tuple[float, ...] = RIDGE_GRID
+) -> tuple[list[str], int, int, tuple[float, float]]:
+    choices, best = leave_one_pair_out(models, rows, ridge_grid=ridge_grid, rounds=rounds, pooled=pooled)
     bench = " | ".join(BENCHMARKS)
     lines = [
         f"| core | runtime | rounds | per-output | ridge | in-sample {bench} | LOMO {bench} | max in | max LOMO | goals |",
@@ -88,6 +95,11 @@ def lopo_table(models: dict, rows: list, *, rounds: str, pooled: bool) -> tuple[
             f"{c.max_lomo_error:.1%} | {'ok' if _ok(c.in_sample_error, c.lomo_error) else 'MISS'} |"
         )
     met = sum(_ok(c.in_sample_error, c.lomo_error) for c in choices)
+    means = (
+        sum(c.max_in_sample_error for c in choices) / len(choices),
+        sum(c.max_lomo_error for c in choices) / len(choices),
+    )
+    lines.append(f"MEANS {means[0]:.3f} {means[1]:.3f}")
     return lines, met, len(choices), best
 
 
@@ -183,7 +195,7 @@ def main() -> None:
     shared = shared_data_dir()
     models, rows = reference_models(shared), measured_rows(shared)
     lines, met, n, best = lopo_table(models, rows, rounds=DEFAULT_ROUNDS, pooled=True)
-    print("\n".join(lines))
+    print("\n".join(lines[:-1]))
     print(f"\n{met} of {n} pairs meet both goals with hyper-parameters chosen without their own data.")
     print(
         f"Best grid point over all pairs: per-output {best[0]:g} cycles, ridge {best[1]:g} "
@@ -192,13 +204,24 @@ def main() -> None:
     if args.tried:
         print("\nAll-round fit (median over every engine release) against the newest engine's medians:\n")
         print("\n".join(all_rounds_vs_newest(models, rows)))
-        print("\n| rows | centre of the ridge | pairs meeting both goals | best grid point (per-output, ridge) |")
-        print("|---|---|---:|---|")
-        for rounds in ("newest", "all"):
-            for pooled in (True, False):
-                _, m, k, point = lopo_table(models, rows, rounds=rounds, pooled=pooled)
-                centre = "cross-pair (other pairs' mean b)" if pooled else "literature prior (b = 0)"
-                print(f"| {rounds} | {centre} | {m} of {k} | {point[0]:g}, {point[1]:g} |")
+        print(
+            "\n| rows | centre of the ridge | pairs meeting both goals | mean max in-sample | mean max LOMO | "
+            "best grid point (per-output, ridge) |"
+        )
+        print("|---|---|---:|---:|---:|---|")
+        for rounds, pooled, grid in [
+            ("newest", True, RIDGE_GRID),
+            ("newest", False, RIDGE_GRID),
+            ("newest", False, OLD_RIDGE_GRID),
+            ("all", True, RIDGE_GRID),
+            ("all", False, RIDGE_GRID),
+            ("all", False, OLD_RIDGE_GRID),
+        ]:
+            table_lines, m, k, point = lopo_table(models, rows, rounds=rounds, pooled=pooled, ridge_grid=grid)
+            mean_in, mean_lomo = table_lines[-1].split()[1:]
+            centre = "cross-pair (other pairs' mean b)" if pooled else "literature prior (b = 0)"
+            label = f"{rounds}, ridge grid {min(grid):g}-{max(grid):g}"
+            print(f"| {label} | {centre} | {m} of {k} | {mean_in} | {mean_lomo} | {point[0]:g}, {point[1]:g} |")
         print("\nOne extra layer group (newest rows, cross-pair centre, package ridge and per-output prior):\n")
         print(
             "| extra group | share of prior cycles kws / vww / ic / ad | pairs meeting both | in-sample <= 10 % | "
