@@ -17,7 +17,14 @@ from pathlib import Path
 from typing import Any
 
 from edgenas.hardware.analytical import latency_ms
-from edgenas.hardware.calibrate import DEFAULT_RIDGE, calibrate, calibration_pairs
+from edgenas.hardware.calibrate import (
+    DEFAULT_RIDGE,
+    DEFAULT_ROUNDS,
+    DeviationTable,
+    calibrate,
+    calibration_pairs,
+    cross_pair_deviations,
+)
 from edgenas.hardware.mlperf import MeasuredRow, measured_rows, reference_models
 from edgenas.hardware.target import Target, builtin_targets, load_target
 
@@ -27,7 +34,9 @@ LOMO_GOAL = 0.25
 MIN_MODELS_FOR_GOAL = 3
 
 
-def _target_entry(target: Target, models: dict[str, list[Any]], by_id: dict[str, MeasuredRow]) -> dict[str, Any]:
+def _target_entry(
+    target: Target, models: dict[str, list[Any]], by_id: dict[str, MeasuredRow], table: DeviationTable
+) -> dict[str, Any]:
     rows = [by_id[i] for i in target.latency_rows if i in by_id]
     missing = [i for i in target.latency_rows if i not in by_id]
     est_cycles = {b: latency_ms(layers, target) * 1e-3 * target.clock_hz for b, layers in models.items()}
@@ -54,7 +63,7 @@ def _target_entry(target: Target, models: dict[str, list[Any]], by_id: dict[str,
     lomo: dict[str, float] = {}
     lomo_note = "no measured rows: nothing to compare"
     if len(cores) == 1 and families:
-        cal = calibrate(models, list(by_id.values()), core=cores[0], runtime_family="+".join(families), ridge=DEFAULT_RIDGE)
+        cal = calibrate(models, list(by_id.values()), core=cores[0], runtime_family="+".join(families), table=table)
         lomo = dict(cal.lomo_error)
         lomo_note = (
             "LOMO of the stored calibration"
@@ -96,16 +105,17 @@ def check_targets(shared_dir: Path) -> dict[str, Any]:
     models = reference_models(shared_dir)
     rows = measured_rows(shared_dir)
     by_id = {r.row_id: r for r in rows}
+    table = cross_pair_deviations(models, rows)  # the cross-pair centres, fitted once for every calibration below
     targets: list[dict[str, Any]] = []
     for name in builtin_targets():
         base = load_target(name)
         for full in [name] + [f"{name}:{v}" for v in base.variants]:
-            entry = _target_entry(load_target(full), models, by_id)
+            entry = _target_entry(load_target(full), models, by_id, table)
             entry["meets_goal"] = _meets(entry["in_sample_error"], entry["lomo_error"])
             targets.append(entry)
     pairs: list[dict[str, Any]] = []
     for core, family in calibration_pairs(rows):
-        cal = calibrate(models, rows, core=core, runtime_family=family)
+        cal = calibrate(models, rows, core=core, runtime_family=family, table=table)
         pairs.append(
             {
                 "core": core,
@@ -113,6 +123,8 @@ def check_targets(shared_dir: Path) -> dict[str, Any]:
                 "n_rows": len(cal.row_ids),
                 "n_models": len(cal.measured_cycles),
                 "scales": {k: getattr(cal.scales, k) for k in ("overall", "conv", "depthwise", "fc", "output")},
+                "centre": dict(cal.centre or {}),
+                "rounds": sorted({by_id[i].round for i in cal.row_ids}),
                 "measured_median_cycles": dict(cal.measured_cycles),
                 "in_sample_error": dict(cal.in_sample_error),
                 "lomo_error": dict(cal.lomo_error),
@@ -125,6 +137,7 @@ def check_targets(shared_dir: Path) -> dict[str, Any]:
     return {
         "goals": {"in_sample_error": IN_SAMPLE_GOAL, "lomo_error": LOMO_GOAL, "min_models": MIN_MODELS_FOR_GOAL},
         "ridge": DEFAULT_RIDGE,
+        "rows_used": DEFAULT_ROUNDS,
         "targets": targets,
         "pairs": pairs,
         "misses": [
@@ -144,7 +157,11 @@ def format_check(result: dict[str, Any]) -> str:
     def mark(ok: bool | None) -> str:
         return {True: "ok", False: "MISS", None: "n/a"}[ok]
 
-    lines = ["Targets (estimate at each row's clock / measured):"]
+    lines = [
+        f"Calibration: ridge {result['ridge']}, rows of each pair's {result['rows_used']} engine(s), "
+        "deviations shrunk towards the other pairs' (cross-pair prior)",
+        "Targets (estimate at each row's clock / measured):",
+    ]
     for t in result["targets"]:
         lines.append(
             f"  {t['target']:<28} kws {t['kws_estimate_ms']:.2f} ms | in-sample {_errors(t['in_sample_error'])} | "

@@ -14,7 +14,15 @@ import pytest
 
 from edgenas.errors import InvalidInputError, MissingDataError, UnknownNameError
 from edgenas.hardware import latency_ms, load_target
-from edgenas.hardware.calibrate import calibrate
+from edgenas.hardware.calibrate import (
+    DEFAULT_RIDGE,
+    PRIOR,
+    calibrate,
+    cross_pair_deviations,
+    leave_one_pair_out,
+    median_cycles,
+    select_rows,
+)
 from edgenas.hardware.check import check_targets, format_check
 from edgenas.hardware.mlperf import BENCHMARKS, measured_rows, normalise_runtime_family, reference_models
 from edgenas.ir import Layer, total_macs, total_params
@@ -71,13 +79,61 @@ def test_measured_rows_are_normalised(rows: list) -> None:
 
 @pytest.mark.parametrize(
     ("core", "family"),
-    [("cortex-m7", "bosch-hale"), ("cortex-m7", "x-cube-ai"), ("cortex-m4", "plumerai"), ("cortex-m33", "bosch-hale")],
+    [
+        ("cortex-m7", "bosch-hale"),
+        ("cortex-m4", "microtvm-cmsis-nn"),
+        ("cortex-m0plus", "bosch-hale"),
+        ("cortex-m33", "bosch-hale"),
+    ],
 )
 def test_pairs_that_meet_the_goals(models: dict[str, list[Layer]], rows: list, core: str, family: str) -> None:
     cal = calibrate(models, rows, core=core, runtime_family=family)
     assert set(cal.in_sample_error) == set(BENCHMARKS)
     assert cal.max_in_sample_error <= 0.10, cal.in_sample_error
     assert cal.max_lomo_error <= 0.25, cal.lomo_error
+
+
+@pytest.mark.parametrize(("core", "family"), [("cortex-m7", "x-cube-ai"), ("cortex-m4", "plumerai"), ("cortex-m7", "bosch-hale")])
+def test_newest_engine_rows_are_one_round_covering_every_model(rows: list, core: str, family: str) -> None:
+    every = select_rows(rows, core, [family], rounds="all")
+    newest = select_rows(rows, core, [family])
+    covering = [rd for rd in {r.round for r in every} if {r.benchmark for r in every if r.round == rd} == set(BENCHMARKS)]
+    assert {r.round for r in newest} == {max(covering, key=lambda rd: tuple(map(int, rd[1:].split("."))))}
+    assert set(newest) == {r for r in every if r.round in {n.round for n in newest}}
+
+
+def test_lomo_never_sees_the_left_out_model(models: dict[str, list[Layer]], rows: list) -> None:
+    # Removing the left-out model's rows from every *other* pair must not change the LOMO figure:
+    # the cross-pair centre of a left-out model is fitted without it everywhere.
+    core, family = "cortex-m7", "plumerai"
+    full = calibrate(models, rows, core=core, runtime_family=family)
+    for left_out in BENCHMARKS:
+        blind = [r for r in rows if r.benchmark != left_out or (r.core, r.runtime_family) == (core, family)]
+        again = calibrate(models, blind, core=core, runtime_family=family)
+        assert again.lomo_error[left_out] == pytest.approx(full.lomo_error[left_out], rel=1e-6)
+    assert full.centre is not None and set(full.centre) == {"conv", "depthwise", "fc", "output"}
+
+
+def test_centre_is_the_mean_of_the_other_pairs(models: dict[str, list[Layer]], rows: list) -> None:
+    table = cross_pair_deviations(models, rows)
+    cal = calibrate(models, rows, core="cortex-m4", runtime_family="x-cube-ai", table=table)
+    others = [entry[None] for pair, entry in table.items() if pair != ("cortex-m4", "x-cube-ai")]
+    assert cal.centre == pytest.approx({k: sum(d[k] for d in others) / len(others) for k in cal.centre})
+    unpooled = calibrate(models, rows, core="cortex-m4", runtime_family="x-cube-ai", pooled=False)
+    assert unpooled.centre is None and unpooled.measured_cycles == cal.measured_cycles
+
+
+def test_misses_are_reported_not_hidden(models: dict[str, list[Layer]], rows: list) -> None:
+    # The newest Plumerai engine on the Cortex-M7 misses the in-sample goal on DS-CNN: the variant's
+    # estimate differs from its measured rows by exactly the error its file and --check report.
+    target = load_target("cortex-m7:plumerai")
+    measured = median_cycles(select_rows(rows, "cortex-m7", ["plumerai"]))["kws"]
+    error = latency_ms(models["kws"], target) * 1e-3 * target.clock_hz / measured - 1.0
+    cal = calibrate(models, rows, core="cortex-m7", runtime_family="plumerai")
+    assert error == pytest.approx(cal.in_sample_error["kws"], abs=0.01)
+    row = next(p for p in check_targets(_shared())["pairs"] if (p["core"], p["runtime_family"]) == ("cortex-m7", "plumerai"))
+    assert row["in_sample_error"]["kws"] == pytest.approx(error, abs=0.01)
+    assert row["meets_goal"] is (cal.max_in_sample_error <= 0.10 and cal.max_lomo_error <= 0.25)
 
 
 def test_stored_variants_equal_a_fresh_fit(models: dict[str, list[Layer]], rows: list) -> None:
@@ -91,7 +147,7 @@ def test_stored_variants_equal_a_fresh_fit(models: dict[str, list[Layer]], rows:
         assert target.latency.fc_cycles_per_mac == pytest.approx(cal.coefficients.fc_cycles_per_mac, rel=0.01)
 
 
-@pytest.mark.parametrize("name", ["cortex-m7", "cortex-m7:plumerai", "cortex-m7:bosch-hale"])
+@pytest.mark.parametrize("name", ["cortex-m7", "cortex-m7:bosch-hale"])
 def test_ds_cnn_on_cortex_m7_within_10_percent_of_measured(models: dict[str, list[Layer]], name: str) -> None:
     estimate = latency_ms(models["kws"], load_target(name))
     assert 0.9 * 17.7 <= estimate <= 1.1 * 19.6, estimate  # DISCO-F746NG, Plumerai / Bosch HALE: 17.7-19.6 ms
@@ -136,7 +192,8 @@ def test_check_reports_every_figure(models: dict[str, list[Layer]]) -> None:
     names = [t["target"] for t in result["targets"]]
     assert "cortex-m7" in names and "cortex-m7:x-cube-ai" in names and "cortex-m4:tflm-cmsis-nn" in names
     m7 = next(t for t in result["targets"] if t["target"] == "cortex-m7:bosch-hale")
-    assert len(m7["rows"]) == 16 and all(r["ratio"] > 0 for r in m7["rows"]) and m7["meets_goal"] is True
+    assert len(m7["rows"]) == len(load_target("cortex-m7:bosch-hale").latency_rows) == 8
+    assert all(r["ratio"] > 0 for r in m7["rows"]) and m7["meets_goal"] is True and {r["round"] for r in m7["rows"]} == {"v1.2"}
     assert {(p["core"], p["runtime_family"]) for p in result["pairs"]} >= {
         ("cortex-m33", "x-cube-ai"),
         ("cortex-m4", "tflm-cmsis-nn"),
@@ -146,11 +203,10 @@ def test_check_reports_every_figure(models: dict[str, list[Layer]]) -> None:
 
 
 def test_leave_one_pair_out_chooses_without_the_pairs_own_rows(models: dict[str, list[Layer]], rows: list) -> None:
-    from edgenas.hardware.calibrate import leave_one_pair_out
-
-    choices = leave_one_pair_out(models, rows, output_cycles_grid=(8.0, 24.0), ridge_grid=(0.1,))
-    assert len(choices) >= 10 and all(c.output_cycles in (8.0, 24.0) and c.ridge == 0.1 for c in choices)
-    # The package default is what the other pairs choose, pair by pair.
-    assert {c.output_cycles for c in choices} == {24.0}
+    grid_out, grid_ridge = (20.0, PRIOR.conv_cycles_per_output), (DEFAULT_RIDGE, 0.1)
+    choices, best = leave_one_pair_out(models, rows, output_cycles_grid=grid_out, ridge_grid=grid_ridge)
+    assert len(choices) >= 10 and all(c.output_cycles in grid_out and c.ridge in grid_ridge for c in choices)
+    # The package defaults are the grid point that fits all pairs best.
+    assert best == (PRIOR.conv_cycles_per_output, DEFAULT_RIDGE)
     bosch_m7 = next(c for c in choices if (c.core, c.runtime_family) == ("cortex-m7", "bosch-hale"))
     assert bosch_m7.max_in_sample_error <= 0.10 and bosch_m7.max_lomo_error <= 0.25
