@@ -1,7 +1,7 @@
 """Differentiable search on the Cortex-M7 KWS scenario: a latency sweep, and evolution at equal time.
 
     python benchmarks/differentiable.py sweep --sweep 2,3,5,8 --epochs 2 --out runs/bench-diff
-    python benchmarks/differentiable.py evolution --epochs 2 --budget 60 --out runs/bench-evo   # stop with SIGINT
+    python benchmarks/differentiable.py evolution --epochs 2 --budget 60 --out runs/bench-evo   # stop with SIGINT or SIGTERM
     python benchmarks/differentiable.py table --diff runs/bench-diff [more run folders] --evo runs/bench-evo [--md PATH]
 
 (The figures in ``results/differentiable.md`` ran one ``sweep`` process per limit, in parallel
@@ -81,8 +81,21 @@ def sweep(args: argparse.Namespace) -> None:
     print(json.dumps(info))
 
 
+def _interruptible() -> None:
+    """SIGINT and SIGTERM raise KeyboardInterrupt: a process started with ``&`` from a script
+    inherits SIGINT *ignored*, so "stop with SIGINT" did nothing there; SIGTERM now stops it too."""
+    import signal
+
+    def stop(signum, frame):  # type: ignore[no-untyped-def]
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+
+
 def evolution(args: argparse.Namespace) -> None:
     _subset_train(args.train_subset)
+    _interruptible()
     wall, cpu = time.perf_counter(), time.process_time()
     config = SearchConfig(
         strategy="evolution",
