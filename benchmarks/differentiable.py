@@ -1,11 +1,13 @@
 """Differentiable search on the Cortex-M7 KWS scenario: a latency sweep, and evolution at equal time.
 
-    python benchmarks/differentiable.py sweep --sweep 2,3,5,8 --epochs 2 --out runs/bench-diff
-    python benchmarks/differentiable.py evolution --epochs 2 --budget 60 --out runs/bench-evo   # stop with SIGINT
+    python benchmarks/differentiable.py sweep --sweep 2,3,5,8 --epochs 8 --out runs/bench-diff &
+    python benchmarks/differentiable.py evolution --epochs 8 --budget 60 --out runs/bench-evo &  # stop with SIGINT or SIGTERM
     python benchmarks/differentiable.py table --diff runs/bench-diff [more run folders] --evo runs/bench-evo [--md PATH]
 
-(The figures in ``results/differentiable.md`` ran one ``sweep`` process per limit, in parallel
-with ``evolution``, each with ``--train-subset 1632``: see that file for the exact commands.)
+(The current figures in ``results/differentiable.md`` ran one ``sweep`` of all four limits in
+parallel with ``evolution`` on the full training split; the older ones, one process per limit with
+``--train-subset 1632``. ``--arch-lr`` / ``--warmup-epochs`` are diagnostics only. See that file for
+the exact commands.)
 
 ``sweep`` runs ``edgenas search --strategy differentiable --sweep`` in-process (export off, to
 keep the benchmark about search) and records its wall-clock, CPU time and peak RSS.
@@ -59,10 +61,30 @@ def _subset_train(n: int | None) -> None:
     kws_task.load_kws = load
 
 
+def _search_knobs(arch_lr: float | None, warmup_epochs: int | None) -> None:
+    """Benchmark-only overrides of ``DifferentiableSearch``'s defaults (the CLI has no flag for them):
+    a diagnostic for what limits the search, not a recipe the comparison should use silently."""
+    if arch_lr is None and warmup_epochs is None:
+        return
+    import edgenas.differentiable.search as ds
+
+    original = ds.DifferentiableSearch.__init__
+
+    def init(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if arch_lr is not None:
+            kwargs.setdefault("arch_lr", arch_lr)
+        if warmup_epochs is not None:
+            kwargs.setdefault("warmup_epochs", warmup_epochs)
+        original(self, *args, **kwargs)
+
+    ds.DifferentiableSearch.__init__ = init  # type: ignore[method-assign]
+
+
 def sweep(args: argparse.Namespace) -> None:
     from edgenas.differentiable.run import parse_sweep
 
     _subset_train(args.train_subset)
+    _search_knobs(args.arch_lr, args.warmup_epochs)
     wall, cpu = time.perf_counter(), time.process_time()
     config = SearchConfig(
         strategy="differentiable",
@@ -81,8 +103,21 @@ def sweep(args: argparse.Namespace) -> None:
     print(json.dumps(info))
 
 
+def _interruptible() -> None:
+    """SIGINT and SIGTERM raise KeyboardInterrupt: a process started with ``&`` from a script
+    inherits SIGINT *ignored*, so "stop with SIGINT" did nothing there; SIGTERM now stops it too."""
+    import signal
+
+    def stop(signum, frame):  # type: ignore[no-untyped-def]
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+
+
 def evolution(args: argparse.Namespace) -> None:
     _subset_train(args.train_subset)
+    _interruptible()
     wall, cpu = time.perf_counter(), time.process_time()
     config = SearchConfig(
         strategy="evolution",
@@ -222,6 +257,8 @@ def main() -> None:
         if name == "sweep":
             p.add_argument("--sweep", default="2,3,5,8")
             p.add_argument("--latency-loss", default="lagrangian")
+            p.add_argument("--arch-lr", type=float, default=None, help="diagnostic: architecture-logit Adam lr (default 0.05)")
+            p.add_argument("--warmup-epochs", type=int, default=None, help="diagnostic: weights-only epochs (default E // 3)")
         else:
             p.add_argument("--budget", type=int, default=60)
     p = sub.add_parser("table")

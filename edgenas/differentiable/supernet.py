@@ -7,17 +7,24 @@ decision is realised:
 
 * **operator choices** (family, first kernel, first stride, each block's kernel and stride):
   single-path, as in GDAS (Dong & Yang 2019) and ProxylessNAS: only the sampled operator runs and
-  its output is multiplied by its gate (1 in the forward pass), so the gradient reaches the
-  logits through that gate and memory stays that of one network. Strides share the kernel's
+  memory stays that of one network. The sampled gate entries (1 in the forward pass) multiply the
+  **logits**, not the operator's output: in this chain every operator output goes through conv +
+  batch norm, which divides a scale out, so a gate there got no gradient at all (only float
+  noise, ~1e-5 of the family's; fixed, ``tests/differentiable``). Strides share the kernel's
   weights (a stride is not a new operator).
 * **channel widths** (first_channels, b{i}_channels): one max-width conv whose first ``c``
   output channels are sliced for the sampled width ``c`` (as in slimmable / once-for-all
   networks, so a narrow path costs a narrow conv), then multiplied by FBNetV2's mask mixture
   ``sum_j g_j * mask_j`` restricted to those ``c`` channels. The forward pass equals the sampled
-  width; every narrower choice gets its exact masking gradient, every wider one the sampled
-  width's (its extra channels are not computed: the price of single-path memory and time).
+  width. The mask reaches the loss only in the last block run (elsewhere a depthwise conv and
+  batch norm divide out any per-channel scale), and there only for choices narrower than the
+  sampled one, so the sampled width's gate also multiplies the logits, as the operators' do.
 * **depth**: per-block on/off. Blocks past the sampled depth are not run; the pooled features of
   the last block run are multiplied by the depth gate, so the depth logits learn too.
+
+The gradient every sampled choice gets through the logits is the same straight-through signal:
+whether scaling the sampled network's logits up lowers the cross-entropy, i.e. whether it puts
+the right class above its softmax-weighted mean logit.
 
 The two families (2-D DS-CNN and 1-D temporal conv) have separate weights; their other decisions
 share logits, as they share genes in the space. Padding follows the space's SAME rule.
@@ -147,20 +154,31 @@ class KwsSupernet(nn.Module):
         dims = 2 if net.two_d else 1
         stride0 = FIRST_STRIDES[idx["first_stride"]][:dims]
         c0 = FIRST_CHANNELS[idx["first_channels"]]
+        depth = idx["depth"] + 1
+        # A gate that scales a tensor feeding conv + batch norm gets no gradient: the batch norm
+        # divides the scale out (per channel after a depthwise conv). That holds for every
+        # operator gate and channel mask inside the chain, so the sampled entry of every active
+        # decision's gate multiplies the logits instead, as the family gate does: forward value
+        # 1, and each sampled choice learns whether the sampled network beats its own average
+        # logit. (The last block's channel mask does reach the loss, but only for choices
+        # narrower than the sampled one: it gives all the wider ones and the sampled one the
+        # same gradient, which the softmax cancels, so its sampled entry is in the product too.)
+        path = [("first_kernel", "first_stride", "first_channels")] + [
+            (f"b{i}_kernel", f"b{i}_stride", f"b{i}_channels") for i in range(depth)
+        ]
+        path_gate = torch.stack([gates[name][idx[name]] for names in path for name in names]).prod()
         y = net.conv0[idx["first_kernel"]](x, stride0, c0)
-        y = y * (gates["first_kernel"][idx["first_kernel"]] * gates["first_stride"][idx["first_stride"]])
         view = (1, -1) + (1,) * dims
         y = y * (gates["first_channels"] @ self.first_mask)[:c0].view(view)
-        depth = idx["depth"] + 1
         for i in range(depth):
             k, s = idx[f"b{i}_kernel"], idx[f"b{i}_stride"]
-            stride = (BLOCK_STRIDES[s],) * dims
-            y = net.dw[i][k](y, stride) * (gates[f"b{i}_kernel"][k] * gates[f"b{i}_stride"][s])
+            y = net.dw[i][k](y, (BLOCK_STRIDES[s],) * dims)
             c = BLOCK_CHANNELS[idx[f"b{i}_channels"]]
+            # FBNetV2 channel mask: only the last block's reaches the loss (no batch norm after it)
             y = net.pw[i](y, (1,) * dims, c) * (gates[f"b{i}_channels"] @ self.block_mask)[:c].view(view)
         pooled = y.mean(dim=tuple(range(2, 2 + dims))) * gates["depth"][idx["depth"]]
         logits = F.linear(pooled, net.classifier.weight[:, : pooled.shape[1]], net.classifier.bias)
-        return logits * gates["family"][family]
+        return logits * (gates["family"][family] * path_gate)
 
 
 def param_count(module: nn.Module) -> int:
