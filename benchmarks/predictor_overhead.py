@@ -45,6 +45,12 @@ class Timed:
         self.slowest_ask_s = max(self.slowest_ask_s, time.perf_counter() - wall)
         return arch
 
+    def bind_feasibility(self, feasible) -> None:  # type: ignore[no-untyped-def]
+        """Pass the loop's limit check through (screening inside ``ask`` is timed as the strategy's)."""
+        bind = getattr(self.strategy, "bind_feasibility", None)
+        if bind is not None:
+            bind(feasible)
+
     def tell(self, trial) -> None:  # type: ignore[no-untyped-def]
         cpu = time.process_time()
         self.strategy.tell(trial)
