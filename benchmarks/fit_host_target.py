@@ -20,6 +20,10 @@ YAML (``edgenas/hardware/targets/<target>.yaml``).
 
     python benchmarks/fit_host_target.py [--csv benchmarks/results/kws_host_latency.csv] [--seed 0]
     python benchmarks/fit_host_target.py --data nb201 [--column raspi4] [--train 1000] [--seed 0]
+
+NB201 has no depthwise convolution. ``--data nb201`` also prints the cycles/MAC of depthwise and
+1x1 convs that HW-NAS-Bench's FBNet block table (``fbnet_lut.json``, metric ``<column>_latency``)
+implies, for the target's ``conv_depthwise`` (see ``fbnet_depthwise``).
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ import argparse
 import csv
 import json
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -142,6 +147,32 @@ def fit(x: np.ndarray, ms: np.ndarray, train: np.ndarray, relative: bool = False
     return coef, dropped
 
 
+def fbnet_depthwise(lut_json: Path, metric: str, clock_hz: float) -> tuple[float, float, float, float, int]:
+    """Cycles/MAC of 1x1 and depthwise convs, ms per block, in-sample MAPE, blocks: from the FBNet LUT.
+
+    Every ``ConvBlock`` of groups 1 is an inverted residual: 1x1 expansion (Cin -> Cin x exp) at
+    the input resolution, k x k depthwise with the stride, 1x1 projection (-> Cout); its measured
+    latency is fitted as a x 1x1 MACs + b x depthwise MACs + c (NNLS, relative error).
+    """
+    table = json.loads(lut_json.read_text(encoding="utf-8"))[metric]
+    pattern = re.compile(r"ConvBlock_H(\d+)_W(\d+)_Cin(\d+)_Cout(\d+)_exp(\d+)_kernel(\d+)_stride(\d+)_group1$")
+    x, y = [], []
+    for key, value in table.items():
+        m = pattern.match(key)
+        if m is None:
+            continue
+        h, w, cin, cout, exp, k, stride = map(int, m.groups())
+        mid, out_pixels = cin * exp, -(-h // stride) * -(-w // stride)
+        x.append([h * w * cin * mid + out_pixels * mid * cout, out_pixels * mid * k * k, 1.0])
+        y.append(value)
+    xa, ya = np.array(x), np.array(y)
+    scale = xa.max(axis=0)
+    sol, _ = optimize.nnls(xa / scale / ya[:, None], np.ones(len(ya)))
+    coef = sol / scale
+    mape = float(np.mean(np.abs(xa @ coef - ya) / ya))
+    return coef[0] * clock_hz / 1000.0, coef[1] * clock_hz / 1000.0, float(coef[2]), mape, len(ya)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", choices=("kws", "nb201"), default="kws")
@@ -195,6 +226,13 @@ def main() -> None:
     for name, value in zip(FEATURES, cycles, strict=True):
         note = "  (constant over the train split: not identified, folded into the intercept)" if name in dropped else ""
         print(f"  {name}: {value:.4g}{note}")
+    lut = path.parent / "fbnet_lut.json"
+    if args.data == "nb201" and lut.is_file():
+        pw, dw, const, mape, n = fbnet_depthwise(lut, f"{args.column}_latency", target.clock_hz)
+        print(
+            f"\nFBNet LUT ({lut.name}, {args.column}_latency, {n} group-1 ConvBlocks): 1x1 conv {pw:.3g}, "
+            f"depthwise {dw:.3g} cycles/MAC, {const:.3g} ms per block; in-sample MAPE {mape:.1%}"
+        )
 
 
 if __name__ == "__main__":
