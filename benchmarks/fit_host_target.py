@@ -173,12 +173,44 @@ def fbnet_depthwise(lut_json: Path, metric: str, clock_hz: float) -> tuple[float
     return coef[0] * clock_hz / 1000.0, coef[1] * clock_hz / 1000.0, float(coef[2]), mape, len(ya)
 
 
+def per_layer_floor(x: np.ndarray, ms: np.ndarray, rows: np.ndarray) -> tuple[int, float, float, float]:
+    """How well *any* function of the features could do: cells sharing one feature vector get one
+    estimate, so predicting each by its own group's median (an oracle that has seen them) is a floor.
+
+    Returns distinct vectors, oracle MAPE, oracle within 10 %, and median max/min within groups.
+    """
+    groups: dict[tuple[float, ...], list[int]] = {}
+    for i in rows:
+        groups.setdefault(tuple(x[i]), []).append(int(i))
+    rel, spread = [], []
+    for members in groups.values():
+        values = ms[members]
+        rel.extend(np.abs(values - np.median(values)) / values)
+        spread.append(values.max() / values.min())
+    errors = np.array(rel)
+    return len(groups), float(errors.mean()), float(np.mean(errors <= 0.10)), float(np.median(spread))
+
+
+def group_residual_correlation(x: np.ndarray, a: np.ndarray, b: np.ndarray, rows: np.ndarray) -> float:
+    """Correlation of two devices' log latencies around their feature-group medians (structure vs noise)."""
+    groups: dict[tuple[float, ...], list[int]] = {}
+    for i in rows:
+        groups.setdefault(tuple(x[i]), []).append(int(i))
+    ra, rb = [], []
+    for members in groups.values():
+        if len(members) > 1:
+            ra.extend(np.log(a[members]) - np.log(np.median(a[members])))
+            rb.extend(np.log(b[members]) - np.log(np.median(b[members])))
+    return float(np.corrcoef(ra, rb)[0, 1])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", choices=("kws", "nb201"), default="kws")
     parser.add_argument("--csv", type=Path, help="measurements (default: per --data, see above)")
     parser.add_argument("--column", default="raspi4", help="nb201: the device column to fit")
     parser.add_argument("--train", type=int, default=1000, help="nb201: cells in the train split")
+    parser.add_argument("--compare", default="pixel3", help="nb201: device whose within-group spread is compared")
     parser.add_argument("--target", help="target whose clock converts ms to cycles (default: host / raspi4)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
@@ -226,6 +258,17 @@ def main() -> None:
     for name, value in zip(FEATURES, cycles, strict=True):
         note = "  (constant over the train split: not identified, folded into the intercept)" if name in dropped else ""
         print(f"  {name}: {value:.4g}{note}")
+    if args.data == "nb201":
+        rows = np.concatenate([train, test])
+        n, mape, within10, spread = per_layer_floor(x, ms, rows)
+        print(
+            f"\nfloor of any per-layer model: {n} distinct feature vectors among {len(rows)} cells; each cell "
+            f"by its own group's median: MAPE {mape:.1%}, within 10% {within10:.1%}; max/min in a group: median {spread:.2f}x"
+        )
+        with path.open(newline="") as f:
+            other = np.array([float(r[args.compare]) for r in csv.DictReader(f)])
+        corr = group_residual_correlation(x, ms, other, rows)
+        print(f"within-group log residuals, {args.column} vs {args.compare}: correlation {corr:.2f} (1: structure, 0: noise)")
     lut = path.parent / "fbnet_lut.json"
     if args.data == "nb201" and lut.is_file():
         pw, dw, const, mape, n = fbnet_depthwise(lut, f"{args.column}_latency", target.clock_hz)
