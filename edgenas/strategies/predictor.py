@@ -121,7 +121,7 @@ class PredictorSearch:
         self,
         space: SearchSpace,
         seed: int = 0,
-        initial: int = 10,
+        initial: int = 20,
         parents: int = 10,
         mutations: int = 200,
         random_candidates: int = 0,
