@@ -22,6 +22,18 @@ def _best_after(name: str, space: ToySpace, seed: int, queries: int, **params: o
     return best_found(STRATEGIES.create(name, space=space, seed=seed, **params), space, queries)
 
 
+def _sum_cost(arch) -> Cost:  # type: ignore[no-untyped-def]
+    return Cost(macs=0, params=0, peak_sram_bytes=0, flash_bytes=0, latency_ms=float(sum(arch.genes)))
+
+
+class _ToyScore:
+    def __init__(self, space: ToySpace) -> None:
+        self.space = space
+
+    def evaluate(self, arch, *, budget: float = 1.0) -> Metrics:  # type: ignore[no-untyped-def]
+        return Metrics(self.space.score(arch))
+
+
 def test_contract_on_the_toy_space_past_the_initial_design() -> None:
     space = ToySpace(n=6, k=4)
     check_strategy(lambda seed: PredictorSearch(space, seed=seed, initial=5, steps=30), space, space.score, trials=40)
@@ -47,16 +59,11 @@ def test_finds_the_constrained_toy_optimum_and_never_trains_an_infeasible_candid
     # Cost = the sum of the genes; the limit keeps the all-max corner out; the constrained optimum has sum 7.
     space = ToySpace(n=4, k=4)
 
-    class Score:
-        def evaluate(self, arch, *, budget: float = 1.0) -> Metrics:
-            return Metrics(space.score(arch))
-
-    def cost(arch) -> Cost:
-        return Cost(macs=0, params=0, peak_sram_bytes=0, flash_bytes=0, latency_ms=float(sum(arch.genes)))
-
     with SqliteStore(tmp_path / "t.db") as store:
         strategy = PredictorSearch(space, seed=0, initial=5, steps=60)
-        experiment = Experiment(space, strategy, Score(), cost, Limits(latency_ms=7.0), store, budget=40, record_running=False)
+        experiment = Experiment(
+            space, strategy, _ToyScore(space), _sum_cost, Limits(latency_ms=7.0), store, budget=40, record_running=False
+        )
         trials = experiment.run()
     done = [t for t in trials if t.state is TrialState.COMPLETE]
     assert all(t.cost is not None and t.cost.latency_ms <= 7.0 for t in done)
@@ -107,32 +114,15 @@ def test_every_strategy_exhausts_a_small_space_without_training_anything_twice(n
     # 23 feasible ones with no repeat (the loop would stop at the first repeat rather than retrain it).
     space = ToySpace(n=3, k=3)
 
-    class Score:
-        def evaluate(self, arch, *, budget: float = 1.0) -> Metrics:
-            return Metrics(space.score(arch))
-
-    def cost(arch) -> Cost:
-        return Cost(macs=0, params=0, peak_sram_bytes=0, flash_bytes=0, latency_ms=float(sum(arch.genes)))
-
     params = {"initial": 5, "steps": 20} if name == "predictor" else {}
     with SqliteStore(":memory:") as store:
         strategy = STRATEGIES.create(name, space=space, seed=0, **params)
-        experiment = Experiment(space, strategy, Score(), cost, Limits(latency_ms=4.0), store, budget=23, record_running=False)
+        experiment = Experiment(
+            space, strategy, _ToyScore(space), _sum_cost, Limits(latency_ms=4.0), store, budget=23, record_running=False
+        )
         trials = experiment.run()
     assert len({t.arch.key() for t in trials}) == len(trials)
     assert experiment.evaluated == 23, experiment.stop_reason
-
-
-def _sum_cost(arch) -> Cost:  # type: ignore[no-untyped-def]
-    return Cost(macs=0, params=0, peak_sram_bytes=0, flash_bytes=0, latency_ms=float(sum(arch.genes)))
-
-
-class _ToyScore:
-    def __init__(self, space: ToySpace) -> None:
-        self.space = space
-
-    def evaluate(self, arch, *, budget: float = 1.0) -> Metrics:  # type: ignore[no-untyped-def]
-        return Metrics(self.space.score(arch))
 
 
 def test_screens_its_candidates_with_the_loops_check_so_no_ask_is_infeasible(tmp_path) -> None:
