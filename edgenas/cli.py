@@ -15,6 +15,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from edgenas.errors import EdgenasError
 
@@ -54,6 +55,9 @@ def search(
     latency: Annotated[str, typer.Option(help="estimated, or measured here by ONNX Runtime (--target host).")] = "estimated",
     sram_kb: Annotated[float, typer.Option(help="Peak SRAM limit, KiB (tensor arena).")] = 200.0,
     flash_kb: Annotated[float, typer.Option(help="Flash limit, KiB (model size).")] = 1024.0,
+    space: Annotated[
+        str, typer.Option(help="Search space: auto (kws for audio, mbconv for images), kws or mbconv (docs/spaces.md).")
+    ] = "auto",
     strategy: Annotated[
         str, typer.Option(help="Search strategy: evolution, random, local, rl, tpe, nsga2 or differentiable (a supernet).")
     ] = "evolution",
@@ -62,6 +66,9 @@ def search(
     ] = "train",
     budget: Annotated[int, typer.Option(help="Candidates to train (infeasible ones are not trained and do not count).")] = 60,
     epochs: Annotated[int, typer.Option(help="Training epochs per candidate.")] = 8,
+    train_subset: Annotated[
+        int | None, typer.Option(help="Train on this many training examples (class-stratified; val and test stay whole).")
+    ] = None,
     seed: Annotated[int, typer.Option(help="Seed: the same seed gives the same search.")] = 0,
     out: Annotated[Path, typer.Option(help="Run folder (trials.db, report, best model).")] = Path("runs/kws-cortex-m7"),
     resume: Annotated[bool, typer.Option(help="Continue the search stored in --out.")] = False,
@@ -92,6 +99,8 @@ def search(
         latency=latency,
         latency_loss=latency_loss,
         sweep=parse_sweep(sweep),
+        space=space,
+        train_subset=train_subset,
     )
     outcome = _with_progress(config, run_search)
     summary = outcome.summary
@@ -114,7 +123,7 @@ class _ProgressDisplay:
         self._task = None
 
     def status(self, message: str) -> None:
-        (self._bar.console if self._bar else err).print(f"[dim]{message}[/dim]", highlight=False)
+        (self._bar.console if self._bar else err).print(f"[dim]{escape(message)}[/dim]", highlight=False)  # [float32] is text
 
     def trial(self, p) -> None:  # type: ignore[no-untyped-def]
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
@@ -254,7 +263,7 @@ def run() -> None:
     except EdgenasError as exc:
         if _State.debug:
             raise
-        err.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+        err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
         sys.exit(2)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)

@@ -13,6 +13,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from edgenas.errors import InvalidInputError
 
@@ -71,7 +72,7 @@ def bench(
         out=out,
     )
     err = Console(stderr=True)
-    summary = run_bench(config, progress=lambda message: err.print(f"[dim]{message}[/dim]", highlight=False))
+    summary = run_bench(config, progress=lambda message: err.print(f"[dim]{escape(message)}[/dim]", highlight=False))
     if as_json:
         sys.stdout.write(json.dumps(summary) + "\n")
         return

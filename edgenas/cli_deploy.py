@@ -15,6 +15,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from edgenas.errors import InvalidInputError
 
@@ -64,7 +65,7 @@ def _run_target(config: dict[str, Any]):
     try:
         return load_target(name)
     except InvalidInputError as exc:
-        _err.print(f"[yellow]fit and operator checks skipped: the run's target cannot be loaded ({exc})[/yellow]")
+        _err.print(f"[yellow]fit and operator checks skipped: the run's target cannot be loaded ({escape(str(exc))})[/yellow]")
         return None
 
 
@@ -97,7 +98,7 @@ def export(
     from edgenas.export.checkpoint import load_checkpoint
     from edgenas.export.trials import weights_for_trial
 
-    weights = weights_for_trial(run_dir, config, trial, retrain=retrain, say=lambda m: _err.print(f"[dim]{m}[/dim]"))
+    weights = weights_for_trial(run_dir, config, trial, retrain=retrain, say=lambda m: _err.print(f"[dim]{escape(m)}[/dim]"))
     ck = load_checkpoint(weights.checkpoint)
     result: dict[str, Any] = {"format": fmt, "trial": trial, "checkpoint": str(weights.checkpoint)}
     if weights.retrained:
@@ -178,7 +179,7 @@ def export(
             typer.echo(f"{key}: {value}")
     if problems:
         for line in problems:
-            _err.print(f"[red]{line}[/red]", highlight=False, soft_wrap=True)
+            _err.print(f"[red]{escape(line)}[/red]", highlight=False, soft_wrap=True)
         raise typer.Exit(2)
 
 
@@ -215,12 +216,10 @@ def verify(
     checkpoint_path = next((path for path in beside if path.is_file()), None)
     if checkpoint_path is not None:
         from edgenas.export.checkpoint import load_checkpoint
-        from edgenas.spaces import SPACES
 
         ck = load_checkpoint(checkpoint_path)
         fp32 = ck.module
-        space = SPACES.create(ck.arch.space, num_classes=len(ck.classes), input_shape=tuple(info.input_shape[1:]))
-        layers = space.layers(ck.arch)
+        layers = ck.space.layers(ck.arch)
         no_scratch = dataclasses.replace(board, memory=dataclasses.replace(board.memory, include_scratch=False))
         estimates = {
             "estimated_peak_sram_bytes": peak_sram_bytes(layers, board),
@@ -254,7 +253,8 @@ def verify(
         raise typer.Exit(2)
     if fallback:
         if not as_json:
-            _err.print(f"[red]{board.name} does not run natively:[/red] {', '.join(fallback)}", highlight=False, soft_wrap=True)
+            lacking = escape(", ".join(fallback))
+            _err.print(f"[red]{board.name} does not run natively:[/red] {lacking}", highlight=False, soft_wrap=True)
         raise typer.Exit(2)
 
 
@@ -308,5 +308,5 @@ def audit(
     if not result.all_native:
         if not as_json:
             lacking = ", ".join(sorted({op.requirement for op in result.fallback}))
-            _err.print(f"[red]{board.name} does not run natively:[/red] {lacking}", highlight=False, soft_wrap=True)
+            _err.print(f"[red]{board.name} does not run natively:[/red] {escape(lacking)}", highlight=False, soft_wrap=True)
         raise typer.Exit(2)

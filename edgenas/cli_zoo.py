@@ -13,6 +13,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 
 def zoo(
@@ -55,7 +56,7 @@ def zoo(
         warmup=warmup,
         repeats=repeats,
         statistic=statistic,
-        progress=lambda message: err.print(f"[dim]{message}[/dim]", highlight=False),
+        progress=lambda message: err.print(f"[dim]{escape(message)}[/dim]", highlight=False),
     )
     if plot is not None:
         plot.parent.mkdir(parents=True, exist_ok=True)

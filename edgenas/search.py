@@ -21,9 +21,11 @@ from edgenas.errors import InvalidInputError, MissingDataError
 from edgenas.experiment import Experiment, Progress, layers_cost
 from edgenas.objectives import Limits
 from edgenas.search_evaluators import parse_evaluator, prefilter
+from edgenas.spaces._for_task import BASELINES, TASK_SPACES, baseline_arch, space_params
 from edgenas.store import SqliteStore
 from edgenas.strategies import STRATEGIES
 from edgenas.tasks import TASKS
+from edgenas.tasks._base import subset_train
 from edgenas.trial import Trial, TrialState
 
 if TYPE_CHECKING:
@@ -31,7 +33,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-BASELINE = "ds-cnn-s"
+BASELINE = BASELINES["kws"]  # the kws reference (the differentiable search's); baseline_arch picks per space
 BASELINE_NUMBER = -1
 LATENCY_SOURCES = ("estimated", "measured")
 
@@ -60,6 +62,8 @@ class SearchConfig:
     latency: str = "estimated"  # or "measured": ONNX Runtime on this machine (edgenas.measure.loop), --target host
     latency_loss: str = "lagrangian"  # differentiable only: fbnet, proxyless or lagrangian
     sweep: tuple[float, ...] = ()  # differentiable only: latency limits (ms) to search one after another
+    train_subset: int | None = None  # train every network on this many training examples (class-stratified)
+    space: str = "auto"  # kws or mbconv; auto: kws for MFCC features, mbconv for images (edgenas/spaces/_for_task.py)
 
     def limits(self, target: Target | None = None) -> Limits:
         """The hard limits; with a target, capped at what the device physically has."""
@@ -76,17 +80,28 @@ class SearchConfig:
         keys = ("task", "data", "target", "latency_ms", "sram_kb", "flash_kb", "strategy", "epochs", "seed")
         keys += ("latency",) if self.latency != "estimated" else ()  # runs from before --latency stay resumable
         keys += ("evaluator",) if self.evaluator != "train" else ()  # likewise for --evaluator
+        keys += ("space",) if self.space != "auto" else ()  # and --space
+        keys += ("train_subset",) if self.train_subset is not None else ()  # and --train-subset (export --retrain reads it)
         return {k: (str(getattr(self, k)) if isinstance(getattr(self, k), Path) else getattr(self, k)) for k in keys}
 
     def validate(self) -> None:
         TASKS.get(self.task)  # unknown name -> "did you mean"
         if self.strategy != "differentiable":  # not an ask/tell strategy: edgenas/differentiable
             STRATEGIES.get(self.strategy)  # unknown name -> "did you mean"
+        elif self.task != "kws" or self.space not in ("auto", "kws"):
+            raise InvalidInputError(
+                f"--strategy differentiable searches the kws space of the kws task; for --task {self.task} "
+                f"--space {self.space} use an ask/tell strategy (evolution, random, local, rl, tpe, nsga2, predictor)"
+            )
+        if self.space not in TASK_SPACES:
+            raise InvalidInputError(f"--space must be one of {', '.join(TASK_SPACES)}, got {self.space!r}")
         if self.latency not in LATENCY_SOURCES:
             raise InvalidInputError(f"--latency must be one of {', '.join(LATENCY_SOURCES)}, got {self.latency!r}")
         parse_evaluator(self.evaluator)  # unknown evaluator or proxy -> the accepted names
         if self.budget < 1:
             raise InvalidInputError(f"--budget must be a positive number of candidates, got {self.budget}")
+        if self.train_subset is not None and self.train_subset < 1:
+            raise InvalidInputError(f"--train-subset must be a positive number of examples, got {self.train_subset}")
         if self.epochs < 1:
             raise InvalidInputError(f"--epochs must be at least 1, got {self.epochs}")
         if self.max_trial_seconds is not None and self.max_trial_seconds <= 0:
@@ -145,7 +160,9 @@ def run_search(
 
     say(f"preparing {config.task} data" if config.data is None else f"reading {config.data}")
     data = TASKS.create(config.task, data_dir=config.data, cache_dir=config.cache_dir, seed=config.seed)
-    space = space_for(data)
+    if config.train_subset is not None:
+        data = subset_train(data, config.train_subset, config.seed)
+    space = space_for(data, config.space)
     space, removed = filter_by_ops(space, target.native_ops, target.name)  # choices the target cannot run natively
     for message in removed:
         say(message)
@@ -157,6 +174,10 @@ def run_search(
         identity = {**config.identity(), "data_sha1": data.fingerprint()}
         if stored is not None:
             changed = sorted(k for k in identity if stored.get("identity", {}).get(k) != identity[k])
+            if stored.get("space", space.name) != space.name:  # a run from before --space, searched in another space
+                raise InvalidInputError(
+                    f"--resume: {out} searched the {stored['space']} space; pass --space {stored['space']} to continue it"
+                )
             if changed:
                 what = ", ".join(
                     "data (features differ: regenerated cache or edited folder)" if k == "data_sha1" else k for k in changed
@@ -169,6 +190,7 @@ def run_search(
                     "limits": limits.to_dict(),
                     "target": target.to_dict(),
                     "space": space.name,
+                    "space_params": space_params(space),
                     "classes": list(data.classes),
                     "data": data.describe(),
                 }
@@ -199,8 +221,9 @@ def run_search(
 
         baseline = next(iter(store.trials(role="baseline")), None)
         if baseline is None or baseline.state is TrialState.RUNNING:
-            say(f"training the {BASELINE.upper()} baseline with the same recipe")
-            baseline = experiment.assess(BASELINE_NUMBER, space.named(BASELINE), role="baseline", enforce_limits=False)
+            name, reference = baseline_arch(space)
+            say(f"training the {name} baseline with the same recipe")
+            baseline = experiment.assess(BASELINE_NUMBER, reference, role="baseline", enforce_limits=False)
 
         say(f"searching: {config.strategy}, {config.budget} candidates to train")
         experiment.run(progress)
@@ -236,10 +259,8 @@ def _finalise(trial: Trial, evaluator, space, data, store: SqliteStore, run_dir:
         extra["real_speech_clips"] = float(len(real.y))
     if trial.role == "search" and config.export:
         folder = run_dir / "best"
-        space_params = {"num_classes": space.num_classes, "input_shape": list(space.input_shape)}
-        save_checkpoint(
-            folder / "model.pt", trained.module, trial.arch, space_params, data.classes, data.feature_mean, data.feature_std
-        )
+        params, mean, std = space_params(space), data.feature_mean, data.feature_std
+        save_checkpoint(folder / "model.pt", trained.module, trial.arch, params, data.classes, mean, std)
         example = torch.from_numpy(data.val.x[:8].copy())
         export_onnx(trained.module, example, folder / "model.onnx")
         extra["onnx_max_abs_diff"] = onnx_max_abs_diff(trained.module, folder / "model.onnx", example)

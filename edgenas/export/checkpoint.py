@@ -26,6 +26,7 @@ FORMAT = "edgenas-checkpoint-v1"
 class Checkpoint:
     module: nn.Module
     arch: Arch
+    space: object  # the space the genotype indexes (rebuilt from the stored constructor arguments)
     classes: tuple[str, ...]
     feature_mean: np.ndarray
     feature_std: np.ndarray
@@ -64,6 +65,7 @@ def load_checkpoint(path: Path) -> Checkpoint:
     return Checkpoint(
         module=module.eval(),
         arch=arch,
+        space=space,
         classes=tuple(data["classes"]),
         feature_mean=np.asarray(data["feature_mean"], dtype=np.float32),
         feature_std=np.asarray(data["feature_std"], dtype=np.float32),

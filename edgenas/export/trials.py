@@ -84,7 +84,9 @@ def _retrain(run_dir: Path, config: dict[str, Any], trial: Trial, trial_id: str,
     from edgenas.evaluators.train import TrainEvaluator
     from edgenas.export.checkpoint import save_checkpoint
     from edgenas.spaces import space_for
+    from edgenas.spaces._for_task import space_params
     from edgenas.tasks import TASKS
+    from edgenas.tasks._base import subset_train
 
     identity = config.get("identity", {})
     data_dir = identity.get("data")
@@ -93,16 +95,17 @@ def _retrain(run_dir: Path, config: dict[str, Any], trial: Trial, trial_id: str,
     seed = int(identity.get("seed", 0))
     task = str(identity.get("task", "kws"))
     data = TASKS.create(task, data_dir=Path(data_dir) if data_dir not in (None, "None") else None, seed=seed)
+    if identity.get("train_subset") is not None:
+        data = subset_train(data, int(identity["train_subset"]), seed)
     if identity.get("data_sha1") and data.fingerprint() != identity["data_sha1"]:
         raise InvalidInputError("--retrain: the data differ from the search's (regenerated cache or edited folder)")
-    space = space_for(data)
+    space = space_for(data, str(identity.get("space", "auto")))
     epochs = int(identity.get("epochs", 8))
     say(f"retraining trial {trial_id} ({space.describe(trial.arch)}): {epochs} epochs")
     evaluator = TrainEvaluator(space, data, epochs=epochs, seed=seed)
     trained = evaluator.train(trial.arch)
-    params = {"num_classes": len(data.classes), "input_shape": list(data.input_shape)}
     path = save_checkpoint(
-        folder / "model.pt", trained.module, trial.arch, params, data.classes, data.feature_mean, data.feature_std
+        folder / "model.pt", trained.module, trial.arch, space_params(space), data.classes, data.feature_mean, data.feature_std
     )
     stored = trial.metrics.accuracy if trial.metrics is not None else None
     return TrialWeights(trial_id, path, folder, True, trained.metrics.accuracy, stored)

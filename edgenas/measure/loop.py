@@ -100,7 +100,8 @@ class MeasuredLatency:
         from edgenas.measure.ort import example_inputs, session, time_runs
         from edgenas.measure.pytorch import onnx_bytes
 
-        example = torch.zeros(1, *self.space.input_shape)
+        shape = self.space.input_shape  # kws: an attribute; mbconv: a method (the resolution is a decision)
+        example = torch.zeros(1, *(shape(arch) if callable(shape) else shape))
         sess = session(onnx_bytes(self.space.build(arch).eval(), example), threads=self.threads)
         feeds = example_inputs(sess)
         medians, iqrs = [], []

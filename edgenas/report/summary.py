@@ -59,7 +59,8 @@ def trial_record(trial: Trial, describe: callable) -> dict:  # type: ignore[vali
 def build_summary(store: SqliteStore, run_dir: Path, stop_reason: str = "") -> dict:
     config = store.read_config() or {}
     identity = config.get("identity", {})
-    space = SPACES.create(config.get("space", "kws"), num_classes=len(config.get("classes", [])) or 12)
+    params = config.get("space_params") or {"num_classes": len(config.get("classes", [])) or 12}  # older runs: kws
+    space = SPACES.create(config.get("space", "kws"), **{k: tuple(v) if isinstance(v, list) else v for k, v in params.items()})
 
     def describe(arch: Arch) -> str:
         return space.describe(arch)

@@ -22,6 +22,7 @@ reject networks with a non-native requirement.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -152,12 +153,20 @@ def filter_by_ops(space: Any, native: frozenset[str], target_name: str) -> tuple
     rng = np.random.default_rng(0)
     pool = [space.sample(rng) for _ in range(DERIVE_SAMPLES)]
     common = frozenset.intersection(*(network_requirements(space.layers(a)) for a in pool))
-    lacking = missing(common, native)
+    needs = choice_requirements(space)
+    # What a choice needs can be removed with that choice; only the rest of the common core is
+    # unavoidable. A derived need always contains the core (every sample has it), so only what it
+    # adds beyond the core counts; a declared need counts whole: it can attribute what every
+    # *random* network happens to contain, such as a float32 kernel among twenty blocks.
+    declared = getattr(space, "choice_requirements", None)
+    attributable = frozenset().union(
+        *(need if declared is not None and declared(*key) is not None else need - common for key, need in needs.items())
+    )
+    lacking = missing(common - attributable, native)
     if lacking:
         raise UnsupportedOpError(
             f"every network of space {space.name!r} needs {', '.join(lacking)}, which {target_name} does not run natively"
         )
-    needs = choice_requirements(space)
     removals: list[Removal] = []
     allowed: list[list[int]] = []
     for i, decision in enumerate(decisions):
@@ -179,7 +188,29 @@ def filter_by_ops(space: Any, native: frozenset[str], target_name: str) -> tuple
     check_rng = np.random.default_rng(1)
     filtered.reject = not all(filtered.is_native(filtered.sample(check_rng)) for _ in range(CHECK_SAMPLES))
     if filtered.reject:
+        filtered.sample(check_rng)  # no native network at all -> UnsupportedOpError, before the search starts
+    if filtered.reject:
         log.info("space %s: some combinations of choices need operators %s lacks; sampling rejects them", space.name, target_name)
     if not removals and not filtered.reject:
         return space, ()
-    return filtered, tuple(r.message(target_name) for r in removals)
+    return filtered, grouped_messages(removals, target_name)
+
+
+def grouped_messages(removals: Sequence[Removal], target_name: str) -> tuple[str, ...]:
+    """One line per removed choice, except that per-layer decisions sharing a pattern (``s3b1_act``,
+    ``s4b0_act``: digits differ) and a removed value collapse into one line naming how many
+    decisions lost it: a 27-block space would otherwise print a line per block."""
+    groups: dict[tuple[str, str], list[Removal]] = {}
+    for removal in removals:
+        groups.setdefault((re.sub(r"\d+", "*", removal.decision), repr(removal.choice)), []).append(removal)
+    out = []
+    for (pattern, choice), members in groups.items():
+        if len(members) == 1:
+            out.append(members[0].message(target_name))
+            continue
+        lacking = sorted({name for m in members for name in m.lacking})
+        out.append(
+            f"{target_name} has no {', '.join(lacking)} kernel: removed choice {pattern}={choice} "
+            f"({len(members)} decisions: {members[0].decision} ... {members[-1].decision})"
+        )
+    return tuple(out)

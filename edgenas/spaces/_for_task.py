@@ -1,21 +1,71 @@
-"""Which space a task is searched in (the task's data shape decides)."""
+"""Which space a task is searched in, its reference network, and how to rebuild it from a run.
+
+The task's data shape decides the default: MFCC maps ``(time, coefficients)`` are searched in
+``kws``; images ``(C, H, W)`` in ``mbconv`` (MobileNetV2 / MnasNet / EfficientNet blocks at the
+images' resolution). ``--space kws`` still searches one-channel images as ``H x W`` maps, the
+behaviour before ``mbconv`` was wired in, which suits tiny images on microcontrollers.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+from edgenas.arch import Arch
 from edgenas.errors import InvalidInputError
 from edgenas.spaces.kws import KwsSpace
+from edgenas.spaces.mbconv import MbconvSpace
+
+#: ``--space`` values: ``auto`` lets the data decide.
+TASK_SPACES = ("auto", "kws", "mbconv")
+#: The reference network trained beside every search, per space: a published model the target
+#: can run (DS-CNN-S for keyword spotting; MobileNetV2, relu6 and no squeeze-and-excitation, so
+#: int8 NPUs run it too), at the task's input size.
+BASELINES = {"kws": "ds-cnn-s", "mbconv": "mobilenetv2"}
 
 
-def space_for(data: Any) -> KwsSpace:
-    """The space searched for a task: ``kws`` for MFCC maps ``(time, coefficients)``, and for
-    one-channel images ``(1, H, W)``, whose networks then read the image as an ``H x W`` map."""
+def space_for(data: Any, name: str = "auto") -> KwsSpace | MbconvSpace:
+    """The space searched for a task (see the module docstring); ``name`` is ``--space``."""
+    if name not in TASK_SPACES:
+        raise InvalidInputError(f"--space must be one of {', '.join(TASK_SPACES)}, got {name!r}")
     shape = tuple(data.input_shape)
-    if len(shape) == 3:
+    image = len(shape) == 3
+    if name == "auto":
+        name = "mbconv" if image else "kws"
+    if name == "mbconv":
+        if not image:
+            raise InvalidInputError(
+                f"{data.name}: --space mbconv searches images (channels, height, width); this task's inputs are {shape}"
+            )
+        channels, height, width = shape
+        if height != width:
+            raise InvalidInputError(
+                f"{data.name}: mbconv networks take square images, these are {height}x{width}: resize them to a square"
+            )
+        return MbconvSpace(num_classes=len(data.classes), in_channels=channels, resolutions=(height,))
+    if image:
         if shape[0] != 1:
             raise InvalidInputError(
                 f"{data.name}: {shape[0]}-channel images; the kws space reads one channel: convert the images to grey"
             )
         shape = shape[1:]
     return KwsSpace(num_classes=len(data.classes), input_shape=shape)  # type: ignore[arg-type]
+
+
+def space_params(space: Any) -> dict[str, Any]:
+    """The constructor arguments that rebuild ``space`` (``SPACES.create(space.name, **params)``):
+    stored in run configs and checkpoints, so reports and exports describe genes the same way."""
+    base = getattr(space, "base", space)  # an operator-filtered space keeps its base's genes
+    if isinstance(base, MbconvSpace):
+        return {"num_classes": base.num_classes, "in_channels": base.in_channels, "resolutions": list(base.resolutions)}
+    return {"num_classes": base.num_classes, "input_shape": list(base.input_shape)}
+
+
+def baseline_arch(space: Any) -> tuple[str, Arch]:
+    """The space's reference network (``BASELINES``) at the space's input size, and its name."""
+    base = getattr(space, "base", space)
+    if isinstance(base, MbconvSpace):
+        from edgenas.spaces._mbconv_named import named_values
+
+        values = {**named_values(BASELINES["mbconv"]), "resolution": max(base.resolutions)}
+        return BASELINES["mbconv"], base.from_values(values)
+    return BASELINES["kws"], base.named(BASELINES["kws"])

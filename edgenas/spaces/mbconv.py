@@ -235,6 +235,53 @@ class MbconvSpace(DecisionSpace):
 
         return self.from_values(named_values(name))
 
+    def choice_requirements(self, decision: int, choice: int) -> frozenset[str]:
+        """The operators choosing ``choice`` of ``decision`` adds, in fixed context networks.
+
+        Why declared, not derived from random networks (``filter_by_ops``' default): a random
+        network of this space has ~20 blocks, each with its own activation, SE and precision, so
+        *every* sample needs some float32 kernel, multiplication and sigmoid, and the intersection
+        over samples would blame each of those on every choice. Here the context is the space's
+        first-choice network (first activation, no SE, the first precision: int8 by default,
+        the deployed form) with every stage at full depth, so each decision is active; a choice
+        needs what it adds there beyond what every choice of that decision needs. An SE style is
+        judged with one SE block present. A precision choice is also judged in a context of each
+        other precision (so int8 needs the int8 kernels even where float32 is the first choice);
+        other choices only in the first precision, so a float32 block with, say, swish on a
+        target without a float sigmoid is left to the filter's sampling check.
+        """
+        return self._requirements_table()[(decision, choice)]
+
+    def _requirements_table(self) -> dict[tuple[int, int], frozenset[str]]:
+        cached = getattr(self, "_requirements", None)
+        if cached is not None:
+            return cached
+        from edgenas.opset import network_requirements
+
+        decisions = self.decisions()
+        index = self._index()
+        table: dict[tuple[int, int], frozenset[str]] = {}
+        for precision in range(len(self.precisions)):
+            context = [precision if d.name.endswith("quant") else 0 for d in decisions]
+            for s in range(len(STAGE_STRIDES)):
+                context[index[f"s{s}_depth"]] = len(decisions[index[f"s{s}_depth"]].choices) - 1
+            for i, decision in enumerate(decisions):
+                if precision and not decision.name.endswith("quant"):
+                    continue
+                genes = list(context)
+                if decision.name == "se_style" and self.squeeze_excite:
+                    genes[index["s1b0_se"]] = decisions[index["s1b0_se"]].choices.index(True)
+                needs = []
+                for c in range(len(decision.choices)):
+                    genes[i] = c
+                    needs.append(network_requirements(self.layers(self.arch(genes))))
+                shared = frozenset.intersection(*needs)
+                if precision == 0 or decision.name.endswith("quant"):
+                    for c, need in enumerate(needs):
+                        table[(i, c)] = table.get((i, c), frozenset()) | (need - shared)
+        self._requirements = table
+        return table
+
     # -- resolved plan ----------------------------------------------------------------------
     def plan(self, arch: Arch) -> NetPlan:
         """Widths, sizes and SE widths of every block (the one place they are computed)."""
@@ -302,7 +349,8 @@ class MbconvSpace(DecisionSpace):
         if stage:
             parts.append(" ".join(stage))
         head = f"h{p.head_channels}{_ACT_SHORT[p.head_act]}" + (f" fc{p.head_fc}" if p.head_fc else "")
-        parts.append(head + ("/f" if p.head_quant != "int8" else "") + (f" se:{self.values(arch)['se_style']}"))
+        style = f" se:{self.values(arch)['se_style']}" if any(b.se_channels for b in p.blocks) else ""
+        parts.append(head + ("/f" if p.head_quant != "int8" else "") + style)
         return " | ".join(parts)
 
     # -- hardware IR ----------------------------------------------------------------------

@@ -7,6 +7,7 @@ leak into them), labels as class indices into ``classes``.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from dataclasses import dataclass
 from typing import Any
@@ -110,3 +111,37 @@ def standardise(raw: dict[str, np.ndarray], *, std_floor: float = 1e-6) -> tuple
     std = np.maximum(flat.std(axis=0), std_floor)
     out = {k: ((v - mean) / std).astype(np.float32) for k, v in raw.items()}
     return out, mean.astype(np.float32), std.astype(np.float32)
+
+
+def stratified_pick(y: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
+    """Indices of ``size`` examples with (as nearly as possible) the class proportions of ``y``, sorted."""
+    if size >= len(y):
+        return np.arange(len(y))
+    order = rng.permutation(len(y))
+    # Rank every example within its class in random order, then take the lowest relative ranks:
+    # each class contributes in proportion to its size.
+    relative = np.empty(len(y))
+    for c in np.unique(y):
+        members = order[y[order] == c]
+        relative[members] = (np.arange(len(members)) + rng.random()) / len(members)
+    return np.sort(np.argsort(relative, kind="stable")[:size])
+
+
+def subset_train(data: TaskData, size: int, seed: int) -> TaskData:
+    """``data`` with a class-stratified ``size``-example subset of its training split.
+
+    Why: ``edgenas search --train-subset`` makes a search on two CPU cores affordable (every
+    candidate trains on fewer examples; validation and test stay whole, so accuracies remain
+    comparable). The standardisation is the full training split's, unchanged. Deterministic:
+    the same seed picks the same examples.
+    """
+    if size < 1:
+        raise InvalidInputError(f"--train-subset must be a positive number of examples, got {size}")
+    if size >= len(data.train):
+        return data
+    from edgenas._rng import rng_for
+
+    keep = stratified_pick(data.train.y, size, rng_for(seed, data.name, "train-subset"))
+    train = Split(data.train.x[keep], data.train.y[keep])
+    source = f"{data.source}; training subset: {size} of {len(data.train)} (class-stratified, seed {seed})"
+    return dataclasses.replace(data, train=train, source=source)

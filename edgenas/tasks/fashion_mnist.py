@@ -20,7 +20,7 @@ import numpy as np
 
 from edgenas._rng import rng_for
 from edgenas.errors import InvalidInputError, MissingDataError
-from edgenas.tasks._base import Split, TaskData
+from edgenas.tasks._base import Split, TaskData, stratified_pick
 
 DEFAULT_DIR = Path("/usr/share/datasets/fashion-mnist")
 CLASSES = ("t-shirt/top", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker", "bag", "ankle boot")
@@ -56,20 +56,6 @@ def read_idx(path: Path) -> np.ndarray:
     if len(raw) - offset != count:
         raise InvalidInputError(f"{path}: header says {count} bytes of data, file holds {len(raw) - offset}")
     return np.frombuffer(raw, dtype=np.uint8, offset=offset).reshape(shape)
-
-
-def stratified_pick(y: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
-    """Indices of ``size`` examples with (as nearly as possible) the class proportions of ``y``, sorted."""
-    if size >= len(y):
-        return np.arange(len(y))
-    order = rng.permutation(len(y))
-    # Rank every example within its class in random order, then take the lowest relative ranks:
-    # each class contributes in proportion to its size.
-    relative = np.empty(len(y))
-    for c in np.unique(y):
-        members = order[y[order] == c]
-        relative[members] = (np.arange(len(members)) + rng.random()) / len(members)
-    return np.sort(np.argsort(relative, kind="stable")[:size])
 
 
 def load_fashion_mnist(
