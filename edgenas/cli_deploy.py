@@ -39,12 +39,20 @@ def _run_config(run_dir: Path) -> dict[str, Any]:
     return config
 
 
-def _load_data(data: str | Path | None, seed: int):
-    from edgenas.tasks.kws import load_kws
+def _load_data(data: str | Path | None, seed: int, identity: dict[str, Any] | None = None):
+    """The run's task data (its ``--task``, ``--data`` and ``--train-subset``); kws without a run."""
+    from edgenas.tasks import TASKS
+    from edgenas.tasks._base import subset_train
 
+    identity = identity or {}
+    if data in ("None", ""):
+        data = None
     if data is not None and not Path(data).is_dir():
-        raise InvalidInputError(f"data folder {data} not found (expected one sub-folder of WAVs per word)")
-    return load_kws(Path(data) if data is not None else None, seed=seed)
+        raise InvalidInputError(f"data folder {data} not found (expected one sub-folder per word or class)")
+    loaded = TASKS.create(str(identity.get("task", "kws")), data_dir=Path(data) if data is not None else None, seed=seed)
+    if identity.get("train_subset") is not None:
+        loaded = subset_train(loaded, int(identity["train_subset"]), seed)
+    return loaded
 
 
 def _run_of(model: Path) -> Path | None:
@@ -119,7 +127,7 @@ def export(
         from edgenas.export.onnx_int8 import quantize_onnx_int8
 
         identity = config.get("identity", {})
-        data = _load_data(identity.get("data"), int(identity.get("seed", 0)))
+        data = _load_data(identity.get("data"), int(identity.get("seed", 0)), identity)
         info = quantize_onnx_int8(
             ck.module,
             data.train.x,
@@ -139,7 +147,7 @@ def export(
         from edgenas.export.verify import min_arena_bytes
 
         identity = config.get("identity", {})
-        data = _load_data(identity.get("data"), int(identity.get("seed", 0)))
+        data = _load_data(identity.get("data"), int(identity.get("seed", 0)), identity)
         if fmt == "tflite-int8":
             path = out or weights.folder / "model_int8.tflite"
         else:
@@ -206,7 +214,7 @@ def verify(
 
     fallback = sorted({op.requirement for op in audit_model(model, board).fallback})
     run = _run_of(model)
-    seed, data_dir = 0, data
+    seed, data_dir, identity = 0, data, {}
     if run is not None:
         identity = _run_config(run).get("identity", {})
         seed = int(identity.get("seed", 0))
@@ -226,7 +234,7 @@ def verify(
             "estimated_flash_bytes": flash_bytes(layers, board),
             "estimated_peak_sram_no_scratch_bytes": peak_sram_bytes(layers, no_scratch),
         }
-    test = _load_data(data_dir, seed).test
+    test = _load_data(data_dir, seed, identity).test
     result = verify_tflite(
         model,
         test.x[:clips],

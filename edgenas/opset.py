@@ -59,7 +59,8 @@ CANONICAL_OPS: dict[str, str] = {
     "resize": "bilinear / nearest resize",
     "batch_norm": "batch normalisation left unfolded",
     "layer_norm": "layer normalisation",
-    "quantize": "float -> int8 (or int8 -> int8 requantisation)",
+    "quantize": "float -> int8 (data entering the int8 part of a model)",
+    "requantize": "int8 -> int8 with other scale or zero point (TFLite QUANTIZE on an int8 input)",
     "dequantize": "int8 -> float",
     "lstm": "LSTM layer",
     "gru": "GRU layer",
@@ -186,7 +187,7 @@ _ONNX: dict[str, str] = {
 ONNX_CONVS = ("Conv", "QLinearConv", "ConvInteger")
 
 #: Operators without a tensor type of their own (type conversions): never bracketed.
-_TYPELESS = frozenset({"quantize", "dequantize"})
+_TYPELESS = frozenset({"quantize", "requantize", "dequantize"})
 
 # IR op values -> canonical operators, including names later spaces may add to ``Op``
 # (squeeze-and-excitation, GRU, gating) so that a new IR op is filtered correctly at once.

@@ -162,6 +162,10 @@ def tflite_operators(model_bytes: bytes) -> list[tuple[str, str]]:
                         raise IndexError(f"operator {j} writes tensor {out} of {n_tensors}")
                     dtype = types.get(graph.Tensors(out).Type(), "unknown").lower()
                 canonical = "custom" if name.startswith("CUSTOM:") else tflite_canonical(name)
+                if canonical == "quantize" and op.InputsLength() and 0 <= op.Inputs(0) < n_tensors:
+                    source = types.get(graph.Tensors(op.Inputs(0)).Type(), "").lower()
+                    if source in ("int8", "uint8", "int16"):  # requantisation inside the int8 graph, not float input
+                        canonical = "requantize"
                 uses.append((name, requirement(canonical, dtype)))
                 fused = _fused_activation(schema, options, op)
                 if fused:

@@ -1,0 +1,60 @@
+"""An image search end to end on the int8 NPU: the ``mbconv`` space at the images' resolution,
+the best model converted to int8 TFLite and run in TFLite Micro, estimates against the
+interpreter, every operator native, and ``verify`` reading the run's own images."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from edgenas.search import SearchConfig, run_search
+
+from .test_cli import edgenas
+
+pytest.importorskip("litert_torch", reason="the tflite extra converts the best model")
+
+
+def _images(root: Path) -> Path:
+    rng = np.random.default_rng(0)
+    for c, name in enumerate(("dark", "mid", "light")):
+        for i in range(10):
+            pixels = np.clip(40 + 80 * c + rng.integers(-30, 30, (16, 16)), 0, 255).astype(np.uint8)
+            (root / name).mkdir(parents=True, exist_ok=True)
+            Image.fromarray(pixels, "L").save(root / name / f"{i}.png")
+    return root
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory) -> dict:
+    root = tmp_path_factory.mktemp("images")
+    config = SearchConfig(
+        task="images", data=_images(root / "imgs"), target="npu-int8", strategy="random", budget=1, epochs=1, out=root / "run"
+    )
+    return run_search(config).summary
+
+
+def test_images_are_searched_in_mbconv_and_the_baseline_is_mobilenetv2(run: dict) -> None:
+    assert run["best"]["arch"]["space"] == run["baseline"]["arch"]["space"] == "mbconv"
+    assert run["best"]["description"].startswith("16 c")  # the space's resolution is the images' 16 x 16
+    assert run["baseline"]["description"].startswith("16 c32r6 | c16 k3e1r6 | /2 c24 k3e6r6 k3e6r6")  # MobileNetV2
+
+
+def test_the_estimates_match_tflite_micro_for_an_mbconv_network(run: dict) -> None:
+    best = run["best"]
+    measured = best["measured"]
+    assert abs(measured["arena_bytes"] / best["peak_sram_bytes"] - 1) < 0.03
+    assert abs(measured["file_bytes"] / best["flash_bytes"] - 1) < 0.03
+
+
+def test_the_exported_model_is_native_on_the_npu_and_verify_reads_the_runs_images(run: dict) -> None:
+    model = Path(run["run_dir"]) / "best" / "model_int8.tflite"
+    audit = edgenas("audit", str(model), "--target", "npu-int8", "--json")
+    assert audit.returncode == 0, audit.stderr
+    verify = edgenas("verify", str(model), "--target", "npu-int8", "--json")
+    assert verify.returncode == 0, verify.stderr
+    result = json.loads(verify.stdout)
+    assert result["clips"] == run["task"]["data"]["splits"]["test"]["total"] and result["fallback_operators"] == []
