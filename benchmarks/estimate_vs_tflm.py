@@ -1,6 +1,7 @@
 """Estimated peak SRAM and flash against the real TFLite Micro arena and .tflite size (issue 3).
 
     python benchmarks/estimate_vs_tflm.py [--n 24] [--epochs 2] [--seed 0] [--out benchmarks/results/estimate_vs_tflm.md]
+    python benchmarks/estimate_vs_tflm.py --space mbconv [--n 10] [--epochs 1] [--out .../estimate_vs_tflm_mbconv.md]
 
 For DS-CNN-S, the default search's best model (``1d c96 k5 s1 / dw5 s2 c96 / dw5 s1 c16``) and
 N-2 random ``kws`` architectures (both families): train briefly on the task's data (synthetic
@@ -15,6 +16,11 @@ The SRAM estimate compared is the cortex-m7 estimate evaluated for the host's ke
 (``kernels: reference``: TFLite Micro on x86-64 runs reference kernels, which request no
 CMSIS-NN scratch); the device estimate (with CMSIS-NN scratch) is printed beside it. Exit code 1
 if any estimate is more than ``--bound`` (10 %) off. Needs the ``tflite`` extra.
+
+``--space mbconv``: the image search's space instead: ``mbconv`` at 28 x 28 filtered for
+``npu-int8`` (no float32, swish, hard-swish or SE), MobileNetV2 at 28 x 28 and N-1 random
+networks, trained on a 2,000-image Fashion-MNIST subset (500 test images), estimated with the
+``npu-int8`` memory and flash coefficients (TFLite Micro arena, reference kernels).
 """
 
 from __future__ import annotations
@@ -32,8 +38,10 @@ from edgenas.evaluators.train import TrainEvaluator
 from edgenas.export.tflite import convert_int8
 from edgenas.export.verify import verify_tflite
 from edgenas.hardware import flash_bytes, load_target, peak_sram_bytes
-from edgenas.spaces import KwsSpace
+from edgenas.spaces import KwsSpace, filter_by_ops, space_for
 from edgenas.spaces import kws as K
+from edgenas.spaces._for_task import baseline_arch
+from edgenas.tasks.fashion_mnist import load_fashion_mnist
 from edgenas.tasks.kws import load_kws
 
 #: The default ``edgenas search`` (kws, cortex-m7) best model, as its report names it.
@@ -72,6 +80,20 @@ def _archs(space: KwsSpace, n: int, seed: int) -> list:
     return archs
 
 
+def _mbconv_setup(n: int, seed: int):
+    """Fashion-MNIST subset, the npu-int8-filtered mbconv space, MobileNetV2 + n-1 random networks."""
+    data = load_fashion_mnist(seed=seed, val_size=500, train_size=2000, test_size=500)
+    target = load_target("npu-int8")
+    space, _ = filter_by_ops(space_for(data), target.native_ops, target.name)
+    archs = [baseline_arch(space)[1]]
+    rng = np.random.default_rng(seed)
+    while len(archs) < n:
+        arch = space.sample(rng)
+        if arch.key() not in {a.key() for a in archs}:
+            archs.append(arch)
+    return space, target, data, archs
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=24, help="architectures (2 named + n-2 random)")
@@ -80,14 +102,18 @@ def main() -> int:
     parser.add_argument("--bound", type=float, default=0.10, help="accepted |estimate / measured - 1|")
     parser.add_argument("--data", type=Path, default=None, help="Speech Commands folder (default: synthetic speech)")
     parser.add_argument("--out", type=Path, default=None, help="write the table as Markdown here")
+    parser.add_argument("--space", choices=("kws", "mbconv"), default="kws", help="kws (keyword spotting) or mbconv (images)")
     args = parser.parse_args()
 
-    space = KwsSpace()
-    target = load_target("cortex-m7")
+    if args.space == "mbconv":
+        space, target, data, archs = _mbconv_setup(args.n, args.seed)
+    else:
+        space = KwsSpace()
+        target = load_target("cortex-m7")
+        data = load_kws(args.data, seed=args.seed)
+        archs = _archs(space, args.n, args.seed)
     host = dataclasses.replace(target, kernels="reference")
-    data = load_kws(args.data, seed=args.seed)
     trainer = TrainEvaluator(space, data, epochs=args.epochs, seed=args.seed)
-    archs = _archs(space, args.n, args.seed)
     header = (
         "| # | architecture | SRAM est. host B | TFLM arena B | ratio | SRAM est. device B | flash est. B | file B | ratio "
         "| fp32 acc | TFLM int8 acc | LiteRT int8 acc | TFLM=LiteRT top-1 | max diff LSB | ops |"
@@ -134,14 +160,20 @@ def main() -> int:
 
 def _markdown(command: str, lines: list[str], summary: str, args: argparse.Namespace) -> str:
     source = f"Speech Commands folder `{args.data}`" if args.data else "the synthetic keyword-speech task (espeak-ng voices)"
-    return f"""# Estimate vs TFLite Micro: {args.n} `kws` architectures
+    rows = "Rows 1-2: DS-CNN-S and the default search's best model."
+    coefficients = "the cortex-m7 memory coefficients"
+    if args.space == "mbconv":
+        source = "a 2,000-image Fashion-MNIST training subset (500 test images)"
+        rows = "Row 1: MobileNetV2 at 28 x 28 (the image search's baseline); then random npu-int8-filtered `mbconv` networks."
+        coefficients = "the npu-int8 memory coefficients (a TFLite Micro arena)"
+    return f"""# Estimate vs TFLite Micro: {args.n} `{args.space}` architectures
 
 `{command.strip()}` (host x86-64, tflite-micro Python package with reference kernels, ai-edge-litert
 reference kernels). Each network is trained for {args.epochs} epoch(s) on {source}, so the
 accuracies are those of *briefly trained* networks (what matters here is int8 vs fp32 and TFLite Micro
-vs LiteRT, not the absolute figure). Rows 1-2: DS-CNN-S and the default search's best model.
+vs LiteRT, not the absolute figure). {rows}
 
-* **SRAM est. host**: `peak_sram_bytes` with the cortex-m7 memory coefficients and `kernels: reference`
+* **SRAM est. host**: `peak_sram_bytes` with {coefficients} and `kernels: reference`
   (what the host runs); **TFLM arena**: the smallest arena TFLite Micro accepts (bisection).
   **SRAM est. device**: the same with CMSIS-NN scratch buffers (what a Cortex-M build would add; not
   measurable here).

@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -199,6 +199,21 @@ class Experiment:
         self._append(trial)
         return trial
 
+    def _closest_seen(self) -> str:
+        """The smallest estimate of each limited figure among the candidates asked: says which limit
+        the space cannot meet, and by how much (e.g. mbconv on a Cortex-M at 5 ms)."""
+        parts = []
+        for field, limit, name in (
+            ("latency_ms", self.limits.latency_ms, "latency"),
+            ("peak_sram_bytes", self.limits.sram_bytes, "SRAM"),
+            ("flash_bytes", self.limits.flash_bytes, "flash"),
+        ):
+            low = _smallest(self._trials, field)
+            if limit is None or low is None or low <= limit:
+                continue
+            parts.append(f"{name} {low:.2f} ms > {limit:g} ms" if name == "latency" else f"{name} {int(low):,} B > {limit:,} B")
+        return f" (smallest estimate seen: {'; '.join(parts)})" if parts else ""
+
     def run(self, callback: Callable[[Progress], None] | None = None) -> list[Trial]:
         """Step until ``budget`` candidates are evaluated (or ``max_asks`` is reached)."""
         start = time.perf_counter()
@@ -206,7 +221,7 @@ class Experiment:
             if len(self._trials) >= self.max_asks:
                 self.stop_reason = (
                     f"{self.max_asks} candidates asked, only {self.evaluated} met the limits: "
-                    "the limits may be too tight for this space"
+                    "the limits may be too tight for this space" + self._closest_seen()
                 )
                 break
             trial = self.step()
@@ -217,6 +232,11 @@ class Experiment:
         else:
             self.stop_reason = f"budget of {self.budget} evaluated candidates reached"
         return self.trials
+
+
+def _smallest(trials: Sequence[Trial], field: str) -> float | None:
+    values = [getattr(t.cost, field) for t in trials if t.cost is not None]
+    return min(values) if values else None
 
 
 def _describe(exc: BaseException) -> str:

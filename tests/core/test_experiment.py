@@ -93,6 +93,8 @@ def test_impossible_limits_stop_with_a_reason():
     exp.run()
     assert not evaluator.calls
     assert "too tight" in exp.stop_reason
+    fastest = min(t.cost.latency_ms for t in exp.trials)
+    assert f"smallest estimate seen: latency {fastest:.2f} ms > 1e-06 ms" in exp.stop_reason  # which limit, by how much
 
 
 def test_exhausted_space_stops():
