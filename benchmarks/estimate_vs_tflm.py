@@ -38,6 +38,7 @@ from edgenas.evaluators.train import TrainEvaluator
 from edgenas.export.tflite import convert_int8
 from edgenas.export.verify import verify_tflite
 from edgenas.hardware import flash_bytes, load_target, peak_sram_bytes
+from edgenas.report.markdown import md_cell
 from edgenas.spaces import KwsSpace, filter_by_ops, space_for
 from edgenas.spaces import kws as K
 from edgenas.spaces._for_task import baseline_arch
@@ -135,7 +136,8 @@ def main() -> int:
         sram_ratios.append(sram_ratio)
         flash_ratios.append(flash_ratio)
         row = (
-            f"| {i + 1} | `{space.describe(arch)}` | {est_host:,} | {result.arena_bytes:,} | {sram_ratio:.3f} | {est_device:,} "
+            f"| {i + 1} | `{md_cell(space.describe(arch))}` | {est_host:,} | {result.arena_bytes:,} | {sram_ratio:.3f} "
+            f"| {est_device:,} "
             f"| {est_flash:,} | {result.flash_bytes:,} | {flash_ratio:.3f} | {result.fp32_accuracy:.3f} "
             f"| {result.tflm_accuracy:.3f} | {result.litert_accuracy:.3f} | {result.argmax_agreement:.3f} "
             f"| {result.max_lsb_diff} | {len(info.operators)} |"

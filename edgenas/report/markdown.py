@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 
+def md_cell(text: str) -> str:
+    """``text`` safe inside a Markdown table cell: an mbconv description separates stages with ``|``."""
+    return text.replace("|", "\\|")
+
+
 def _pct(value: float | None) -> str:
     return "n/a" if value is None else f"{100 * value:.1f} %"
 
@@ -21,7 +26,7 @@ def _row(name: str, rec: dict | None, limits: dict) -> list[str]:
 
     return [
         name,
-        rec.get("description", ""),
+        md_cell(rec.get("description", "")),
         _pct(rec.get("accuracy")),
         _pct(rec.get("test_accuracy")),
         _pct(rec.get("real_speech_accuracy")),
@@ -74,14 +79,14 @@ def render_markdown(summary: dict) -> str:
         "",
         "Latency, peak SRAM and flash are **estimates** of the analytical cost model for the target "
         "(int8, TFLite Micro execution; see docs/targets.md), not measurements. Accuracies are "
-        "**measured**: validation (the search signal), test (held-out speakers, finalists only) and, "
+        "**measured**: validation (the search signal), test (the held-out test split, finalists only) and, "
         "for the synthetic default, real Speech Commands clips of the ten keywords.",
         "",
         "| model | architecture | val acc | test acc | real speech "
         "| latency ms (est.) | peak SRAM B (est.) | flash B (est.) | MACs |",
         "|---|---|---|---|---|---|---|---|---|",
         "| " + " | ".join(_row("best", summary["best"], limits)) + " |",
-        "| " + " | ".join(_row("DS-CNN-S baseline", summary["baseline"], limits)) + " |",
+        "| " + " | ".join(_row(f"{search.get('baseline', 'ds-cnn-s')} baseline", summary["baseline"], limits)) + " |",
         "",
         "✗ = over the limit. The baseline is trained with the same recipe in the same run, whatever its cost.",
         "",
@@ -95,7 +100,7 @@ def render_markdown(summary: dict) -> str:
     for rec in summary["pareto_front"]:
         signal = f"{rec['proxy_score']:.4g}" if "proxy_score" in rec else _pct(rec.get("accuracy"))
         lines.append(
-            f"| {rec['number']} | {rec['description']} | {signal} | {rec['latency_ms']:.2f} | "
+            f"| {rec['number']} | {md_cell(rec['description'])} | {signal} | {rec['latency_ms']:.2f} | "
             f"{rec['peak_sram_bytes']:,} | {rec['flash_bytes']:,} | {rec['macs']:,} | {rec['params']:,} |"
         )
     best = summary["best"]

@@ -41,6 +41,9 @@ def test_images_are_searched_in_mbconv_and_the_baseline_is_mobilenetv2(run: dict
     assert run["best"]["arch"]["space"] == run["baseline"]["arch"]["space"] == "mbconv"
     assert run["best"]["description"].startswith("16 c")  # the space's resolution is the images' 16 x 16
     assert run["baseline"]["description"].startswith("16 c32r6 | c16 k3e1r6 | /2 c24 k3e6r6 k3e6r6")  # MobileNetV2
+    report = (Path(run["run_dir"]) / "report.md").read_text()
+    row = next(line for line in report.splitlines() if line.startswith("| mobilenetv2 baseline | 16 c32r6 \\| c16"))
+    assert row.count(" | ") == 8  # the description's stage separators are escaped, so the table keeps 9 cells
 
 
 def test_the_estimates_match_tflite_micro_for_an_mbconv_network(run: dict) -> None:
