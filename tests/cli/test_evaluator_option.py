@@ -7,11 +7,9 @@ import json
 import sqlite3
 from pathlib import Path
 
-import numpy as np
-from PIL import Image
-
 from edgenas.search import SearchConfig, run_search
 
+from .images import grey_classes
 from .test_cli import assert_one_line_error, edgenas
 
 
@@ -20,20 +18,10 @@ def test_unknown_proxy_lists_the_available_ones(tmp_path: Path) -> None:
     assert_one_line_error(r, "jacov", "synflow", "naswot", "grad-norm", "snip", "params", "macs")
 
 
-def _images(root: Path) -> Path:
-    rng = np.random.default_rng(0)
-    for c, name in enumerate(("dark", "mid", "light")):
-        for i in range(8):
-            pixels = np.clip(40 + 80 * c + rng.integers(-30, 30, (10, 10)), 0, 255).astype(np.uint8)
-            (root / name).mkdir(parents=True, exist_ok=True)
-            Image.fromarray(pixels, "L").save(root / name / f"{i}.png")
-    return root
-
-
 def _config(tmp_path: Path, name: str, evaluator: str, budget: int) -> SearchConfig:
     return SearchConfig(
         task="images",
-        data=_images(tmp_path / "imgs"),
+        data=grey_classes(tmp_path / "imgs"),
         evaluator=evaluator,
         strategy="random",
         budget=budget,

@@ -7,32 +7,27 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
 import pytest
-from PIL import Image
 
 from edgenas.search import SearchConfig, run_search
 
+from .images import grey_classes
 from .test_cli import edgenas
 
 pytest.importorskip("litert_torch", reason="the tflite extra converts the best model")
-
-
-def _images(root: Path) -> Path:
-    rng = np.random.default_rng(0)
-    for c, name in enumerate(("dark", "mid", "light")):
-        for i in range(10):
-            pixels = np.clip(40 + 80 * c + rng.integers(-30, 30, (16, 16)), 0, 255).astype(np.uint8)
-            (root / name).mkdir(parents=True, exist_ok=True)
-            Image.fromarray(pixels, "L").save(root / name / f"{i}.png")
-    return root
 
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory) -> dict:
     root = tmp_path_factory.mktemp("images")
     config = SearchConfig(
-        task="images", data=_images(root / "imgs"), target="npu-int8", strategy="random", budget=1, epochs=1, out=root / "run"
+        task="images",
+        data=grey_classes(root / "imgs", size=16, per_class=10),
+        target="npu-int8",
+        strategy="random",
+        budget=1,
+        epochs=1,
+        out=root / "run",
     )
     return run_search(config).summary
 
