@@ -13,7 +13,7 @@ from edgenas.hardware import AnalyticalCostModel, load_target
 from edgenas.measure.loop import MeasuredLatency
 from edgenas.objectives import Limits
 from edgenas.search import SearchConfig, run_search
-from edgenas.spaces import KwsSpace
+from edgenas.spaces import KwsSpace, MbconvSpace
 from edgenas.store import SqliteStore
 from edgenas.strategies import STRATEGIES
 from edgenas.trial import Metrics, TrialState
@@ -55,6 +55,15 @@ def test_measured_cost_keeps_the_estimates_and_labels_latency_measured(tmp_path,
     again = MeasuredLatency(space, base, tmp_path / "measured_latency.json", **FAST)
     monkeypatch.setattr(again, "measure", lambda a: pytest.fail("a cached architecture was measured again"))
     assert again(arch).latency_ms == cost.latency_ms
+
+
+def test_an_mbconv_network_is_measured_at_its_own_resolution(tmp_path):
+    # mbconv's input shape is a method of the architecture (resolution is a decision), kws' an attribute.
+    space = MbconvSpace(num_classes=10, in_channels=1, resolutions=(16,))
+    arch = space.sample(np.random.default_rng(0))
+    base = layers_cost(space, AnalyticalCostModel(), load_target("host"))
+    cost = MeasuredLatency(space, base, tmp_path / "measured_latency.json", **FAST)(arch)
+    assert cost.latency_ms > 0 and cost.sources["latency_ms"] == "measured"
 
 
 def test_a_corrupt_cache_is_a_user_error(tmp_path):
