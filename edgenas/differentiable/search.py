@@ -66,7 +66,10 @@ class DifferentiableSearch:
         epochs: Supernet epochs in all: ``warmup_epochs`` of weights only, then the search.
         warmup_epochs: Default ``max(1, epochs // 3)``.
         batch_size: Mini-batch size of both steps.
-        weight_lr, arch_lr: Adam(W) learning rates of weights and architecture logits.
+        weight_lr, arch_lr: Adam(W) learning rates of weights and architecture logits. ``arch_lr``
+            was 0.05: the logits then commit within 2-3 epochs to the small paths that train
+            fastest, and ``grow`` has nothing left to read (KWS, 5 ms, with ``grow``: 0.05 gave
+            81.3 / 78.1 % val on seeds 0 / 1, 0.01 gave 83.7 / 91.0 %).
         arch_every: One architecture step per this many weight steps.
         tau_start, tau_end: Gumbel-softmax temperature at the first and last search epoch.
         seed: Seeds weights, batch order and Gumbel noise.
@@ -82,7 +85,7 @@ class DifferentiableSearch:
         warmup_epochs: int | None = None,
         batch_size: int = 64,
         weight_lr: float = 5e-3,
-        arch_lr: float = 0.05,
+        arch_lr: float = 0.01,
         arch_every: int = 2,
         tau_start: float = 5.0,
         tau_end: float = 0.5,
