@@ -119,3 +119,14 @@ def test_search_derives_the_grown_argmax_by_default():
         assert runs["argmax"].arch == runs["argmax"].argmax and runs["argmax"].grow_steps == 0
         assert runs["grow"].cost.latency_ms >= runs["argmax"].cost.latency_ms and runs["grow"].feasible
     assert set(runs["grow"].probabilities) == {d.name for d in space.decisions()}
+
+
+def test_grow_keeps_the_family_by_default(space, cost):
+    """A family switch is the biggest latency step there is; with the other family almost as
+    probable, growth would take it first unless the family is held (the default)."""
+    probs = _probs(space, SMALL, sure=0.9)
+    probs["family"] = torch.tensor([0.45, 0.55], dtype=torch.float64)  # SMALL is 1-D (gene 1)
+    limits = Limits(latency_ms=10.0)
+    held, _ = grow(space, probs, cost, limits, max_steps=1)
+    free, _ = grow(space, probs, cost, limits, max_steps=1, fixed=())
+    assert space.values(held)["family"] == "1d" and space.values(free)["family"] == "2d"
