@@ -260,10 +260,10 @@ def main() -> None:
         if name == "sweep":
             p.add_argument("--sweep", default="2,3,5,8")
             p.add_argument("--latency-loss", default="lagrangian")
+            p.add_argument("--arch-lr", type=float, default=None, help="diagnostic: architecture-logit Adam lr (default 0.05)")
             p.add_argument(
-                "--arch-lr", type=float, default=None, help="diagnostic: architecture-logit Adam lr (default 0.01; was 0.05)"
+                "--warmup-epochs", type=int, default=None, help="diagnostic: weights-only epochs (default E // 2; was E // 3)"
             )
-            p.add_argument("--warmup-epochs", type=int, default=None, help="diagnostic: weights-only epochs (default E // 3)")
             p.add_argument("--derivation", default=None, help="argmax or grow (default: DifferentiableSearch's, grow)")
         else:
             p.add_argument("--budget", type=int, default=60)
