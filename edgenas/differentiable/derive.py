@@ -68,8 +68,9 @@ def grow(
     ``fixed`` decisions keep their argmax. The family by default: the two families have separate
     weights, so once the search has settled on one, the other's probability says little, and a
     family switch is a huge latency step that the ratio rule takes first. Measured where it
-    happened (seed 1 at lr 0.05, the longer warm-up, the band loss): the 2-D network grown from a
-    1-D argmax was 1-5 points *below* the argmax itself.
+    happened (KWS, 5 ms: seed 1 at the old 2-epoch warm-up, the 4-epoch warm-up, the band loss):
+    the 2-D network grown from a 1-D argmax scored 6-18 points below the 1-D growth of the same
+    distribution (78.1 / 68.7 / 77.7 against 90.0 / 86.7 / 83.8 % val).
     """
     size = measure or (lambda c: c.latency_ms)
     names = [d.name for d in space.decisions()]

@@ -72,7 +72,7 @@ class DifferentiableSearch:
         batch_size: Mini-batch size of both steps.
         weight_lr, arch_lr: Adam(W) learning rates of weights and architecture logits. An
             ``arch_lr`` of 0.01 keeps the distribution broader but makes the supernet sample (and
-            train) bigger paths, so the search takes 1.5x longer; with ``grow`` and the 2-epoch
+            train) bigger paths, so the search took 1.4-2.4x longer; with ``grow`` and the 2-epoch
             warm-up it gave 83.7 / 91.0 % val on seeds 0 / 1, below the default's 86.7 / 93.1 %.
         arch_every: One architecture step per this many weight steps.
         tau_start, tau_end: Gumbel-softmax temperature at the first and last search epoch.
