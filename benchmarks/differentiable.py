@@ -4,10 +4,11 @@
     python benchmarks/differentiable.py evolution --epochs 8 --budget 60 --out runs/bench-evo &  # stop with SIGINT or SIGTERM
     python benchmarks/differentiable.py table --diff runs/bench-diff [more run folders] --evo runs/bench-evo [--md PATH]
 
-(The current figures in ``results/differentiable.md`` ran one ``sweep`` of all four limits in
-parallel with ``evolution`` on the full training split; the older ones, one process per limit with
-``--train-subset 1632``. ``--arch-lr`` / ``--warmup-epochs`` are diagnostics only. See that file for
-the exact commands.)
+(The current figures in ``results/differentiable.md`` ran one ``sweep --sweep 5`` in parallel
+with ``evolution`` per seed on the full training split, then ``--sweep 2,3,8`` alone; older ones,
+all four limits in one process, or one process per limit with ``--train-subset 1632``.
+``--arch-lr`` / ``--warmup-epochs`` / ``--derivation`` are diagnostics only (``--derivation argmax
+--warmup-epochs 2`` is the old behaviour). See that file for the exact commands.)
 
 ``sweep`` runs ``edgenas search --strategy differentiable --sweep`` in-process (export off, to
 keep the benchmark about search) and records its wall-clock, CPU time and peak RSS.
