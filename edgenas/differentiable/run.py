@@ -183,6 +183,7 @@ def run_differentiable(config, progress=None, status: Callable[[str], None] | No
                 "argmax_peak_sram_bytes": float(result.argmax_cost.peak_sram_bytes),
                 "repaired": float(result.repaired),
                 "repair_steps": float(result.repair_steps),
+                "grow_steps": float(result.grow_steps),
                 **{f"multiplier_{k}": v for k, v in result.multipliers.items()},
             }
             number = 0
@@ -198,9 +199,13 @@ def run_differentiable(config, progress=None, status: Callable[[str], None] | No
             if trained is not None:
                 _finalise(trial, _Trained(evaluator, trained, trial.arch), space, data, store, folder, sub)
                 trial = store.trials(role="search")[-1]
-            stop = f"differentiable search ({sub.latency_loss}), {config.epochs} supernet epochs; derived " + (
-                "argmax" if not result.repaired else f"argmax infeasible, repaired in {result.repair_steps} steps"
-            )
+            if result.repaired:
+                how = f"argmax infeasible, repaired in {result.repair_steps} steps"
+            elif result.grow_steps:
+                how = f"argmax grown towards the limit in {result.grow_steps} steps"
+            else:
+                how = "argmax"
+            stop = f"differentiable search ({sub.latency_loss}), {config.epochs} supernet epochs; derived {how}"
             summary = write_report(store, folder, stop_reason=stop)
         finally:
             store.close()
@@ -209,6 +214,9 @@ def run_differentiable(config, progress=None, status: Callable[[str], None] | No
             "derived": space.describe(result.arch),
             "argmax": space.describe(result.argmax),
             "repaired": result.repaired,
+            "derivation": result.derivation,
+            "grow_steps": result.grow_steps,
+            "argmax_latency_ms": result.argmax_cost.latency_ms,
             "feasible": result.feasible,
             "expected_latency_ms": result.expected_latency_ms,
             "expected_sram_bytes_upper": result.expected_sram_bytes,
@@ -219,6 +227,7 @@ def run_differentiable(config, progress=None, status: Callable[[str], None] | No
             "warmup_cpu_s": warmup_cpu_s,
             "table_s": table_s,
             "history": result.history,
+            "probabilities": result.probabilities,
         }
         (folder / "differentiable.json").write_text(json.dumps(summary["differentiable"], indent=2) + "\n")
         summaries.append(summary)
@@ -244,6 +253,8 @@ def _row(limit_ms: float, trial: Trial, result) -> dict:  # type: ignore[no-unty
         "latency_limit_ms": limit_ms,
         "state": trial.state.value,
         "repaired": result.repaired,
+        "derivation": result.derivation,
+        "argmax_latency_ms": result.argmax_cost.latency_ms,
         "latency_ms": trial.cost.latency_ms if trial.cost else None,
         "peak_sram_bytes": trial.cost.peak_sram_bytes if trial.cost else None,
         "flash_bytes": trial.cost.flash_bytes if trial.cost else None,

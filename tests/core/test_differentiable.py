@@ -117,8 +117,27 @@ def test_loss_variants():
     for _ in range(3):
         lagr.update(under)
     assert lagr.multipliers["latency"] == 0.0  # decays to zero, never negative
-    with pytest.raises(InvalidInputError, match="fbnet, proxyless, lagrangian"):
+    with pytest.raises(InvalidInputError, match="fbnet, proxyless, lagrangian, band"):
         ArchLoss("darts")
+
+
+def test_band_loss_pushes_a_small_argmax_up_and_a_large_one_down():
+    """``band``: a second multiplier grows while the argmax is under floor * T and rewards a
+    higher expected latency; the upper multiplier works as in ``lagrangian``."""
+    ce = torch.tensor(2.0)
+    band = ArchLoss("band", latency_ms=5.0, sram_bytes=None, dual_lr=0.5, margin=0.0, floor=0.5)
+    assert band.multipliers == {"latency": 0.0, "sram": 0.0, "under": 0.0}
+    small = Cost(macs=0, params=0, peak_sram_bytes=100, flash_bytes=0, latency_ms=1.25)
+    band.update(small)  # 1 - 1.25 / 2.5 = 0.5: mu_under += 0.25
+    assert band.multipliers == {"latency": 0.0, "sram": 0.0, "under": 0.25}
+    lat = torch.tensor(2.0, dtype=torch.float64, requires_grad=True)
+    band(ce, ExpectedCost(latency_ms=lat, sram_bytes=torch.tensor(0.0))).backward()
+    assert float(lat.grad) == pytest.approx(-0.25 / 5.0)  # lower loss for a higher E[LAT]
+    inside = dataclasses.replace(small, latency_ms=4.0)
+    band.update(inside)
+    assert band.multipliers["under"] == 0.0 and band.multipliers["latency"] == 0.0
+    with pytest.raises(InvalidInputError, match="floor"):
+        ArchLoss("band", floor=0.99)
 
 
 def test_parse_sweep():
