@@ -74,7 +74,7 @@ def search(
     resume: Annotated[bool, typer.Option(help="Continue the search stored in --out.")] = False,
     max_trial_seconds: Annotated[float, typer.Option(help="Wall-clock limit per candidate's training, s.")] = 600.0,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as one JSON object on stdout.")] = False,
-    latency_loss: Annotated[str, typer.Option(help="Differentiable only: fbnet, proxyless or lagrangian.")] = "lagrangian",
+    latency_loss: Annotated[str, typer.Option(help="Differentiable only: lagrangian, fbnet, proxyless or band.")] = "lagrangian",
     sweep: Annotated[str, typer.Option(help="Differentiable only: latency limits in ms, e.g. 2,3,5,8 (one run each).")] = "",
 ) -> None:
     """Find the most accurate network that meets the target's limits."""
