@@ -133,12 +133,15 @@ def score_all(space, data, archs, seed: int) -> tuple[dict[str, list[float]], di
     return scores, cpu_s
 
 
-def score_supernet(space, data, archs, epochs: int, seed: int, cache: Path) -> tuple[list[float], float, float]:  # type: ignore[no-untyped-def]
-    """Inherited accuracy of every architecture from one supernet; (scores, CPU s to train it, CPU s per subnet)."""
+def score_supernet(space, data, archs, epochs: int, seed: int, cache: Path, **options) -> tuple[list[float], float, float]:  # type: ignore[no-untyped-def]
+    """Inherited accuracy of every architecture from one supernet; (scores, CPU s to train it, CPU s per subnet).
+
+    ``options``: further evaluator settings (``distill=True`` for the mbconv supernet).
+    """
     from edgenas.supernet import supernet_evaluator
 
     log = lambda message: print(message, file=sys.stderr)  # noqa: E731 (stdout stays one JSON object under --json)
-    evaluator = supernet_evaluator(space, data, epochs=epochs, seed=seed, cache=cache, log=log)
+    evaluator = supernet_evaluator(space, data, epochs=epochs, seed=seed, cache=cache, log=log, **options)
     start = time.process_time()
     evaluator.supernets()
     train_s = time.process_time() - start
@@ -182,6 +185,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cache", type=Path, default=None, help="training cache (default runs/bench-evaluators/<space>)")
     parser.add_argument("--stage", choices=("all", "train"), default="all")
     parser.add_argument("--supernet-epochs", type=int, default=0, help="also score by a weight-sharing supernet (0: skip)")
+    parser.add_argument("--supernet-distill", action="store_true", help="mbconv: in-place distillation from the largest subnet")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     args = parser.parse_args(argv)
 
@@ -215,8 +219,11 @@ def main(argv: list[str] | None = None) -> int:
     supernet_train_s = None
     if args.supernet_epochs > 0:
         prefix = "" if args.space == "kws" else f"mbconv-t{args.train_size}-"
-        net_cache = cache.parent / f"{prefix}supernet-e{args.supernet_epochs}.pt"
-        values, supernet_train_s, per_subnet = score_supernet(space, data, archs, args.supernet_epochs, args.seed, net_cache)
+        options = {"distill": True} if args.supernet_distill else {}
+        net_cache = cache.parent / f"{prefix}supernet-e{args.supernet_epochs}{'-kd' if options else ''}.pt"
+        values, supernet_train_s, per_subnet = score_supernet(
+            space, data, archs, args.supernet_epochs, args.seed, net_cache, **options
+        )
         scores["supernet"], cpu_s["supernet"] = values, per_subnet
 
     rows = []
@@ -235,6 +242,7 @@ def main(argv: list[str] | None = None) -> int:
         "val_accuracy": {"min": float(truth.min()), "max": float(truth.max()), "mean": float(truth.mean())},
         "train_cpu_s_per_eval": train_cpu_s,
         "supernet_epochs": args.supernet_epochs or None,
+        "supernet_distill": args.supernet_distill,
         "supernet_train_cpu_s": supernet_train_s,  # once, shared by every subnet (0 when loaded from the cache)
         "methods": rows,
     }
