@@ -130,6 +130,7 @@ def test_training_lowers_the_loss_and_caches(tmp_path: Path) -> None:
     # cached: loaded, not retrained
     loaded = MbconvSupernetEvaluator(space, data, cache=tmp_path / "net.pt", **settings)
     assert loaded.evaluate(arch).accuracy == first.accuracy and loaded.train_seconds == 0.0
+    assert loaded.train_cpu_seconds == evaluator.train_cpu_seconds > 0  # the one-off cost travels with the cache
 
 
 def test_same_seed_same_supernet_and_scores() -> None:
