@@ -19,7 +19,7 @@ images, 10 classes) with only the choices the ``npu-int8`` target runs natively 
 so that 30 trainings fit on two CPU cores; ``--supernet-epochs`` then trains the ``mbconv``
 supernet (:class:`~edgenas.supernet.mbconv_evaluator.MbconvSupernetEvaluator`).
 
-    .venv/bin/python benchmarks/evaluators.py --space mbconv --n 30 --epochs 3 --train-size 5000 \
+    .venv/bin/python benchmarks/evaluators.py --space mbconv --n 30 --epochs 2 --train-size 2500 \
         --val-size 2000 --supernet-epochs 6
 """
 
@@ -181,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--space", choices=("kws", "mbconv"), default="kws", help="kws (synthetic speech) or mbconv (Fashion-MNIST)"
     )
-    parser.add_argument("--train-size", type=int, default=5000, help="mbconv: Fashion-MNIST training images kept")
+    parser.add_argument("--train-size", type=int, default=2500, help="mbconv: Fashion-MNIST training images kept")
     parser.add_argument("--val-size", type=int, default=2000, help="mbconv: Fashion-MNIST validation images")
     parser.add_argument("--cache", type=Path, default=None, help="training cache (default runs/bench-evaluators/<space>)")
     parser.add_argument(
@@ -252,6 +252,11 @@ def main(argv: list[str] | None = None) -> int:
         "supernet_distill": args.supernet_distill,
         "supernet_train_cpu_s": supernet_train_s,  # once, shared by every subnet (0 when loaded from the cache)
         "methods": rows,
+        "per_architecture": {  # for diagnostics: the truth and every method's raw scores, in sample order
+            "key": [a.key() for a in archs],
+            "truth": truth.tolist(),
+            **{name: [float(v) for v in values] for name, values in scores.items()},
+        },
     }
     if args.json:
         print(json.dumps(result))
