@@ -189,6 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--supernet-epochs", type=int, default=0, help="also score by a weight-sharing supernet (0: skip)")
     parser.add_argument("--supernet-distill", action="store_true", help="mbconv: in-place distillation from the largest subnet")
+    parser.add_argument("--supernet-zero-init", action="store_true", help="mbconv: residual block positions start as identity")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     args = parser.parse_args(argv)
 
@@ -214,7 +215,9 @@ def main(argv: list[str] | None = None) -> int:
         task = f"Fashion-MNIST ({args.train_size} train / {args.val_size} val images), npu-int8-filtered"
     prefix = "" if args.space == "kws" else f"mbconv-t{args.train_size}-"
     options = {"distill": True} if args.supernet_distill else {}
-    net_cache = cache.parent / f"{prefix}supernet-e{args.supernet_epochs}{'-kd' if options else ''}.pt"
+    options |= {"zero_init_residual": True} if args.supernet_zero_init else {}
+    suffix = ("-kd" if args.supernet_distill else "") + ("-z" if args.supernet_zero_init else "")
+    net_cache = cache.parent / f"{prefix}supernet-e{args.supernet_epochs}{suffix}.pt"
     if args.stage == "supernet":  # train the supernet into its cache only (alongside --stage train)
         _, train_s, _ = score_supernet(space, data, [], args.supernet_epochs, args.seed, net_cache, **options)
         print(f"supernet in {net_cache}: {train_s:.0f} CPU s of training", file=sys.stderr)
@@ -250,6 +253,7 @@ def main(argv: list[str] | None = None) -> int:
         "train_cpu_s_per_eval": train_cpu_s,
         "supernet_epochs": args.supernet_epochs or None,
         "supernet_distill": args.supernet_distill,
+        "supernet_zero_init": args.supernet_zero_init,
         "supernet_train_cpu_s": supernet_train_s,  # once, shared by every subnet (0 when loaded from the cache)
         "methods": rows,
         "per_architecture": {  # for diagnostics: the truth and every method's raw scores, in sample order

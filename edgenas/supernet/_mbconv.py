@@ -137,9 +137,12 @@ class MbconvSupernet(nn.Module):
     Args:
         space: The ``MbconvSpace`` (or a target-filtered view of one): input channels, classes,
             and whether squeeze-and-excitation weights are needed.
+        zero_init_residual: Start the last batch norm of every always-residual block position
+            (a stage's second block on) at zero scale, so every depth starts as the identity
+            there (BigNAS's trick to make elastic depth train stably).
     """
 
-    def __init__(self, space: MbconvSpace) -> None:
+    def __init__(self, space: MbconvSpace, zero_init_residual: bool = False) -> None:
         super().__init__()
         base = getattr(space, "base", space)
         if not isinstance(base, MbconvSpace):
@@ -156,6 +159,9 @@ class MbconvSupernet(nn.Module):
             for b in range(MAX_DEPTHS[s]):
                 max_in = widest_in if b == 0 else max(widths)
                 positions.append(_SharedBlock(max_in, max(widths), base.squeeze_excite))
+            if zero_init_residual:  # positions b >= 1 keep the stage's width at stride 1: always residual
+                for position in positions[1:]:
+                    nn.init.zeros_(position.project.bn.weight)
             blocks.append(nn.ModuleList(positions))
             widest_in = max(widths) if MIN_DEPTHS[s] > 0 else max(widest_in, max(widths))
         self.stages = nn.ModuleList(blocks)

@@ -79,6 +79,8 @@ class MbconvSupernetEvaluator:
         log: Called with progress lines.
         families: ``kws`` only; the ``mbconv`` space has none, so anything but ``None`` is an error.
         distill: Train the non-largest subnets on the largest one's soft predictions too.
+        zero_init_residual: Start always-residual block positions as the identity (see
+            :class:`~edgenas.supernet._mbconv.MbconvSupernet`).
     """
 
     name = "supernet"
@@ -97,6 +99,7 @@ class MbconvSupernetEvaluator:
         log=None,  # type: ignore[no-untyped-def]
         families: tuple[str, ...] | None = None,
         distill: bool = False,
+        zero_init_residual: bool = False,
     ) -> None:
         if space.name != "mbconv" or not isinstance(getattr(space, "base", space), MbconvSpace):
             raise InvalidInputError(f"MbconvSupernetEvaluator needs the mbconv space, got {space.name!r}")
@@ -118,6 +121,7 @@ class MbconvSupernetEvaluator:
         self.cache = cache
         self.log = log or (lambda message: None)
         self.distill = distill
+        self.zero_init_residual = zero_init_residual
         self._net: MbconvSupernet | None = None
         self.train_seconds = 0.0  # wall seconds of training in this process (0 when loaded)
         #: CPU seconds the supernet's training took, also when it was loaded from ``cache``
@@ -141,6 +145,8 @@ class MbconvSupernetEvaluator:
             "weight_decay": self.weight_decay,
             "distill": self.distill,
             "train_n": len(self.data.train),
+            # only when set, so caches written before the option existed still match
+            **({"zero_init_residual": True} if self.zero_init_residual else {}),
         }
 
     def supernet(self) -> MbconvSupernet:
@@ -174,7 +180,7 @@ class MbconvSupernetEvaluator:
     def _fresh(self) -> MbconvSupernet:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed_for(self.seed, "supernet", "init", "mbconv") % 2**62)
-            return MbconvSupernet(self.space)  # type: ignore[arg-type]
+            return MbconvSupernet(self.space, self.zero_init_residual)  # type: ignore[arg-type]
 
     def _run(self, net: MbconvSupernet, x: torch.Tensor, arch: Arch) -> torch.Tensor:
         return net(x, self.space.plan(arch), stage_depths(self.space, arch))  # type: ignore[arg-type]

@@ -172,3 +172,14 @@ def test_bad_input_is_a_clear_error() -> None:
         no_se.check_plan(space.plan(se_arch))
     with pytest.raises(InvalidInputError, match="3 classes"):
         MbconvSupernet(MbconvSpace(num_classes=3, in_channels=1)).check_plan(space.plan(se_arch))
+
+
+def test_zero_init_residual_starts_extra_depth_as_the_identity() -> None:
+    space = MbconvSpace(num_classes=3, in_channels=1, resolutions=(16,), **NPU_SPACE)
+    torch.manual_seed(0)
+    net = MbconvSupernet(space, zero_init_residual=True).eval()
+    shallow, deep = (space.from_values({"s1_depth": d, "s1_width": 16, "s2_width": 24}) for d in (1, 2))
+    x = torch.randn(2, 1, 16, 16)
+    with torch.no_grad():
+        outputs = [net(x, space.plan(a), stage_depths(space, a)) for a in (shallow, deep)]
+    torch.testing.assert_close(outputs[0], outputs[1])  # the second block of stage 1 adds nothing yet
