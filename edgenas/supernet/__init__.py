@@ -1,9 +1,33 @@
 """Weight-sharing supernets: train once, score many subnets with inherited weights (issue 6).
 
-``SupernetEvaluator`` is the evaluator ``edgenas search --evaluator supernet`` uses. Only the
-``kws`` space has a supernet so far; other spaces get a clear error naming the ones that do.
+``supernet_evaluator(space, data, ...)`` gives the evaluator of a space's supernet:
+:class:`SupernetEvaluator` for ``kws`` (one supernet per family) and
+:class:`~edgenas.supernet.mbconv_evaluator.MbconvSupernetEvaluator` for ``mbconv``; other
+spaces get a clear error naming the ones that have a supernet.
 """
 
-from edgenas.supernet.evaluator import SUPERNET_SPACES, SupernetEvaluator
+from __future__ import annotations
 
-__all__ = ["SUPERNET_SPACES", "SupernetEvaluator"]
+from typing import Any
+
+from edgenas.errors import InvalidInputError
+from edgenas.supernet.evaluator import SUPERNET_SPACES as _KWS_SPACES
+from edgenas.supernet.evaluator import SupernetEvaluator
+from edgenas.supernet.mbconv_evaluator import MbconvSupernetEvaluator
+
+#: Spaces that have a supernet (``supernet_evaluator`` accepts them).
+SUPERNET_SPACES = (*_KWS_SPACES, "mbconv")
+
+
+def supernet_evaluator(space: Any, data: Any, **kwargs: Any) -> SupernetEvaluator | MbconvSupernetEvaluator:
+    """The supernet evaluator for ``space`` (keyword arguments as ``SupernetEvaluator``'s)."""
+    if space.name == "mbconv":
+        return MbconvSupernetEvaluator(space, data, **kwargs)
+    if space.name in _KWS_SPACES:
+        return SupernetEvaluator(space, data, **kwargs)
+    raise InvalidInputError(
+        f"--evaluator supernet: space {space.name!r} has no supernet yet. Spaces with one: {', '.join(SUPERNET_SPACES)}."
+    )
+
+
+__all__ = ["SUPERNET_SPACES", "MbconvSupernetEvaluator", "SupernetEvaluator", "supernet_evaluator"]
