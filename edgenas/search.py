@@ -205,9 +205,9 @@ def run_search(
         evaluator, budget = trainer, config.budget
         spec = parse_evaluator(config.evaluator)
         if spec.kind == "supernet":
-            from edgenas.supernet import SupernetEvaluator
+            from edgenas.supernet import supernet_evaluator  # kws or mbconv: the space's own supernet
 
-            evaluator = SupernetEvaluator(space, data, epochs=config.epochs, seed=config.seed, cache=out / "supernet.pt", log=say)
+            evaluator = supernet_evaluator(space, data, epochs=config.epochs, seed=config.seed, cache=out / "supernet.pt", log=say)
         elif spec.kind != "train":
             from edgenas.evaluators.zerocost import ZeroCostEvaluator
 
