@@ -37,6 +37,10 @@ from edgenas.trial import Metrics
 SUPERNET_SPACES = ("kws",)
 #: Subnets per training step besides the largest and the smallest (the sandwich's filling).
 RANDOM_PER_STEP = 2
+#: What the sandwich's top is: ``max`` the family's extreme (stride 1 everywhere), ``strided`` the
+#: widest, deepest, largest-kernel network with the first conv's stride 2x2 (what DS-CNN and the
+#: latency limits keep), ``none`` no fixed top (random subnets and the smallest only).
+LARGEST_CHOICES = ("max", "strided", "none")
 
 
 def extreme_plan(space: KwsSpace, family: str, largest: bool) -> dict:
@@ -54,6 +58,18 @@ def extreme_plan(space: KwsSpace, family: str, largest: bool) -> dict:
         "first_stride": stride,
         "blocks": [block] * depth,
     }
+
+
+def strided_largest_plan(space: KwsSpace, family: str) -> dict:
+    """The largest network with a strided first conv: widest, deepest, largest kernels, stride 2x2 then 1.
+
+    The family's true extreme (:func:`extreme_plan`) runs six 128-channel blocks at the full 49x10
+    input: about 30x the compute of an average subnet, and far from the networks a latency limit
+    lets a search visit. Halving both axes first is what DS-CNN does.
+    """
+    plan = extreme_plan(space, family, True)
+    plan["first_stride"] = (2, 2)
+    return plan
 
 
 class SupernetEvaluator:
@@ -87,6 +103,11 @@ class SupernetEvaluator:
         cache: Path | None = None,
         log=None,  # type: ignore[no-untyped-def]
         families: tuple[str, ...] = FAMILIES,
+        largest: str = "max",
+        random_per_step: int = RANDOM_PER_STEP,
+        distill: bool = False,
+        warmup_epochs: int = 0,
+        share_families: bool = False,
     ) -> None:
         if space.name not in SUPERNET_SPACES or not isinstance(getattr(space, "base", space), KwsSpace):
             raise InvalidInputError(
@@ -96,6 +117,12 @@ class SupernetEvaluator:
             raise InvalidInputError(f"supernet families must be among {', '.join(FAMILIES)}, got {families}")
         if epochs < 1:
             raise InvalidInputError(f"supernet epochs must be >= 1, got {epochs}")
+        if largest not in LARGEST_CHOICES:
+            raise InvalidInputError(f"supernet largest must be one of {', '.join(LARGEST_CHOICES)}, got {largest!r}")
+        if random_per_step < 0 or warmup_epochs < 0:
+            raise InvalidInputError("supernet random_per_step and warmup_epochs must be >= 0")
+        if largest == "none" and (distill or warmup_epochs):
+            raise InvalidInputError("supernet distillation and warm-up need a largest network (largest != 'none')")
         self.space = space
         self.data = data
         self.epochs = epochs
@@ -107,6 +134,13 @@ class SupernetEvaluator:
         self.cache = cache
         self.log = log or (lambda message: None)
         self.families = tuple(families)
+        self.largest = largest
+        self.random_per_step = random_per_step
+        self.distill = distill
+        self.warmup_epochs = warmup_epochs
+        self.shared = share_families and len(self.families) > 1
+        #: Mean training loss per family, epoch and sandwich role (``largest``, ``smallest``, ``random``).
+        self.history: list[dict] = []
         self._nets: dict[str, KwsSupernet] | None = None
         self.train_seconds = 0.0
 
@@ -124,27 +158,37 @@ class SupernetEvaluator:
             "lr": self.lr,
             "train_n": len(self.data.train),
             "families": list(self.families),
+            "largest": self.largest,
+            "random_per_step": self.random_per_step,
+            "distill": self.distill,
+            "warmup_epochs": self.warmup_epochs,
+            "shared": self.shared,
         }
 
     def supernets(self) -> dict[str, KwsSupernet]:
         """The trained supernets by family (trained on first use, or loaded from ``cache``)."""
         if self._nets is None:
-            nets = {family: self._fresh(family) for family in self.families}
+            groups = {"both": self.families} if self.shared else {family: (family,) for family in self.families}
+            nets = {name: self._fresh(name) for name in groups}
+            by_family = {family: nets[name] for name, families in groups.items() for family in families}
             if self.cache is not None and self.cache.exists():
                 state = torch.load(self.cache, weights_only=True)
                 if state.get("fingerprint") == self._fingerprint():
-                    for family, net in nets.items():
-                        net.load_state_dict(state["weights"][family])
+                    for name, net in nets.items():
+                        net.load_state_dict(state["weights"][name])
                     self.log(f"supernet loaded from {self.cache}")
-                    self._nets = nets
-                    return nets
+                    self._nets = by_family
+                    return by_family
                 self.log(f"{self.cache} was trained with other settings: training again")
-            self._train(nets)
+            start = time.perf_counter()
+            for name, net in nets.items():
+                self._train_family(groups[name], net)
+            self.train_seconds = time.perf_counter() - start
             if self.cache is not None:
                 self.cache.parent.mkdir(parents=True, exist_ok=True)
-                weights = {family: net.state_dict() for family, net in nets.items()}
+                weights = {name: net.state_dict() for name, net in nets.items()}
                 torch.save({"fingerprint": self._fingerprint(), "weights": weights}, self.cache)
-            self._nets = nets
+            self._nets = by_family
         return self._nets
 
     def _fresh(self, family: str) -> KwsSupernet:
@@ -157,38 +201,78 @@ class SupernetEvaluator:
         genes[0] = FAMILIES.index(family)
         return self.space.plan(self.space.arch(genes))
 
-    def _train(self, nets: dict[str, KwsSupernet]) -> None:
-        start = time.perf_counter()
+    def _top_plan(self, family: str) -> dict | None:
+        if self.largest == "max":
+            return extreme_plan(self.space, family, True)
+        if self.largest == "strided":
+            return strided_largest_plan(self.space, family)
+        return None
+
+    def _train_family(self, families: tuple[str, ...], net: KwsSupernet) -> None:
+        """Warm-up epochs on the largest alone, then sandwich steps (largest, smallest, random subnets).
+
+        With ``distill`` the subnets other than the largest learn the largest's (detached) soft
+        predictions instead of the labels (BigNAS's in-place distillation), so small subnets
+        follow one teacher rather than pulling the shared weights their own way. A supernet shared
+        by both families takes its steps from each family in turn (as many steps per family as
+        a family's own supernet gets).
+        """
         x = torch.from_numpy(np.ascontiguousarray(self.data.train.x))
         y = torch.from_numpy(self.data.train.y)
-        steps_per_epoch = math.ceil(len(x) / self.batch_size)
-        total = self.epochs * steps_per_epoch
+        name = families[0] if len(families) == 1 else "both"
+        steps_per_epoch = math.ceil(len(x) / self.batch_size) * len(families)
+        epochs = self.warmup_epochs + self.epochs
+        total = epochs * steps_per_epoch
         loss_fn = nn.CrossEntropyLoss(label_smoothing=0.1)
-        for family, net in nets.items():
-            generator = torch.Generator().manual_seed(seed_for(self.seed, "supernet", "order", family) % 2**62)
-            optimizer = torch.optim.AdamW(net.parameters(), lr=self.lr, weight_decay=self.weight_decay)
-            schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=self.lr, total_steps=max(total, 4), pct_start=0.25)
-            largest, smallest = extreme_plan(self.space, family, True), extreme_plan(self.space, family, False)
-            net.train()
-            step = 0
-            for epoch in range(self.epochs):
-                order = torch.randperm(len(x), generator=generator)
-                for i in range(steps_per_epoch):
-                    idx = order[i * self.batch_size : (i + 1) * self.batch_size]
-                    rng = rng_for(self.seed, "supernet", "subnets", family, step)
-                    plans = [largest, smallest] + [self._random_plan(family, rng) for _ in range(RANDOM_PER_STEP)]
-                    optimizer.zero_grad(set_to_none=True)
-                    for plan in plans:
-                        loss = loss_fn(net(x[idx], plan), y[idx])
-                        if not torch.isfinite(loss):
-                            raise TrialFailed(f"supernet training loss became {loss.item()} ({family}, epoch {epoch + 1})")
-                        loss.backward()
-                    optimizer.step()
-                    schedule.step()
-                    step += 1
-                self.log(f"supernet {family}: epoch {epoch + 1}/{self.epochs}, last loss {loss.item():.3f}")
-            net.eval()
-        self.train_seconds = time.perf_counter() - start
+        generator = torch.Generator().manual_seed(seed_for(self.seed, "supernet", "order", name) % 2**62)
+        optimizer = torch.optim.AdamW(net.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+        schedule = torch.optim.lr_scheduler.OneCycleLR(
+            optimizer, max_lr=self.lr, total_steps=max(total, 4), pct_start=max(0.25, 1.5 / max(total, 4))
+        )
+        tops = {family: self._top_plan(family) for family in families}
+        smallest = {family: extreme_plan(self.space, family, False) for family in families}
+        net.train()
+        step = 0
+        for epoch in range(epochs):
+            warm = epoch < self.warmup_epochs
+            sums: dict[tuple[str, str], list[float]] = {}
+            orders = [torch.randperm(len(x), generator=generator) for _ in families]
+            for i in range(steps_per_epoch):
+                family = families[i % len(families)]
+                j = i // len(families)
+                idx = orders[i % len(families)][j * self.batch_size : (j + 1) * self.batch_size]
+                xb, yb = x[idx], y[idx]
+                rng = rng_for(self.seed, "supernet", "subnets", family, step)
+                top = tops[family]
+                plans: list[tuple[str, dict]] = [] if top is None else [("largest", top)]
+                if not warm:
+                    plans.append(("smallest", smallest[family]))
+                    plans += [("random", self._random_plan(family, rng)) for _ in range(self.random_per_step)]
+                optimizer.zero_grad(set_to_none=True)
+                soft = None
+                for role, plan in plans:
+                    logits = net(xb, plan)
+                    if soft is not None:
+                        loss = -(soft * torch.log_softmax(logits, dim=1)).sum(dim=1).mean()
+                    else:
+                        loss = loss_fn(logits, yb)
+                    if not torch.isfinite(loss):
+                        raise TrialFailed(f"supernet training loss became {loss.item()} ({family}, epoch {epoch + 1})")
+                    loss.backward()
+                    if role == "largest" and self.distill:
+                        soft = torch.softmax(logits.detach(), dim=1)
+                    sums.setdefault((family, role), []).append(loss.item())
+                optimizer.step()
+                schedule.step()
+                step += 1
+            for family in families:
+                means = {role: float(np.mean(v)) for (f, role), v in sums.items() if f == family}
+                self.history.append({"family": family, "epoch": epoch + 1, "warmup": warm, **means})
+                losses = ", ".join(f"{role} {value:.3f}" for role, value in means.items())
+                shared = " (shared)" if len(families) > 1 else ""
+                phase = f"epoch {epoch + 1}/{epochs}{' (warm-up)' if warm else ''}"
+                self.log(f"supernet {family}{shared}: {phase}, mean loss {losses}")
+        net.eval()
 
     # -- scoring ----------------------------------------------------------------------------
     def subnet(self, arch: Arch) -> nn.Module:
