@@ -37,6 +37,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--distill", action=argparse.BooleanOptionalAction, default=None)
     parser.add_argument("--lr", type=float, default=None)
     parser.add_argument("--calibration-batches", type=int, default=None)
+    parser.add_argument("--finetune-steps", type=int, default=None)
+    parser.add_argument(
+        "--untrained", action="store_true", help="control: score from the supernet's initial weights (no supernet training)"
+    )
     parser.add_argument("--share-families", action=argparse.BooleanOptionalAction, default=None)
     parser.add_argument("--families", default=None, help="comma-separated, e.g. 2d")
     parser.add_argument(
@@ -76,12 +80,16 @@ def main(argv: list[str] | None = None) -> int:
         "calibration_batches": args.calibration_batches,
         "families": tuple(args.families.split(",")) if args.families else None,
         "share_families": args.share_families,
+        "finetune_steps": args.finetune_steps,
     }
     settings = {k: v for k, v in settings.items() if v is not None}
     evaluator = SupernetEvaluator(
         space, data, seed=args.seed, cache=args.supernet_cache, log=lambda m: print(m, file=sys.stderr), **settings
     )
     start = time.process_time()
+    if args.untrained:  # the control: what fine-tuning alone does, from the weights training would start from
+        fresh = evaluator._fresh("both") if evaluator.shared else None
+        evaluator._nets = {f: fresh if fresh is not None else evaluator._fresh(f) for f in evaluator.families}
     evaluator.supernets()
     train_cpu_s = time.process_time() - start
     fams = [("2d" if space.plan(a)["two_d"] else "1d") for a in archs]
@@ -98,6 +106,7 @@ def main(argv: list[str] | None = None) -> int:
             per_family[family] = float(spearmanr(truth[mask], scores[mask]).statistic)
     record = {
         "label": args.label,
+        "untrained": args.untrained,
         "settings": {k: (list(v) if isinstance(v, tuple) else v) for k, v in settings.items()},
         **stats,
         "spearman_per_family": per_family,

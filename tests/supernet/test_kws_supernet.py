@@ -90,6 +90,33 @@ def test_every_sandwich_role_learns(largest: str, distill: bool) -> None:
         assert last[role] < first[role] - 0.1, (role, first, last)
 
 
+def test_a_shared_supernet_trains_both_families_in_turn() -> None:
+    space = KwsSpace(num_classes=3, max_depth=2)
+    settings = {"epochs": 3, "batch_size": 32, "lr": 0.02, "share_families": True, "finetune_steps": 0}
+    evaluator = SupernetEvaluator(space, tiny_task(n=96), **settings)
+    nets = evaluator.supernets()
+    assert nets["2d"] is nets["1d"]  # one set of weights
+    by_family = {f: [h for h in evaluator.history if h["family"] == f] for f in ("2d", "1d")}
+    for family, rows in by_family.items():
+        assert len(rows) == 3 and rows[-1]["random"] < rows[0]["random"] - 0.1, (family, rows)
+    for genes in ([0, 2, 2, 0, 1, 3, 0, 0, 3, 1, 0], [1, 2, 2, 0, 1, 3, 0, 0, 3, 1, 0]):
+        assert evaluator.evaluate(space.arch(genes)).accuracy > 0.5  # chance is 1/3
+
+
+def test_finetuning_is_deterministic_and_reuses_the_cached_supernet(tmp_path: Path) -> None:
+    space = KwsSpace(num_classes=3, max_depth=1)
+    data, cache = tiny_task(n=64), tmp_path / "supernet.pt"
+    settings = {"epochs": 1, "batch_size": 32, "families": ("1d",), "cache": cache}
+    arch = space.arch([1, 2, 2, 0, 0, 3, 0, 0])
+    plain = SupernetEvaluator(space, data, finetune_steps=0, **settings).subnet(arch)
+    tuned = [SupernetEvaluator(space, data, finetune_steps=20, **settings) for _ in range(2)]
+    nets = [e.subnet(arch) for e in tuned]
+    assert all(e.train_seconds == 0.0 for e in tuned)  # the supernet came from the cache both times
+    for a, b, c in zip(plain.parameters(), nets[0].parameters(), nets[1].parameters(), strict=True):
+        torch.testing.assert_close(b, c, rtol=0, atol=0)  # same weights, same steps: same network
+    assert any(not torch.equal(a, b) for a, b in zip(plain.parameters(), nets[0].parameters(), strict=True))
+
+
 def test_warmup_epochs_train_the_largest_alone() -> None:
     space = KwsSpace(num_classes=3, max_depth=1)
     settings = {"epochs": 1, "warmup_epochs": 1, "batch_size": 48, "largest": "strided", "families": ("1d",)}
@@ -108,6 +135,8 @@ def test_bad_schedules_are_clear_errors() -> None:
         SupernetEvaluator(space, data, largest="none", distill=True)
     with pytest.raises(InvalidInputError, match=">= 0"):
         SupernetEvaluator(space, data, random_per_step=-1)
+    with pytest.raises(InvalidInputError, match=">= 0"):
+        SupernetEvaluator(space, data, finetune_steps=-5)
 
 
 def test_supernet_evaluator_learns_and_caches(tmp_path: Path) -> None:
