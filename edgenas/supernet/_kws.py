@@ -1,7 +1,11 @@
 """A weight-sharing supernet for the ``kws`` space (Once-for-All style elastic kernel, width and depth).
 
-One supernet per family (``2d`` and ``1d``: their first convolutions see different inputs, so
-they share nothing useful). Every subnet of the family is a slice of the supernet's tensors:
+One supernet per family (``2d`` or ``1d``), or one for both (``both``): there a 1-D network runs
+as a 2-D one on a ``(time, 1)`` map, its own first conv (the MFCCs are its input channels) but
+the blocks and classifier of the 2-D networks, a temporal kernel ``k`` being the centre column
+of the shared ``k x k`` depthwise kernel. Sharing puts both families' inherited accuracies on
+one scale (two separately trained supernets learn at different speeds, so their accuracies do
+not compare). Every subnet is a slice of the supernet's tensors:
 
 * **width**: a layer with ``c`` output channels uses the first ``c`` filters (and the first
   ``c_in`` input channels of the next layer); batch norm uses the first ``c`` entries;
@@ -74,15 +78,16 @@ class KwsSupernet(nn.Module):
 
     Args:
         space: The ``kws`` space (input shape, classes, maximum depth).
-        family: ``"2d"`` or ``"1d"``.
+        family: ``"2d"``, ``"1d"`` or ``"both"`` (shared blocks, see the module docstring).
     """
 
     def __init__(self, space: KwsSpace, family: str) -> None:
         super().__init__()
-        if family not in ("2d", "1d"):
-            raise ValueError(f"family must be '2d' or '1d', got {family!r}")
+        if family not in ("2d", "1d", "both"):
+            raise ValueError(f"family must be '2d', '1d' or 'both', got {family!r}")
         self.space = space
-        self.two_d = family == "2d"
+        self.family = family
+        self.two_d = family != "1d"  # the blocks' layout: "both" holds 2-D blocks
         t, f = space.input_shape
         max_first = max(FIRST_CHANNELS)
         self.max_width = max(max(FIRST_CHANNELS), max(BLOCK_CHANNELS))
@@ -95,22 +100,47 @@ class KwsSupernet(nn.Module):
         else:
             self.first = _SharedConvBN(max_first, f, (kt,))
             dw_kernel, pw_kernel = (kdw,), (1,)
+        if family == "both":  # the 1-D first conv as a (kt, 1) 2-D conv over a (time, 1) map
+            self.first_1d = _SharedConvBN(max_first, f, (kt, 1))
         self.dw = nn.ModuleList(_SharedConvBN(self.max_width, 1, dw_kernel) for _ in range(space.max_depth))
         self.pw = nn.ModuleList(_SharedConvBN(self.max_width, self.max_width, pw_kernel) for _ in range(space.max_depth))
         self.classifier = nn.Linear(self.max_width, space.num_classes)
 
+    def _first(self, plan: dict) -> _SharedConvBN:
+        if self.family == "both" and not plan["two_d"]:
+            return self.first_1d
+        return self.first
+
+    def _shapes(self, plan: dict) -> tuple[tuple[int, ...], tuple[int, ...], list[tuple[tuple[int, ...], tuple[int, ...]]]]:
+        """The first conv's kernel and stride, and each block's (depthwise kernel, stride), in this supernet's layout."""
+        two_d = bool(plan["two_d"])
+        if two_d:
+            kernel, stride = tuple(plan["first_kernel"]), tuple(plan["first_stride"])
+            blocks = [((k, k), (s, s)) for _, k, s in plan["blocks"]]
+        elif self.family == "both":  # time x 1
+            kernel, stride = (plan["first_kernel"][0], 1), (plan["first_stride"][0], 1)
+            blocks = [((k, 1), (s, 1)) for _, k, s in plan["blocks"]]
+        else:
+            kernel, stride = (plan["first_kernel"][0],), (plan["first_stride"][0],)
+            blocks = [((k,), (s,)) for _, k, s in plan["blocks"]]
+        return kernel, stride, blocks
+
     def forward(self, x: torch.Tensor, plan: dict) -> torch.Tensor:
-        if bool(plan["two_d"]) != self.two_d:
+        if self.family != "both" and bool(plan["two_d"]) != self.two_d:
             raise ValueError("this supernet holds the other family")
-        x = x.unsqueeze(1) if self.two_d else x.transpose(1, 2)
-        dims = 2 if self.two_d else 1
-        kernel = tuple(plan["first_kernel"])[:dims]
-        stride = tuple(plan["first_stride"])[:dims]
-        x = self.first.run(x, plan["first_channels"], kernel, stride)
-        for i, (c, k, s) in enumerate(plan["blocks"]):
+        if plan["two_d"]:
+            x = x.unsqueeze(1)
+        else:
+            x = x.transpose(1, 2)
+            if self.family == "both":
+                x = x.unsqueeze(-1)
+        kernel, stride, blocks = self._shapes(plan)
+        ones = (1,) * len(kernel)
+        x = self._first(plan).run(x, plan["first_channels"], kernel, stride)
+        for i, ((c, _, _), (k, s)) in enumerate(zip(plan["blocks"], blocks, strict=True)):
             cin = x.shape[1]
-            x = self.dw[i].run(x, cin, (k,) * dims, (s,) * dims, groups=cin)
-            x = self.pw[i].run(x, c, (1,) * dims, (1,) * dims)
+            x = self.dw[i].run(x, cin, k, s, groups=cin)
+            x = self.pw[i].run(x, c, ones, ones)
         x = x.mean(dim=tuple(range(2, x.dim())))
         c = x.shape[1]
         return F.linear(x, self.classifier.weight[:, :c], self.classifier.bias)
@@ -120,12 +150,13 @@ class KwsSupernet(nn.Module):
         """A stand-alone ``KwsNet`` holding this subnet's slices (batch-norm statistics included)."""
         net = KwsNet(plan, self.space.input_shape, self.space.num_classes)
         convs = [m for m in net.features]  # ConvBNReLU: first, then (dw, pw) per block
-        shared = [self.first] + [m for i in range(len(plan["blocks"])) for m in (self.dw[i], self.pw[i])]
+        shared = [self._first(plan)] + [m for i in range(len(plan["blocks"])) for m in (self.dw[i], self.pw[i])]
         for block, source in zip(convs, shared, strict=True):
             w = block.conv.weight
             kernel = tuple(w.shape[2:])
-            in_c = w.shape[1]
-            block.conv.weight.copy_(source.sliced_weight(w.shape[0], in_c, kernel))
+            extra = source.weight.dim() - w.dim()  # a 1-D net from the shared 2-D blocks: a (k, 1) column
+            sliced = source.sliced_weight(w.shape[0], w.shape[1], kernel + (1,) * extra)
+            block.conv.weight.copy_(sliced.reshape(w.shape))
             n = w.shape[0]
             for name in ("weight", "bias", "running_mean", "running_var"):
                 getattr(block.bn, name).copy_(getattr(source.bn, name)[:n])
