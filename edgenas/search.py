@@ -207,7 +207,9 @@ def run_search(
         if spec.kind == "supernet":
             from edgenas.supernet import supernet_evaluator  # kws or mbconv: the space's own supernet
 
-            evaluator = supernet_evaluator(space, data, epochs=config.epochs, seed=config.seed, cache=out / "supernet.pt", log=say)
+            # The supernet keeps its own schedule (kws: 1 epoch + 80 fine-tuning steps per subnet ranked
+            # best, benchmarks/results/supernet_kws.md); --epochs is the finalists' stand-alone training.
+            evaluator = supernet_evaluator(space, data, seed=config.seed, cache=out / "supernet.pt", log=say)
         elif spec.kind != "train":
             from edgenas.evaluators.zerocost import ZeroCostEvaluator
 

@@ -3,9 +3,11 @@
 Three kinds, named on the command line:
 
 * ``train`` (default): every candidate is trained for ``--epochs`` (:class:`TrainEvaluator`).
-* ``supernet`` (``kws``): one weight-sharing supernet is trained for ``--epochs`` (sandwich rule,
-  :mod:`edgenas.supernet`), cached as ``supernet.pt`` in the run folder; candidates are scored
-  with inherited weights after batch-norm recalibration, and the finalists are retrained.
+* ``supernet`` (``kws`` and ``mbconv``, experimental): one weight-sharing supernet is trained with
+  the space's own schedule (:mod:`edgenas.supernet`; ``--epochs`` is only the finalists'
+  training), cached as ``supernet.pt`` in the run folder; candidates are scored with inherited
+  weights after batch-norm recalibration (kws: and a short fine-tuning), and the finalists are
+  retrained. Neither supernet ranks well enough to replace training yet: docs/evaluators.md.
 * ``zerocost:<proxy>``: every candidate is scored by a zero-cost proxy at initialisation
   (:mod:`edgenas.evaluators.zerocost`) and nothing is trained during the search; the best and
   the baseline are then trained once, so the report still gives their measured accuracy.
