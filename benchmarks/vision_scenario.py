@@ -130,6 +130,7 @@ def table(args: argparse.Namespace) -> int:
     supernet_s = _search_seconds(args.out / "supernet.timing.json")
     done = next(e for e in timing["events"] if e["message"] == "done")
     finalist = next(e for e in timing["events"] if e["message"].startswith("finalist"))
+    searching = next(e for e in timing["events"] if e["message"].startswith("searching"))
     best_s = timing["best"]
     scenario = json.loads((args.out / "scenario.json").read_text()) if (args.out / "scenario.json").exists() else {}
 
@@ -154,7 +155,9 @@ def table(args: argparse.Namespace) -> int:
         "",
         "| search | time | candidates | best model | lat ms (est.) | SRAM B (est.) | flash B (est.) | val | test |",
         "|---|---|---|---|---|---|---|---|---|",
-        f"| supernet (`--evaluator supernet`) | {supernet_s:.0f} s wall to the finalist ({finalist['cpu_s']:.0f} CPU s); "
+        f"| supernet (`--evaluator supernet`) | {supernet_s:.0f} s wall to the finalist ({finalist['cpu_s']:.0f} CPU s), "
+        f"of which {finalist['t_s'] - searching['t_s']:.0f} s wall ({finalist['cpu_s'] - searching['cpu_s']:.0f} CPU s) "
+        "after the baseline's training; "
         f"+{done['t_s'] - finalist['t_s']:.0f} s to retrain and score it | {args.supernet_budget} scored | "
         f"`{md_cell(best_s['description'])}` | {best_s['latency_ms']:.2f} | {best_s['peak_sram_bytes']:,} "
         f"| {best_s['flash_bytes']:,} "
@@ -166,7 +169,8 @@ def table(args: argparse.Namespace) -> int:
         f"| {100 * best_t.accuracy:.1f} % | {100 * test_t:.1f} % |",
         "",
         f"Gap (supernet - train every): {gap_val:+.1f} points val, {gap_test:+.1f} points test; goal: >= -1 point, "
-        f"supernet search under 900 s: {'met' if supernet_s < 900 else 'missed'} ({supernet_s:.0f} s).",
+        f"supernet search under 900 s: {'met' if supernet_s < 900 else 'missed'} ({supernet_s:.0f} s wall with the "
+        f"baseline, {finalist['t_s'] - searching['t_s']:.0f} s without).",
     ]
     text = "\n".join(lines)
     print(text)
