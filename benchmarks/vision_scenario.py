@@ -9,9 +9,11 @@ with the same recipe (``--train-subset``, ``--epochs``, seed), run **concurrentl
 the same machine load: ``--evaluator supernet`` (one weight-sharing supernet trained, candidates
 scored with inherited weights, the best retrained stand-alone), and ``--evaluator train`` (every
 candidate trained stand-alone), which is stopped (SIGTERM; finished trials are kept) once it has
-run ``--factor`` times the supernet search's time. The supernet search's time is its wall-clock
-from start to the finalist's retraining (supernet training included, the MobileNetV2 baseline's
-training included in both); the retraining that *measures* the finalist is reported separately.
+run ``--factor`` times the supernet search's time *after its own baseline training* (the
+train-every side trains the MobileNetV2 baseline stand-alone before searching; the supernet side
+only scores it with inherited weights, and trains it stand-alone after the search). The supernet
+search's time is its wall-clock from start to the finalist's retraining (supernet training
+included); the retraining that *measures* the finalist is reported separately.
 
 Stand-alone accuracy on both sides is validation accuracy after training with the same recipe
 (the supernet finalist's ``retrain_val_accuracy``; the train-every search's best trial), and the
@@ -93,7 +95,9 @@ def run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     procs["supernet"].wait()
     supernet_s = _search_seconds(args.out / "supernet.timing.json")
-    deadline = started + args.factor * supernet_s
+    train_events = json.loads((args.out / "train.timing.json").read_text())["events"]
+    baseline_s = next((e["t_s"] for e in train_events if e["message"].startswith("searching")), 0.0)
+    deadline = started + baseline_s + args.factor * supernet_s
     while procs["train"].poll() is None and time.perf_counter() < deadline:
         time.sleep(5)
     if procs["train"].poll() is None:
@@ -156,8 +160,8 @@ def table(args: argparse.Namespace) -> int:
         "| search | time | candidates | best model | lat ms (est.) | SRAM B (est.) | flash B (est.) | val | test |",
         "|---|---|---|---|---|---|---|---|---|",
         f"| supernet (`--evaluator supernet`) | {supernet_s:.0f} s wall to the finalist ({finalist['cpu_s']:.0f} CPU s), "
-        f"of which {finalist['t_s'] - searching['t_s']:.0f} s wall ({finalist['cpu_s'] - searching['cpu_s']:.0f} CPU s) "
-        "after the baseline's training; "
+        f"of which {searching['t_s']:.0f} s training the supernet (it trains on its first evaluation, the baseline's "
+        "inherited score; the stand-alone baseline is trained only after the search); "
         f"+{done['t_s'] - finalist['t_s']:.0f} s to retrain and score it | {args.supernet_budget} scored | "
         f"`{md_cell(best_s['description'])}` | {best_s['latency_ms']:.2f} | {best_s['peak_sram_bytes']:,} "
         f"| {best_s['flash_bytes']:,} "
@@ -169,8 +173,7 @@ def table(args: argparse.Namespace) -> int:
         f"| {100 * best_t.accuracy:.1f} % | {100 * test_t:.1f} % |",
         "",
         f"Gap (supernet - train every): {gap_val:+.1f} points val, {gap_test:+.1f} points test; goal: >= -1 point, "
-        f"supernet search under 900 s: {'met' if supernet_s < 900 else 'missed'} ({supernet_s:.0f} s wall with the "
-        f"baseline, {finalist['t_s'] - searching['t_s']:.0f} s without).",
+        f"supernet search under 900 s: {'met' if supernet_s < 900 else 'missed'} ({supernet_s:.0f} s wall).",
     ]
     text = "\n".join(lines)
     print(text)
