@@ -30,6 +30,7 @@ from torch import nn
 from edgenas.spaces._kws_torch import KwsNet
 from edgenas.spaces._padding import same_padding
 from edgenas.spaces.kws import BLOCK_CHANNELS, BLOCK_KERNELS, FIRST_CHANNELS, FIRST_KERNELS, KwsSpace
+from edgenas.supernet._slicing import sliced_batch_norm
 
 
 def _centre(full: int, k: int) -> slice:
@@ -59,17 +60,7 @@ class _SharedConvBN(nn.Module):
         x = F.pad(x, flat)
         conv = F.conv2d if len(kernel) == 2 else F.conv1d
         x = conv(x, weight, stride=stride, groups=groups)
-        bn = self.bn
-        x = F.batch_norm(
-            x,
-            bn.running_mean[:out_c],
-            bn.running_var[:out_c],
-            bn.weight[:out_c],
-            bn.bias[:out_c],
-            training=self.training,
-            momentum=0.1,
-            eps=bn.eps,
-        )
+        x = sliced_batch_norm(x, self.bn, out_c, self.training)
         return F.relu(x)
 
 

@@ -47,6 +47,7 @@ from edgenas.spaces.mbconv import (
     NetPlan,
     make_divisible,
 )
+from edgenas.supernet._slicing import sliced_batch_norm
 
 
 def _act(name: str | None, x: torch.Tensor) -> torch.Tensor:
@@ -78,17 +79,7 @@ class _SharedConvBN(nn.Module):
         ph = same_padding(x.shape[2], kernel, stride)
         pw = same_padding(x.shape[3], kernel, stride)
         x = F.conv2d(F.pad(x, (pw[0], pw[1], ph[0], ph[1])), weight, stride=stride, groups=groups)
-        bn = self.bn
-        x = F.batch_norm(
-            x,
-            bn.running_mean[:out_c],
-            bn.running_var[:out_c],
-            bn.weight[:out_c],
-            bn.bias[:out_c],
-            training=self.training,
-            momentum=0.1,
-            eps=bn.eps,
-        )
+        x = sliced_batch_norm(x, self.bn, out_c, self.training)
         return _act(act, x)
 
     @torch.no_grad()
