@@ -41,18 +41,9 @@ def _run_config(run_dir: Path) -> dict[str, Any]:
 
 def _load_data(data: str | Path | None, seed: int, identity: dict[str, Any] | None = None):
     """The run's task data (its ``--task``, ``--data`` and ``--train-subset``); kws without a run."""
-    from edgenas.tasks import TASKS
-    from edgenas.tasks._base import subset_train
+    from edgenas.export.trials import run_task_data
 
-    identity = identity or {}
-    if data in ("None", ""):
-        data = None
-    if data is not None and not Path(data).is_dir():
-        raise InvalidInputError(f"data folder {data} not found (expected one sub-folder per word or class)")
-    loaded = TASKS.create(str(identity.get("task", "kws")), data_dir=Path(data) if data is not None else None, seed=seed)
-    if identity.get("train_subset") is not None:
-        loaded = subset_train(loaded, int(identity["train_subset"]), seed)
-    return loaded
+    return run_task_data({**(identity or {}), "seed": seed}, data)
 
 
 def _run_of(model: Path) -> Path | None:

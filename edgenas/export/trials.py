@@ -80,23 +80,36 @@ def weights_for_trial(
     return _retrain(run_dir, config, trial, trial_id, folder, say or (lambda message: None))
 
 
+def run_task_data(identity: dict[str, Any], data: str | Path | None = None):
+    """A run's task data as its search saw it (``--task``, ``--data``, ``--seed``, ``--train-subset``
+    from the stored identity); ``data`` overrides the folder. Without a run (empty identity): kws."""
+    from edgenas.tasks import TASKS
+    from edgenas.tasks._base import subset_train
+
+    folder = identity.get("data") if data is None else data
+    if folder in ("None", ""):
+        folder = None
+    if folder is not None and not Path(folder).is_dir():
+        raise InvalidInputError(f"data folder {folder} not found (expected one sub-folder per word or class)")
+    seed = int(identity.get("seed", 0))
+    loaded = TASKS.create(str(identity.get("task", "kws")), data_dir=Path(folder) if folder is not None else None, seed=seed)
+    if identity.get("train_subset") is not None:
+        loaded = subset_train(loaded, int(identity["train_subset"]), seed)
+    return loaded
+
+
 def _retrain(run_dir: Path, config: dict[str, Any], trial: Trial, trial_id: str, folder: Path, say) -> TrialWeights:
     from edgenas.evaluators.train import TrainEvaluator
     from edgenas.export.checkpoint import save_checkpoint
     from edgenas.spaces import space_for
     from edgenas.spaces._for_task import space_params
-    from edgenas.tasks import TASKS
-    from edgenas.tasks._base import subset_train
 
     identity = config.get("identity", {})
     data_dir = identity.get("data")
     if data_dir not in (None, "None") and not Path(data_dir).is_dir():
         raise InvalidInputError(f"--retrain: the run's data folder {data_dir} is gone; the trial cannot be trained again")
     seed = int(identity.get("seed", 0))
-    task = str(identity.get("task", "kws"))
-    data = TASKS.create(task, data_dir=Path(data_dir) if data_dir not in (None, "None") else None, seed=seed)
-    if identity.get("train_subset") is not None:
-        data = subset_train(data, int(identity["train_subset"]), seed)
+    data = run_task_data(identity)
     if identity.get("data_sha1") and data.fingerprint() != identity["data_sha1"]:
         raise InvalidInputError("--retrain: the data differ from the search's (regenerated cache or edited folder)")
     space = space_for(data, str(identity.get("space", "auto")))

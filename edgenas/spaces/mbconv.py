@@ -146,6 +146,7 @@ class MbconvSpace(DecisionSpace):
         self.squeeze_excite = squeeze_excite
         self.precisions = tuple(precisions)
         self._decisions: tuple[Decision, ...] | None = None
+        self._requirements: dict[tuple[int, int], frozenset[str]] | None = None  # choice_requirements, built once
 
     # -- genotype -------------------------------------------------------------------------
     def decisions(self) -> Sequence[Decision]:
@@ -253,9 +254,8 @@ class MbconvSpace(DecisionSpace):
         return self._requirements_table()[(decision, choice)]
 
     def _requirements_table(self) -> dict[tuple[int, int], frozenset[str]]:
-        cached = getattr(self, "_requirements", None)
-        if cached is not None:
-            return cached
+        if self._requirements is not None:
+            return self._requirements
         from edgenas.opset import network_requirements
 
         decisions = self.decisions()
