@@ -48,8 +48,8 @@ def sample_archs(space, n: int, seed: int) -> list:  # type: ignore[no-untyped-d
     return archs
 
 
-def fashion_mnist_npu_space():  # type: ignore[no-untyped-def]
-    """The ``mbconv`` space for Fashion-MNIST with the choices ``npu-int8`` runs natively.
+def fashion_mnist_npu_space(vocabulary: str = "imagenet"):  # type: ignore[no-untyped-def]
+    """The ``mbconv`` space (``vocabulary``) for Fashion-MNIST with the choices ``npu-int8`` runs natively.
 
     Why not ``filter_by_ops(MbconvSpace(num_classes=10, in_channels=1, resolutions=(28,)), ...)``
     directly: with ~30 per-block activation, SE and precision decisions, *every* sampled network
@@ -68,6 +68,7 @@ def fashion_mnist_npu_space():  # type: ignore[no-untyped-def]
         activations=("relu", "relu6"),
         squeeze_excite=False,
         precisions=("int8",),
+        vocabulary=vocabulary,
     )
     space, removed = filter_by_ops(base, load_target("npu-int8").native_ops, "npu-int8")
     if removed:  # the choices above are all native: a removal means the target file changed
@@ -181,6 +182,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--space", choices=("kws", "mbconv"), default="kws", help="kws (synthetic speech) or mbconv (Fashion-MNIST)"
     )
+    parser.add_argument("--vocabulary", choices=("imagenet", "micro"), default="imagenet", help="mbconv: the space's vocabulary")
     parser.add_argument("--train-size", type=int, default=2500, help="mbconv: Fashion-MNIST training images kept")
     parser.add_argument("--val-size", type=int, default=2000, help="mbconv: Fashion-MNIST validation images")
     parser.add_argument("--cache", type=Path, default=None, help="training cache (default runs/bench-evaluators/<space>)")
@@ -190,6 +192,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--supernet-epochs", type=int, default=0, help="also score by a weight-sharing supernet (0: skip)")
     parser.add_argument("--supernet-distill", action="store_true", help="mbconv: in-place distillation from the largest subnet")
     parser.add_argument("--supernet-zero-init", action="store_true", help="mbconv: residual block positions start as identity")
+    parser.add_argument(
+        "--train-seed", type=int, default=None, help="seed of the stand-alone trainings (default: --seed; the sample keeps it)"
+    )
+    parser.add_argument(
+        "--ceiling-seed",
+        type=int,
+        default=None,
+        help="also score by the same trainings with this seed (the truth's own noise: the ceiling no evaluator can beat)",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     args = parser.parse_args(argv)
 
@@ -209,11 +220,14 @@ def main(argv: list[str] | None = None) -> int:
         from edgenas.tasks.fashion_mnist import load_fashion_mnist
 
         data = load_fashion_mnist(seed=args.seed, train_size=args.train_size, val_size=args.val_size)
-        space = fashion_mnist_npu_space()
+        space = fashion_mnist_npu_space(args.vocabulary)
         cache = args.cache or Path("runs/bench-evaluators/mbconv-train.jsonl")
         match = {"space": "mbconv", "train_size": args.train_size, "val_size": args.val_size}
+        match |= {"vocabulary": args.vocabulary} if args.vocabulary != "imagenet" else {}
         task = f"Fashion-MNIST ({args.train_size} train / {args.val_size} val images), npu-int8-filtered"
+        task += f", {args.vocabulary} vocabulary" if args.vocabulary != "imagenet" else ""
     prefix = "" if args.space == "kws" else f"mbconv-t{args.train_size}-"
+    prefix += "micro-" if args.space == "mbconv" and args.vocabulary == "micro" else ""
     options = {"distill": True} if args.supernet_distill else {}
     options |= {"zero_init_residual": True} if args.supernet_zero_init else {}
     suffix = ("-kd" if args.supernet_distill else "") + ("-z" if args.supernet_zero_init else "")
@@ -223,12 +237,18 @@ def main(argv: list[str] | None = None) -> int:
         print(f"supernet in {net_cache}: {train_s:.0f} CPU s of training", file=sys.stderr)
         return 0
     archs = sample_archs(space, args.n, args.seed)
-    trained = train_all(space, data, archs, args.epochs, args.seed, cache, match)
+    train_seed = args.seed if args.train_seed is None else args.train_seed
+    trained = train_all(space, data, archs, args.epochs, train_seed, cache, match)
     if args.stage == "train":
         return 0
     truth = np.array([trained[a.key()]["val_accuracy"] for a in archs])
     train_cpu_s = float(np.mean([trained[a.key()]["cpu_s"] for a in archs]))
     scores, cpu_s = score_all(space, data, archs, args.seed)
+    if args.ceiling_seed is not None:
+        again = train_all(space, data, archs, args.epochs, args.ceiling_seed, cache, match)
+        name = f"retrain-seed{args.ceiling_seed}"
+        scores[name] = [again[a.key()]["val_accuracy"] for a in archs]
+        cpu_s[name] = float(np.mean([again[a.key()]["cpu_s"] for a in archs]))
     supernet_train_s = None
     if args.supernet_epochs > 0:
         values, supernet_train_s, per_subnet = score_supernet(
@@ -249,6 +269,7 @@ def main(argv: list[str] | None = None) -> int:
         "architectures": args.n,
         "epochs": args.epochs,
         "seed": args.seed,
+        "train_seed": train_seed,
         "val_accuracy": {"min": float(truth.min()), "max": float(truth.max()), "mean": float(truth.mean())},
         "train_cpu_s_per_eval": train_cpu_s,
         "supernet_epochs": args.supernet_epochs or None,

@@ -50,6 +50,7 @@ def _config(side: str, args: argparse.Namespace):
         epochs=args.epochs,
         seed=args.seed,
         train_subset=args.train_subset,
+        space=args.space,
         out=args.out / side,
         export=False,
         max_trial_seconds=3600.0,
@@ -85,6 +86,7 @@ def run(args: argparse.Namespace) -> int:
     common = [
         "--out", str(args.out), "--train-subset", str(args.train_subset), "--epochs", str(args.epochs),
         "--seed", str(args.seed), "--supernet-budget", str(args.supernet_budget), "--train-budget", str(args.train_budget),
+        "--space", args.space,
     ]  # fmt: skip
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
     procs = {}
@@ -146,7 +148,7 @@ def table(args: argparse.Namespace) -> int:
     best_t = max(trials, key=lambda t: (t.accuracy, -t.number))
     data = subset_train(TASKS.create("fashion-mnist", data_dir=None, seed=args.seed), args.train_subset, args.seed)
     target = load_target("npu-int8")
-    space, _ = filter_by_ops(space_for(data), target.native_ops, target.name)
+    space, _ = filter_by_ops(space_for(data, args.space), target.native_ops, target.name)
     test_t = float("nan")
     if not args.val_only:  # the same weights again (deterministic), for the test figure
         trainer = TrainEvaluator(space, data, epochs=args.epochs, seed=args.seed)
@@ -158,7 +160,8 @@ def table(args: argparse.Namespace) -> int:
     gap_val, gap_test = 100 * (val_s - best_t.accuracy), 100 * (test_s - test_t)
     lines = [
         f"Machine: {platform.machine()}, {os.cpu_count()} CPUs (shared); recipe: Fashion-MNIST, {args.train_subset} training "
-        f"images (class-stratified), {args.epochs} epochs, seed {args.seed}; target npu-int8; limits: the search defaults.",
+        f"images (class-stratified), {args.epochs} epochs, seed {args.seed}; space {args.space}; target npu-int8; "
+        "limits: the search defaults.",
         "",
         "| search | time | candidates | best model | lat ms (est.) | SRAM B (est.) | flash B (est.) | val | test |",
         "|---|---|---|---|---|---|---|---|---|",
@@ -197,6 +200,7 @@ def main() -> int:
         p.add_argument("--train-subset", type=int, default=5000)
         p.add_argument("--epochs", type=int, default=2)
         p.add_argument("--seed", type=int, default=0)
+        p.add_argument("--space", default="auto", help="--space of both searches (auto, mbconv, mbconv-micro)")
         p.add_argument("--supernet-budget", type=int, default=40, help="candidates the supernet search scores")
         p.add_argument("--train-budget", type=int, default=500, help="train-every side: a cap it should not reach in time")
         p.add_argument("--factor", type=float, default=4.0, help="train-every side's time, in supernet search times")

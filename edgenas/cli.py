@@ -56,7 +56,7 @@ def search(
     sram_kb: Annotated[float, typer.Option(help="Peak SRAM limit, KiB (tensor arena).")] = 200.0,
     flash_kb: Annotated[float, typer.Option(help="Flash limit, KiB (model size).")] = 1024.0,
     space: Annotated[
-        str, typer.Option(help="Search space: auto (kws for audio, mbconv for images), kws or mbconv (docs/spaces.md).")
+        str, typer.Option(help="Search space: auto (kws: audio, mbconv: images), kws, mbconv, mbconv-micro (docs/spaces.md).")
     ] = "auto",
     strategy: Annotated[
         str, typer.Option(help="Search strategy: evolution, random, local, rl, tpe, nsga2 or differentiable (a supernet).")

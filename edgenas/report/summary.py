@@ -8,7 +8,7 @@ from pathlib import Path
 from edgenas.arch import Arch
 from edgenas.objectives import pareto_front
 from edgenas.spaces import SPACES
-from edgenas.spaces._for_task import BASELINES
+from edgenas.spaces._for_task import baseline_arch
 from edgenas.store import SqliteStore
 from edgenas.trial import Trial, TrialState
 
@@ -79,7 +79,7 @@ def build_summary(store: SqliteStore, run_dir: Path, stop_reason: str = "") -> d
         "search": {
             "strategy": identity.get("strategy"),
             "evaluator": identity.get("evaluator", "train"),
-            "baseline": BASELINES.get(config.get("space", "kws"), "baseline"),
+            "baseline": baseline_arch(space)[0],
             "seed": identity.get("seed"),
             "epochs": identity.get("epochs"),
             "trials": dict(Counter(t.state.value for t in search)),

@@ -151,7 +151,10 @@ def filter_by_ops(space: Any, native: frozenset[str], target_name: str) -> tuple
     """
     decisions = space.decisions()
     rng = np.random.default_rng(0)
-    pool = [space.sample(rng) for _ in range(DERIVE_SAMPLES)]
+    # The first-choice network joins the random pool: a deterministic witness, so what it lacks is
+    # never called unavoidable because every random draw happened to contain it (a float32 SE
+    # block somewhere among eight random blocks, say).
+    pool = [space.arch([0] * len(decisions))] + [space.sample(rng) for _ in range(DERIVE_SAMPLES)]
     common = frozenset.intersection(*(network_requirements(space.layers(a)) for a in pool))
     needs = choice_requirements(space)
     # What a choice needs can be removed with that choice; only the rest of the common core is

@@ -3,7 +3,9 @@
 The task's data shape decides the default: MFCC maps ``(time, coefficients)`` are searched in
 ``kws``; images ``(C, H, W)`` in ``mbconv`` (MobileNetV2 / MnasNet / EfficientNet blocks at the
 images' resolution). ``--space kws`` still searches one-channel images as ``H x W`` maps, the
-behaviour before ``mbconv`` was wired in, which suits tiny images on microcontrollers.
+behaviour before ``mbconv`` was wired in. ``--space mbconv-micro`` searches the same blocks in
+the ``micro`` vocabulary (five stages, narrow widths, a small head; see
+:class:`~edgenas.spaces.mbconv.Vocabulary`), sized for 28-96 px images and microcontrollers.
 """
 
 from __future__ import annotations
@@ -16,11 +18,12 @@ from edgenas.spaces.kws import KwsSpace
 from edgenas.spaces.mbconv import MbconvSpace
 
 #: ``--space`` values: ``auto`` lets the data decide.
-TASK_SPACES = ("auto", "kws", "mbconv")
-#: The reference network trained beside every search, per space: a published model the target
-#: can run (DS-CNN-S for keyword spotting; MobileNetV2, relu6 and no squeeze-and-excitation, so
-#: int8 NPUs run it too), at the task's input size.
-BASELINES = {"kws": "ds-cnn-s", "mbconv": "mobilenetv2"}
+TASK_SPACES = ("auto", "kws", "mbconv", "mbconv-micro")
+#: The reference network trained beside every search, per space (and ``mbconv`` vocabulary): a
+#: model the target can run (DS-CNN-S for keyword spotting; MobileNetV2, relu6 and no
+#: squeeze-and-excitation, so int8 NPUs run it too; in the micro vocabulary MobileNetV2's blocks
+#: at micro widths), at the task's input size.
+BASELINES = {"kws": "ds-cnn-s", "mbconv": "mobilenetv2", "mbconv-micro": "mobilenetv2-micro"}
 
 
 def space_for(data: Any, name: str = "auto") -> KwsSpace | MbconvSpace:
@@ -31,17 +34,18 @@ def space_for(data: Any, name: str = "auto") -> KwsSpace | MbconvSpace:
     image = len(shape) == 3
     if name == "auto":
         name = "mbconv" if image else "kws"
-    if name == "mbconv":
+    if name.startswith("mbconv"):
         if not image:
             raise InvalidInputError(
-                f"{data.name}: --space mbconv searches images (channels, height, width); this task's inputs are {shape}"
+                f"{data.name}: --space {name} searches images (channels, height, width); this task's inputs are {shape}"
             )
         channels, height, width = shape
         if height != width:
             raise InvalidInputError(
                 f"{data.name}: mbconv networks take square images, these are {height}x{width}: resize them to a square"
             )
-        return MbconvSpace(num_classes=len(data.classes), in_channels=channels, resolutions=(height,))
+        vocabulary = "micro" if name == "mbconv-micro" else "imagenet"
+        return MbconvSpace(num_classes=len(data.classes), in_channels=channels, resolutions=(height,), vocabulary=vocabulary)
     if image:
         if shape[0] != 1:
             raise InvalidInputError(
@@ -56,7 +60,8 @@ def space_params(space: Any) -> dict[str, Any]:
     stored in run configs and checkpoints, so reports and exports describe genes the same way."""
     base = getattr(space, "base", space)  # an operator-filtered space keeps its base's genes
     if isinstance(base, MbconvSpace):
-        return {"num_classes": base.num_classes, "in_channels": base.in_channels, "resolutions": list(base.resolutions)}
+        params = {"num_classes": base.num_classes, "in_channels": base.in_channels, "resolutions": list(base.resolutions)}
+        return params | ({"vocabulary": base.vocabulary} if base.vocabulary != "imagenet" else {})
     return {"num_classes": base.num_classes, "input_shape": list(base.input_shape)}
 
 
@@ -66,6 +71,7 @@ def baseline_arch(space: Any) -> tuple[str, Arch]:
     if isinstance(base, MbconvSpace):
         from edgenas.spaces._mbconv_named import named_values
 
-        values = {**named_values(BASELINES["mbconv"]), "resolution": max(base.resolutions)}
-        return BASELINES["mbconv"], base.from_values(values)
+        name = BASELINES["mbconv-micro" if base.vocabulary == "micro" else "mbconv"]
+        values = {**named_values(name, base.vocabulary), "resolution": max(base.resolutions)}
+        return name, base.from_values(values)
     return BASELINES["kws"], base.named(BASELINES["kws"])

@@ -128,16 +128,41 @@ NAMED = {
 }
 
 
-def named_values(name: str) -> dict[str, object]:
-    """Decision values (by decision name) of a published model; int8 everywhere (the deployed form)."""
+def _mobilenetv2_micro() -> dict:
+    """MobileNetV2's blocks (3x3, expansion 6, ReLU6, no SE) at every depth of the ``micro``
+    vocabulary, with MobileNetV2's widths (16, 24, 32, 64, 96) and a 256-wide head.
+
+    Not a published model: MobileNetV2 itself does not fit the micro vocabulary (seven stages,
+    1280-wide head), and the search needs a reference network it can build and a target can run.
+    """
+    stages = [(16, 1), (24, 2), (32, 3), (64, 3), (96, 2)]
+    return {
+        "stem": (16, "relu6"),
+        "stages": [(c, _repeat(n, 3, 6, False, "relu6")) for c, n in stages],
+        "head": (256, 0, "relu6"),
+        "se_style": "efficientnet",
+        "resolution": None,  # the space's first resolution
+    }
+
+
+#: Reference networks of the ``micro`` vocabulary (the published models are ``imagenet`` points).
+MICRO_NAMED = {"mobilenetv2-micro": _mobilenetv2_micro}
+
+
+def named_values(name: str, vocabulary: str = "imagenet") -> dict[str, object]:
+    """Decision values (by decision name) of a named model of ``vocabulary``; int8 everywhere
+    (the deployed form)."""
     key = name.lower()
-    if key not in NAMED:
-        raise UnknownNameError(f"unknown mbconv model {name!r}. Accepted: {', '.join(NAMED)}.")
-    spec = NAMED[key]()
+    table = MICRO_NAMED if vocabulary == "micro" else NAMED
+    if key not in table:
+        other = NAMED if vocabulary == "micro" else MICRO_NAMED
+        home = "imagenet" if vocabulary == "micro" else "micro"
+        hint = f" ({name} is a point of the {home} vocabulary)" if key in other else ""
+        raise UnknownNameError(f"unknown mbconv {vocabulary} model {name!r}{hint}. Accepted: {', '.join(table)}.")
+    spec = table[key]()
     stem_width, stem_act = spec["stem"]
     head_width, head_fc, head_act = spec["head"]
     values: dict[str, object] = {
-        "resolution": spec["resolution"],
         "stem_width": stem_width,
         "stem_act": stem_act,
         "se_style": spec["se_style"],
@@ -145,6 +170,8 @@ def named_values(name: str) -> dict[str, object]:
         "head_fc": head_fc,
         "head_act": head_act,
     }
+    if spec["resolution"] is not None:
+        values["resolution"] = spec["resolution"]
     for s, stage in enumerate(spec["stages"]):
         if stage is None:
             values[f"s{s}_depth"] = 0

@@ -58,6 +58,49 @@ HEAD_WIDTHS = (128, 256, 512, 576, 960, 1024, 1280, 1408, 1536)
 HEAD_FC = (0, 1024, 1280)  # a fully connected layer between pooling and classifier (0: none)
 KERNELS = (3, 5, 7)
 EXPANSIONS = (1, 2.3, 2.5, 3, 3.67, 4, 4.5, 6)
+
+
+@dataclass(frozen=True, slots=True)
+class Vocabulary:
+    """The sizes an ``mbconv`` space chooses from: stage layout, widths, depths, kernels, expansions.
+
+    Why more than one: the ImageNet vocabulary (seven stages, heads up to 1536 + FC 1280) is the
+    one whose points are the published models, but at 28-64 px it spends most of its blocks on
+    1x1 and 2x2 feature maps and its smallest networks still miss a microcontroller's
+    milliseconds. The ``micro`` vocabulary is MCUNet / Once-for-All shaped for small images and
+    small devices: five stages, every stage present (so a weight-sharing supernet never feeds a
+    stage another stage's channels), expansions 3/4/6, narrow widths and a small head.
+    """
+
+    name: str
+    strides: tuple[int, ...]
+    min_depths: tuple[int, ...]
+    max_depths: tuple[int, ...]
+    stage_widths: tuple[tuple[int, ...], ...]
+    stem_widths: tuple[int, ...]
+    head_widths: tuple[int, ...]
+    head_fc: tuple[int, ...]
+    kernels: tuple[int, ...]
+    expansions: tuple[float, ...]
+
+
+IMAGENET = Vocabulary(
+    "imagenet", STAGE_STRIDES, MIN_DEPTHS, MAX_DEPTHS, STAGE_WIDTHS, STEM_WIDTHS, HEAD_WIDTHS, HEAD_FC, KERNELS, EXPANSIONS
+)
+MICRO = Vocabulary(
+    "micro",
+    strides=(1, 2, 2, 1, 2),
+    min_depths=(1, 1, 1, 1, 1),
+    max_depths=(1, 2, 3, 3, 2),
+    stage_widths=((8, 16), (16, 24, 32), (24, 32, 40, 48), (32, 48, 64, 80), (64, 96, 128, 160)),
+    stem_widths=(8, 16, 24),
+    head_widths=(128, 256, 512),
+    head_fc=(0,),
+    kernels=(3, 5, 7),
+    expansions=(3, 4, 6),
+)
+#: ``MbconvSpace(vocabulary=...)`` names.
+VOCABULARIES = {v.name: v for v in (IMAGENET, MICRO)}
 ACTIVATIONS = ("relu", "relu6", "hard_swish", "swish")
 PRECISIONS = ("int8", "float32")
 SE_STYLES = ("efficientnet", "mobilenetv3")
@@ -126,6 +169,8 @@ class MbconvSpace(DecisionSpace):
         activations: Activations blocks may use (a target without swish passes a subset).
         squeeze_excite: Whether blocks may use squeeze-and-excitation.
         precisions: Deployment precisions a block may take.
+        vocabulary: ``imagenet`` (the published models' sizes, the default) or ``micro`` (small
+            images and microcontrollers); see :class:`Vocabulary`.
     """
 
     name = "mbconv"
@@ -138,7 +183,12 @@ class MbconvSpace(DecisionSpace):
         activations: Sequence[str] = ACTIVATIONS,
         squeeze_excite: bool = True,
         precisions: Sequence[str] = PRECISIONS,
+        vocabulary: str = "imagenet",
     ) -> None:
+        if vocabulary not in VOCABULARIES:
+            raise InvalidInputError(f"mbconv vocabulary must be one of {', '.join(VOCABULARIES)}, got {vocabulary!r}")
+        self.vocabulary = vocabulary
+        self.vocab = VOCABULARIES[vocabulary]
         self.num_classes = num_classes
         self.in_channels = in_channels
         self.resolutions = tuple(int(r) for r in resolutions)
@@ -164,30 +214,31 @@ class MbconvSpace(DecisionSpace):
                 f"precisions from {list(PRECISIONS)}"
             )
         se = (False, True) if self.squeeze_excite else (False,)
+        v = self.vocab
         out = [
             Decision("resolution", self.resolutions),
-            Decision("stem_width", STEM_WIDTHS),
+            Decision("stem_width", v.stem_widths),
             Decision("stem_act", self.activations),
             Decision("stem_quant", self.precisions),
             Decision("se_style", SE_STYLES),
         ]
-        for s in range(len(STAGE_STRIDES)):
+        for s in range(len(v.strides)):
             out += [
-                Decision(f"s{s}_depth", tuple(range(MIN_DEPTHS[s], MAX_DEPTHS[s] + 1))),
-                Decision(f"s{s}_width", STAGE_WIDTHS[s]),
+                Decision(f"s{s}_depth", tuple(range(v.min_depths[s], v.max_depths[s] + 1))),
+                Decision(f"s{s}_width", v.stage_widths[s]),
             ]
-        for s in range(len(STAGE_STRIDES)):
-            for b in range(MAX_DEPTHS[s]):
+        for s in range(len(v.strides)):
+            for b in range(v.max_depths[s]):
                 out += [
-                    Decision(f"s{s}b{b}_kernel", KERNELS),
-                    Decision(f"s{s}b{b}_expand", EXPANSIONS),
+                    Decision(f"s{s}b{b}_kernel", v.kernels),
+                    Decision(f"s{s}b{b}_expand", v.expansions),
                     Decision(f"s{s}b{b}_se", se),
                     Decision(f"s{s}b{b}_act", self.activations),
                     Decision(f"s{s}b{b}_quant", self.precisions),
                 ]
         out += [
-            Decision("head_width", HEAD_WIDTHS),
-            Decision("head_fc", HEAD_FC),
+            Decision("head_width", v.head_widths),
+            Decision("head_fc", v.head_fc),
             Decision("head_act", self.activations),
             Decision("head_quant", self.precisions),
         ]
@@ -203,11 +254,11 @@ class MbconvSpace(DecisionSpace):
         index = self._index()
         decisions = self.decisions()
         any_se = False
-        for s in range(len(STAGE_STRIDES)):
+        for s in range(len(self.vocab.strides)):
             depth = decisions[index[f"s{s}_depth"]].choices[g[index[f"s{s}_depth"]]]
             if depth == 0:
                 g[index[f"s{s}_width"]] = 0
-            for b in range(MAX_DEPTHS[s]):
+            for b in range(self.vocab.max_depths[s]):
                 if b >= depth:  # type: ignore[operator]
                     for field in _BLOCK_FIELDS:
                         g[index[f"s{s}b{b}_{field}"]] = 0
@@ -234,7 +285,7 @@ class MbconvSpace(DecisionSpace):
         """A published model as a point of this space (``mobilenetv2``, ``efficientnet-b0``, ...; see ``_mbconv_named``)."""
         from edgenas.spaces._mbconv_named import named_values
 
-        return self.from_values(named_values(name))
+        return self.from_values(named_values(name, self.vocabulary))
 
     def choice_requirements(self, decision: int, choice: int) -> frozenset[str]:
         """The operators choosing ``choice`` of ``decision`` adds, in fixed context networks.
@@ -263,7 +314,7 @@ class MbconvSpace(DecisionSpace):
         table: dict[tuple[int, int], frozenset[str]] = {}
         for precision in range(len(self.precisions)):
             context = [precision if d.name.endswith("quant") else 0 for d in decisions]
-            for s in range(len(STAGE_STRIDES)):
+            for s in range(len(self.vocab.strides)):
                 context[index[f"s{s}_depth"]] = len(decisions[index[f"s{s}_depth"]].choices) - 1
             for i, decision in enumerate(decisions):
                 if precision and not decision.name.endswith("quant"):
@@ -291,7 +342,7 @@ class MbconvSpace(DecisionSpace):
         size = -(-int(v["resolution"]) // 2)  # type: ignore[call-overload]
         c = int(v["stem_width"])  # type: ignore[call-overload]
         blocks = []
-        for s, stride in enumerate(STAGE_STRIDES):
+        for s, stride in enumerate(self.vocab.strides):
             depth = int(v[f"s{s}_depth"])  # type: ignore[call-overload]
             for b in range(depth):
                 c_out = int(v[f"s{s}_width"])  # type: ignore[call-overload]

@@ -34,19 +34,7 @@ from edgenas.errors import InvalidInputError
 from edgenas.spaces._blocks import ACTIVATIONS
 from edgenas.spaces._mbconv_torch import MbconvNet
 from edgenas.spaces._padding import same_padding
-from edgenas.spaces.mbconv import (
-    EXPANSIONS,
-    HEAD_FC,
-    HEAD_WIDTHS,
-    KERNELS,
-    MAX_DEPTHS,
-    MIN_DEPTHS,
-    STAGE_WIDTHS,
-    STEM_WIDTHS,
-    MbconvSpace,
-    NetPlan,
-    make_divisible,
-)
+from edgenas.spaces.mbconv import MbconvSpace, NetPlan, Vocabulary, make_divisible
 from edgenas.supernet._slicing import sliced_batch_norm
 
 
@@ -94,12 +82,12 @@ class _SharedConvBN(nn.Module):
 class _SharedBlock(nn.Module):
     """One MBConv block position: widest expand, 7 x 7 depthwise, SE and projection weights."""
 
-    def __init__(self, max_in: int, max_out: int, squeeze_excite: bool) -> None:
+    def __init__(self, max_in: int, max_out: int, squeeze_excite: bool, vocab: Vocabulary) -> None:
         super().__init__()
         self.max_in = max_in
-        self.max_mid = make_divisible(max_in * max(EXPANSIONS))
+        self.max_mid = make_divisible(max_in * max(vocab.expansions))
         self.expand = _SharedConvBN(self.max_mid, max_in, 1)
-        self.dw = _SharedConvBN(self.max_mid, 1, max(KERNELS))
+        self.dw = _SharedConvBN(self.max_mid, 1, max(vocab.kernels))
         self.project = _SharedConvBN(max_out, self.max_mid, 1)
         self.max_se = 0
         if squeeze_excite:  # the widest of the two styles' reduced widths (see MbconvSpace.plan)
@@ -138,27 +126,34 @@ class MbconvSupernet(nn.Module):
         base = getattr(space, "base", space)
         if not isinstance(base, MbconvSpace):
             raise InvalidInputError(f"MbconvSupernet needs an mbconv space, got {getattr(space, 'name', space)!r}")
+        v = base.vocab
         self.in_channels = base.in_channels
         self.num_classes = base.num_classes
-        self.stem = _SharedConvBN(max(STEM_WIDTHS), base.in_channels, 3)
+        self.stem = _SharedConvBN(max(v.stem_widths), base.in_channels, 3)
         # Widest input a stage's first block can see: the previous stage's widest output, or the
         # stem's (and any earlier stage's) where the stages in between may be empty.
-        widest_in = max(STEM_WIDTHS)
+        widest_in = max(v.stem_widths)
         blocks: list[nn.ModuleList] = []
-        for s, widths in enumerate(STAGE_WIDTHS):
+        for s, widths in enumerate(v.stage_widths):
             positions = []
-            for b in range(MAX_DEPTHS[s]):
+            for b in range(v.max_depths[s]):
                 max_in = widest_in if b == 0 else max(widths)
-                positions.append(_SharedBlock(max_in, max(widths), base.squeeze_excite))
+                positions.append(_SharedBlock(max_in, max(widths), base.squeeze_excite, v))
             if zero_init_residual:  # positions b >= 1 keep the stage's width at stride 1: always residual
                 for position in positions[1:]:
                     nn.init.zeros_(position.project.bn.weight)
             blocks.append(nn.ModuleList(positions))
-            widest_in = max(widths) if MIN_DEPTHS[s] > 0 else max(widest_in, max(widths))
+            widest_in = max(widths) if v.min_depths[s] > 0 else max(widest_in, max(widths))
         self.stages = nn.ModuleList(blocks)
-        self.head = _SharedConvBN(max(HEAD_WIDTHS), widest_in, 1)
-        self.head_fc = nn.Linear(max(HEAD_WIDTHS), max(HEAD_FC))
-        self.classifier = nn.Linear(max(max(HEAD_WIDTHS), max(HEAD_FC)), base.num_classes)
+        self.head = _SharedConvBN(max(v.head_widths), widest_in, 1)
+        # Two classifiers: one reads the head conv's pooled features, one the FC layer's outputs.
+        # Sharing one would make column j mean "head channel j" for some subnets and "FC unit j"
+        # for others, which no training reconciles.
+        if max(v.head_fc):
+            self.head_fc = nn.Linear(max(v.head_widths), max(v.head_fc))
+        self.classifier = nn.Linear(max(v.head_widths), base.num_classes)
+        if max(v.head_fc):
+            self.fc_classifier = nn.Linear(max(v.head_fc), base.num_classes)
 
     def check_plan(self, plan: NetPlan) -> None:
         """Refuse a plan this supernet cannot run (other input channels, classes, or SE without weights)."""
@@ -180,11 +175,13 @@ class MbconvSupernet(nn.Module):
             x = position.run(x, block, plan.se_act, plan.se_gate)
         x = self.head.run(x, plan.head_channels, 1, 1, plan.head_act)
         x = x.mean(dim=(2, 3))
+        classifier = self.classifier
         if plan.head_fc:
             x = _act(
                 plan.head_act, F.linear(x, self.head_fc.weight[: plan.head_fc, : x.shape[1]], self.head_fc.bias[: plan.head_fc])
             )
-        return F.linear(x, self.classifier.weight[:, : x.shape[1]], self.classifier.bias)
+            classifier = self.fc_classifier
+        return F.linear(x, classifier.weight[:, : x.shape[1]], classifier.bias)
 
     def positions(self, depths: tuple[int, ...]) -> list[_SharedBlock]:
         """The shared block positions a network with these stage depths runs: the first ``d`` of each stage."""
@@ -209,18 +206,19 @@ class MbconvSupernet(nn.Module):
                 module.se.expand.bias.copy_(position.se_expand.bias[:mid])
             position.project.copy_to(module.project.conv, module.project.bn)
         self.head.copy_to(net.head.conv, net.head.bn)
-        features = plan.head_channels
+        features, classifier = plan.head_channels, self.classifier
         if plan.head_fc:
             fc = net.head_fc[0]
             fc.weight.copy_(self.head_fc.weight[: plan.head_fc, :features])
             fc.bias.copy_(self.head_fc.bias[: plan.head_fc])
-            features = plan.head_fc
-        net.classifier.weight.copy_(self.classifier.weight[:, :features])
-        net.classifier.bias.copy_(self.classifier.bias)
+            features, classifier = plan.head_fc, self.fc_classifier
+        net.classifier.weight.copy_(classifier.weight[:, :features])
+        net.classifier.bias.copy_(classifier.bias)
         return net
 
 
 def stage_depths(space: MbconvSpace, arch) -> tuple[int, ...]:  # type: ignore[no-untyped-def]
     """Blocks per stage of ``arch`` (the plan lists blocks only, the supernet needs their stages)."""
     values = space.values(arch)
-    return tuple(int(values[f"s{s}_depth"]) for s in range(len(STAGE_WIDTHS)))  # type: ignore[call-overload]
+    base = getattr(space, "base", space)
+    return tuple(int(values[f"s{s}_depth"]) for s in range(len(base.vocab.strides)))  # type: ignore[call-overload]

@@ -133,6 +133,8 @@ class MbconvSupernetEvaluator:
         base = getattr(self.space, "base", self.space)
         return {
             "space": "mbconv",
+            "layout": 2,  # 2: separate classifiers for head-conv and FC features (caches before it have no key)
+            "vocabulary": base.vocabulary,
             "in_channels": base.in_channels,
             "num_classes": base.num_classes,
             "resolutions": list(base.resolutions),

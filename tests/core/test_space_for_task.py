@@ -37,7 +37,8 @@ def test_images_are_searched_in_mbconv_at_their_resolution_and_mfcc_in_kws() -> 
         ((49, 10), "mbconv", ["searches images", "(49, 10)"]),
         ((3, 32, 24), "mbconv", ["square", "32x24"]),
         ((3, 32, 32), "kws", ["3-channel", "grey"]),
-        ((1, 28, 28), "resnet", ["--space", "auto, kws, mbconv"]),
+        ((1, 28, 28), "resnet", ["--space", "auto, kws, mbconv, mbconv-micro"]),
+        ((49, 10), "mbconv-micro", ["--space mbconv-micro searches images"]),
     ],
 )
 def test_a_space_that_cannot_take_the_data_is_a_clear_error(shape, name, words) -> None:
@@ -53,8 +54,9 @@ def test_differentiable_search_refuses_other_tasks_instead_of_searching_kws_sile
         SearchConfig(space="vit").validate()
 
 
-def test_space_params_rebuild_the_same_genes_and_description() -> None:
-    space, _ = filter_by_ops(space_for(_data((1, 16, 16))), load_target("npu-int8").native_ops, "npu-int8")
+@pytest.mark.parametrize("name", ["auto", "mbconv-micro"])
+def test_space_params_rebuild_the_same_genes_and_description(name: str) -> None:
+    space, _ = filter_by_ops(space_for(_data((1, 16, 16)), name), load_target("npu-int8").native_ops, "npu-int8")
     arch = space.sample(np.random.default_rng(3))
     rebuilt = SPACES.create("mbconv", **{k: tuple(v) if isinstance(v, list) else v for k, v in space_params(space).items()})
     assert rebuilt.describe(arch) == space.describe(arch) and rebuilt.layers(arch) == space.layers(arch)
@@ -109,3 +111,33 @@ def test_train_subset_is_stratified_deterministic_and_leaves_val_and_test_whole(
     assert small.fingerprint() != data.fingerprint() and subset_train(data, 1000, seed=0) is data
     with pytest.raises(InvalidInputError, match="--train-subset must be a positive"):
         subset_train(data, 0, seed=0)
+
+
+@pytest.mark.parametrize("target_name", ["npu-int8", "cortex-m7"])
+def test_the_micro_vocabulary_filters_for_small_targets_and_its_baseline_runs_there(target_name: str) -> None:
+    target = load_target(target_name)
+    space, removed = filter_by_ops(space_for(_data((1, 28, 28)), "mbconv-micro"), target.native_ops, target.name)
+    assert space.base.vocabulary == "micro" and removed  # float32 (and on the NPU swish / SE) go
+    name, arch = baseline_arch(space)
+    assert name == "mobilenetv2-micro"
+    assert space.describe(arch) == (
+        "28 c16r6 | c16 k3e6r6 | /2 c24 k3e6r6 k3e6r6 | /2 c32 k3e6r6 k3e6r6 k3e6r6 | c64 k3e6r6 k3e6r6 k3e6r6 "
+        "| /2 c96 k3e6r6 k3e6r6 | h256r6"
+    )
+    assert not audit_layers(space.layers(arch), target).fallback
+    rng = np.random.default_rng(0)
+    for _ in range(20):  # every stage present, five stages, no head FC
+        plan = space.base.plan(space.sample(rng))
+        assert 5 <= len(plan.blocks) <= 11 and plan.head_fc == 0
+        assert not audit_layers(space.layers(space.sample(rng)), target).fallback
+
+
+def test_published_models_belong_to_the_imagenet_vocabulary_and_the_error_says_so() -> None:
+    from edgenas.errors import UnknownNameError
+
+    with pytest.raises(UnknownNameError, match="point of the imagenet vocabulary"):
+        MbconvSpace(10, 1, (28,), vocabulary="micro").named("mobilenetv2")
+    with pytest.raises(UnknownNameError, match="point of the micro vocabulary"):
+        MbconvSpace(10, 1, (28,)).named("mobilenetv2-micro")
+    with pytest.raises(InvalidInputError, match="vocabulary must be one of imagenet, micro"):
+        MbconvSpace(vocabulary="tiny")

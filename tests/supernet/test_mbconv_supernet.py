@@ -52,7 +52,9 @@ def _randomise_batchnorm(net: torch.nn.Module) -> None:
         bn.bias.data.uniform_(-0.2, 0.2)
 
 
-@pytest.mark.parametrize("options", [{}, NPU_SPACE], ids=["full-space", "npu-int8-choices"])
+@pytest.mark.parametrize(
+    "options", [{}, NPU_SPACE, {**NPU_SPACE, "vocabulary": "micro"}], ids=["full-space", "npu-int8-choices", "micro"]
+)
 def test_extracted_subnet_computes_what_the_supernet_slice_computes(options: dict) -> None:
     # the full space exercises SE (both styles), swish / hard-swish and the head FC too
     space = MbconvSpace(num_classes=5, in_channels=1, resolutions=(16, 20), **options)
