@@ -85,7 +85,7 @@ def _mbconv_setup(n: int, seed: int):
     """Fashion-MNIST subset, the npu-int8-filtered mbconv space, MobileNetV2 + n-1 random networks."""
     data = load_fashion_mnist(seed=seed, val_size=500, train_size=2000, test_size=500)
     target = load_target("npu-int8")
-    space, _ = filter_by_ops(space_for(data), target.native_ops, target.name)
+    space, _ = filter_by_ops(space_for(data, "mbconv"), target.native_ops, target.name)  # the imagenet vocabulary
     archs = [baseline_arch(space)[1]]
     rng = np.random.default_rng(seed)
     while len(archs) < n:

@@ -6,7 +6,8 @@
 
 Both searches are ``edgenas search --task fashion-mnist --target npu-int8 --strategy evolution``
 with the same recipe (``--train-subset``, ``--epochs``, seed), run **concurrently** so they see
-the same machine load: ``--evaluator supernet`` (one weight-sharing supernet trained, candidates
+the same machine load, or with ``--sequential`` one after the other, each with every core:
+``--evaluator supernet`` (one weight-sharing supernet trained, candidates
 scored with inherited weights, the best retrained stand-alone), and ``--evaluator train`` (every
 candidate trained stand-alone), which is stopped (SIGTERM; finished trials are kept) once it has
 run ``--factor`` times the supernet search's time *after its own baseline training* (the
@@ -90,15 +91,26 @@ def run(args: argparse.Namespace) -> int:
     ]  # fmt: skip
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
     procs = {}
-    for side in SIDES:
+
+    def start(side: str) -> None:
         log = (args.out / f"{side}.log").open("w")
         cmd = [sys.executable, __file__, "search", "--side", side, *common]
         procs[side] = subprocess.Popen(cmd, stdout=log, stderr=log, env=env)
+
+    start("supernet")
+    if not args.sequential:
+        start("train")
     started = time.perf_counter()
     procs["supernet"].wait()
     supernet_s = _search_seconds(args.out / "supernet.timing.json")
-    train_events = json.loads((args.out / "train.timing.json").read_text())["events"]
-    baseline_s = next((e["t_s"] for e in train_events if e["message"].startswith("searching")), 0.0)
+    if args.sequential:  # the train-every side gets the machine to itself too
+        start("train")
+        started = time.perf_counter()
+    while not (args.out / "train.timing.json").exists() or not _searching(args.out / "train.timing.json"):
+        if procs["train"].poll() is not None:
+            break
+        time.sleep(2)
+    baseline_s = _searching(args.out / "train.timing.json") or 0.0
     deadline = started + baseline_s + args.factor * supernet_s
     while procs["train"].poll() is None and time.perf_counter() < deadline:
         time.sleep(5)
@@ -106,9 +118,25 @@ def run(args: argparse.Namespace) -> int:
         procs["train"].send_signal(signal.SIGTERM)
         procs["train"].wait()
     (args.out / "scenario.json").write_text(
-        json.dumps({"supernet_search_s": supernet_s, "train_stopped_after_s": time.perf_counter() - started, **vars_json(args)})
+        json.dumps(
+            {
+                "supernet_search_s": supernet_s,
+                "train_stopped_after_s": time.perf_counter() - started,
+                "train_baseline_s": baseline_s,
+                **vars_json(args),
+            }
+        )
     )
     return table(args)
+
+
+def _searching(path: Path) -> float | None:
+    """Seconds from a side's start to its search (after its baseline's training), once logged."""
+    try:
+        events = json.loads(path.read_text())["events"]
+    except (FileNotFoundError, json.JSONDecodeError):  # not written yet, or caught mid-write
+        return None
+    return next((e["t_s"] for e in events if e["message"].startswith("searching")), None)
 
 
 def vars_json(args: argparse.Namespace) -> dict:
@@ -205,6 +233,11 @@ def main() -> int:
         p.add_argument("--train-budget", type=int, default=500, help="train-every side: a cap it should not reach in time")
         p.add_argument("--factor", type=float, default=4.0, help="train-every side's time, in supernet search times")
         p.add_argument("--md", type=Path, default=None, help="write the table as Markdown here")
+        p.add_argument(
+            "--sequential",
+            action="store_true",
+            help="run: the supernet side alone first, then the train-every side alone (each gets every core)",
+        )
         p.add_argument("--val-only", action="store_true", help="table: skip retraining the train-every best for its test figure")
         if name == "search":
             p.add_argument("--side", choices=SIDES, required=True)

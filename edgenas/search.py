@@ -21,7 +21,7 @@ from edgenas.errors import InvalidInputError, MissingDataError
 from edgenas.experiment import Experiment, Progress, layers_cost
 from edgenas.objectives import Limits
 from edgenas.search_evaluators import parse_evaluator, prefilter
-from edgenas.spaces._for_task import BASELINES, TASK_SPACES, baseline_arch, space_params
+from edgenas.spaces._for_task import BASELINES, TASK_SPACES, baseline_arch, space_flag, space_params
 from edgenas.store import SqliteStore
 from edgenas.strategies import STRATEGIES
 from edgenas.tasks import TASKS
@@ -174,10 +174,10 @@ def run_search(
         identity = {**config.identity(), "data_sha1": data.fingerprint()}
         if stored is not None:
             changed = sorted(k for k in identity if stored.get("identity", {}).get(k) != identity[k])
-            if stored.get("space", space.name) != space.name:  # a run from before --space, searched in another space
-                raise InvalidInputError(
-                    f"--resume: {out} searched the {stored['space']} space; pass --space {stored['space']} to continue it"
-                )
+            # another space, or the same space with other genes (another mbconv vocabulary, say)
+            if stored.get("space", space.name) != space.name or stored.get("space_params") not in (None, space_params(space)):
+                flag = space_flag(stored)
+                raise InvalidInputError(f"--resume: {out} searched the {flag} space; pass --space {flag} to continue it")
             if changed:
                 what = ", ".join(
                     "data (features differ: regenerated cache or edited folder)" if k == "data_sha1" else k for k in changed

@@ -102,7 +102,7 @@ def _retrain(run_dir: Path, config: dict[str, Any], trial: Trial, trial_id: str,
     from edgenas.evaluators.train import TrainEvaluator
     from edgenas.export.checkpoint import save_checkpoint
     from edgenas.spaces import space_for
-    from edgenas.spaces._for_task import space_params
+    from edgenas.spaces._for_task import space_from_config, space_params
 
     identity = config.get("identity", {})
     data_dir = identity.get("data")
@@ -112,7 +112,8 @@ def _retrain(run_dir: Path, config: dict[str, Any], trial: Trial, trial_id: str,
     data = run_task_data(identity)
     if identity.get("data_sha1") and data.fingerprint() != identity["data_sha1"]:
         raise InvalidInputError("--retrain: the data differ from the search's (regenerated cache or edited folder)")
-    space = space_for(data, str(identity.get("space", "auto")))
+    # the stored genes' space; runs from before it was stored: the space --space chose then
+    space = space_from_config(config) if config.get("space_params") else space_for(data, str(identity.get("space", "auto")))
     epochs = int(identity.get("epochs", 8))
     say(f"retraining trial {trial_id} ({space.describe(trial.arch)}): {epochs} epochs")
     evaluator = TrainEvaluator(space, data, epochs=epochs, seed=seed)

@@ -7,8 +7,7 @@ from pathlib import Path
 
 from edgenas.arch import Arch
 from edgenas.objectives import pareto_front
-from edgenas.spaces import SPACES
-from edgenas.spaces._for_task import baseline_arch
+from edgenas.spaces._for_task import baseline_arch, space_from_config
 from edgenas.store import SqliteStore
 from edgenas.trial import Trial, TrialState
 
@@ -60,8 +59,7 @@ def trial_record(trial: Trial, describe: callable) -> dict:  # type: ignore[vali
 def build_summary(store: SqliteStore, run_dir: Path, stop_reason: str = "") -> dict:
     config = store.read_config() or {}
     identity = config.get("identity", {})
-    params = config.get("space_params") or {"num_classes": len(config.get("classes", [])) or 12}  # older runs: kws
-    space = SPACES.create(config.get("space", "kws"), **{k: tuple(v) if isinstance(v, list) else v for k, v in params.items()})
+    space = space_from_config(config)
 
     def describe(arch: Arch) -> str:
         return space.describe(arch)

@@ -1,4 +1,5 @@
-"""An image search end to end on the int8 NPU: the ``mbconv`` space at the images' resolution,
+"""An image search end to end on the int8 NPU: the ``mbconv`` space (its ``micro`` vocabulary, as
+``--space auto`` picks for small images) at the images' resolution,
 the best model converted to int8 TFLite and run in TFLite Micro, estimates against the
 interpreter, every operator native, and ``verify`` reading the run's own images."""
 
@@ -32,12 +33,12 @@ def run(tmp_path_factory) -> dict:
     return run_search(config).summary
 
 
-def test_images_are_searched_in_mbconv_and_the_baseline_is_mobilenetv2(run: dict) -> None:
+def test_images_are_searched_in_mbconv_micro_and_the_baseline_is_mobilenetv2_micro(run: dict) -> None:
     assert run["best"]["arch"]["space"] == run["baseline"]["arch"]["space"] == "mbconv"
     assert run["best"]["description"].startswith("16 c")  # the space's resolution is the images' 16 x 16
-    assert run["baseline"]["description"].startswith("16 c32r6 | c16 k3e1r6 | /2 c24 k3e6r6 k3e6r6")  # MobileNetV2
+    assert run["baseline"]["description"].startswith("16 c16r6 | c16 k3e6r6 | /2 c24 k3e6r6 k3e6r6")  # MobileNetV2 blocks
     report = (Path(run["run_dir"]) / "report.md").read_text()
-    row = next(line for line in report.splitlines() if line.startswith("| mobilenetv2 baseline | 16 c32r6 \\| c16"))
+    row = next(line for line in report.splitlines() if line.startswith("| mobilenetv2-micro baseline | 16 c16r6 \\| c16"))
     assert row.count(" | ") == 8  # the description's stage separators are escaped, so the table keeps 9 cells
 
 

@@ -25,6 +25,11 @@ def _data(shape: tuple[int, ...], classes: int = 10) -> SimpleNamespace:
 def test_images_are_searched_in_mbconv_at_their_resolution_and_mfcc_in_kws() -> None:
     space = space_for(_data((1, 28, 28)))
     assert isinstance(space, MbconvSpace) and space.resolutions == (28,) and space.in_channels == 1
+    assert space.vocabulary == "micro"  # small images: the micro vocabulary; larger ones: imagenet
+    assert (
+        space_for(_data((3, 96, 96))).vocabulary == "imagenet"
+        and space_for(_data((1, 28, 28)), "mbconv").vocabulary == "imagenet"
+    )
     assert space.num_classes == 10 and space.input_shape(space.sample(np.random.default_rng(0))) == (1, 28, 28)
     assert isinstance(space_for(_data((49, 10), 12)), KwsSpace)
     old = space_for(_data((1, 28, 28)), "kws")  # the behaviour before mbconv was wired in
@@ -64,7 +69,7 @@ def test_space_params_rebuild_the_same_genes_and_description(name: str) -> None:
 
 def test_the_mbconv_baseline_is_mobilenetv2_at_the_task_resolution_and_runs_on_the_npu() -> None:
     target = load_target("npu-int8")
-    space, _ = filter_by_ops(space_for(_data((1, 28, 28))), target.native_ops, target.name)
+    space, _ = filter_by_ops(space_for(_data((1, 28, 28)), "mbconv"), target.native_ops, target.name)
     name, arch = baseline_arch(space)
     assert name == "mobilenetv2" and space.describe(arch).startswith("28 c32r6 | c16 k3e1r6 | /2 c24 k3e6r6 k3e6r6")
     assert not audit_layers(space.layers(arch), target).fallback

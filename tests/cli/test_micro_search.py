@@ -1,0 +1,50 @@
+"""``--space mbconv-micro`` end to end: the micro vocabulary is searched, its reference network is
+the baseline, the run stores the vocabulary (so reports and ``--resume`` rebuild the same genes),
+and ``--evaluator supernet`` scores its candidates with inherited weights."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import pytest
+
+from edgenas.errors import InvalidInputError
+from edgenas.search import SearchConfig, run_search
+from edgenas.store import SqliteStore
+
+from .images import grey_classes
+
+
+def test_a_micro_search_with_the_supernet_stores_its_vocabulary_and_names_its_baseline(tmp_path: Path) -> None:
+    config = SearchConfig(
+        task="images",
+        data=grey_classes(tmp_path / "imgs", size=16, per_class=10),
+        target="npu-int8",
+        space="mbconv-micro",
+        strategy="random",
+        evaluator="supernet",
+        budget=2,
+        epochs=1,
+        export=False,
+        out=tmp_path / "run",
+    )
+    summary = run_search(config).summary
+    assert summary["search"]["baseline"] == "mobilenetv2-micro"
+    assert summary["baseline"]["description"].startswith("16 c16r6 | c16 k3e6r6 | /2 c24 k3e6r6 k3e6r6")
+    best = summary["best"]
+    assert best["description"].count("|") <= 6  # stem, five stages at most, head: the micro skeleton
+    store = SqliteStore(tmp_path / "run" / "trials.db")
+    try:
+        stored = store.read_config()
+        inherited = [t for t in store.trials(role="search") if t.metrics and t.metrics.extra.get("inherited")]
+    finally:
+        store.close()
+    assert stored["space_params"]["vocabulary"] == "micro"
+    assert len(inherited) == 2  # scored by the supernet, not trained
+    assert "| mobilenetv2-micro baseline |" in (tmp_path / "run" / "report.md").read_text()
+    assert json.loads((tmp_path / "run" / "report.json").read_text())["search"]["baseline"] == "mobilenetv2-micro"
+    # resuming in the other vocabulary would read the stored genes as other networks: refused
+    with pytest.raises(InvalidInputError, match="searched the mbconv-micro space; pass --space mbconv-micro"):
+        run_search(dataclasses.replace(config, space="mbconv", resume=True))
