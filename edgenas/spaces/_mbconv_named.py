@@ -13,6 +13,9 @@ Each definition transcribes the reference implementation's table, not a paraphra
   (1.2, 1.4, 300); widths ``make_divisible(c * w, 8)``, depths ``ceil(n * d)``, head
   ``4 x`` the last width); torchvision ``efficientnet_b0..b3``.
 
+``mobilenetv2-micro`` (``MICRO_NAMED``) is the ``micro`` vocabulary's reference network, not a
+published model.
+
 MobileNetV3 fills six (Large) and five (Small) of the seven stage slots: its stage widths and
 strides line up with slots 0..5 (Large: no 320-wide stage) and 1..5 (Small: its first stage
 already has stride 2, so the stride-1 slot 0 is empty).

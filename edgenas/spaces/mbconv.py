@@ -16,6 +16,10 @@ it (``MbconvSpace.named``), not look-alikes:
 * a 1x1 head conv (width, activation), global pooling, an optional fully connected layer before
   the classifier (MobileNetV3's 1280/1024), and the classifier.
 
+Those are the sizes of the ``imagenet`` vocabulary (the default); ``vocabulary="micro"`` keeps
+the skeleton's parts and the per-block decisions with five stages and smaller sizes for small
+images and devices (:class:`Vocabulary`).
+
 Widths follow the reference implementations: the expanded width is ``make_divisible(c_in * e, 8)``
 (torchvision's ``_make_divisible``), a block has a residual add where its stride is 1 and it keeps
 its channels. Input resolution is a decision whose choices are a space parameter, as are the
