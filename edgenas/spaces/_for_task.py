@@ -28,7 +28,7 @@ BASELINES = {"kws": "ds-cnn-s", "mbconv": "mobilenetv2", "mbconv-micro": "mobile
 #: ``auto`` searches images up to this size in the ``micro`` vocabulary. Why: at 28 x 28
 #: Fashion-MNIST on npu-int8, a train-every search of ``micro`` networks found a best of 84.4 %
 #: val (median 83.2 %, 76 networks) where the ``imagenet`` vocabulary's best of 60 was 82.9 %,
-#: at a fraction of the training time, and only the ``micro`` supernet learns
+#: at about a third of the CPU per network, and only the ``micro`` supernet learns
 #: (``benchmarks/results/vision_scenario.md``, ``evaluators.md``).
 MICRO_MAX_PX = 64
 
