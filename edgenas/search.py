@@ -178,6 +178,8 @@ def run_search(
             if stored.get("space", space.name) != space.name or stored.get("space_params") not in (None, space_params(space)):
                 flag = space_flag(stored)
                 raise InvalidInputError(f"--resume: {out} searched the {flag} space; pass --space {flag} to continue it")
+            if stored.get("space_params") == space_params(space):  # --space auto or its explicit value: same genes
+                changed = [k for k in changed if k != "space"]
             if changed:
                 what = ", ".join(
                     "data (features differ: regenerated cache or edited folder)" if k == "data_sha1" else k for k in changed

@@ -22,7 +22,7 @@ def test_a_micro_search_with_the_supernet_stores_its_vocabulary_and_names_its_ba
         task="images",
         data=grey_classes(tmp_path / "imgs", size=16, per_class=10),
         target="npu-int8",
-        space="mbconv-micro",
+        space="auto",  # 16 px images: the micro vocabulary
         strategy="random",
         evaluator="supernet",
         budget=2,
@@ -48,3 +48,6 @@ def test_a_micro_search_with_the_supernet_stores_its_vocabulary_and_names_its_ba
     # resuming in the other vocabulary would read the stored genes as other networks: refused
     with pytest.raises(InvalidInputError, match="searched the mbconv-micro space; pass --space mbconv-micro"):
         run_search(dataclasses.replace(config, space="mbconv", resume=True))
+    # naming the vocabulary --space auto picked is the same space (same genes), so it resumes
+    resumed = run_search(dataclasses.replace(config, space="mbconv-micro", resume=True))
+    assert resumed.summary["best"]["arch"] == best["arch"]
