@@ -174,11 +174,12 @@ def run_search(
         identity = {**config.identity(), "data_sha1": data.fingerprint()}
         if stored is not None:
             changed = sorted(k for k in identity if stored.get("identity", {}).get(k) != identity[k])
+            params = space_params(space)
             # another space, or the same space with other genes (another mbconv vocabulary, say)
-            if stored.get("space", space.name) != space.name or stored.get("space_params") not in (None, space_params(space)):
+            if stored.get("space", space.name) != space.name or stored.get("space_params") not in (None, params):
                 flag = space_flag(stored)
                 raise InvalidInputError(f"--resume: {out} searched the {flag} space; pass --space {flag} to continue it")
-            if stored.get("space_params") == space_params(space):  # --space auto or its explicit value: same genes
+            if stored.get("space_params") == params:  # --space auto or its explicit value: same genes
                 changed = [k for k in changed if k != "space"]
             if changed:
                 what = ", ".join(

@@ -148,7 +148,8 @@ class MbconvSupernet(nn.Module):
         self.head = _SharedConvBN(max(v.head_widths), widest_in, 1)
         # Two classifiers: one reads the head conv's pooled features, one the FC layer's outputs.
         # Sharing one would make column j mean "head channel j" for some subnets and "FC unit j"
-        # for others, which no training reconciles.
+        # for others, which no training reconciles. (Created in this order so that the classifier's
+        # initial weights, drawn after head_fc's, are those of the single-classifier layout.)
         if max(v.head_fc):
             self.head_fc = nn.Linear(max(v.head_widths), max(v.head_fc))
         self.classifier = nn.Linear(max(v.head_widths), base.num_classes)
