@@ -16,6 +16,15 @@ only scores it with inherited weights, and trains it stand-alone after the searc
 search's time is its wall-clock from start to the finalist's retraining (supernet training
 included); the retraining that *measures* the finalist is reported separately.
 
+``--shortlist K`` makes the supernet side ``--evaluator prefilter:supernet:<supernet-budget>
+--budget K``: the supernet scores ``--supernet-budget`` candidates and its ``K`` favourites are
+trained stand-alone, the best of them by validation accuracy being the finalist. Its time then
+counts everything but its own baseline's stand-alone training (excluded on both sides).
+
+``--train-from DIR`` continues the train-every side of an earlier scenario (DIR/train is copied,
+then resumed): the search seconds it already spent (DIR/scenario.json) count toward its
+``--factor`` budget, so one train-every run serves several supernet variants at the same seed.
+
 Stand-alone accuracy on both sides is validation accuracy after training with the same recipe
 (the supernet finalist's ``retrain_val_accuracy``; the train-every search's best trial), and the
 test accuracy of each (the train-every best is retrained, deterministically the same weights, for
@@ -30,6 +39,7 @@ import json
 import os
 import platform
 import resource
+import shutil
 import signal
 import subprocess
 import sys
@@ -42,12 +52,17 @@ SIDES = ("supernet", "train")
 def _config(side: str, args: argparse.Namespace):
     from edgenas.search import SearchConfig
 
+    if side == "supernet" and args.shortlist:
+        evaluator, budget = f"prefilter:supernet:{args.supernet_budget}", args.shortlist
+    else:
+        evaluator, budget = side, args.supernet_budget if side == "supernet" else args.train_budget
     return SearchConfig(
         task="fashion-mnist",
         target="npu-int8",
         strategy="evolution",
-        evaluator=side,
-        budget=args.supernet_budget if side == "supernet" else args.train_budget,
+        evaluator=evaluator,
+        budget=budget,
+        resume=(args.out / side / "trials.db").exists(),  # --train-from: continue the copied train-every search
         epochs=args.epochs,
         seed=args.seed,
         train_subset=args.train_subset,
@@ -87,8 +102,19 @@ def run(args: argparse.Namespace) -> int:
     common = [
         "--out", str(args.out), "--train-subset", str(args.train_subset), "--epochs", str(args.epochs),
         "--seed", str(args.seed), "--supernet-budget", str(args.supernet_budget), "--train-budget", str(args.train_budget),
-        "--space", args.space,
+        "--space", args.space, "--shortlist", str(args.shortlist),
     ]  # fmt: skip
+    spent = 0.0  # --train-from: search seconds the train-every side already had
+    if args.train_from is not None:
+        if (args.out / "train").exists():
+            raise SystemExit(f"{args.out / 'train'} exists: --train-from copies the earlier train-every search there")
+        previous = json.loads((args.train_from / "scenario.json").read_text())
+        if (previous["seed"], previous["space"], previous["epochs"], previous["train_subset"]) != (
+            args.seed, args.space, args.epochs, args.train_subset
+        ):  # fmt: skip
+            raise SystemExit(f"--train-from {args.train_from}: another seed, space or recipe")
+        spent = previous["train_stopped_after_s"] - previous["train_baseline_s"] + previous.get("train_spent_before_s", 0.0)
+        shutil.copytree(args.train_from / "train", args.out / "train")
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
     procs = {}
 
@@ -110,8 +136,8 @@ def run(args: argparse.Namespace) -> int:
         if procs["train"].poll() is not None:
             break
         time.sleep(2)
-    baseline_s = _searching(args.out / "train.timing.json") or 0.0
-    deadline = started + baseline_s + args.factor * supernet_s
+    baseline_s = _searching(args.out / "train.timing.json") or 0.0  # resumed: its baseline is stored, ~0 s
+    deadline = started + baseline_s + args.factor * supernet_s - spent
     while procs["train"].poll() is None and time.perf_counter() < deadline:
         time.sleep(5)
     if procs["train"].poll() is None:
@@ -123,6 +149,7 @@ def run(args: argparse.Namespace) -> int:
                 "supernet_search_s": supernet_s,
                 "train_stopped_after_s": time.perf_counter() - started,
                 "train_baseline_s": baseline_s,
+                "train_spent_before_s": spent,
                 **vars_json(args),
             }
         )
@@ -144,10 +171,21 @@ def vars_json(args: argparse.Namespace) -> dict:
 
 
 def _search_seconds(path: Path) -> float:
-    """Wall-clock from start to the finalist's retraining (the search, supernet training included)."""
+    """Wall-clock from start to the finalist's retraining (the search, supernet training included),
+    less the stand-alone training of the baseline where it came before (``--shortlist``)."""
     events = json.loads(path.read_text())["events"]
     finalist = next((e for e in events if e["message"].startswith("finalist")), events[-1])
-    return float(finalist["t_s"])
+    return float(finalist["t_s"]) - _baseline_seconds(events)
+
+
+def _baseline_seconds(events: list[dict]) -> float:
+    """The stand-alone baseline training logged before the search, or 0 (plain ``--evaluator supernet``
+    only scores the baseline there: its first scoring trains the supernet, which is search time)."""
+    if not any(e["message"].startswith("prefilter:") for e in events):
+        return 0.0
+    begin = next((e for e in events if e["message"].startswith("training the")), None)
+    end = next((e for e in events if e["message"].startswith("searching")), None)
+    return float(end["t_s"] - begin["t_s"]) if begin and end else 0.0
 
 
 def table(args: argparse.Namespace) -> int:
@@ -161,10 +199,11 @@ def table(args: argparse.Namespace) -> int:
     from edgenas.trial import TrialState
 
     timing = json.loads((args.out / "supernet.timing.json").read_text())
+    events = timing["events"]
     supernet_s = _search_seconds(args.out / "supernet.timing.json")
-    done = next(e for e in timing["events"] if e["message"] == "done")
-    finalist = next(e for e in timing["events"] if e["message"].startswith("finalist"))
-    searching = next(e for e in timing["events"] if e["message"].startswith("searching"))
+    done = next(e for e in events if e["message"] == "done")
+    finalist = next(e for e in events if e["message"].startswith("finalist"))
+    trained_by = max((e["t_s"] for e in events if e["message"].startswith("supernet ")), default=float("nan"))
     best_s = timing["best"]
     scenario = json.loads((args.out / "scenario.json").read_text()) if (args.out / "scenario.json").exists() else {}
 
@@ -185,7 +224,22 @@ def table(args: argparse.Namespace) -> int:
     val_s, test_s = best_s["retrain_val_accuracy"], best_s["test_accuracy"]
     stopped = float(scenario.get("train_stopped_after_s", float("nan")))
     train_baseline = float(scenario.get("train_baseline_s", 0.0))
+    spent = float(scenario.get("train_spent_before_s", 0.0))
     gap_val, gap_test = 100 * (val_s - best_t.accuracy), 100 * (test_s - test_t)
+    if args.shortlist:
+        side = f"supernet shortlist (`--evaluator prefilter:supernet:{args.supernet_budget} --budget {args.shortlist}`)"
+        scored = f"{args.supernet_budget} scored, {args.shortlist} trained"
+        how = (
+            f"supernet trained by {trained_by:.0f} s; the {args.shortlist} it scored best then trained stand-alone "
+            f"({_baseline_seconds(events):.0f} s of the baseline's stand-alone training excluded)"
+        )
+    else:
+        side, scored = "supernet (`--evaluator supernet`)", f"{args.supernet_budget} scored"
+        how = (
+            f"supernet trained by {trained_by:.0f} s (it trains on its first evaluation, the baseline's inherited "
+            "score; the stand-alone baseline is trained only after the search)"
+        )
+    earlier = f", continuing {spent:.0f} s of an earlier run's search" if spent else ""
     lines = [
         f"Machine: {platform.machine()}, {os.cpu_count()} CPUs (shared); recipe: Fashion-MNIST, {args.train_subset} training "
         f"images (class-stratified), {args.epochs} epochs, seed {args.seed}; space {args.space}; target npu-int8; "
@@ -193,15 +247,14 @@ def table(args: argparse.Namespace) -> int:
         "",
         "| search | time | candidates | best model | lat ms (est.) | SRAM B (est.) | flash B (est.) | val | test |",
         "|---|---|---|---|---|---|---|---|---|",
-        f"| supernet (`--evaluator supernet`) | {supernet_s:.0f} s wall to the finalist ({finalist['cpu_s']:.0f} CPU s), "
-        f"of which {searching['t_s']:.0f} s training the supernet (it trains on its first evaluation, the baseline's "
-        "inherited score; the stand-alone baseline is trained only after the search); "
-        f"+{done['t_s'] - finalist['t_s']:.0f} s to retrain and score it | {args.supernet_budget} scored | "
+        f"| {side} | {supernet_s:.0f} s wall to the finalist ({finalist['cpu_s']:.0f} CPU s); {how}; "
+        f"+{done['t_s'] - finalist['t_s']:.0f} s to retrain and score it | {scored} | "
         f"`{md_cell(best_s['description'])}` | {best_s['latency_ms']:.2f} | {best_s['peak_sram_bytes']:,} "
         f"| {best_s['flash_bytes']:,} "
         f"| {100 * val_s:.1f} % | {100 * test_s:.1f} % |",
         f"| train every candidate | stopped at {stopped:.0f} s wall, {train_baseline:.0f} s of it the baseline's "
-        f"training ({(stopped - train_baseline) / supernet_s:.2f}x the supernet search) | {len(trials)} trained "
+        f"training{earlier} ({(stopped - train_baseline + spent) / supernet_s:.2f}x the supernet search) "
+        f"| {len(trials)} trained "
         f"| `{md_cell(space.describe(best_t.arch))}` "
         f"| {best_t.cost.latency_ms:.2f} "
         f"| {best_t.cost.peak_sram_bytes:,} | {best_t.cost.flash_bytes:,} "
@@ -233,6 +286,18 @@ def main() -> int:
         p.add_argument("--train-budget", type=int, default=500, help="train-every side: a cap it should not reach in time")
         p.add_argument("--factor", type=float, default=4.0, help="train-every side's time, in supernet search times")
         p.add_argument("--md", type=Path, default=None, help="write the table as Markdown here")
+        p.add_argument(
+            "--shortlist",
+            type=int,
+            default=0,
+            help="supernet side: prefilter:supernet, training the K candidates the supernet scores best (0: plain supernet)",
+        )
+        p.add_argument(
+            "--train-from",
+            type=Path,
+            default=None,
+            help="run: continue this earlier scenario's train-every search (same seed and recipe) instead of starting one",
+        )
         p.add_argument(
             "--sequential",
             action="store_true",

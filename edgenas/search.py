@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 from edgenas.errors import InvalidInputError, MissingDataError
 from edgenas.experiment import Experiment, Progress, layers_cost
 from edgenas.objectives import Limits
-from edgenas.search_evaluators import parse_evaluator, prefilter
+from edgenas.search_evaluators import SUPERNET, parse_evaluator, prefilter
 from edgenas.spaces._for_task import BASELINES, TASK_SPACES, baseline_arch, space_flag, space_params
 from edgenas.store import SqliteStore
 from edgenas.strategies import STRATEGIES
@@ -49,7 +49,7 @@ class SearchConfig:
     sram_kb: float | None = 200.0
     flash_kb: float | None = 1024.0
     strategy: str = "evolution"
-    evaluator: str = "train"  # train, zerocost:<proxy> or prefilter:<proxy>[:<pool>] (edgenas/search_evaluators.py)
+    evaluator: str = "train"  # train, supernet, zerocost:<proxy>, prefilter:<proxy>[:<pool>] (edgenas/search_evaluators.py)
     budget: int = 60
     epochs: int = 8
     seed: int = 0
@@ -207,11 +207,12 @@ def run_search(
             cost = MeasuredLatency(space, cost, out / CACHE_FILE)  # ONNX Runtime on this CPU, cached by arch
         evaluator, budget = trainer, config.budget
         spec = parse_evaluator(config.evaluator)
-        if spec.kind == "supernet":
+        if spec.kind == "supernet" or spec.proxy == SUPERNET:
             from edgenas.supernet import supernet_evaluator  # kws or mbconv: the space's own supernet
 
             # The supernet keeps its own schedule (kws: 1 epoch + 80 fine-tuning steps per subnet ranked
-            # best, benchmarks/results/supernet_kws.md); --epochs is the finalists' stand-alone training.
+            # best, benchmarks/results/supernet_kws.md); --epochs is the stand-alone training (finalists,
+            # or prefilter:supernet's shortlist).
             evaluator = supernet_evaluator(space, data, seed=config.seed, cache=out / "supernet.pt", log=say)
         elif spec.kind != "train":
             from edgenas.evaluators.zerocost import ZeroCostEvaluator

@@ -15,6 +15,10 @@ Three kinds, named on the command line:
   (default ``10 x --budget``) scored by the proxy, stored in ``prefilter.db`` in the run
   folder; the ``--budget`` best of them by proxy score are then trained and stored as the
   search's trials. Training time goes to the candidates the proxy likes best.
+  ``<proxy>`` may also be ``supernet``: the pool is scored with the supernet's inherited
+  weights (as ``--evaluator supernet`` scores every candidate), and the search's best is
+  then chosen by stand-alone training, not by the supernet's ranking (Once-for-All's own
+  recipe: the supernet shortlists, the shortlist is trained).
 
 Resume needs nothing extra: the pool search replays from ``prefilter.db`` like any search,
 and the queue of candidates to train is recomputed from it.
@@ -34,6 +38,7 @@ from edgenas.trial import Trial, TrialState
 log = logging.getLogger(__name__)
 
 KINDS = ("train", "supernet", "zerocost", "prefilter")
+SUPERNET = "supernet"  # prefilter:supernet: the supernet's inherited-weight score, not a zero-cost proxy
 POOL_FACTOR = 10  # prefilter: candidates scored per candidate trained, unless the spec says
 
 
@@ -50,7 +55,7 @@ class EvaluatorSpec:
 
 
 def parse_evaluator(text: str) -> EvaluatorSpec:
-    """``train``, ``zerocost:<proxy>`` or ``prefilter:<proxy>[:<pool>]``; bad text -> one clear error.
+    """``train``, ``supernet``, ``zerocost:<proxy>`` or ``prefilter:<proxy|supernet>[:<pool>]``; bad text -> one clear error.
 
     Example::
 
@@ -63,7 +68,7 @@ def parse_evaluator(text: str) -> EvaluatorSpec:
     if kind not in KINDS:
         raise InvalidInputError(
             f"unknown evaluator {text!r}. Accepted: train, supernet, zerocost:<proxy>, prefilter:<proxy>[:<pool>] "
-            f"with <proxy> one of {', '.join(PROXIES.names())}."
+            f"with <proxy> one of {', '.join(PROXIES.names())} (prefilter: or {SUPERNET})."
         )
     if kind in ("train", "supernet"):
         if rest:
@@ -72,7 +77,13 @@ def parse_evaluator(text: str) -> EvaluatorSpec:
     proxy, _, pool_text = rest.partition(":")
     if not proxy:
         raise InvalidInputError(f"--evaluator {kind} needs a proxy: {kind}:<proxy>, one of {', '.join(PROXIES.names())}")
-    PROXIES.get(proxy)  # unknown name -> "unknown zero-cost proxy ... Accepted: ..."
+    if proxy == SUPERNET and kind == "zerocost":
+        raise InvalidInputError(
+            "the supernet is trained, not a zero-cost proxy: use --evaluator supernet, or prefilter:supernet[:<pool>] "
+            "to train the supernet's favourites"
+        )
+    if proxy != SUPERNET:
+        PROXIES.get(proxy)  # unknown name -> "unknown zero-cost proxy ... Accepted: ..."
     if kind == "zerocost":
         if pool_text:
             raise InvalidInputError(f"--evaluator zerocost:<proxy> takes no pool size, got {text!r} (see prefilter:)")

@@ -47,9 +47,11 @@ def _evaluator_note(evaluator: str) -> list[str]:
             "search recipe, so their val and test accuracies are measured."
         ]
     if kind == "prefilter":
+        proxy = rest.split(":")[0]
+        scorer = "a weight-sharing supernet's inherited-weight accuracy" if proxy == "supernet" else "the zero-cost proxy"
         return [
-            f"Candidates were pre-filtered by the zero-cost proxy `{rest.split(':')[0]}` (the pool and its scores "
-            "are in `prefilter.db`); only the best of the pool by proxy score were trained: their accuracies are measured."
+            f"Candidates were pre-filtered by {scorer} `{proxy}` (the pool and its scores "
+            "are in `prefilter.db`); only the best of the pool by that score were trained: their accuracies are measured."
         ]
     return []
 

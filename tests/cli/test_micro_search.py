@@ -51,3 +51,30 @@ def test_a_micro_search_with_the_supernet_stores_its_vocabulary_and_names_its_ba
     # naming the vocabulary --space auto picked is the same space (same genes), so it resumes
     resumed = run_search(dataclasses.replace(config, space="mbconv-micro", resume=True))
     assert resumed.summary["best"]["arch"] == best["arch"]
+
+
+def test_prefilter_supernet_trains_the_supernets_favourites_and_keeps_the_best_trained(tmp_path: Path) -> None:
+    config = SearchConfig(
+        task="images",
+        data=grey_classes(tmp_path / "imgs", size=16, per_class=10),
+        target="npu-int8",
+        strategy="random",
+        evaluator="prefilter:supernet:4",
+        budget=2,
+        epochs=1,
+        export=False,
+        out=tmp_path / "run",
+    )
+    outcome = run_search(config)
+    with SqliteStore(tmp_path / "run" / "prefilter.db") as pool_store:
+        pool = [t for t in pool_store.trials(role="search") if t.metrics is not None]
+    assert len(pool) == 4 and all(t.metrics.extra.get("inherited") for t in pool)  # scored by the supernet
+    assert (tmp_path / "run" / "supernet.pt").is_file()
+    shortlist = sorted(pool, key=lambda t: (-t.metrics.accuracy, t.number))[:2]
+    trained = [t for t in outcome.trials if t.role == "search"]
+    assert [t.arch.genes for t in trained] == [t.arch.genes for t in shortlist]  # the supernet's two favourites, in order
+    assert all(t.metrics.is_accuracy and not t.metrics.extra.get("inherited") for t in trained)  # trained stand-alone
+    best = outcome.summary["best"]
+    assert best["number"] == max(trained, key=lambda t: (t.accuracy, -t.number)).number  # chosen by training
+    assert "test_accuracy" in best
+    assert "inherited-weight accuracy `supernet`" in (tmp_path / "run" / "report.md").read_text()

@@ -116,6 +116,9 @@ def test_parse_evaluator() -> None:
     assert parse_evaluator("prefilter:naswot") == EvaluatorSpec("prefilter", "naswot")
     assert parse_evaluator("prefilter:naswot:300").pool_size(10) == 300
     assert parse_evaluator("prefilter:snip").pool_size(10) == 100
+    assert parse_evaluator("prefilter:supernet:40") == EvaluatorSpec("prefilter", "supernet", 40)
+    with pytest.raises(InvalidInputError, match="not a zero-cost proxy: use --evaluator supernet"):
+        parse_evaluator("zerocost:supernet")
     with pytest.raises(UnknownNameError, match="synflow"):
         parse_evaluator("zerocost:nope")
     for bad in ("supernett", "zerocost", "zerocost:snip:5", "prefilter:snip:x", "prefilter:snip:0", "train:5"):
