@@ -3,7 +3,8 @@
 ``supernet_evaluator(space, data, ...)`` gives the evaluator of a space's supernet:
 :class:`SupernetEvaluator` for ``kws`` (one supernet per family) and
 :class:`~edgenas.supernet.mbconv_evaluator.MbconvSupernetEvaluator` for ``mbconv``; other
-spaces get a clear error naming the ones that have a supernet.
+spaces get a clear error naming the ones that have a supernet. Both share
+:class:`~edgenas.supernet._base.SupernetEvaluatorBase` (settings, weight cache, scoring).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from edgenas.errors import InvalidInputError
+from edgenas.supernet._base import SupernetEvaluatorBase
 from edgenas.supernet.evaluator import SUPERNET_SPACES as _KWS_SPACES
 from edgenas.supernet.evaluator import SupernetEvaluator
 from edgenas.supernet.mbconv_evaluator import MbconvSupernetEvaluator
@@ -19,7 +21,7 @@ from edgenas.supernet.mbconv_evaluator import MbconvSupernetEvaluator
 SUPERNET_SPACES = (*_KWS_SPACES, "mbconv")
 
 
-def supernet_evaluator(space: Any, data: Any, **kwargs: Any) -> SupernetEvaluator | MbconvSupernetEvaluator:
+def supernet_evaluator(space: Any, data: Any, **kwargs: Any) -> SupernetEvaluatorBase:
     """The supernet evaluator for ``space`` (keyword arguments as ``SupernetEvaluator``'s)."""
     if space.name == "mbconv":
         return MbconvSupernetEvaluator(space, data, **kwargs)
@@ -30,4 +32,4 @@ def supernet_evaluator(space: Any, data: Any, **kwargs: Any) -> SupernetEvaluato
     )
 
 
-__all__ = ["SUPERNET_SPACES", "MbconvSupernetEvaluator", "SupernetEvaluator", "supernet_evaluator"]
+__all__ = ["SUPERNET_SPACES", "MbconvSupernetEvaluator", "SupernetEvaluator", "SupernetEvaluatorBase", "supernet_evaluator"]

@@ -25,7 +25,6 @@ Determinism: weights, batch order and subnet draws come from ``seed_for(seed, "s
 from __future__ import annotations
 
 import math
-import time
 from pathlib import Path
 
 import numpy as np
@@ -36,12 +35,11 @@ from edgenas._rng import rng_for, seed_for
 from edgenas.arch import Arch
 from edgenas.errors import InvalidInputError
 from edgenas.evaluators._base import TrialFailed
-from edgenas.evaluators.train import accuracy
 from edgenas.spaces._base import SearchSpace
 from edgenas.spaces.kws import BLOCK_CHANNELS, BLOCK_KERNELS, FAMILIES, FIRST_CHANNELS, FIRST_KERNELS, KwsSpace
+from edgenas.supernet._base import SupernetEvaluatorBase
 from edgenas.supernet._kws import KwsSupernet
 from edgenas.tasks._base import TaskData
-from edgenas.trial import Metrics
 
 #: Spaces that have a supernet.
 SUPERNET_SPACES = ("kws",)
@@ -82,7 +80,7 @@ def strided_largest_plan(space: KwsSpace, family: str) -> dict:
     return plan
 
 
-class SupernetEvaluator:
+class SupernetEvaluator(SupernetEvaluatorBase):
     """Scores architectures with weights inherited from one trained supernet per family.
 
     Args:
@@ -135,24 +133,24 @@ class SupernetEvaluator:
             )
         if not families or set(families) - set(FAMILIES):
             raise InvalidInputError(f"supernet families must be among {', '.join(FAMILIES)}, got {families}")
-        if epochs < 1:
-            raise InvalidInputError(f"supernet epochs must be >= 1, got {epochs}")
         if largest not in LARGEST_CHOICES:
             raise InvalidInputError(f"supernet largest must be one of {', '.join(LARGEST_CHOICES)}, got {largest!r}")
         if random_per_step < 0 or warmup_epochs < 0 or finetune_steps < 0:
             raise InvalidInputError("supernet random_per_step, warmup_epochs and finetune_steps must be >= 0")
         if largest == "none" and (distill or warmup_epochs):
             raise InvalidInputError("supernet distillation and warm-up need a largest network (largest != 'none')")
-        self.space = space
-        self.data = data
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.lr = lr
-        self.weight_decay = weight_decay
-        self.seed = seed
-        self.calibration_batches = calibration_batches
-        self.cache = cache
-        self.log = log or (lambda message: None)
+        super().__init__(
+            space,
+            data,
+            epochs=epochs,
+            batch_size=batch_size,
+            lr=lr,
+            weight_decay=weight_decay,
+            seed=seed,
+            calibration_batches=calibration_batches,
+            cache=cache,
+            log=log,
+        )
         self.families = tuple(families)
         self.largest = largest
         self.random_per_step = random_per_step
@@ -163,7 +161,6 @@ class SupernetEvaluator:
         #: Mean training loss per family, epoch and sandwich role (``largest``, ``smallest``, ``random``).
         self.history: list[dict] = []
         self._nets: dict[str, KwsSupernet] | None = None
-        self.train_seconds = 0.0
 
     # -- training ---------------------------------------------------------------------------
     def _fingerprint(self) -> dict:
@@ -192,23 +189,18 @@ class SupernetEvaluator:
             groups = {"both": self.families} if self.shared else {family: (family,) for family in self.families}
             nets = {name: self._fresh(name) for name in groups}
             by_family = {family: nets[name] for name, families in groups.items() for family in families}
-            if self.cache is not None and self.cache.exists():
-                state = torch.load(self.cache, weights_only=True)
-                if state.get("fingerprint") == self._fingerprint():
+            weights = self._cached_weights()
+            if weights is not None:
+                for name, net in nets.items():
+                    net.load_state_dict(weights[name])
+            else:
+
+                def train() -> dict:
                     for name, net in nets.items():
-                        net.load_state_dict(state["weights"][name])
-                    self.log(f"supernet loaded from {self.cache}")
-                    self._nets = by_family
-                    return by_family
-                self.log(f"{self.cache} was trained with other settings: training again")
-            start = time.perf_counter()
-            for name, net in nets.items():
-                self._train_family(groups[name], net)
-            self.train_seconds = time.perf_counter() - start
-            if self.cache is not None:
-                self.cache.parent.mkdir(parents=True, exist_ok=True)
-                weights = {name: net.state_dict() for name, net in nets.items()}
-                torch.save({"fingerprint": self._fingerprint(), "weights": weights}, self.cache)
+                        self._train_family(groups[name], net)
+                    return {name: net.state_dict() for name, net in nets.items()}
+
+                self._train_and_cache(train)
             self._nets = by_family
         return self._nets
 
@@ -305,10 +297,7 @@ class SupernetEvaluator:
         net = self.supernets()[family].extract(plan)
         if self.finetune_steps:
             self._finetune(net, seed_for(self.seed, "finetune", arch.key()))
-        recalibrate_batchnorm(
-            net, self.data.train.x, self.batch_size, self.calibration_batches, seed_for(self.seed, "bn", arch.key())
-        )
-        return net
+        return self._recalibrated(net, arch)
 
     def _finetune(self, net: nn.Module, seed: int) -> None:
         """A few steps of the subnet alone from its inherited weights (AdamW at a fifth of ``lr``, constant).
@@ -330,25 +319,3 @@ class SupernetEvaluator:
             loss_fn(net(x[idx]), y[idx]).backward()
             optimizer.step()
         net.eval()
-
-    def evaluate(self, arch: Arch, *, budget: float = 1.0) -> Metrics:
-        start = time.perf_counter()
-        net = self.subnet(arch)
-        val = accuracy(net, self.data.val, self.batch_size * 4)
-        return Metrics(accuracy=val, extra={"inherited": 1.0, "eval_s": time.perf_counter() - start})
-
-
-@torch.no_grad()
-def recalibrate_batchnorm(net: nn.Module, x: np.ndarray, batch_size: int, batches: int, seed: int) -> None:
-    """Re-estimate every batch norm's running statistics as a plain average over ``batches`` training batches."""
-    norms = [m for m in net.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
-    for m in norms:
-        m.reset_running_stats()
-        m.momentum = None  # cumulative moving average: every batch counts equally
-    generator = torch.Generator().manual_seed(seed % 2**62)
-    order = torch.randperm(len(x), generator=generator)[: batch_size * batches]
-    data = torch.from_numpy(np.ascontiguousarray(x))
-    net.train()
-    for i in range(0, len(order), batch_size):
-        net(data[order[i : i + batch_size]])
-    net.eval()

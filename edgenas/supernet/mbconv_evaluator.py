@@ -19,7 +19,6 @@ and ``rng_for``; the same seed gives the same supernet and the same scores.
 from __future__ import annotations
 
 import math
-import time
 from pathlib import Path
 
 import numpy as np
@@ -31,13 +30,12 @@ from edgenas._rng import rng_for, seed_for
 from edgenas.arch import Arch
 from edgenas.errors import InvalidInputError
 from edgenas.evaluators._base import TrialFailed
-from edgenas.evaluators.train import accuracy
 from edgenas.spaces._base import SearchSpace
 from edgenas.spaces.mbconv import MbconvSpace
+from edgenas.supernet._base import SupernetEvaluatorBase
 from edgenas.supernet._mbconv import MbconvSupernet, stage_depths
-from edgenas.supernet.evaluator import RANDOM_PER_STEP, recalibrate_batchnorm
+from edgenas.supernet.evaluator import RANDOM_PER_STEP
 from edgenas.tasks._base import TaskData
-from edgenas.trial import Metrics
 
 #: Decisions whose choices are ordered by size (the sandwich's largest takes the biggest value).
 _SIZED = ("resolution", "_depth", "_width", "_kernel", "_expand", "head_fc", "_se")
@@ -62,10 +60,11 @@ def extreme_arch(space: SearchSpace, largest: bool) -> Arch:
     return space.arch(genes)
 
 
-class MbconvSupernetEvaluator:
+class MbconvSupernetEvaluator(SupernetEvaluatorBase):
     """Scores ``mbconv`` architectures with weights inherited from one trained supernet.
 
-    Same constructor and ``evaluate`` as :class:`~edgenas.supernet.evaluator.SupernetEvaluator`.
+    Settings, weight cache and scoring are :class:`~edgenas.supernet._base.SupernetEvaluatorBase`'s;
+    this class builds, trains and slices the ``mbconv`` supernet.
 
     Args:
         space: An ``MbconvSpace`` or a target-filtered view of one.
@@ -105,28 +104,24 @@ class MbconvSupernetEvaluator:
             raise InvalidInputError(f"MbconvSupernetEvaluator needs the mbconv space, got {space.name!r}")
         if families is not None:
             raise InvalidInputError("the mbconv space has no families: leave `families` out (it is for kws)")
-        if epochs < 1:
-            raise InvalidInputError(f"supernet epochs must be >= 1, got {epochs}")
         base = getattr(space, "base", space)
         if tuple(data.input_shape)[0] != base.in_channels:
             raise InvalidInputError(f"the task's inputs have {data.input_shape[0]} channels, the mbconv space {base.in_channels}")
-        self.space = space
-        self.data = data
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.lr = lr
-        self.weight_decay = weight_decay
-        self.seed = seed
-        self.calibration_batches = calibration_batches
-        self.cache = cache
-        self.log = log or (lambda message: None)
+        super().__init__(
+            space,
+            data,
+            epochs=epochs,
+            batch_size=batch_size,
+            lr=lr,
+            weight_decay=weight_decay,
+            seed=seed,
+            calibration_batches=calibration_batches,
+            cache=cache,
+            log=log,
+        )
         self.distill = distill
         self.zero_init_residual = zero_init_residual
         self._net: MbconvSupernet | None = None
-        self.train_seconds = 0.0  # wall seconds of training in this process (0 when loaded)
-        #: CPU seconds the supernet's training took, also when it was loaded from ``cache``
-        #: (stored with the weights, so a study that reuses the cache still reports the one-off cost).
-        self.train_cpu_seconds = 0.0
 
     # -- training ---------------------------------------------------------------------------
     def _fingerprint(self) -> dict:
@@ -155,23 +150,17 @@ class MbconvSupernetEvaluator:
         """The trained supernet (trained on first use, or loaded from ``cache``)."""
         if self._net is None:
             net = self._fresh()
-            if self.cache is not None and self.cache.exists():
-                state = torch.load(self.cache, weights_only=True)
-                if state.get("fingerprint") == self._fingerprint():
-                    net.load_state_dict(state["weights"])
-                    net.eval()
-                    self.train_cpu_seconds = float(state.get("train_cpu_s", float("nan")))
-                    self.log(f"supernet loaded from {self.cache}")
-                    self._net = net
-                    return net
-                self.log(f"{self.cache} was trained with other settings: training again")
-            cpu = time.process_time()
-            self._train(net)
-            self.train_cpu_seconds = time.process_time() - cpu
-            if self.cache is not None:
-                self.cache.parent.mkdir(parents=True, exist_ok=True)
-                state = {"fingerprint": self._fingerprint(), "weights": net.state_dict(), "train_cpu_s": self.train_cpu_seconds}
-                torch.save(state, self.cache)
+            weights = self._cached_weights()
+            if weights is not None:
+                net.load_state_dict(weights)
+                net.eval()
+            else:
+
+                def train() -> dict:
+                    self._train(net)
+                    return net.state_dict()
+
+                self._train_and_cache(train)
             self._net = net
         return self._net
 
@@ -188,7 +177,6 @@ class MbconvSupernetEvaluator:
         return net(x, self.space.plan(arch), stage_depths(self.space, arch))  # type: ignore[arg-type]
 
     def _train(self, net: MbconvSupernet) -> None:
-        start = time.perf_counter()
         x = torch.from_numpy(np.ascontiguousarray(self.data.train.x))
         y = torch.from_numpy(self.data.train.y)
         steps_per_epoch = math.ceil(len(x) / self.batch_size)
@@ -229,7 +217,6 @@ class MbconvSupernetEvaluator:
                 step += 1
             self.log(f"supernet mbconv: epoch {epoch + 1}/{self.epochs}, last loss {loss.item():.3f}")
         net.eval()
-        self.train_seconds = time.perf_counter() - start
 
     # -- scoring ----------------------------------------------------------------------------
     def subnet(self, arch: Arch) -> nn.Module:
@@ -238,13 +225,4 @@ class MbconvSupernetEvaluator:
         net = self.supernet()
         net.check_plan(plan)
         sub = net.extract(plan, stage_depths(self.space, arch))  # type: ignore[arg-type]
-        recalibrate_batchnorm(
-            sub, self.data.train.x, self.batch_size, self.calibration_batches, seed_for(self.seed, "bn", arch.key())
-        )
-        return sub
-
-    def evaluate(self, arch: Arch, *, budget: float = 1.0) -> Metrics:
-        start = time.perf_counter()
-        sub = self.subnet(arch)
-        val = accuracy(sub, self.data.val, self.batch_size * 4)
-        return Metrics(accuracy=val, extra={"inherited": 1.0, "eval_s": time.perf_counter() - start})
+        return self._recalibrated(sub, arch)
