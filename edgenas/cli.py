@@ -62,7 +62,7 @@ def search(
         str, typer.Option(help="Search strategy: evolution, random, local, rl, tpe, nsga2 or differentiable (a supernet).")
     ] = "evolution",
     evaluator: Annotated[
-        str, typer.Option(help="train, supernet, zerocost:<proxy> or prefilter:<proxy>[:<pool>] (docs/evaluators.md).")
+        str, typer.Option(help="train, supernet, zerocost:<proxy> or prefilter:<proxy|supernet>[:<pool>] (docs/evaluators.md).")
     ] = "train",
     budget: Annotated[int, typer.Option(help="Candidates to train (infeasible ones are not trained and do not count).")] = 60,
     epochs: Annotated[int, typer.Option(help="Training epochs per candidate.")] = 8,
