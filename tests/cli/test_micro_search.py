@@ -1,6 +1,7 @@
 """``--space mbconv-micro`` end to end: the micro vocabulary is searched, its reference network is
 the baseline, the run stores the vocabulary (so reports and ``--resume`` rebuild the same genes),
-and ``--evaluator supernet`` scores its candidates with inherited weights."""
+``--evaluator supernet`` scores its candidates with inherited weights, and
+``prefilter:supernet`` trains the supernet's favourites and resumes without training it again."""
 
 from __future__ import annotations
 
@@ -53,8 +54,9 @@ def test_a_micro_search_with_the_supernet_stores_its_vocabulary_and_names_its_ba
     assert resumed.summary["best"]["arch"] == best["arch"]
 
 
-def test_prefilter_supernet_trains_the_supernets_favourites_and_keeps_the_best_trained(tmp_path: Path) -> None:
-    config = SearchConfig(
+def _shortlist_config(tmp_path: Path) -> SearchConfig:
+    """A micro search whose supernet scores a pool of 4 and trains its 2 favourites."""
+    return SearchConfig(
         task="images",
         data=grey_classes(tmp_path / "imgs", size=16, per_class=10),
         target="npu-int8",
@@ -65,6 +67,10 @@ def test_prefilter_supernet_trains_the_supernets_favourites_and_keeps_the_best_t
         export=False,
         out=tmp_path / "run",
     )
+
+
+def test_prefilter_supernet_trains_the_supernets_favourites_and_keeps_the_best_trained(tmp_path: Path) -> None:
+    config = _shortlist_config(tmp_path)
     outcome = run_search(config)
     with SqliteStore(tmp_path / "run" / "prefilter.db") as pool_store:
         pool = [t for t in pool_store.trials(role="search") if t.metrics is not None]
@@ -78,3 +84,15 @@ def test_prefilter_supernet_trains_the_supernets_favourites_and_keeps_the_best_t
     assert best["number"] == max(trained, key=lambda t: (t.accuracy, -t.number)).number  # chosen by training
     assert "test_accuracy" in best
     assert "inherited-weight accuracy `supernet`" in (tmp_path / "run" / "report.md").read_text()
+
+
+def test_prefilter_supernet_resumes_without_rescoring_or_retraining_the_supernet(tmp_path: Path) -> None:
+    config = _shortlist_config(tmp_path)
+    first = [t for t in run_search(config).trials if t.role == "search"]
+    said: list[str] = []
+    resumed = run_search(dataclasses.replace(config, resume=True, budget=3), status=said.append)
+    assert not any(line.startswith("supernet mbconv: epoch") for line in said)  # the supernet is not trained again
+    assert not any(line.startswith("prefilter: scoring") for line in said)  # the pool replays from prefilter.db
+    trained = [t for t in resumed.trials if t.role == "search"]
+    assert [t.arch.genes for t in trained[:2]] == [t.arch.genes for t in first]  # finished trials kept
+    assert len(trained) == 3  # and the shortlist's third trained
