@@ -62,7 +62,7 @@ def _config(side: str, args: argparse.Namespace):
         strategy="evolution",
         evaluator=evaluator,
         budget=budget,
-        resume=(args.out / side / "trials.db").exists(),  # --train-from: continue the copied train-every search
+        resume=side == "train" and (args.out / side / "trials.db").exists(),  # --train-from: continue the copy
         epochs=args.epochs,
         seed=args.seed,
         train_subset=args.train_subset,
@@ -239,7 +239,10 @@ def table(args: argparse.Namespace) -> int:
             f"supernet trained by {trained_by:.0f} s (it trains on its first evaluation, the baseline's inherited "
             "score; the stand-alone baseline is trained only after the search)"
         )
-    earlier = f", continuing {spent:.0f} s of an earlier run's search" if spent else ""
+    if spent:  # --train-from: a resumed search, its baseline trained in the earlier run
+        stop = f"{spent:.0f} s in an earlier run, then resumed for {stopped:.0f} s wall"
+    else:
+        stop = f"stopped at {stopped:.0f} s wall, {train_baseline:.0f} s of it the baseline's training"
     lines = [
         f"Machine: {platform.machine()}, {os.cpu_count()} CPUs (shared); recipe: Fashion-MNIST, {args.train_subset} training "
         f"images (class-stratified), {args.epochs} epochs, seed {args.seed}; space {args.space}; target npu-int8; "
@@ -252,8 +255,7 @@ def table(args: argparse.Namespace) -> int:
         f"`{md_cell(best_s['description'])}` | {best_s['latency_ms']:.2f} | {best_s['peak_sram_bytes']:,} "
         f"| {best_s['flash_bytes']:,} "
         f"| {100 * val_s:.1f} % | {100 * test_s:.1f} % |",
-        f"| train every candidate | stopped at {stopped:.0f} s wall, {train_baseline:.0f} s of it the baseline's "
-        f"training{earlier} ({(stopped - train_baseline + spent) / supernet_s:.2f}x the supernet search) "
+        f"| train every candidate | {stop} ({(stopped - train_baseline + spent) / supernet_s:.2f}x the supernet search) "
         f"| {len(trials)} trained "
         f"| `{md_cell(space.describe(best_t.arch))}` "
         f"| {best_t.cost.latency_ms:.2f} "
