@@ -1,6 +1,6 @@
 """``edgenas search --evaluator``: which signal scores candidates, and the proxy pre-filter.
 
-Three kinds, named on the command line:
+Four kinds, named on the command line:
 
 * ``train`` (default): every candidate is trained for ``--epochs`` (:class:`TrainEvaluator`).
 * ``supernet`` (``kws`` and ``mbconv``, experimental): one weight-sharing supernet is trained with
