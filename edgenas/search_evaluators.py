@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edgenas.arch import Arch
-from edgenas.errors import InvalidInputError
+from edgenas.errors import InvalidInputError, UnknownNameError
 from edgenas.trial import Trial, TrialState
 
 log = logging.getLogger(__name__)
@@ -83,7 +83,12 @@ def parse_evaluator(text: str) -> EvaluatorSpec:
             "to train the supernet's favourites"
         )
     if proxy != SUPERNET:
-        PROXIES.get(proxy)  # unknown name -> "unknown zero-cost proxy ... Accepted: ..."
+        try:
+            PROXIES.get(proxy)  # unknown name -> "unknown zero-cost proxy ... Accepted: ..."
+        except UnknownNameError as exc:
+            if kind == "prefilter":  # the pool may also be scored by the supernet
+                raise UnknownNameError(f"{exc} prefilter: also accepts {SUPERNET}.") from None
+            raise
     if kind == "zerocost":
         if pool_text:
             raise InvalidInputError(f"--evaluator zerocost:<proxy> takes no pool size, got {text!r} (see prefilter:)")

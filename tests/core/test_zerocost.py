@@ -121,6 +121,8 @@ def test_parse_evaluator() -> None:
         parse_evaluator("zerocost:supernet")
     with pytest.raises(UnknownNameError, match="synflow"):
         parse_evaluator("zerocost:nope")
+    with pytest.raises(UnknownNameError, match="synflow.*also accepts supernet"):
+        parse_evaluator("prefilter:supernett")
     for bad in ("supernett", "zerocost", "zerocost:snip:5", "prefilter:snip:x", "prefilter:snip:0", "train:5"):
         with pytest.raises(InvalidInputError):
             parse_evaluator(bad)
