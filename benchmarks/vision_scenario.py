@@ -3,6 +3,7 @@
     python benchmarks/vision_scenario.py run --out runs/vision [--train-subset 5000] [--epochs 2]
         [--supernet-budget 40] [--factor 4] [--md benchmarks/results/vision_scenario.md]
     python benchmarks/vision_scenario.py table --out runs/vision [--md PATH]   # re-read finished runs
+    python benchmarks/vision_scenario.py retrain --out runs/vision [--retrain-seeds 101,102,103,104,105]
 
 Both searches are ``edgenas search --task fashion-mnist --target npu-int8 --strategy evolution``
 with the same recipe (``--train-subset``, ``--epochs``, seed), run **concurrently** so they see
@@ -25,6 +26,15 @@ counts everything but its own baseline's stand-alone training (excluded on both 
 then resumed): the search seconds it already spent (DIR/scenario.json) count toward its
 ``--factor`` budget, so one train-every run serves several supernet variants at the same seed.
 
+``retrain`` measures the finalists without the winner's curse: the supernet side's finalist, the
+train-every side's best at ``--factor`` x and its best within the supernet side's time (1x, by trial
+durations) are each trained again with ``--retrain-seeds`` fresh training seeds (same recipe, same
+training images) and scored on the 10,000-image test set, which no search looked at. A search's
+best is the maximum of many noisy validation scores (about 130 on the train-every side, 10 on the
+shortlist), so its in-search score overstates what the architecture trains to; the mean over
+fresh seeds on the test set is the architecture's stand-alone accuracy. Results are cached per
+(architecture, seed) in ``<out>/retrain.jsonl``.
+
 Stand-alone accuracy on both sides is validation accuracy after training with the same recipe
 (the supernet finalist's ``retrain_val_accuracy``; the train-every search's best trial), and the
 test accuracy of each (the train-every best is retrained, deterministically the same weights, for
@@ -36,11 +46,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 import resource
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import time
@@ -274,10 +286,134 @@ def table(args: argparse.Namespace) -> int:
     return 0
 
 
+def _finalists(args: argparse.Namespace, space) -> list[tuple[str, object]]:
+    """(label, arch) of the supernet side's finalist and the train-every side's best at 1x and ``factor`` x."""
+    from edgenas.arch import Arch
+    from edgenas.store import SqliteStore
+    from edgenas.trial import TrialState
+
+    report = json.loads((args.out / "supernet" / "report.json").read_text())
+    supernet_s = _search_seconds(args.out / "supernet.timing.json")
+    store = SqliteStore((args.train_dir or args.out / "train") / "trials.db")
+    try:
+        trials = sorted(store.trials(role="search"), key=lambda t: t.number)
+    finally:
+        store.close()
+
+    def within(factor: float) -> list:
+        """The trials finished within ``factor`` x the supernet side's search time, by trial durations."""
+        spent, kept = 0.0, []
+        for trial in trials:
+            spent += trial.duration_s
+            if spent > factor * supernet_s:
+                break
+            kept.append(trial)
+        return kept
+
+    def best(pool):
+        ok = [t for t in pool if t.state is TrialState.COMPLETE and not t.violations]
+        return max(ok, key=lambda t: (t.accuracy, -t.number))
+
+    side = f"prefilter:supernet:{args.supernet_budget}, {args.shortlist} trained" if args.shortlist else "supernet"
+    one, four = within(1.0), within(args.factor)
+    return [
+        (f"{side} ({supernet_s:.0f} s)", Arch.from_dict(report["best"]["arch"])),
+        (f"train every, 1x (best of its first {len(one)} trials)", best(one).arch),
+        (f"train every, {args.factor:g}x (best of its first {len(four)} trials)", best(four).arch),
+    ]
+
+
+def _welch(a: list[float], b: list[float]) -> tuple[float, float]:
+    """Mean of ``a`` minus mean of ``b`` and the half-width of its 95 % Welch interval (t quantile:
+    with 5 seeds a side the normal quantile would make the interval a third too narrow)."""
+    from scipy.stats import t
+
+    va, vb = statistics.variance(a) / len(a), statistics.variance(b) / len(b)
+    if va + vb == 0:
+        return statistics.fmean(a) - statistics.fmean(b), 0.0
+    df = (va + vb) ** 2 / (va**2 / (len(a) - 1) + vb**2 / (len(b) - 1))
+    return statistics.fmean(a) - statistics.fmean(b), float(t.ppf(0.975, df)) * math.sqrt(va + vb)
+
+
+def retrain(args: argparse.Namespace) -> int:
+    """Each finalist trained again with fresh seeds and scored on the test set: its stand-alone accuracy."""
+    from edgenas.evaluators.train import TrainEvaluator
+    from edgenas.hardware import load_target
+    from edgenas.report.markdown import md_cell
+    from edgenas.spaces import filter_by_ops, space_for
+    from edgenas.tasks import TASKS
+    from edgenas.tasks._base import subset_train
+
+    if (args.out / "scenario.json").exists():  # the run's own settings, so --out is all it needs
+        scenario = json.loads((args.out / "scenario.json").read_text())
+        for name in ("seed", "space", "epochs", "train_subset", "supernet_budget", "shortlist", "factor"):
+            setattr(args, name, scenario[name])
+        args.shortlist = args.shortlist or 0  # plain supernet runs stored None
+    seeds = [int(s) for s in args.retrain_seeds.split(",")]
+    if args.seed in seeds:
+        raise SystemExit(f"--retrain-seeds must leave out the search's seed {args.seed}: its score is the one selected")
+    data = subset_train(TASKS.create("fashion-mnist", data_dir=None, seed=args.seed), args.train_subset, args.seed)
+    target = load_target("npu-int8")
+    space, _ = filter_by_ops(space_for(data, args.space), target.native_ops, target.name)
+    cache_path = args.out / "retrain.jsonl"
+    cache = {}
+    if cache_path.exists():
+        for line in cache_path.read_text().splitlines():
+            row = json.loads(line)
+            cache[(row["arch"], row["seed"], row["epochs"], row["train_subset"], row["data_seed"])] = row
+    rows = []
+    for label, arch in _finalists(args, space):
+        scores = []
+        for seed in seeds:
+            key = (arch.key(), seed, args.epochs, args.train_subset, args.seed)
+            if key not in cache:
+                trainer = TrainEvaluator(space, data, epochs=args.epochs, seed=seed)
+                began = time.perf_counter()
+                trained = trainer.train(arch)
+                cache[key] = {
+                    "arch": arch.key(), "seed": seed, "epochs": args.epochs, "train_subset": args.train_subset,
+                    "data_seed": args.seed,
+                    "val": trained.metrics.accuracy, "test": trainer.test_accuracy(trained.module),
+                    "train_s": round(time.perf_counter() - began, 1),
+                }  # fmt: skip
+                with cache_path.open("a") as f:
+                    f.write(json.dumps(cache[key]) + "\n")
+                print(f"[retrain] {label} seed {seed}: test {cache[key]['test']:.4f}", file=sys.stderr, flush=True)
+            scores.append(cache[key])
+        rows.append((label, arch, scores))
+
+    def mean_sd(values: list[float]) -> tuple[float, float]:
+        return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else float("nan")
+
+    lines = [
+        f"Seed {args.seed}: each finalist trained {len(seeds)} more times (training seeds {args.retrain_seeds}; the same "
+        f"{args.train_subset} images, {args.epochs} epochs), scored on the 10,000 test images. "
+        "Mean and standard deviation over the seeds, in %.",
+        "",
+        "| finalist | architecture | test, mean ± sd | val, mean ± sd | supernet finalist minus this, test (95 % CI) |",
+        "|---|---|---|---|---|",
+    ]
+    ref = [s["test"] for s in rows[0][2]]
+    for label, arch, scores in rows:
+        test, val = [100 * s["test"] for s in scores], [100 * s["val"] for s in scores]
+        (mt, st), (mv, sv) = mean_sd(test), mean_sd(val)
+        if scores is rows[0][2]:
+            gap = ""
+        else:
+            diff, half = _welch(ref, [s["test"] for s in scores])
+            gap = f"{100 * diff:+.2f} [{100 * (diff - half):+.2f}, {100 * (diff + half):+.2f}]"
+        lines.append(f"| {label} | `{md_cell(space.describe(arch))}` | {mt:.2f} ± {st:.2f} | {mv:.2f} ± {sv:.2f} | {gap} |")
+    text = "\n".join(lines)
+    print(text)
+    if args.md:
+        args.md.write_text(text + "\n")
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    for name in ("run", "search", "table"):
+    for name in ("run", "search", "table", "retrain"):
         p = sub.add_parser(name)
         p.add_argument("--out", type=Path, default=Path("runs/vision"))
         p.add_argument("--train-subset", type=int, default=5000)
@@ -306,10 +442,21 @@ def main() -> int:
             help="run: the supernet side alone first, then the train-every side alone (each gets every core)",
         )
         p.add_argument("--val-only", action="store_true", help="table: skip retraining the train-every best for its test figure")
+        p.add_argument(
+            "--retrain-seeds",
+            default="101,102,103,104,105",
+            help="retrain: training seeds for each finalist (comma-separated; not the search's seed)",
+        )
+        p.add_argument(
+            "--train-dir",
+            type=Path,
+            default=None,
+            help="retrain: the train-every search to compare with (default: <out>/train), cut at --factor x by trial durations",
+        )
         if name == "search":
             p.add_argument("--side", choices=SIDES, required=True)
     args = parser.parse_args()
-    return {"run": run, "search": search, "table": table}[args.command](args)
+    return {"run": run, "search": search, "table": table, "retrain": retrain}[args.command](args)
 
 
 if __name__ == "__main__":
