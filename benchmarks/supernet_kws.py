@@ -27,6 +27,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--n", type=int, default=30, help="architectures in the sample (as benchmarks/evaluators.py)")
     parser.add_argument("--truth-epochs", type=int, default=3, help="stand-alone training epochs of the cached truth")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--truth-seeds", default=None, help="average the truth over these training seeds, e.g. 0,1 (default: --seed)"
+    )
     parser.add_argument("--cache", type=Path, default=Path("runs/bench-evaluators/train.jsonl"))
     parser.add_argument("--log", type=Path, default=Path("runs/supernet-kws/results.jsonl"))
     parser.add_argument("--label", default="", help="a name for this run in the log")
@@ -46,6 +49,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--supernet-cache", type=Path, default=None, help="trained weights: loaded if made with these settings, else written"
     )
+    parser.add_argument(
+        "--rescore",
+        action="store_true",
+        help="train nothing: score every run logged in --log (its stored scores) against the --truth-epochs truth",
+    )
     args = parser.parse_args(argv)
 
     import torch
@@ -62,7 +70,12 @@ def main(argv: list[str] | None = None) -> int:
     space = KwsSpace(num_classes=len(data.classes), input_shape=tuple(data.input_shape))  # type: ignore[arg-type]
     archs = sample_archs(space, args.n, args.seed)
     cached = [json.loads(line) for line in args.cache.read_text().splitlines()]
-    truth_by_key = {r["key"]: r["val_accuracy"] for r in cached if r["epochs"] == args.truth_epochs and r["seed"] == args.seed}
+    truth_seeds = [int(v) for v in args.truth_seeds.split(",")] if args.truth_seeds else [args.seed]
+    runs: dict[str, dict[int, float]] = {}  # architecture -> training seed -> validation accuracy
+    for r in cached:
+        if r["epochs"] == args.truth_epochs and r["seed"] in truth_seeds:
+            runs.setdefault(r["key"], {})[r["seed"]] = r["val_accuracy"]
+    truth_by_key = {k: float(np.mean(list(v.values()))) for k, v in runs.items() if len(v) == len(truth_seeds)}
     missing = [a.key() for a in archs if a.key() not in truth_by_key]
     if missing:
         print(
@@ -70,6 +83,9 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
+    if args.rescore:
+        truth_name = f"{args.truth_epochs}-epoch truth" + (f" (mean of seeds {args.truth_seeds})" if args.truth_seeds else "")
+        return _rescore(args.log, [truth_by_key[a.key()] for a in archs], truth_name, args.seed)
     settings = {
         "epochs": args.epochs,
         "warmup_epochs": args.warmup_epochs,
@@ -126,6 +142,25 @@ def main(argv: list[str] | None = None) -> int:
         f"{args.label or 'run'}: spearman {stats['spearman']:+.3f} [{low:+.2f}, {high:+.2f}] kendall {stats['kendall']:+.3f} "
         f"(per family {fam}); supernet {train_cpu_s:.0f} CPU s, {score_cpu_s:.2f} CPU s per subnet"
     )
+    return 0
+
+
+def _rescore(log: Path, truth: list[float], truth_name: str, seed: int) -> int:
+    """Each logged run's 30 scores against another truth (e.g. a longer-trained one): same scores, new statistics."""
+    from evaluators import rank_correlations
+
+    print(f"| run | Spearman vs the {truth_name} [95 % CI] | Kendall | as logged (its own truth) |")
+    print("|---|---|---|---|")
+    for line in log.read_text().splitlines():
+        record = json.loads(line)
+        if len(record["scores"]) != len(truth):  # a one-family run scored fewer architectures
+            continue
+        stats = rank_correlations(np.array(truth), np.array(record["scores"]), seed)
+        low, high = stats["spearman_ci95"]
+        print(
+            f"| {record['label']} | {stats['spearman']:+.3f} [{low:+.2f}, {high:+.2f}] | {stats['kendall']:+.3f} "
+            f"| {record['spearman']:+.3f} |"
+        )
     return 0
 
 

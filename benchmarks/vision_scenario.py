@@ -347,7 +347,7 @@ def retrain(args: argparse.Namespace) -> int:
     if (args.out / "scenario.json").exists():  # the run's own settings, so --out is all it needs
         scenario = json.loads((args.out / "scenario.json").read_text())
         for name in ("seed", "space", "epochs", "train_subset", "supernet_budget", "shortlist", "factor"):
-            setattr(args, name, scenario[name])
+            setattr(args, name, scenario.get(name, getattr(args, name)))  # runs before --shortlist lack it
         args.shortlist = args.shortlist or 0  # plain supernet runs stored None
     seeds = [int(s) for s in args.retrain_seeds.split(",")]
     if args.seed in seeds:
