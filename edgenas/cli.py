@@ -73,6 +73,13 @@ def search(
     out: Annotated[Path, typer.Option(help="Run folder (trials.db, report, best model).")] = Path("runs/kws-cortex-m7"),
     resume: Annotated[bool, typer.Option(help="Continue the search stored in --out.")] = False,
     max_trial_seconds: Annotated[float, typer.Option(help="Wall-clock limit per candidate's training, s.")] = 600.0,
+    time_limit: Annotated[
+        float | None,
+        typer.Option(
+            help="Start no new candidate after this many seconds (this invocation; the finalists are still retrained). "
+            "The seed fixes the candidates' order; the limit decides where it ends."
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as one JSON object on stdout.")] = False,
     latency_loss: Annotated[str, typer.Option(help="Differentiable only: lagrangian, fbnet, proxyless or band.")] = "lagrangian",
     sweep: Annotated[str, typer.Option(help="Differentiable only: latency limits in ms, e.g. 2,3,5,8 (one run each).")] = "",
@@ -101,6 +108,7 @@ def search(
         sweep=parse_sweep(sweep),
         space=space,
         train_subset=train_subset,
+        time_limit_s=time_limit,
     )
     outcome = _with_progress(config, run_search)
     summary = outcome.summary
@@ -109,7 +117,11 @@ def search(
     else:
         _print_summary(summary)
     if summary["best"] is None:
-        err.print("[red]no candidate met the limits:[/red] " + summary["search"]["stop_reason"])
+        reason = summary["search"]["stop_reason"]
+        if reason.startswith("time limit"):  # none trained in time: not the limits' fault
+            err.print(f"[red]no candidate was trained:[/red] {reason}; raise --time-limit (or --resume with a larger one)")
+        else:
+            err.print("[red]no candidate met the limits:[/red] " + reason)
         raise typer.Exit(1)
 
 

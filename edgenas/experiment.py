@@ -214,10 +214,17 @@ class Experiment:
             parts.append(f"{name} {low:.2f} ms > {limit:g} ms" if name == "latency" else f"{name} {int(low):,} B > {limit:,} B")
         return f" (smallest estimate seen: {'; '.join(parts)})" if parts else ""
 
-    def run(self, callback: Callable[[Progress], None] | None = None) -> list[Trial]:
-        """Step until ``budget`` candidates are evaluated (or ``max_asks`` is reached)."""
+    def run(self, callback: Callable[[Progress], None] | None = None, *, deadline: float | None = None) -> list[Trial]:
+        """Step until ``budget`` candidates are evaluated (or ``max_asks`` is reached, or ``deadline``).
+
+        ``deadline`` is a :func:`time.perf_counter` value after which no new candidate is started
+        (``edgenas search --time-limit``); the one being evaluated then finishes and is kept.
+        """
         start = time.perf_counter()
         while self.evaluated < self.budget:
+            if deadline is not None and time.perf_counter() >= deadline:
+                self.stop_reason = f"time limit reached after {self.evaluated} evaluated candidates"
+                break
             if len(self._trials) >= self.max_asks:
                 self.stop_reason = (
                     f"{self.max_asks} candidates asked, only {self.evaluated} met the limits: "

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -64,6 +65,7 @@ class SearchConfig:
     sweep: tuple[float, ...] = ()  # differentiable only: latency limits (ms) to search one after another
     train_subset: int | None = None  # train every network on this many training examples (class-stratified)
     space: str = "auto"  # kws or mbconv; auto: kws for MFCC features, mbconv for images (edgenas/spaces/_for_task.py)
+    time_limit_s: float | None = None  # no new candidate after this many seconds of this invocation (not in identity)
 
     def limits(self, target: Target | None = None) -> Limits:
         """The hard limits; with a target, capped at what the device physically has."""
@@ -88,6 +90,8 @@ class SearchConfig:
         TASKS.get(self.task)  # unknown name -> "did you mean"
         if self.strategy != "differentiable":  # not an ask/tell strategy: edgenas/differentiable
             STRATEGIES.get(self.strategy)  # unknown name -> "did you mean"
+        elif self.time_limit_s is not None:
+            raise InvalidInputError("--time-limit applies to ask/tell strategies; --strategy differentiable runs its epochs")
         elif self.task != "kws" or self.space not in ("auto", "kws"):
             raise InvalidInputError(
                 f"--strategy differentiable searches the kws space of the kws task; for --task {self.task} "
@@ -98,6 +102,8 @@ class SearchConfig:
         if self.latency not in LATENCY_SOURCES:
             raise InvalidInputError(f"--latency must be one of {', '.join(LATENCY_SOURCES)}, got {self.latency!r}")
         parse_evaluator(self.evaluator)  # unknown evaluator or proxy -> the accepted names
+        if self.time_limit_s is not None and not self.time_limit_s > 0:
+            raise InvalidInputError(f"--time-limit must be a positive number of seconds, got {self.time_limit_s:g}")
         if self.budget < 1:
             raise InvalidInputError(f"--budget must be a positive number of candidates, got {self.budget}")
         if self.train_subset is not None and self.train_subset < 1:
@@ -143,6 +149,8 @@ def run_search(
         return run_differentiable(config, progress, status)
     say = status or (lambda message: log.info(message))
     config.validate()
+    # --time-limit counts from here: data, the baseline and any supernet or pre-filter pool included
+    deadline = None if config.time_limit_s is None else time.perf_counter() + config.time_limit_s
     target = load_target(config.target)
     limits = config.limits(target)
     if config.latency == "measured" and target.name.split(":")[0] != "host":
@@ -231,8 +239,9 @@ def run_search(
             say(f"training the {name} baseline with the same recipe")
             baseline = experiment.assess(BASELINE_NUMBER, reference, role="baseline", enforce_limits=False)
 
-        say(f"searching: {config.strategy}, {config.budget} candidates to train")
-        experiment.run(progress)
+        limit = "" if config.time_limit_s is None else f", or until {config.time_limit_s:g} s have passed"
+        say(f"searching: {config.strategy}, {config.budget} candidates to train{limit}")
+        experiment.run(progress, deadline=deadline)
         best = experiment.best()
 
         finalists = [t for t in (best, baseline) if t is not None and t.state is TrialState.COMPLETE]

@@ -123,3 +123,12 @@ def test_differentiable_rejects_an_unknown_latency_loss(tmp_path):
 def test_differentiable_rejects_a_bad_sweep(tmp_path):
     r = edgenas("search", "--strategy", "differentiable", "--sweep", "2,fast", "--out", str(tmp_path / "r"))
     assert_one_line_error(r, "--sweep")
+
+
+def test_time_limit_must_be_positive(tmp_path):
+    assert_one_line_error(edgenas("search", "--time-limit", "0", "--out", str(tmp_path / "r")), "--time-limit", "positive")
+
+
+def test_differentiable_refuses_a_time_limit(tmp_path):
+    r = edgenas("search", "--strategy", "differentiable", "--time-limit", "60", "--out", str(tmp_path / "r"))
+    assert_one_line_error(r, "--time-limit", "differentiable")

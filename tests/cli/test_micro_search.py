@@ -96,3 +96,13 @@ def test_prefilter_supernet_resumes_without_rescoring_or_retraining_the_supernet
     trained = [t for t in resumed.trials if t.role == "search"]
     assert [t.arch.genes for t in trained[:2]] == [t.arch.genes for t in first]  # finished trials kept
     assert len(trained) == 3  # and the shortlist's third trained
+
+
+def test_a_time_limit_ends_the_search_and_a_resume_may_change_it(tmp_path: Path) -> None:
+    config = dataclasses.replace(_shortlist_config(tmp_path), evaluator="train", budget=2, time_limit_s=1e-3)
+    first = run_search(config).summary  # the limit passes while the baseline trains: no candidate starts
+    assert first["search"]["stop_reason"] == "time limit reached after 0 evaluated candidates"
+    assert first["baseline"] is not None
+    resumed = run_search(dataclasses.replace(config, time_limit_s=None, resume=True)).summary  # not in the identity
+    assert resumed["search"]["trials"].get("complete", 0) == 2
+    assert resumed["search"]["stop_reason"] == "budget of 2 evaluated candidates reached"
