@@ -180,7 +180,7 @@ def test_a_deadline_stops_the_search_early_on_the_same_candidates():
         reference = [(t.arch, t.state) for t in make(store)[0].run()]
     with SqliteStore(":memory:") as store:
         space = ToySpace(n=5, k=4)
-        exp, evaluator = make(store, evaluator=ToyEvaluator(space, delay_s=0.05))
+        exp, _ = make(store, evaluator=ToyEvaluator(space, delay_s=0.05))
         trials = exp.run(deadline=time.perf_counter() + 0.12)  # room for about three evaluations of 20
     assert 1 <= exp.evaluated < 20  # the first candidate starts before the deadline; later ones do not
     assert [(t.arch, t.state) for t in trials] == reference[: len(trials)]  # the seed's order, cut short
