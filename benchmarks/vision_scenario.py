@@ -200,14 +200,41 @@ def _baseline_seconds(events: list[dict]) -> float:
     return float(end["t_s"] - begin["t_s"]) if begin and end else 0.0
 
 
-def table(args: argparse.Namespace) -> int:
-    from edgenas.evaluators.train import TrainEvaluator
+def _task_and_space(args: argparse.Namespace):
+    """The scenario's data (its training subset) and the ``npu-int8``-filtered space, as both searches built them."""
     from edgenas.hardware import load_target
-    from edgenas.report.markdown import md_cell
     from edgenas.spaces import filter_by_ops, space_for
-    from edgenas.store import SqliteStore
     from edgenas.tasks import TASKS
     from edgenas.tasks._base import subset_train
+
+    data = subset_train(TASKS.create("fashion-mnist", data_dir=None, seed=args.seed), args.train_subset, args.seed)
+    target = load_target("npu-int8")
+    space, _ = filter_by_ops(space_for(data, args.space), target.native_ops, target.name)
+    return data, space
+
+
+def _search_trials(run: Path) -> list:
+    """A search's trials (role ``search``) in the order they were asked."""
+    from edgenas.store import SqliteStore
+
+    store = SqliteStore(run / "trials.db")
+    try:
+        return sorted(store.trials(role="search"), key=lambda t: t.number)
+    finally:
+        store.close()
+
+
+def _best_trained(trials: list):
+    """The trial a search keeps as its best: highest validation accuracy among the trained, feasible ones."""
+    from edgenas.trial import TrialState
+
+    ok = [t for t in trials if t.state is TrialState.COMPLETE and not t.violations]
+    return max(ok, key=lambda t: (t.accuracy, -t.number))
+
+
+def table(args: argparse.Namespace) -> int:
+    from edgenas.evaluators.train import TrainEvaluator
+    from edgenas.report.markdown import md_cell
     from edgenas.trial import TrialState
 
     timing = json.loads((args.out / "supernet.timing.json").read_text())
@@ -219,15 +246,9 @@ def table(args: argparse.Namespace) -> int:
     best_s = timing["best"]
     scenario = json.loads((args.out / "scenario.json").read_text()) if (args.out / "scenario.json").exists() else {}
 
-    store = SqliteStore(args.out / "train" / "trials.db")
-    try:
-        trials = [t for t in store.trials(role="search") if t.state is TrialState.COMPLETE and not t.violations]
-    finally:
-        store.close()
-    best_t = max(trials, key=lambda t: (t.accuracy, -t.number))
-    data = subset_train(TASKS.create("fashion-mnist", data_dir=None, seed=args.seed), args.train_subset, args.seed)
-    target = load_target("npu-int8")
-    space, _ = filter_by_ops(space_for(data, args.space), target.native_ops, target.name)
+    trials = [t for t in _search_trials(args.out / "train") if t.state is TrialState.COMPLETE and not t.violations]
+    best_t = _best_trained(trials)
+    data, space = _task_and_space(args)
     test_t = float("nan")
     if not args.val_only:  # the same weights again (deterministic), for the test figure
         trainer = TrainEvaluator(space, data, epochs=args.epochs, seed=args.seed)
@@ -286,19 +307,13 @@ def table(args: argparse.Namespace) -> int:
     return 0
 
 
-def _finalists(args: argparse.Namespace, space) -> list[tuple[str, object]]:
+def _finalists(args: argparse.Namespace) -> list[tuple[str, object]]:
     """(label, arch) of the supernet side's finalist and the train-every side's best at 1x and ``factor`` x."""
     from edgenas.arch import Arch
-    from edgenas.store import SqliteStore
-    from edgenas.trial import TrialState
 
     report = json.loads((args.out / "supernet" / "report.json").read_text())
     supernet_s = _search_seconds(args.out / "supernet.timing.json")
-    store = SqliteStore((args.train_dir or args.out / "train") / "trials.db")
-    try:
-        trials = sorted(store.trials(role="search"), key=lambda t: t.number)
-    finally:
-        store.close()
+    trials = _search_trials(args.train_dir or args.out / "train")
 
     def within(factor: float) -> list:
         """The trials finished within ``factor`` x the supernet side's search time, by trial durations."""
@@ -310,16 +325,12 @@ def _finalists(args: argparse.Namespace, space) -> list[tuple[str, object]]:
             kept.append(trial)
         return kept
 
-    def best(pool):
-        ok = [t for t in pool if t.state is TrialState.COMPLETE and not t.violations]
-        return max(ok, key=lambda t: (t.accuracy, -t.number))
-
     side = f"prefilter:supernet:{args.supernet_budget}, {args.shortlist} trained" if args.shortlist else "supernet"
     one, four = within(1.0), within(args.factor)
     return [
         (f"{side} ({supernet_s:.0f} s)", Arch.from_dict(report["best"]["arch"])),
-        (f"train every, 1x (best of its first {len(one)} trials)", best(one).arch),
-        (f"train every, {args.factor:g}x (best of its first {len(four)} trials)", best(four).arch),
+        (f"train every, 1x (best of its first {len(one)} trials)", _best_trained(one).arch),
+        (f"train every, {args.factor:g}x (best of its first {len(four)} trials)", _best_trained(four).arch),
     ]
 
 
@@ -338,11 +349,7 @@ def _welch(a: list[float], b: list[float]) -> tuple[float, float]:
 def retrain(args: argparse.Namespace) -> int:
     """Each finalist trained again with fresh seeds and scored on the test set: its stand-alone accuracy."""
     from edgenas.evaluators.train import TrainEvaluator
-    from edgenas.hardware import load_target
     from edgenas.report.markdown import md_cell
-    from edgenas.spaces import filter_by_ops, space_for
-    from edgenas.tasks import TASKS
-    from edgenas.tasks._base import subset_train
 
     if (args.out / "scenario.json").exists():  # the run's own settings, so --out is all it needs
         scenario = json.loads((args.out / "scenario.json").read_text())
@@ -352,9 +359,7 @@ def retrain(args: argparse.Namespace) -> int:
     seeds = [int(s) for s in args.retrain_seeds.split(",")]
     if args.seed in seeds:
         raise SystemExit(f"--retrain-seeds must leave out the search's seed {args.seed}: its score is the one selected")
-    data = subset_train(TASKS.create("fashion-mnist", data_dir=None, seed=args.seed), args.train_subset, args.seed)
-    target = load_target("npu-int8")
-    space, _ = filter_by_ops(space_for(data, args.space), target.native_ops, target.name)
+    data, space = _task_and_space(args)
     cache_path = args.out / "retrain.jsonl"
     cache = {}
     if cache_path.exists():
@@ -362,7 +367,7 @@ def retrain(args: argparse.Namespace) -> int:
             row = json.loads(line)
             cache[(row["arch"], row["seed"], row["epochs"], row["train_subset"], row["data_seed"])] = row
     rows = []
-    for label, arch in _finalists(args, space):
+    for label, arch in _finalists(args):
         scores = []
         for seed in seeds:
             key = (arch.key(), seed, args.epochs, args.train_subset, args.seed)

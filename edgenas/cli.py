@@ -118,7 +118,9 @@ def search(
         _print_summary(summary)
     if summary["best"] is None:
         reason = summary["search"]["stop_reason"]
-        if reason.startswith("time limit"):  # none trained in time: not the limits' fault
+        from edgenas.experiment import TIME_LIMIT_REACHED
+
+        if reason.startswith(TIME_LIMIT_REACHED):  # none trained in time: not the limits' fault
             err.print(f"[red]no candidate was trained:[/red] {reason}; raise --time-limit (or --resume with a larger one)")
         else:
             err.print("[red]no candidate met the limits:[/red] " + reason)

@@ -33,6 +33,8 @@ from edgenas.trial import Cost, Trial, TrialState
 
 log = logging.getLogger(__name__)
 
+TIME_LIMIT_REACHED = "time limit reached"  # how a stop reason begins when a deadline ended the search
+
 
 class CostFunction(Protocol):
     """Prices one candidate on the target. Usually ``layers_cost(space, model, target)``; a
@@ -223,7 +225,7 @@ class Experiment:
         start = time.perf_counter()
         while self.evaluated < self.budget:
             if deadline is not None and time.perf_counter() >= deadline:
-                self.stop_reason = f"time limit reached after {self.evaluated} evaluated candidates"
+                self.stop_reason = f"{TIME_LIMIT_REACHED} after {self.evaluated} evaluated candidates"
                 break
             if len(self._trials) >= self.max_asks:
                 self.stop_reason = (
