@@ -12,6 +12,8 @@ import numpy as np
 import pytest
 from scipy.io import wavfile
 
+from .images import grey_classes
+
 
 def edgenas(*args: str, cwd: Path | None = None, timeout: int = 600) -> subprocess.CompletedProcess:
     env = {**os.environ, "EDGENAS_CACHE": os.environ.get("EDGENAS_CACHE", str(Path.home() / ".cache" / "edgenas"))}
@@ -132,3 +134,17 @@ def test_time_limit_must_be_positive(tmp_path):
 def test_differentiable_refuses_a_time_limit(tmp_path):
     r = edgenas("search", "--strategy", "differentiable", "--time-limit", "60", "--out", str(tmp_path / "r"))
     assert_one_line_error(r, "--time-limit", "differentiable")
+
+
+def test_a_time_limit_that_leaves_no_trained_candidate_says_so(tmp_path):
+    data = grey_classes(tmp_path / "imgs", size=16, per_class=6)
+    r = edgenas(
+        "search", "--task", "images", "--data", str(data), "--target", "npu-int8", "--epochs", "1",
+        "--time-limit", "0.001", "--out", str(tmp_path / "r"),
+    )  # fmt: skip
+    assert r.returncode == 1, r.stderr
+    assert "Traceback" not in r.stderr
+    text = " ".join(r.stderr.split())  # Rich may wrap the line
+    assert "no candidate was trained: time limit reached after 0 evaluated candidates" in text
+    assert "raise --time-limit" in text and "met the limits" not in text
+    assert (tmp_path / "r" / "trials.db").is_file()  # the baseline is kept: --resume continues
