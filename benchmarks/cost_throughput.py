@@ -25,7 +25,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from edgenas.hardware import AnalyticalCostModel, load_target
 from edgenas.spaces import KwsSpace
-from edgenas.spaces._blocks import fold_batchnorm
+from edgenas.spaces.nn.blocks import fold_batchnorm
 
 
 def main() -> None:

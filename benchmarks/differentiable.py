@@ -31,7 +31,7 @@ import sys
 import time
 from pathlib import Path
 
-from edgenas.search import SearchConfig, run_search
+from edgenas.workflows.search import SearchConfig, run_search
 
 
 def _rss_bytes() -> int:
@@ -49,7 +49,7 @@ def _subset_train(n: int | None) -> None:
     import numpy as np
 
     import edgenas.tasks.kws as kws_task
-    from edgenas.tasks._base import Split
+    from edgenas.tasks.base import Split
 
     original = kws_task.load_kws
 
@@ -67,7 +67,7 @@ def _search_knobs(arch_lr: float | None, warmup_epochs: int | None, derivation: 
     a diagnostic for what limits the search, not a recipe the comparison should use silently."""
     if arch_lr is None and warmup_epochs is None and derivation is None:
         return
-    import edgenas.differentiable.search as ds
+    import edgenas.supernets.differentiable.search as ds
 
     original = ds.DifferentiableSearch.__init__
 
@@ -84,7 +84,7 @@ def _search_knobs(arch_lr: float | None, warmup_epochs: int | None, derivation: 
 
 
 def sweep(args: argparse.Namespace) -> None:
-    from edgenas.differentiable.run import parse_sweep
+    from edgenas.workflows.differentiable import parse_sweep
 
     _subset_train(args.train_subset)
     _search_knobs(args.arch_lr, args.warmup_epochs, args.derivation)

@@ -41,7 +41,7 @@ from edgenas.hardware import flash_bytes, load_target, peak_sram_bytes
 from edgenas.report.markdown import md_cell
 from edgenas.spaces import KwsSpace, filter_by_ops, space_for
 from edgenas.spaces import kws as K
-from edgenas.spaces._for_task import baseline_arch
+from edgenas.spaces.task import baseline_arch
 from edgenas.tasks.fashion_mnist import load_fashion_mnist
 from edgenas.tasks.kws import load_kws
 

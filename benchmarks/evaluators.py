@@ -17,7 +17,7 @@ run continues where it stopped; ``--stage train`` only trains (run it in the bac
 images, 10 classes) with only the choices the ``npu-int8`` target runs natively (see
 :func:`fashion_mnist_npu_space`), on class-stratified subsets (``--train-size``, ``--val-size``)
 so that 30 trainings fit on two CPU cores; ``--supernet-epochs`` then trains the ``mbconv``
-supernet (:class:`~edgenas.supernet.mbconv_evaluator.MbconvSupernetEvaluator`).
+supernet (:class:`~edgenas.evaluators.supernet.mbconv.MbconvSupernetEvaluator`).
 
     .venv/bin/python benchmarks/evaluators.py --space mbconv --n 30 --epochs 2 --train-size 2500 \
         --val-size 2000 --supernet-epochs 6
@@ -115,7 +115,7 @@ def train_all(space, data, archs, epochs: int, seed: int, cache: Path, match: di
 
 def score_all(space, data, archs, seed: int) -> tuple[dict[str, list[float]], dict[str, float]]:  # type: ignore[no-untyped-def]
     """Every proxy's score of every architecture (NaN where it fails), and mean CPU seconds each."""
-    from edgenas.evaluators._base import TrialFailed
+    from edgenas.evaluators.base import TrialFailed
     from edgenas.evaluators.zerocost import PROXIES, ZeroCostEvaluator
 
     scores: dict[str, list[float]] = {}
@@ -139,7 +139,7 @@ def score_supernet(space, data, archs, epochs: int, seed: int, cache: Path, **op
 
     ``options``: further evaluator settings (``distill=True`` for the mbconv supernet).
     """
-    from edgenas.supernet import supernet_evaluator
+    from edgenas.evaluators.supernet import supernet_evaluator
 
     log = lambda message: print(message, file=sys.stderr)  # noqa: E731 (stdout stays one JSON object under --json)
     evaluator = supernet_evaluator(space, data, epochs=epochs, seed=seed, cache=cache, log=log, **options)

@@ -18,11 +18,11 @@ import os
 import platform
 import time
 
-from edgenas.bench import BenchConfig, nb201_problem
 from edgenas.experiment import Experiment
 from edgenas.objectives import Limits
 from edgenas.store import SqliteStore
 from edgenas.strategies import STRATEGIES
+from edgenas.workflows.bench import BenchConfig, nb201_problem
 
 LIMIT_MS = 10.68  # pixel3's median NB201 latency (benchmarks/strategies.py, p50)
 

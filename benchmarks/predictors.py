@@ -23,9 +23,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from edgenas.predictor_runs import SOURCE_SIZE, TableData, default_table, device_family  # noqa: E402
-from edgenas.predictors import PREDICTORS, FewShotPredictor, latency_metrics  # noqa: E402
-from edgenas.predictors.table import select_rows, split_rows  # noqa: E402
+from edgenas.hardware.latency import PREDICTORS, FewShotPredictor, latency_metrics  # noqa: E402
+from edgenas.hardware.latency.table import select_rows, split_rows  # noqa: E402
+from edgenas.workflows.latency_predictors import SOURCE_SIZE, TableData, default_table, device_family  # noqa: E402
 
 KINDS = ("macs", "lut", "lgbm", "mlp", "fewshot")
 GOAL_WITHIN_10, GOAL_SPEARMAN = 0.95, 0.95

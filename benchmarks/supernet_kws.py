@@ -1,6 +1,6 @@
 """Does the ``kws`` supernet rank architectures like stand-alone training? One schedule, one line.
 
-Trains one :class:`~edgenas.supernet.SupernetEvaluator` with the given schedule and scores the
+Trains one :class:`~edgenas.evaluators.supernet.SupernetEvaluator` with the given schedule and scores the
 same ``--n`` architectures as ``benchmarks/evaluators.py`` (same sample, same seed) against their
 stand-alone validation accuracies, read from that script's training cache (run
 ``benchmarks/evaluators.py --stage train`` first; nothing is retrained here). Prints the Spearman
@@ -62,8 +62,8 @@ def main(argv: list[str] | None = None) -> int:
     from evaluators import rank_correlations, sample_archs  # benchmarks/evaluators.py: same sample, same statistics
     from scipy.stats import spearmanr
 
+    from edgenas.evaluators.supernet import SupernetEvaluator
     from edgenas.spaces import KwsSpace
-    from edgenas.supernet import SupernetEvaluator
     from edgenas.tasks.kws import load_kws
 
     data = load_kws(seed=args.seed)

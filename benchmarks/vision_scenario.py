@@ -62,7 +62,7 @@ SIDES = ("supernet", "train")
 
 
 def _config(side: str, args: argparse.Namespace):
-    from edgenas.search import SearchConfig
+    from edgenas.workflows.search import SearchConfig
 
     if side == "supernet" and args.shortlist:
         evaluator, budget = f"prefilter:supernet:{args.supernet_budget}", args.shortlist
@@ -87,7 +87,7 @@ def _config(side: str, args: argparse.Namespace):
 
 def search(args: argparse.Namespace) -> int:
     """One side, in this process; its timings go to ``<out>/<side>.timing.json`` as they happen."""
-    from edgenas.search import run_search
+    from edgenas.workflows.search import run_search
 
     record = {"side": args.side, "start_unix": time.time(), "events": []}
     path = args.out / f"{args.side}.timing.json"
@@ -205,7 +205,7 @@ def _task_and_space(args: argparse.Namespace):
     from edgenas.hardware import load_target
     from edgenas.spaces import filter_by_ops, space_for
     from edgenas.tasks import TASKS
-    from edgenas.tasks._base import subset_train
+    from edgenas.tasks.base import subset_train
 
     data = subset_train(TASKS.create("fashion-mnist", data_dir=None, seed=args.seed), args.train_subset, args.seed)
     target = load_target("npu-int8")

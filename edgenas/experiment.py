@@ -24,11 +24,11 @@ from typing import Protocol
 
 from edgenas.arch import Arch
 from edgenas.errors import InvalidInputError
-from edgenas.evaluators._base import Evaluator
+from edgenas.evaluators.base import Evaluator
 from edgenas.objectives import Limits, check
-from edgenas.spaces._base import SearchSpace
+from edgenas.spaces.base import SearchSpace
 from edgenas.store import SqliteStore
-from edgenas.strategies._base import Strategy
+from edgenas.strategies.base import Strategy
 from edgenas.trial import Cost, Trial, TrialState
 
 log = logging.getLogger(__name__)

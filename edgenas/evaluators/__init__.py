@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from edgenas.evaluators._base import Evaluator, TrialFailed
+from edgenas.evaluators.base import Evaluator, TrialFailed
 
 __all__ = ["Evaluator", "TrialFailed"]

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from edgenas.arch import Arch
 from edgenas.errors import InvalidInputError, MissingDataError, UnknownNameError
-from edgenas.spaces._base import SearchSpace
+from edgenas.spaces.base import SearchSpace
 from edgenas.trial import Metrics
 
 #: Dataset name -> accuracy column of the NB201 table (test accuracy %, 200 epochs, mean over seeds).

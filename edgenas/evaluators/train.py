@@ -18,9 +18,9 @@ from torch import nn
 
 from edgenas._rng import seed_for
 from edgenas.arch import Arch
-from edgenas.evaluators._base import TrialFailed
-from edgenas.spaces._base import SearchSpace
-from edgenas.tasks._base import Split, TaskData
+from edgenas.evaluators.base import TrialFailed
+from edgenas.spaces.base import SearchSpace
+from edgenas.tasks.base import Split, TaskData
 from edgenas.trial import Metrics
 
 

@@ -39,10 +39,10 @@ from torch import nn
 from edgenas._rng import rng_for, seed_for
 from edgenas.arch import Arch
 from edgenas.errors import InvalidInputError
-from edgenas.evaluators._base import TrialFailed
+from edgenas.evaluators.base import TrialFailed
 from edgenas.registry import Registry
-from edgenas.spaces._base import SearchSpace
-from edgenas.tasks._base import TaskData
+from edgenas.spaces.base import SearchSpace
+from edgenas.tasks.base import TaskData
 from edgenas.trial import Metrics
 
 #: A proxy: (fresh module at initialisation, minibatch inputs, labels) -> score, higher is better.

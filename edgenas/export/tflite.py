@@ -201,7 +201,7 @@ def convert_int8(
     from litert_torch.quantize.quant_config import QuantConfig
     from torchao.quantization.pt2e import quantize_pt2e
 
-    from edgenas.spaces._blocks import fold_batchnorm
+    from edgenas.spaces.nn.blocks import fold_batchnorm
 
     calibration = np.asarray(calibration, dtype=np.float32)
     if calibration.ndim < 2 or len(calibration) == 0:

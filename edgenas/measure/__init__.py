@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from edgenas.errors import InvalidInputError, UnknownNameError
-from edgenas.measure._base import BACKENDS, DEFAULT_BACKEND, Measurement, OpTime, host_info
+from edgenas.measure.base import BACKENDS, DEFAULT_BACKEND, Measurement, OpTime, host_info
 
 __all__ = ["BACKENDS", "Measurement", "OpTime", "host_info", "measure_model"]
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from edgenas.errors import InvalidInputError, MissingExtraError
-from edgenas.measure._base import Measurement, check_counts
+from edgenas.measure.base import Measurement, check_counts
 from edgenas.measure.ort import time_runs
 
 NO_OPS_NOTE = "the LiteRT Python interpreter exposes no per-operator times (use --backend onnxruntime on the ONNX export)"

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from edgenas.errors import InvalidInputError
-from edgenas.measure._base import Measurement, OpTime, check_counts
+from edgenas.measure.base import Measurement, OpTime, check_counts
 
 _NUMPY_TYPES = {
     "tensor(float)": np.float32,

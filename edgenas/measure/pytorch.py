@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from edgenas.errors import InvalidInputError
-from edgenas.measure._base import Measurement, OpTime, check_counts
+from edgenas.measure.base import Measurement, OpTime, check_counts
 from edgenas.measure.ort import time_runs
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from edgenas.arch import Arch
 from edgenas.objectives import pareto_front
-from edgenas.spaces._for_task import baseline_arch, space_from_config
+from edgenas.spaces.task import baseline_arch, space_from_config
 from edgenas.store import SqliteStore
 from edgenas.trial import Trial, TrialState
 

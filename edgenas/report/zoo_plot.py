@@ -8,7 +8,7 @@ _STYLE = {"fp32": ("o", "tab:blue"), "int8": ("^", "tab:green")}
 
 
 def plot_zoo(summary: dict, path: Path) -> Path:
-    """Draw one series per precision from an ``edgenas zoo`` summary (``edgenas.zoo.run_zoo``)."""
+    """Draw one series per precision from an ``edgenas zoo`` summary (``edgenas.workflows.zoo.run_zoo``)."""
     import matplotlib
 
     matplotlib.use("Agg")

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from edgenas.registry import Registry
-from edgenas.spaces._base import DecisionSpace, SearchSpace
-from edgenas.spaces._filter import OpFilteredSpace, filter_by_ops
-from edgenas.spaces._for_task import space_for
+from edgenas.spaces.base import DecisionSpace, SearchSpace
 from edgenas.spaces.fbnet import FbnetSpace
+from edgenas.spaces.filter import OpFilteredSpace, filter_by_ops
 from edgenas.spaces.kws import KwsSpace
 from edgenas.spaces.mbconv import MbconvSpace
 from edgenas.spaces.nb201 import Nb201Space
+from edgenas.spaces.task import space_for
 
 SPACES: Registry[SearchSpace] = Registry("space")
 SPACES.add("fbnet", FbnetSpace)

@@ -33,8 +33,8 @@ import numpy as np
 from edgenas.arch import Arch, Decision
 from edgenas.errors import InvalidInputError
 from edgenas.ir import Layer, Op
-from edgenas.spaces._base import DecisionSpace
-from edgenas.spaces._padding import explicit_pads
+from edgenas.spaces.base import DecisionSpace
+from edgenas.spaces.shapes import explicit_pads
 
 #: Block choices in HW-NAS-Bench / HELP order: (name, kernel, expansion, groups); kernel 0 = skip.
 OPS: tuple[tuple[str, int, int, int], ...] = (
@@ -178,7 +178,14 @@ class FbnetSpace(DecisionSpace):
 
     # -- torch ----------------------------------------------------------------------------
     def build(self, arch: Arch):  # -> torch.nn.Module (torch imported lazily: layers() needs none)
-        from edgenas.spaces._fbnet_torch import FbnetNet
+        from edgenas.spaces.nn.fbnet import FbnetNet
 
         self.check(arch)
-        return FbnetNet(arch.genes, self.num_classes)
+        return FbnetNet(
+            tuple(OPS[g][1:] for g in arch.genes),
+            BLOCKS,
+            stem_channels=STEM_CHANNELS,
+            head_channels=HEAD_CHANNELS,
+            input_size=INPUT_SIZE,
+            num_classes=self.num_classes,
+        )

@@ -22,8 +22,8 @@ from collections.abc import Sequence
 from edgenas.arch import Arch, Decision
 from edgenas.errors import InvalidInputError
 from edgenas.ir import Layer, Op
-from edgenas.spaces._base import DecisionSpace
-from edgenas.spaces._padding import explicit_pads
+from edgenas.spaces.base import DecisionSpace
+from edgenas.spaces.shapes import explicit_pads
 
 FAMILIES = ("2d", "1d")
 FIRST_CHANNELS = (16, 24, 32, 48, 64, 96)
@@ -174,6 +174,6 @@ class KwsSpace(DecisionSpace):
 
     # -- torch ----------------------------------------------------------------------------
     def build(self, arch: Arch):  # -> torch.nn.Module (torch imported lazily: layers() needs none)
-        from edgenas.spaces._kws_torch import KwsNet
+        from edgenas.spaces.nn.kws import KwsNet
 
         return KwsNet(self._plan(arch), self.input_shape, self.num_classes)

@@ -39,8 +39,8 @@ from dataclasses import dataclass
 from edgenas.arch import Arch, Decision
 from edgenas.errors import InvalidInputError
 from edgenas.ir import Layer, Op
-from edgenas.spaces._base import DecisionSpace
-from edgenas.spaces._padding import explicit_pads
+from edgenas.spaces.base import DecisionSpace
+from edgenas.spaces.shapes import explicit_pads, make_divisible
 
 STAGE_STRIDES = (1, 2, 2, 2, 1, 2, 1)
 #: Depth choices per stage (stages 0 and 6 may be empty: MobileNetV3 has no 320-channel stage,
@@ -113,12 +113,6 @@ _FUSED = frozenset({"relu", "relu6"})
 _ACT_OPS = {"hard_swish": Op.HARD_SWISH, "swish": Op.SWISH, "sigmoid": Op.SIGMOID, "hard_sigmoid": Op.HARD_SIGMOID}
 _BLOCK_FIELDS = ("kernel", "expand", "se", "act", "quant")
 _ACT_SHORT = {"relu": "re", "relu6": "r6", "hard_swish": "hs", "swish": "sw"}
-
-
-def make_divisible(value: float, divisor: int = 8) -> int:
-    """Round a width to a multiple of ``divisor``, never more than 10% down (torchvision / TF slim)."""
-    rounded = max(divisor, int(value + divisor / 2) // divisor * divisor)
-    return rounded + divisor if rounded < 0.9 * value else rounded
 
 
 @dataclass(frozen=True, slots=True)
@@ -287,7 +281,7 @@ class MbconvSpace(DecisionSpace):
 
     def named(self, name: str) -> Arch:
         """A published model as a point of this space (``mobilenetv2``, ``efficientnet-b0``, ...; see ``_mbconv_named``)."""
-        from edgenas.spaces._mbconv_named import named_values
+        from edgenas.spaces.mbconv_named import named_values
 
         return self.from_values(named_values(name, self.vocabulary))
 
@@ -495,7 +489,7 @@ class MbconvSpace(DecisionSpace):
     def build(self, arch: Arch):  # -> torch.nn.Module (torch imported lazily: layers() needs none)
         """The float training module (batch norm not folded). Per-block precision is a deployment
         choice: it prices the IR, it does not change the module."""
-        from edgenas.spaces._mbconv_torch import MbconvNet
+        from edgenas.spaces.nn.mbconv import MbconvNet
 
         return MbconvNet(self.plan(arch))
 

@@ -34,7 +34,7 @@ import numpy as np
 from edgenas.arch import Arch, Decision
 from edgenas.errors import InvalidInputError
 from edgenas.ir import Layer, Op
-from edgenas.spaces._base import DecisionSpace
+from edgenas.spaces.base import DecisionSpace
 
 OPS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
 #: (target node, source node) of each gene, in NB201 string order.
@@ -212,7 +212,7 @@ class Nb201Space(DecisionSpace):
 
     # -- torch ----------------------------------------------------------------------------
     def build(self, arch: Arch):  # -> torch.nn.Module (torch imported lazily: layers() needs none)
-        from edgenas.spaces._nb201_torch import Nb201Net
+        from edgenas.spaces.nn.nb201 import Nb201Net
 
         self.check(arch)
         return Nb201Net(active_edges(arch.genes), self.channels, self.cells_per_stage, self.num_classes)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from edgenas.registry import Registry
-from edgenas.strategies._base import Strategy
+from edgenas.strategies.base import Strategy
 from edgenas.strategies.evolution import RegularizedEvolution
 from edgenas.strategies.local import LocalSearch
 from edgenas.strategies.optuna import Nsga2Strategy, TpeStrategy

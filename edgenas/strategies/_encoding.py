@@ -17,7 +17,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from edgenas.arch import Arch
-from edgenas.spaces._base import SearchSpace
+from edgenas.spaces.base import SearchSpace
 
 
 class OneHotEncoder:

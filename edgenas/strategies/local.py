@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from edgenas._rng import rng_for
 from edgenas.arch import Arch
-from edgenas.spaces._base import SearchSpace
+from edgenas.spaces.base import SearchSpace
 from edgenas.strategies.random import sample_unasked
 from edgenas.trial import Trial, TrialState
 

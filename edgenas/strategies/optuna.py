@@ -49,7 +49,7 @@ from typing import TYPE_CHECKING, Any
 from edgenas._rng import rng_for, seed_for
 from edgenas.arch import Arch
 from edgenas.errors import InvalidInputError, MissingExtraError
-from edgenas.spaces._base import SearchSpace
+from edgenas.spaces.base import SearchSpace
 from edgenas.strategies.random import MAX_REDRAWS
 from edgenas.trial import Trial, TrialState
 

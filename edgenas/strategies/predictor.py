@@ -71,7 +71,7 @@ from edgenas._rng import rng_for, seed_for
 from edgenas.arch import Arch
 from edgenas.errors import InvalidInputError
 from edgenas.ir import total_macs, total_params
-from edgenas.spaces._base import SearchSpace
+from edgenas.spaces.base import SearchSpace
 from edgenas.strategies._encoding import OneHotEncoder
 from edgenas.strategies._ensemble import MlpEnsemble
 from edgenas.strategies.random import sample_unasked

@@ -8,7 +8,7 @@ import numpy as np
 
 from edgenas._rng import rng_for
 from edgenas.arch import Arch
-from edgenas.spaces._base import SearchSpace
+from edgenas.spaces.base import SearchSpace
 from edgenas.trial import Trial
 
 #: Draws before a strategy gives up looking for an architecture it has not asked yet.

@@ -37,7 +37,7 @@ from edgenas._rng import rng_for
 from edgenas.arch import Arch
 from edgenas.errors import InvalidInputError
 from edgenas.objectives import REWARDS, mnasnet_reward
-from edgenas.spaces._base import SearchSpace
+from edgenas.spaces.base import SearchSpace
 from edgenas.strategies.random import MAX_REDRAWS
 from edgenas.trial import Trial, TrialState
 

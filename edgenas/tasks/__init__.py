@@ -16,7 +16,7 @@ from pathlib import Path
 
 from edgenas.errors import InvalidInputError
 from edgenas.registry import Registry
-from edgenas.tasks._base import Split, TaskData
+from edgenas.tasks.base import Split, TaskData
 
 
 def _kws(data_dir: Path | None, *, seed: int = 0, cache_dir: Path | None = None) -> TaskData:

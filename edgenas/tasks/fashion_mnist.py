@@ -20,7 +20,7 @@ import numpy as np
 
 from edgenas._rng import rng_for
 from edgenas.errors import InvalidInputError, MissingDataError
-from edgenas.tasks._base import Split, TaskData, stratified_pick
+from edgenas.tasks.base import Split, TaskData, stratified_pick
 
 DEFAULT_DIR = Path("/usr/share/datasets/fashion-mnist")
 CLASSES = ("t-shirt/top", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker", "bag", "ankle boot")

@@ -22,7 +22,7 @@ import numpy as np
 
 from edgenas._rng import rng_for
 from edgenas.errors import InvalidInputError, MissingDataError
-from edgenas.tasks._base import Split, TaskData
+from edgenas.tasks.base import Split, TaskData
 from edgenas.tasks.fashion_mnist import normalise_images
 
 log = logging.getLogger(__name__)

@@ -35,7 +35,7 @@ import scipy.signal
 
 from edgenas.errors import EdgenasError, InvalidInputError, MissingDataError
 from edgenas.tasks import audio as A
-from edgenas.tasks._base import Split, TaskData, standardise
+from edgenas.tasks.base import Split, TaskData, standardise
 
 logger = logging.getLogger(__name__)
 

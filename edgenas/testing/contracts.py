@@ -7,8 +7,8 @@ from collections.abc import Callable
 import numpy as np
 
 from edgenas.arch import Arch
-from edgenas.spaces._base import SearchSpace
-from edgenas.strategies._base import Strategy
+from edgenas.spaces.base import SearchSpace
+from edgenas.strategies.base import Strategy
 from edgenas.trial import Metrics, Trial, TrialState
 
 

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from edgenas.arch import Arch, Decision
 from edgenas.ir import Layer, Op
-from edgenas.spaces._base import DecisionSpace
+from edgenas.spaces.base import DecisionSpace
 
 
 class ToySpace(DecisionSpace):

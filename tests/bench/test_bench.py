@@ -8,10 +8,10 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from edgenas.bench import BenchConfig, best_curve, constrained_optimum, run_bench
-from edgenas.cli_bench import bench
+from edgenas.cli.bench import bench
 from edgenas.errors import InvalidInputError, MissingDataError, UnknownNameError
 from edgenas.trial import Metrics, Trial, TrialState
+from edgenas.workflows.bench import BenchConfig, best_curve, constrained_optimum, run_bench
 
 
 def test_best_curve_counts_evaluated_candidates_only() -> None:

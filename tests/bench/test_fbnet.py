@@ -11,15 +11,15 @@ import pytest
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from edgenas.bench import BenchConfig, run_bench
 from edgenas.errors import InvalidInputError
 from edgenas.evaluators.fbnet_proxy import FbnetCapacityEvaluator, block_macs, exact_optimum
 from edgenas.hardware.fbnet_lut import FbnetLutCost
 from edgenas.ir import Op, total_macs, total_params
 from edgenas.spaces import SPACES
-from edgenas.spaces._blocks import fold_batchnorm
 from edgenas.spaces.fbnet import BLOCKS, FbnetSpace
+from edgenas.spaces.nn.blocks import fold_batchnorm
 from edgenas.testing import check_space
+from edgenas.workflows.bench import BenchConfig, run_bench
 
 
 def test_contract_and_skeleton() -> None:

@@ -7,7 +7,7 @@ import json
 import sqlite3
 from pathlib import Path
 
-from edgenas.search import SearchConfig, run_search
+from edgenas.workflows.search import SearchConfig, run_search
 
 from .images import grey_classes
 from .test_cli import assert_one_line_error, edgenas

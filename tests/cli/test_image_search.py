@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from edgenas.search import SearchConfig, run_search
+from edgenas.workflows.search import SearchConfig, run_search
 
 from .images import grey_classes
 from .test_cli import edgenas

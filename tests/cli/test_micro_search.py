@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from edgenas.errors import InvalidInputError
-from edgenas.search import SearchConfig, run_search
 from edgenas.store import SqliteStore
+from edgenas.workflows.search import SearchConfig, run_search
 
 from .images import grey_classes
 

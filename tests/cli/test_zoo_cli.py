@@ -6,8 +6,8 @@ import numpy as np
 import torch
 
 from edgenas.spaces import MbconvSpace
-from edgenas.spaces._blocks import fold_batchnorm
-from edgenas.zoo import measure_model, pareto_names, zoo_table
+from edgenas.spaces.nn.blocks import fold_batchnorm
+from edgenas.workflows.zoo import measure_model, pareto_names, zoo_table
 from tests.cli.test_cli import assert_one_line_error, edgenas
 
 

@@ -12,17 +12,17 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from edgenas.differentiable.latency_table import SRAM_NORM_P, ExpectedCost, KwsCostTable
-from edgenas.differentiable.losses import ArchLoss
-from edgenas.differentiable.run import parse_sweep
-from edgenas.differentiable.search import DifferentiableSearch, repair
-from edgenas.differentiable.supernet import KwsSupernet
 from edgenas.errors import InvalidInputError
 from edgenas.hardware import AnalyticalCostModel, latency_ms, load_target, peak_sram_bytes
 from edgenas.objectives import Limits, check
 from edgenas.spaces import KwsSpace
-from edgenas.tasks._base import Split, TaskData
+from edgenas.supernets.differentiable.latency_table import SRAM_NORM_P, ExpectedCost, KwsCostTable
+from edgenas.supernets.differentiable.losses import ArchLoss
+from edgenas.supernets.differentiable.search import DifferentiableSearch, repair
+from edgenas.supernets.differentiable.supernet import KwsSupernet
+from edgenas.tasks.base import Split, TaskData
 from edgenas.trial import Cost, TrialState
+from edgenas.workflows.differentiable import parse_sweep
 
 
 @pytest.fixture(scope="module")
@@ -177,8 +177,8 @@ def test_tiny_search_end_to_end(space, target, table):
 def test_run_folder_from_the_search_entry_point(tmp_path: Path, monkeypatch):
     """``run_search`` dispatches to the supernet; its derived model is an ordinary stored trial."""
     import edgenas.tasks.kws as kws_task
-    from edgenas.search import SearchConfig, run_search
     from edgenas.store import SqliteStore
+    from edgenas.workflows.search import SearchConfig, run_search
 
     monkeypatch.setattr(kws_task, "load_kws", lambda *a, **k: tiny_data(n=16))
     config = SearchConfig(strategy="differentiable", epochs=1, out=tmp_path / "run", sweep=(3.0, 8.0), export=False)

@@ -8,8 +8,8 @@ from torch.utils.flop_counter import FlopCounterMode
 from edgenas.errors import InvalidInputError
 from edgenas.ir import Op, total_macs, total_params
 from edgenas.spaces import SPACES, KwsSpace
-from edgenas.spaces._blocks import fold_batchnorm
-from edgenas.spaces._padding import same_padding
+from edgenas.spaces.nn.blocks import fold_batchnorm
+from edgenas.spaces.shapes import same_padding
 from edgenas.testing import check_space
 
 

@@ -12,10 +12,10 @@ import pytest
 from edgenas.errors import InvalidInputError
 from edgenas.export.audit import audit_layers
 from edgenas.hardware import load_target
-from edgenas.search import SearchConfig
 from edgenas.spaces import SPACES, KwsSpace, MbconvSpace, filter_by_ops, space_for
-from edgenas.spaces._for_task import baseline_arch, space_params
-from edgenas.tasks._base import Split, TaskData, subset_train
+from edgenas.spaces.task import baseline_arch, space_params
+from edgenas.tasks.base import Split, TaskData, subset_train
+from edgenas.workflows.search import SearchConfig
 
 
 def _data(shape: tuple[int, ...], classes: int = 10) -> SimpleNamespace:

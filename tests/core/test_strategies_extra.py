@@ -124,7 +124,7 @@ def test_optuna_is_imported_lazily_and_stays_quiet(caplog) -> None:
     import subprocess
     import sys
 
-    code = "import sys, edgenas.strategies, edgenas.bench; print('optuna' in sys.modules)"
+    code = "import sys, edgenas.strategies, edgenas.workflows.bench; print('optuna' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "False"
     space = ToySpace()
     with caplog.at_level(logging.INFO):

@@ -12,10 +12,10 @@ from torch import nn
 from edgenas._rng import seed_for
 from edgenas.errors import InvalidInputError, UnknownNameError
 from edgenas.evaluators.zerocost import PROXIES, ZeroCostEvaluator, get_proxy
-from edgenas.search_evaluators import EvaluatorSpec, QueueStrategy, parse_evaluator
 from edgenas.spaces import KwsSpace
-from edgenas.tasks._base import Split, TaskData
+from edgenas.tasks.base import Split, TaskData
 from edgenas.trial import Metrics
+from edgenas.workflows.prefilter import EvaluatorSpec, QueueStrategy, parse_evaluator
 
 NAMES = ("synflow", "naswot", "grad-norm", "snip", "params", "macs")
 

@@ -9,13 +9,13 @@ import numpy as np
 import pytest
 import torch
 
-from edgenas.differentiable.derive import grow, log_probability
-from edgenas.differentiable.losses import ArchLoss
-from edgenas.differentiable.search import DifferentiableSearch
 from edgenas.errors import InvalidInputError
 from edgenas.hardware import AnalyticalCostModel, load_target
 from edgenas.objectives import Limits, check
 from edgenas.spaces import KwsSpace
+from edgenas.supernets.differentiable.derive import grow, log_probability
+from edgenas.supernets.differentiable.losses import ArchLoss
+from edgenas.supernets.differentiable.search import DifferentiableSearch
 
 
 @pytest.fixture(scope="module")

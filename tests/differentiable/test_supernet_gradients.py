@@ -11,8 +11,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from edgenas.differentiable.supernet import KwsSupernet
 from edgenas.spaces import KwsSpace
+from edgenas.supernets.differentiable.supernet import KwsSupernet
 
 
 def _active(net: KwsSupernet, gates: dict[str, torch.Tensor]) -> list[str]:

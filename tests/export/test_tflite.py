@@ -93,7 +93,7 @@ def test_fit_is_judged_on_the_measured_arena() -> None:
 
 
 def test_cli_bad_input_is_invalid_input(tmp_path: Path) -> None:
-    from edgenas.cli_deploy import export, verify
+    from edgenas.cli.deploy import export, verify
 
     with pytest.raises(InvalidInputError, match="not a search run folder"):
         export(tmp_path / "missing")

@@ -12,11 +12,11 @@ from edgenas.experiment import Experiment, layers_cost
 from edgenas.hardware import AnalyticalCostModel, load_target
 from edgenas.measure.loop import MeasuredLatency
 from edgenas.objectives import Limits
-from edgenas.search import SearchConfig, run_search
 from edgenas.spaces import KwsSpace, MbconvSpace
 from edgenas.store import SqliteStore
 from edgenas.strategies import STRATEGIES
 from edgenas.trial import Metrics, TrialState
+from edgenas.workflows.search import SearchConfig, run_search
 
 FAST = {"warmup": 1, "repeats": 3, "rounds": 2}
 

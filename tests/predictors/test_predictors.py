@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from edgenas.errors import InvalidInputError
-from edgenas.predictors import PREDICTORS, FewShotPredictor, LayerLutPredictor, latency_metrics, load, nets_of, save
-from edgenas.predictors.table import read_latency_table, table_archs
+from edgenas.hardware.latency import PREDICTORS, FewShotPredictor, LayerLutPredictor, latency_metrics, load, nets_of, save
+from edgenas.hardware.latency.table import read_latency_table, table_archs
 from edgenas.spaces.nb201 import Nb201Space
 
 

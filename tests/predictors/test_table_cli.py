@@ -10,9 +10,9 @@ import pytest
 
 from edgenas.cli import run
 from edgenas.errors import InvalidInputError, UnknownNameError
-from edgenas.predictor_runs import TableData, evaluate_predictor, fit_predictor
-from edgenas.predictors.table import parse_genes, read_latency_table, table_archs
+from edgenas.hardware.latency.table import parse_genes, read_latency_table, table_archs
 from edgenas.spaces import KwsSpace
+from edgenas.workflows.latency_predictors import TableData, evaluate_predictor, fit_predictor
 
 from .conftest import synthetic_nb201_rows, write_csv
 

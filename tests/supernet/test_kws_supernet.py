@@ -9,13 +9,13 @@ import pytest
 import torch
 
 from edgenas.errors import InvalidInputError
-from edgenas.evaluators._base import TrialFailed
+from edgenas.evaluators.base import TrialFailed
+from edgenas.evaluators.supernet import SupernetEvaluator
+from edgenas.evaluators.supernet.kws import extreme_plan, strided_largest_plan
 from edgenas.spaces import SPACES
 from edgenas.spaces.kws import KwsSpace
-from edgenas.supernet import SupernetEvaluator
-from edgenas.supernet._kws import KwsSupernet
-from edgenas.supernet.evaluator import extreme_plan, strided_largest_plan
-from edgenas.tasks._base import Split, TaskData
+from edgenas.supernets.weight_sharing.kws import KwsSupernet
+from edgenas.tasks.base import Split, TaskData
 
 
 def tiny_task(n: int = 96, classes: int = 3, seed: int = 0) -> TaskData:

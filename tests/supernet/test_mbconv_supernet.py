@@ -10,11 +10,11 @@ import pytest
 import torch
 
 from edgenas.errors import InvalidInputError
+from edgenas.evaluators.supernet import SUPERNET_SPACES, MbconvSupernetEvaluator, SupernetEvaluator, supernet_evaluator
+from edgenas.evaluators.supernet.mbconv import extreme_arch
 from edgenas.spaces import SPACES, KwsSpace, MbconvSpace, OpFilteredSpace
-from edgenas.supernet import SUPERNET_SPACES, MbconvSupernetEvaluator, SupernetEvaluator, supernet_evaluator
-from edgenas.supernet._mbconv import MbconvSupernet, stage_depths
-from edgenas.supernet.mbconv_evaluator import extreme_arch
-from edgenas.tasks._base import Split, TaskData
+from edgenas.supernets.weight_sharing.mbconv import MbconvSupernet, stage_depths
+from edgenas.tasks.base import Split, TaskData
 
 #: The npu-int8 choices (relu/relu6, no SE, int8) at a small resolution, so tests stay fast.
 NPU_SPACE = {"activations": ("relu", "relu6"), "squeeze_excite": False, "precisions": ("int8",)}
@@ -106,7 +106,17 @@ def small_choices(space: MbconvSpace) -> OpFilteredSpace:
     return OpFilteredSpace(space, allowed, frozenset())
 
 
-def test_training_lowers_the_loss_and_caches(tmp_path: Path) -> None:
+@pytest.fixture
+def one_torch_thread():
+    """Training numerics depend on the thread count (float sums split across threads): on a
+    2-core AVX-512 host the 16 steps lowered the loss by 9 %, on one thread by the asserted 20 %."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def test_training_lowers_the_loss_and_caches(tmp_path: Path, one_torch_thread: None) -> None:
     space = small_choices(MbconvSpace(num_classes=2, in_channels=1, resolutions=(16,), **NPU_SPACE))
     data = tiny_images()
     settings = {"epochs": 4, "batch_size": 16, "seed": 0, "calibration_batches": 2}

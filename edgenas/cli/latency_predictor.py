@@ -1,0 +1,91 @@
+"""``edgenas predictor fit|eval``: latency predictors from a measured table (see ``docs/predictors.md``).
+
+Registered in ``edgenas/cli.py`` with one ``add_typer`` line.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+app = typer.Typer(no_args_is_help=True, help="Latency predictors: fit on a latency table, evaluate on held-out architectures.")
+err = Console(stderr=True)
+
+
+def _metrics_table(title: str, metrics: dict) -> Table:
+    table = Table(title=title, caption="predicted vs measured latency, held-out architectures")
+    for column in ("held out", "RMSE ms", "MAPE", "within ±5%", "within ±10%", "Spearman", "Kendall"):
+        table.add_column(column, justify="right")
+    table.add_row(
+        f"{metrics['n']:,}",
+        f"{metrics['rmse_ms']:.4g}",
+        f"{100 * metrics['mape']:.2f}%",
+        f"{100 * metrics['within_5pct']:.1f}%",
+        f"{100 * metrics['within_10pct']:.1f}%",
+        f"{metrics['spearman']:.4f}",
+        f"{metrics['kendall']:.4f}",
+    )
+    return table
+
+
+@app.command()
+def fit(
+    out: Annotated[Path, typer.Option(help="Predictor file to write (JSON).")],
+    space: Annotated[str, typer.Option(help="Search space the table's architectures belong to: nb201, fbnet, kws.")] = "nb201",
+    latency_table: Annotated[
+        Path | None,
+        typer.Option(help="CSV: arch key column, one latency column (ms) per device (default: the space's shared table)."),
+    ] = None,
+    device: Annotated[str, typer.Option(help="Latency column to predict.")] = "pixel3",
+    train_size: Annotated[int, typer.Option(help="Measured architectures to train on (seeded random rows).")] = 100,
+    kind: Annotated[str, typer.Option(help="Predictor: lut, lgbm, mlp, fewshot (or macs, the MACs-only baseline).")] = "lgbm",
+    seed: Annotated[int, typer.Option(help="Seed of the row split and of the predictor.")] = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")] = False,
+) -> None:
+    """Fit a latency predictor on --train-size rows of the table and save it; report held-out accuracy."""
+    from edgenas.hardware.latency import PREDICTORS, save
+    from edgenas.workflows.latency_predictors import TableData, default_table, evaluate_predictor, fit_predictor
+
+    PREDICTORS.get(kind)  # an unknown kind fails before the table is read
+    data = TableData.load(space, latency_table or default_table(space))
+    data.table.column(device)
+    params = {"seed": seed} if kind in ("lgbm", "mlp") else None
+    predictor, info = fit_predictor(data, device, train_size, kind, seed, params)
+    save(out, predictor, info)
+    metrics, where = evaluate_predictor(predictor, info, data)
+    summary = {"predictor": str(out), "kind": kind, **{k: v for k, v in info.items() if k != "train_keys"}}
+    summary["held_out"] = metrics.to_dict()
+    if as_json:
+        sys.stdout.write(json.dumps(summary) + "\n")
+        return
+    Console().print(_metrics_table(f"{kind} on {device}, {train_size} training archs (seed {seed})", metrics.to_dict()))
+    Console().print(f"written: {out}", highlight=False)
+
+
+@app.command("eval")
+def evaluate(
+    predictor_file: Annotated[Path, typer.Argument(help="A predictor file written by `edgenas predictor fit`.")],
+    latency_table: Annotated[Path | None, typer.Option(help="CSV to evaluate on (default: the table it was fitted on).")] = None,
+    device: Annotated[str | None, typer.Option(help="Latency column (default: the device it was fitted on).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")] = False,
+) -> None:
+    """RMSE, MAPE, share within ±5% / ±10%, Spearman and Kendall on the rows the predictor was not trained on."""
+    from edgenas.hardware.latency import load
+    from edgenas.workflows.latency_predictors import TableData, evaluate_predictor
+
+    predictor, info = load(predictor_file)
+    space = str(info.get("space", "nb201"))
+    table = latency_table or Path(str(info.get("latency_table", "")))
+    data = TableData.load(space, table)
+    metrics, where = evaluate_predictor(predictor, info, data, device)
+    summary = {"predictor": str(predictor_file), "kind": predictor.kind, "space": space, **where, "metrics": metrics.to_dict()}
+    if as_json:
+        sys.stdout.write(json.dumps(summary) + "\n")
+        return
+    Console().print(_metrics_table(f"{predictor.kind} ({predictor_file.name}) on {where['device']}", metrics.to_dict()))

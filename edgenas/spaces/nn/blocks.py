@@ -1,0 +1,133 @@
+"""Torch building blocks every ``build()`` reuses (timm's ``layers/``): never copied per space.
+
+Padding follows TensorFlow's SAME rule (output = ceil(input / stride)), because that is what the
+layer IR assumes and what TFLite executes; where SAME would be asymmetric (an even kernel, or a
+stride of 2 on an odd input) an explicit zero-pad goes first, which the converter keeps as a PAD.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from edgenas.spaces.shapes import same_padding
+
+#: Activation modules by the names spaces use (``None``: linear).
+ACTIVATIONS = {
+    "relu": nn.ReLU,
+    "relu6": nn.ReLU6,
+    "hard_swish": nn.Hardswish,
+    "swish": nn.SiLU,
+    "sigmoid": nn.Sigmoid,
+    "hard_sigmoid": nn.Hardsigmoid,
+}
+
+
+def make_activation(name: str | None) -> nn.Module:
+    """A fresh activation module (``nn.Identity`` for ``None``)."""
+    return nn.Identity() if name is None else ACTIVATIONS[name]()
+
+
+class ConvBNReLU(nn.Module):
+    """Conv (1-D or 2-D, any groups) + batch norm + activation (ReLU unless ``act`` says otherwise),
+    with SAME padding for a known input size.
+
+    ``in_size`` is the spatial input size ((H, W) or (T,)), needed to compute SAME padding.
+    ``act`` names the activation (see :data:`ACTIVATIONS`; ``None`` for a linear projection).
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel: tuple[int, ...],
+        stride: tuple[int, ...],
+        in_size: tuple[int, ...],
+        groups: int = 1,
+        act: str | None = "relu",
+    ) -> None:
+        super().__init__()
+        pads = [same_padding(s, k, st) for s, k, st in zip(in_size, kernel, stride, strict=True)]
+        symmetric = all(before == after for before, after in pads)
+        conv_padding = tuple(before for before, _ in pads) if symmetric else 0
+        if len(kernel) == 2:
+            conv_cls, bn_cls = nn.Conv2d, nn.BatchNorm2d
+            # ZeroPad2d takes (left, right, top, bottom) = (W before, W after, H before, H after)
+            flat = (pads[1][0], pads[1][1], pads[0][0], pads[0][1])
+            self.pad: nn.Module = nn.Identity() if symmetric else nn.ZeroPad2d(flat)
+        else:
+            conv_cls, bn_cls = nn.Conv1d, nn.BatchNorm1d
+            self.pad = nn.Identity() if symmetric else nn.ConstantPad1d(pads[0], 0.0)
+        self.conv = conv_cls(in_channels, out_channels, kernel, stride, padding=conv_padding, groups=groups, bias=False)
+        self.bn = bn_cls(out_channels)
+        self.act = make_activation(act)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.act(self.bn(self.conv(self.pad(x))))
+
+
+class SqueezeExcite(nn.Module):
+    """Squeeze-and-excitation (Hu et al. 2018): pool, 1x1 reduce + act, 1x1 expand + gate, scale.
+
+    The two 1x1 convs carry biases (they have no batch norm), as in EfficientNet and MobileNetV3.
+    """
+
+    def __init__(self, channels: int, reduced: int, act: str, gate: str) -> None:
+        super().__init__()
+        self.reduce = nn.Conv2d(channels, reduced, 1)
+        self.act = make_activation(act)
+        self.expand = nn.Conv2d(reduced, channels, 1)
+        self.gate = make_activation(gate)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        s = x.mean(dim=(2, 3), keepdim=True)
+        return x * self.gate(self.expand(self.act(self.reduce(s))))
+
+
+class InvertedResidual(nn.Module):
+    """MBConv (MobileNetV2 / MnasNet / EfficientNet / MobileNetV3): 1x1 expand (skipped when
+    ``mid == c_in`` at expansion 1), KxK depthwise with the stride, optional squeeze-and-excitation,
+    linear 1x1 projection; a residual add where stride is 1 and channels are kept."""
+
+    def __init__(
+        self,
+        c_in: int,
+        c_out: int,
+        mid: int,
+        kernel: int,
+        stride: int,
+        size: int,
+        act: str,
+        se_channels: int = 0,
+        se_act: str = "relu",
+        se_gate: str = "sigmoid",
+    ) -> None:
+        super().__init__()
+        out_size = -(-size // stride)
+        self.expand = ConvBNReLU(c_in, mid, (1, 1), (1, 1), (size, size), act=act) if mid != c_in else nn.Identity()
+        self.dw = ConvBNReLU(mid, mid, (kernel, kernel), (stride, stride), (size, size), groups=mid, act=act)
+        self.se = SqueezeExcite(mid, se_channels, se_act, se_gate) if se_channels else nn.Identity()
+        self.project = ConvBNReLU(mid, c_out, (1, 1), (1, 1), (out_size, out_size), act=None)
+        self.residual = stride == 1 and c_in == c_out
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.project(self.se(self.dw(self.expand(x))))
+        return x + y if self.residual else y
+
+
+def fold_batchnorm(model: nn.Module) -> nn.Module:
+    """Fold every ``ConvBNReLU``'s batch norm into its conv, in place, for deployment.
+
+    The deployed network is what the layer IR describes (weights plus one bias per channel), and
+    the int8 converter does not fold ``BatchNorm1d`` by itself (see shared/notes). The model
+    must be in eval mode: folding uses the running statistics.
+    """
+    if model.training:
+        raise ValueError("fold_batchnorm needs a model in eval mode")
+    from torch.nn.utils.fusion import fuse_conv_bn_eval
+
+    for module in model.modules():
+        if isinstance(module, ConvBNReLU) and isinstance(module.bn, nn.modules.batchnorm._BatchNorm):
+            module.conv = fuse_conv_bn_eval(module.conv, module.bn)
+            module.bn = nn.Identity()
+    return model

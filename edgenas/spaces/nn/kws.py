@@ -1,0 +1,49 @@
+"""The torch realisation of a ``kws`` genotype (kept apart so ``layers()`` never imports torch)."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from edgenas.spaces.nn.blocks import ConvBNReLU
+
+
+class KwsNet(nn.Module):
+    """DS-CNN / 1-D DS-CNN. Input ``(batch, time, coefficients)`` MFCCs (or a one-channel image
+    ``(batch, 1, H, W)``); output logits."""
+
+    def __init__(self, plan: dict, input_shape: tuple[int, int], num_classes: int) -> None:
+        super().__init__()
+        self.two_d = bool(plan["two_d"])
+        t, f = input_shape
+        layers: list[nn.Module] = []
+        if self.two_d:
+            kernel, stride = tuple(plan["first_kernel"]), tuple(plan["first_stride"])
+            size: tuple[int, ...] = (t, f)
+            cin = 1
+        else:
+            kernel, stride = (plan["first_kernel"][0],), (plan["first_stride"][0],)
+            size = (t,)
+            cin = f
+        c0 = plan["first_channels"]
+        layers.append(ConvBNReLU(cin, c0, kernel, stride, size))
+        size = tuple(math.ceil(s / st) for s, st in zip(size, stride, strict=True))
+        cin = c0
+        dims = len(size)
+        for c, k, s in plan["blocks"]:
+            layers.append(ConvBNReLU(cin, cin, (k,) * dims, (s,) * dims, size, groups=cin))
+            size = tuple(math.ceil(x / s) for x in size)
+            layers.append(ConvBNReLU(cin, c, (1,) * dims, (1,) * dims, size))
+            cin = c
+        self.features = nn.Sequential(*layers)
+        self.classifier = nn.Linear(cin, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() == 4:  # a one-channel image (batch, 1, H, W): read as an H x W map
+            x = x.squeeze(1)
+        x = x.unsqueeze(1) if self.two_d else x.transpose(1, 2)
+        x = self.features(x)
+        x = x.mean(dim=(2, 3)) if self.two_d else x.mean(dim=2)
+        return self.classifier(x)

@@ -1,0 +1,147 @@
+"""The run folder: every file a search writes, by name, in one place.
+
+A search, its resume, the report, ``export``, ``verify`` and the benchmarks all read and write the
+same folder; :class:`RunFolder` is the only code that knows what its files are called, so a new
+file (or a renamed one) is one change here. The layout::
+
+    RUN/
+      trials.db               the store: configuration + one row per trial (SQLite, WAL)
+      config.yaml             the resolved configuration of the last invocation (readable copy)
+      report.json report.md pareto.png
+      best/                   model.pt (checkpoint), model.onnx, model_int8.tflite, c/ (C source)
+      trials/<ID>/            weights of another trial, trained again on request (export --retrain)
+      prefilter.db            the pre-filter's proxy-scored pool (--evaluator prefilter:...)
+      supernet.pt             the weight-sharing supernet's weights (--evaluator supernet)
+      measured_latency.json   latencies measured on this machine (--latency measured)
+      differentiable.json     what a differentiable search derived, and how
+      latency-<T>ms/          one run folder per limit of a differentiable --sweep
+      sweep.json sweep.md sweep_pareto.png
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from edgenas.errors import InvalidInputError
+from edgenas.store._sqlite import SqliteStore
+
+
+@dataclass(frozen=True)
+class RunFolder:
+    """The files of one search run under ``path``."""
+
+    path: Path
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "path", Path(self.path))
+
+    # -- the store ------------------------------------------------------------------------
+    @property
+    def store_path(self) -> Path:
+        return self.path / "trials.db"
+
+    def holds_search(self) -> bool:
+        """Whether a search was started here (its store exists)."""
+        return self.store_path.is_file()
+
+    def open_store(self) -> SqliteStore:
+        """The run's store, created (with the folder) when absent."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        return SqliteStore(self.store_path)
+
+    def require(self) -> RunFolder:
+        """This folder, or a clear error when it holds no search."""
+        if not self.path.is_dir() or not self.holds_search():
+            raise InvalidInputError(
+                f"{self.path}: not a search run folder (no {self.store_path.name}); pass the --out folder of `edgenas search`"
+            )
+        return self
+
+    def read_config(self) -> dict[str, Any]:
+        """The configuration stored when the search started (an error when there is none)."""
+        with SqliteStore(self.require().store_path) as store:
+            config = store.read_config()
+        if not config:
+            raise InvalidInputError(f"{self.store_path} holds no search configuration")
+        return config
+
+    # -- files beside the store -----------------------------------------------------------
+    @property
+    def config_file(self) -> Path:
+        return self.path / "config.yaml"
+
+    @property
+    def report_json(self) -> Path:
+        return self.path / "report.json"
+
+    @property
+    def report_md(self) -> Path:
+        return self.path / "report.md"
+
+    @property
+    def pareto_png(self) -> Path:
+        return self.path / "pareto.png"
+
+    @property
+    def best_dir(self) -> Path:
+        return self.path / "best"
+
+    @property
+    def best_checkpoint(self) -> Path:
+        return self.best_dir / "model.pt"
+
+    @property
+    def best_onnx(self) -> Path:
+        return self.best_dir / "model.onnx"
+
+    @property
+    def best_int8_tflite(self) -> Path:
+        return self.best_dir / "model_int8.tflite"
+
+    def trial_dir(self, trial_id: str) -> Path:
+        """Where the weights and exports of a trial other than the best go."""
+        return self.path / "trials" / trial_id
+
+    @property
+    def prefilter_store(self) -> Path:
+        return self.path / "prefilter.db"
+
+    @property
+    def supernet_weights(self) -> Path:
+        return self.path / "supernet.pt"
+
+    @property
+    def measured_latency(self) -> Path:
+        return self.path / "measured_latency.json"
+
+    @property
+    def differentiable_json(self) -> Path:
+        return self.path / "differentiable.json"
+
+    def sweep_run(self, latency_ms: float) -> RunFolder:
+        """The run folder of one limit of a differentiable ``--sweep``."""
+        return RunFolder(self.path / f"latency-{latency_ms:g}ms")
+
+    @property
+    def sweep_json(self) -> Path:
+        return self.path / "sweep.json"
+
+    @property
+    def sweep_md(self) -> Path:
+        return self.path / "sweep.md"
+
+    @property
+    def sweep_pareto_png(self) -> Path:
+        return self.path / "sweep_pareto.png"
+
+    # -- finding a run --------------------------------------------------------------------
+    @classmethod
+    def of_model(cls, model: Path) -> RunFolder | None:
+        """The run a model file inside it belongs to (``RUN/best/model.pt``, ``RUN/best/c/...``,
+        ``RUN/trials/7/model.pt``), or None."""
+        for parent in Path(model).resolve().parents[:3]:
+            if cls(parent).holds_search():
+                return cls(parent)
+        return None

@@ -1,0 +1,117 @@
+"""Fit a latency predictor on rows of a latency table and evaluate it on the rows it never saw.
+
+The library side of ``edgenas predictor fit`` / ``eval`` and of ``benchmarks/predictors.py``: it
+joins a space (archs -> layers) to a table (archs -> measured ms) and to the torch-free
+:mod:`edgenas.hardware.latency`. A predictor file records which table rows trained it (their keys), so
+evaluation is always on held-out architectures.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgenas.errors import InvalidInputError
+from edgenas.hardware.latency import PREDICTORS, FewShotPredictor, LatencyMetrics, LatencyPredictor, Net, latency_metrics, nets_of
+from edgenas.hardware.latency.table import LatencyTable, read_latency_table, select_rows, split_rows, table_archs
+from edgenas.spaces import SPACES
+from edgenas.workflows.search import shared_data_dir
+
+#: The shared table each space is measured in (``$EDGENAS_SHARED_DATA/benchmarks/``).
+DEFAULT_TABLES = {"nb201": "nb201_latency_ms.csv", "fbnet": "fbnet_cifar100_latency_ms.csv"}
+#: Source architectures per source device when pretraining a few-shot predictor.
+SOURCE_SIZE = 1000
+
+
+def default_table(space: str, shared_data: Path | None = None) -> Path:
+    """The shared latency table of ``space``; spaces without one need ``--latency-table``."""
+    SPACES.get(space)
+    if space not in DEFAULT_TABLES:
+        raise InvalidInputError(f"space {space!r} has no shared latency table: pass --latency-table CSV (see docs/predictors.md)")
+    return shared_data_dir(shared_data) / "benchmarks" / DEFAULT_TABLES[space]
+
+
+def device_family(device: str) -> str:
+    """``titanx_32`` -> ``titanx``: the same hardware at another batch size is not a *new* device."""
+    return re.sub(r"_\d+$", "", device)
+
+
+@dataclass
+class TableData:
+    """A latency table joined to a space: the nets of every row, computed once."""
+
+    space_name: str
+    table: LatencyTable
+    nets: list[Net] = field(repr=False)
+
+    @classmethod
+    def load(cls, space: str, latency_table: Path) -> TableData:
+        sp = SPACES.create(space)
+        table = read_latency_table(latency_table)
+        return cls(space, table, nets_of(sp, table_archs(sp, table)))
+
+    def pick(self, rows: np.ndarray | list[int]) -> list[Net]:
+        return [self.nets[i] for i in rows]
+
+
+def fit_predictor(
+    data: TableData,
+    device: str,
+    train_size: int,
+    kind: str = "lgbm",
+    seed: int = 0,
+    params: dict[str, Any] | None = None,
+    source_size: int = SOURCE_SIZE,
+) -> tuple[LatencyPredictor, dict[str, Any]]:
+    """Fit ``kind`` on ``train_size`` seeded random rows measured on ``device``: ``(predictor, info)``.
+
+    ``fewshot`` first pretrains on ``source_size`` rows of every other device column outside the
+    target's family, then adapts with the ``train_size`` target rows.
+    """
+    factory = PREDICTORS.get(kind)
+    y = data.table.column(device)
+    train, _ = split_rows(select_rows(data.table, device), train_size, seed)
+    predictor = factory(**(params or {}))
+    info: dict[str, Any] = {
+        "space": data.space_name,
+        "device": device,
+        "latency_table": str(data.table.path),
+        "train_size": int(train_size),
+        "seed": int(seed),
+        "train_keys": [data.table.keys[i] for i in train],
+    }
+    if isinstance(predictor, FewShotPredictor):
+        family = device_family(device)
+        sources = [d for d in data.table.devices() if device_family(d) != family]
+        if not sources:
+            raise InvalidInputError(
+                f"--kind fewshot needs other devices in {data.table.path} to learn from; it has only {device!r}'s family"
+            )
+        pool = np.flatnonzero(np.all([np.isfinite(data.table.column(d)) for d in sources], axis=0))
+        rng = np.random.default_rng([seed, 1])
+        chosen = np.sort(rng.choice(pool, size=min(source_size, len(pool)), replace=False))
+        predictor.pretrain(data.pick(chosen), {d: data.table.column(d)[chosen] for d in sources})
+        info["sources"] = sources
+        info["source_size"] = int(len(chosen))
+    predictor.fit(data.pick(train), y[train])
+    return predictor, info
+
+
+def evaluate_predictor(
+    predictor: LatencyPredictor, info: dict[str, Any], data: TableData, device: str | None = None
+) -> tuple[LatencyMetrics, dict[str, Any]]:
+    """Metrics on every row measured on ``device`` (default: the fit's) that did not train the predictor."""
+    device = device or str(info.get("device"))
+    if info.get("space") not in (None, data.space_name):
+        raise InvalidInputError(f"the predictor was fitted on space {info['space']!r}, the table is read as {data.space_name!r}")
+    y = data.table.column(device)
+    trained = set(info.get("train_keys", []))
+    held = np.array([i for i in select_rows(data.table, device) if data.table.keys[i] not in trained], dtype=int)
+    if len(held) < 2:
+        raise InvalidInputError(f"{data.table.path} has {len(held)} rows on {device!r} that the predictor was not trained on")
+    metrics = latency_metrics(y[held], predictor.predict(data.pick(held)))
+    return metrics, {"device": device, "latency_table": str(data.table.path), "held_out": int(len(held))}
