@@ -41,7 +41,7 @@ from edgenas.hardware.calibrate import (
 from edgenas.hardware.check import IN_SAMPLE_GOAL, LOMO_GOAL
 from edgenas.hardware.mlperf import BENCHMARKS, measured_rows, reference_models
 from edgenas.hardware.target import load_target
-from edgenas.workflows.search import shared_data_dir
+from edgenas.settings import shared_data_dir
 
 BUILTIN_DIR = Path(load_target.__code__.co_filename).parent / "targets"
 

@@ -28,9 +28,9 @@ from pathlib import Path
 
 import numpy as np
 
+from edgenas.settings import shared_data_dir
 from edgenas.strategies import STRATEGIES
 from edgenas.workflows.bench import BenchConfig, run_bench
-from edgenas.workflows.search import shared_data_dir
 
 NB201_DEVICES = ("pixel3", "raspi4", "fpga", "eyeriss")
 FBNET_DEVICES = ("pixel3", "fpga")

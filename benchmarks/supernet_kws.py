@@ -1,6 +1,6 @@
 """Does the ``kws`` supernet rank architectures like stand-alone training? One schedule, one line.
 
-Trains one :class:`~edgenas.evaluators.supernet.SupernetEvaluator` with the given schedule and scores the
+Trains one :class:`~edgenas.evaluators.supernet.KwsSupernetEvaluator` with the given schedule and scores the
 same ``--n`` architectures as ``benchmarks/evaluators.py`` (same sample, same seed) against their
 stand-alone validation accuracies, read from that script's training cache (run
 ``benchmarks/evaluators.py --stage train`` first; nothing is retrained here). Prints the Spearman
@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     from evaluators import rank_correlations, sample_archs  # benchmarks/evaluators.py: same sample, same statistics
     from scipy.stats import spearmanr
 
-    from edgenas.evaluators.supernet import SupernetEvaluator
+    from edgenas.evaluators.supernet import KwsSupernetEvaluator
     from edgenas.spaces import KwsSpace
     from edgenas.tasks.kws import load_kws
 
@@ -99,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
         "finetune_steps": args.finetune_steps,
     }
     settings = {k: v for k, v in settings.items() if v is not None}
-    evaluator = SupernetEvaluator(
+    evaluator = KwsSupernetEvaluator(
         space, data, seed=args.seed, cache=args.supernet_cache, log=lambda m: print(m, file=sys.stderr), **settings
     )
     start = time.process_time()

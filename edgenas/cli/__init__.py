@@ -228,7 +228,7 @@ def targets(
 
     if check:
         from edgenas.hardware.check import check_targets, format_check
-        from edgenas.workflows.search import shared_data_dir
+        from edgenas.settings import shared_data_dir
 
         result = check_targets(shared_data_dir())
         if as_json:

@@ -33,11 +33,11 @@ from edgenas.experiment import Experiment
 from edgenas.hardware.fbnet_lut import METRICS, FbnetLutCost, read_fbnet_lut
 from edgenas.hardware.table import TableLatency
 from edgenas.objectives import Limits, hypervolume_2d
+from edgenas.settings import shared_data_dir
 from edgenas.spaces import SPACES
 from edgenas.store import SqliteStore
 from edgenas.strategies import STRATEGIES
 from edgenas.trial import Trial, TrialState
-from edgenas.workflows.search import shared_data_dir
 
 #: Query counts at which regret is reported (those above ``--queries`` are dropped, ``--queries`` added).
 REPORT_BUDGETS = (25, 50, 100, 300)

@@ -18,8 +18,8 @@ import numpy as np
 from edgenas.errors import InvalidInputError
 from edgenas.hardware.latency import PREDICTORS, FewShotPredictor, LatencyMetrics, LatencyPredictor, Net, latency_metrics, nets_of
 from edgenas.hardware.latency.table import LatencyTable, read_latency_table, select_rows, split_rows, table_archs
+from edgenas.settings import shared_data_dir
 from edgenas.spaces import SPACES
-from edgenas.workflows.search import shared_data_dir
 
 #: The shared table each space is measured in (``$EDGENAS_SHARED_DATA/benchmarks/``).
 DEFAULT_TABLES = {"nb201": "nb201_latency_ms.csv", "fbnet": "fbnet_cifar100_latency_ms.csv"}

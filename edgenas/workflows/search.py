@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,6 +20,7 @@ from typing import TYPE_CHECKING
 from edgenas.errors import InvalidInputError, MissingDataError
 from edgenas.experiment import Experiment, Progress, layers_cost
 from edgenas.objectives import Limits
+from edgenas.settings import shared_data_dir
 from edgenas.spaces.task import BASELINES, TASK_SPACES, baseline_arch, space_flag, space_params
 from edgenas.store import SqliteStore
 from edgenas.strategies import STRATEGIES
@@ -113,16 +113,6 @@ class SearchConfig:
         if self.max_trial_seconds is not None and self.max_trial_seconds <= 0:
             raise InvalidInputError("the per-trial time limit must be positive")
         self.limits()  # positive limits
-
-
-def shared_data_dir(explicit: Path | None = None) -> Path:
-    """Where the project's shared measurements live: explicit, ``$EDGENAS_SHARED_DATA``, or ``../shared/data``."""
-    if explicit is not None:
-        return explicit
-    env = os.environ.get("EDGENAS_SHARED_DATA")
-    if env:
-        return Path(env)
-    return Path.cwd().parent / "shared" / "data"
 
 
 @dataclass

@@ -19,7 +19,7 @@ from edgenas.spaces import KwsSpace
 from edgenas.supernets.differentiable.latency_table import SRAM_NORM_P, ExpectedCost, KwsCostTable
 from edgenas.supernets.differentiable.losses import ArchLoss
 from edgenas.supernets.differentiable.search import DifferentiableSearch, repair
-from edgenas.supernets.differentiable.supernet import KwsSupernet
+from edgenas.supernets.differentiable.supernet import KwsGumbelSupernet
 from edgenas.tasks.base import Split, TaskData
 from edgenas.trial import Cost, TrialState
 from edgenas.workflows.differentiable import parse_sweep
@@ -77,7 +77,7 @@ def test_expected_cost_mixes_choices_linearly(space, table):
 
 def test_gradients_reach_the_architecture_logits(space, table):
     torch.manual_seed(0)
-    net = KwsSupernet(space)
+    net = KwsGumbelSupernet(space)
     x, y = torch.randn(8, 49, 10), torch.randint(0, 12, (8,))
     gates = net.sample_gates(1.0, torch.Generator().manual_seed(1))
     F.cross_entropy(net(x, gates), y).backward()
@@ -92,7 +92,7 @@ def test_gradients_reach_the_architecture_logits(space, table):
 
 
 def test_derive_is_the_argmax(space):
-    net = KwsSupernet(space)
+    net = KwsGumbelSupernet(space)
     with torch.no_grad():
         net.alpha["depth"][1] = 3.0
         net.alpha["b1_channels"][6] = 2.0

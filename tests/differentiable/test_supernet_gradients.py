@@ -12,10 +12,10 @@ import torch
 import torch.nn.functional as F
 
 from edgenas.spaces import KwsSpace
-from edgenas.supernets.differentiable.supernet import KwsSupernet
+from edgenas.supernets.differentiable.supernet import KwsGumbelSupernet
 
 
-def _active(net: KwsSupernet, gates: dict[str, torch.Tensor]) -> list[str]:
+def _active(net: KwsGumbelSupernet, gates: dict[str, torch.Tensor]) -> list[str]:
     depth = int(gates["depth"].argmax()) + 1
     names = ["family", "depth", "first_channels", "first_kernel", "first_stride"]
     return names + [f"b{i}_{d}" for i in range(depth) for d in ("channels", "kernel", "stride")]
@@ -24,7 +24,7 @@ def _active(net: KwsSupernet, gates: dict[str, torch.Tensor]) -> list[str]:
 def test_every_active_decision_learns_from_the_cross_entropy():
     space = KwsSpace(max_depth=3)
     torch.manual_seed(0)
-    net = KwsSupernet(space)
+    net = KwsGumbelSupernet(space)
     x, y = torch.randn(32, 49, 10), torch.randint(0, 12, (32,))
     generator = torch.Generator().manual_seed(3)
     for _ in range(6):
@@ -46,7 +46,7 @@ def test_gates_do_not_change_the_forward_pass():
     the output with plain one-hot vectors."""
     space = KwsSpace(max_depth=3)
     torch.manual_seed(0)
-    net = KwsSupernet(space)
+    net = KwsGumbelSupernet(space)
     x = torch.randn(8, 49, 10)
     gates = net.sample_gates(0.7, torch.Generator().manual_seed(5))
     hard = {n: F.one_hot(g.argmax(), len(g)).float() for n, g in gates.items()}

@@ -10,11 +10,11 @@ import torch
 
 from edgenas.errors import InvalidInputError
 from edgenas.evaluators.base import TrialFailed
-from edgenas.evaluators.supernet import SupernetEvaluator
+from edgenas.evaluators.supernet import KwsSupernetEvaluator
 from edgenas.evaluators.supernet.kws import extreme_plan, strided_largest_plan
 from edgenas.spaces import SPACES
 from edgenas.spaces.kws import KwsSpace
-from edgenas.supernets.weight_sharing.kws import KwsSupernet
+from edgenas.supernets.weight_sharing.kws import KwsSharedSupernet
 from edgenas.tasks.base import Split, TaskData
 
 
@@ -45,7 +45,7 @@ def tiny_task(n: int = 96, classes: int = 3, seed: int = 0) -> TaskData:
 def test_extracted_subnet_computes_what_the_supernet_slice_computes(family: str) -> None:
     space = KwsSpace(num_classes=3, max_depth=3)
     torch.manual_seed(0)
-    net = KwsSupernet(space, family).eval()
+    net = KwsSharedSupernet(space, family).eval()
     for bn in (m for m in net.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)):
         bn.running_mean.uniform_(-0.5, 0.5)
         bn.running_var.uniform_(0.5, 2.0)
@@ -81,7 +81,7 @@ def test_strided_largest_is_the_extreme_with_a_strided_first_conv() -> None:
 def test_every_sandwich_role_learns(largest: str, distill: bool) -> None:
     space = KwsSpace(num_classes=3, max_depth=2)
     settings = {"epochs": 4, "batch_size": 32, "lr": 0.02, "largest": largest, "distill": distill, "families": ("1d",)}
-    evaluator = SupernetEvaluator(space, tiny_task(n=96), **settings)
+    evaluator = KwsSupernetEvaluator(space, tiny_task(n=96), **settings)
     evaluator.supernets()
     first, last = evaluator.history[0], evaluator.history[-1]
     roles = {"smallest", "random"} | ({"largest"} if largest != "none" else set())
@@ -93,7 +93,7 @@ def test_every_sandwich_role_learns(largest: str, distill: bool) -> None:
 def test_a_shared_supernet_trains_both_families_in_turn() -> None:
     space = KwsSpace(num_classes=3, max_depth=2)
     settings = {"epochs": 3, "batch_size": 32, "lr": 0.02, "share_families": True, "finetune_steps": 0}
-    evaluator = SupernetEvaluator(space, tiny_task(n=96), **settings)
+    evaluator = KwsSupernetEvaluator(space, tiny_task(n=96), **settings)
     nets = evaluator.supernets()
     assert nets["2d"] is nets["1d"]  # one set of weights
     by_family = {f: [h for h in evaluator.history if h["family"] == f] for f in ("2d", "1d")}
@@ -108,8 +108,8 @@ def test_finetuning_is_deterministic_and_reuses_the_cached_supernet(tmp_path: Pa
     data, cache = tiny_task(n=64), tmp_path / "supernet.pt"
     settings = {"epochs": 1, "batch_size": 32, "families": ("1d",), "cache": cache}
     arch = space.arch([1, 2, 2, 0, 0, 3, 0, 0])
-    plain = SupernetEvaluator(space, data, finetune_steps=0, **settings).subnet(arch)
-    tuned = [SupernetEvaluator(space, data, finetune_steps=20, **settings) for _ in range(2)]
+    plain = KwsSupernetEvaluator(space, data, finetune_steps=0, **settings).subnet(arch)
+    tuned = [KwsSupernetEvaluator(space, data, finetune_steps=20, **settings) for _ in range(2)]
     nets = [e.subnet(arch) for e in tuned]
     assert all(e.train_seconds == 0.0 for e in tuned)  # the supernet came from the cache both times
     for b, c in zip(nets[0].parameters(), nets[1].parameters(), strict=True):
@@ -120,7 +120,7 @@ def test_finetuning_is_deterministic_and_reuses_the_cached_supernet(tmp_path: Pa
 def test_warmup_epochs_train_the_largest_alone() -> None:
     space = KwsSpace(num_classes=3, max_depth=1)
     settings = {"epochs": 1, "warmup_epochs": 1, "batch_size": 48, "largest": "strided", "families": ("1d",)}
-    evaluator = SupernetEvaluator(space, tiny_task(n=96), **settings)
+    evaluator = KwsSupernetEvaluator(space, tiny_task(n=96), **settings)
     evaluator.supernets()
     warm, after = evaluator.history
     assert warm["warmup"] and set(warm) == {"family", "epoch", "warmup", "largest"}
@@ -130,13 +130,13 @@ def test_warmup_epochs_train_the_largest_alone() -> None:
 def test_bad_schedules_are_clear_errors() -> None:
     space, data = KwsSpace(num_classes=3), tiny_task()
     with pytest.raises(InvalidInputError, match="largest must be one of"):
-        SupernetEvaluator(space, data, largest="huge")
+        KwsSupernetEvaluator(space, data, largest="huge")
     with pytest.raises(InvalidInputError, match="need a largest network"):
-        SupernetEvaluator(space, data, largest="none", distill=True)
+        KwsSupernetEvaluator(space, data, largest="none", distill=True)
     with pytest.raises(InvalidInputError, match=">= 0"):
-        SupernetEvaluator(space, data, random_per_step=-1)
+        KwsSupernetEvaluator(space, data, random_per_step=-1)
     with pytest.raises(InvalidInputError, match=">= 0"):
-        SupernetEvaluator(space, data, finetune_steps=-5)
+        KwsSupernetEvaluator(space, data, finetune_steps=-5)
 
 
 def test_supernet_evaluator_learns_and_caches(tmp_path: Path) -> None:
@@ -144,15 +144,15 @@ def test_supernet_evaluator_learns_and_caches(tmp_path: Path) -> None:
     data = tiny_task(n=64)
     cache = tmp_path / "supernet.pt"
     settings = {"epochs": 3, "batch_size": 32, "seed": 0, "calibration_batches": 2, "families": ("1d",)}
-    evaluator = SupernetEvaluator(space, data, cache=cache, **settings)
+    evaluator = KwsSupernetEvaluator(space, data, cache=cache, **settings)
     arch = space.arch([1, 2, 2, 0, 0, 3, 0, 0])  # 1d, c48, k3, stride 2, depth 1, block c48
     first = evaluator.evaluate(arch)
     assert first.extra["inherited"] == 1.0 and first.accuracy > 0.6  # chance is 1/3
     assert cache.exists()
-    again = SupernetEvaluator(space, data, cache=cache, **settings)
+    again = KwsSupernetEvaluator(space, data, cache=cache, **settings)
     assert again.evaluate(arch).accuracy == first.accuracy  # loaded, not retrained: same weights
     assert again.train_seconds == 0.0
-    other = SupernetEvaluator(space, data, cache=cache, **{**settings, "largest": "strided"})
+    other = KwsSupernetEvaluator(space, data, cache=cache, **{**settings, "largest": "strided"})
     other.supernets()
     assert other.train_seconds > 0.0  # another schedule's weights are not reused
     with pytest.raises(TrialFailed, match="1d family only"):
@@ -161,4 +161,4 @@ def test_supernet_evaluator_learns_and_caches(tmp_path: Path) -> None:
 
 def test_spaces_without_a_supernet_are_a_clear_error() -> None:
     with pytest.raises(InvalidInputError, match="has no supernet yet.*kws"):
-        SupernetEvaluator(SPACES.create("nb201"), tiny_task())
+        KwsSupernetEvaluator(SPACES.create("nb201"), tiny_task())

@@ -10,10 +10,10 @@ import pytest
 import torch
 
 from edgenas.errors import InvalidInputError
-from edgenas.evaluators.supernet import SUPERNET_SPACES, MbconvSupernetEvaluator, SupernetEvaluator, supernet_evaluator
+from edgenas.evaluators.supernet import SUPERNET_SPACES, KwsSupernetEvaluator, MbconvSupernetEvaluator, supernet_evaluator
 from edgenas.evaluators.supernet.mbconv import extreme_arch
 from edgenas.spaces import SPACES, KwsSpace, MbconvSpace, OpFilteredSpace
-from edgenas.supernets.weight_sharing.mbconv import MbconvSupernet, stage_depths
+from edgenas.supernets.weight_sharing.mbconv import MbconvSharedSupernet, stage_depths
 from edgenas.tasks.base import Split, TaskData
 
 #: The npu-int8 choices (relu/relu6, no SE, int8) at a small resolution, so tests stay fast.
@@ -59,7 +59,7 @@ def test_extracted_subnet_computes_what_the_supernet_slice_computes(options: dic
     # the full space exercises SE (both styles), swish / hard-swish and the head FC too
     space = MbconvSpace(num_classes=5, in_channels=1, resolutions=(16, 20), **options)
     torch.manual_seed(0)
-    net = MbconvSupernet(space).eval()
+    net = MbconvSharedSupernet(space).eval()
     _randomise_batchnorm(net)
     rng = np.random.default_rng(3)
     for _ in range(3):
@@ -76,7 +76,7 @@ def test_extracted_subnet_computes_what_the_supernet_slice_computes(options: dic
 
 def test_smaller_choices_are_slices_of_the_larger_ones() -> None:
     space = MbconvSpace(num_classes=3, in_channels=1, resolutions=(16,), **NPU_SPACE)
-    net = MbconvSupernet(space)
+    net = MbconvSharedSupernet(space)
     k7 = space.from_values({"s1_depth": 1, "s1b0_kernel": 7, "s1b0_expand": 6})
     k3 = space.from_values({"s1_depth": 1, "s1b0_kernel": 3, "s1b0_expand": 3})
     big = net.extract(space.plan(k7), stage_depths(space, k7)).blocks[0].dw.conv.weight
@@ -163,7 +163,7 @@ def test_factory_picks_the_space_and_names_the_supported_ones() -> None:
     assert "mbconv" in SUPERNET_SPACES and "kws" in SUPERNET_SPACES
     space = MbconvSpace(num_classes=2, in_channels=1, resolutions=(16,))
     assert isinstance(supernet_evaluator(space, data, epochs=1), MbconvSupernetEvaluator)
-    assert isinstance(supernet_evaluator(KwsSpace(num_classes=3), data, epochs=1), SupernetEvaluator)
+    assert isinstance(supernet_evaluator(KwsSpace(num_classes=3), data, epochs=1), KwsSupernetEvaluator)
     with pytest.raises(InvalidInputError, match="has no supernet yet.*kws, mbconv"):
         supernet_evaluator(SPACES.create("nb201"), data)
 
@@ -178,18 +178,18 @@ def test_bad_input_is_a_clear_error() -> None:
     with pytest.raises(InvalidInputError, match="1 channels, the mbconv space 3"):
         MbconvSupernetEvaluator(MbconvSpace(num_classes=2, in_channels=3, resolutions=(16,)), data)
     # a supernet built without SE weights refuses an SE block rather than silently dropping it
-    no_se = MbconvSupernet(MbconvSpace(num_classes=2, in_channels=1, resolutions=(16,), squeeze_excite=False))
+    no_se = MbconvSharedSupernet(MbconvSpace(num_classes=2, in_channels=1, resolutions=(16,), squeeze_excite=False))
     se_arch = space.from_values({"s1_depth": 1, "s1b0_se": True})
     with pytest.raises(InvalidInputError, match="without squeeze-and-excitation"):
         no_se.check_plan(space.plan(se_arch))
     with pytest.raises(InvalidInputError, match="3 classes"):
-        MbconvSupernet(MbconvSpace(num_classes=3, in_channels=1)).check_plan(space.plan(se_arch))
+        MbconvSharedSupernet(MbconvSpace(num_classes=3, in_channels=1)).check_plan(space.plan(se_arch))
 
 
 def test_zero_init_residual_starts_extra_depth_as_the_identity() -> None:
     space = MbconvSpace(num_classes=3, in_channels=1, resolutions=(16,), **NPU_SPACE)
     torch.manual_seed(0)
-    net = MbconvSupernet(space, zero_init_residual=True).eval()
+    net = MbconvSharedSupernet(space, zero_init_residual=True).eval()
     shallow, deep = (space.from_values({"s1_depth": d, "s1_width": 16, "s2_width": 24}) for d in (1, 2))
     x = torch.randn(2, 1, 16, 16)
     with torch.no_grad():

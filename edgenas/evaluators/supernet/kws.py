@@ -38,7 +38,7 @@ from edgenas.evaluators.base import TrialFailed
 from edgenas.evaluators.supernet.base import SupernetEvaluatorBase
 from edgenas.spaces.base import SearchSpace
 from edgenas.spaces.kws import BLOCK_CHANNELS, BLOCK_KERNELS, FAMILIES, FIRST_CHANNELS, FIRST_KERNELS, KwsSpace
-from edgenas.supernets.weight_sharing.kws import KwsSupernet
+from edgenas.supernets.weight_sharing.kws import KwsSharedSupernet
 from edgenas.tasks.base import TaskData
 
 #: Spaces that have a supernet.
@@ -80,7 +80,7 @@ def strided_largest_plan(space: KwsSpace, family: str) -> dict:
     return plan
 
 
-class SupernetEvaluator(SupernetEvaluatorBase):
+class KwsSupernetEvaluator(SupernetEvaluatorBase):
     """Scores architectures with weights inherited from one trained supernet per family.
 
     Args:
@@ -160,7 +160,7 @@ class SupernetEvaluator(SupernetEvaluatorBase):
         self.finetune_steps = finetune_steps
         #: Mean training loss per family, epoch and sandwich role (``largest``, ``smallest``, ``random``).
         self.history: list[dict] = []
-        self._nets: dict[str, KwsSupernet] | None = None
+        self._nets: dict[str, KwsSharedSupernet] | None = None
 
     # -- training ---------------------------------------------------------------------------
     def _fingerprint(self) -> dict:
@@ -183,7 +183,7 @@ class SupernetEvaluator(SupernetEvaluatorBase):
             "shared": self.shared,
         }
 
-    def supernets(self) -> dict[str, KwsSupernet]:
+    def supernets(self) -> dict[str, KwsSharedSupernet]:
         """The trained supernets by family (trained on first use, or loaded from ``cache``)."""
         if self._nets is None:
             groups = {"both": self.families} if self.shared else {family: (family,) for family in self.families}
@@ -204,10 +204,10 @@ class SupernetEvaluator(SupernetEvaluatorBase):
             self._nets = by_family
         return self._nets
 
-    def _fresh(self, family: str) -> KwsSupernet:
+    def _fresh(self, family: str) -> KwsSharedSupernet:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed_for(self.seed, "supernet", "init", family) % 2**62)
-            return KwsSupernet(self.space, family)
+            return KwsSharedSupernet(self.space, family)
 
     def _random_plan(self, family: str, rng: np.random.Generator) -> dict:
         genes = list(self.space.sample(rng).genes)
@@ -221,7 +221,7 @@ class SupernetEvaluator(SupernetEvaluatorBase):
             return strided_largest_plan(self.space, family)
         return None
 
-    def _train_family(self, families: tuple[str, ...], net: KwsSupernet) -> None:
+    def _train_family(self, families: tuple[str, ...], net: KwsSharedSupernet) -> None:
         """Warm-up epochs on the largest alone, then sandwich steps (largest, smallest, random subnets).
 
         With ``distill`` the subnets other than the largest learn the largest's (detached) soft

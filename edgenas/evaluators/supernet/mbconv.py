@@ -1,6 +1,6 @@
 """Train the ``mbconv`` supernet once (sandwich rule), then score subnets with inherited weights.
 
-The recipe is :class:`~edgenas.evaluators.supernet.kws.SupernetEvaluator`'s (the ``kws`` one): every
+The recipe is :class:`~edgenas.evaluators.supernet.kws.KwsSupernetEvaluator`'s (the ``kws`` one): every
 step accumulates the gradients of the largest subnet, the smallest and ``RANDOM_PER_STEP``
 random ones, all drawn from the space being searched (a target-filtered space's largest network
 is the largest one the target can run, not the unfiltered space's). A subnet is scored by
@@ -34,7 +34,7 @@ from edgenas.evaluators.supernet.base import SupernetEvaluatorBase
 from edgenas.evaluators.supernet.kws import RANDOM_PER_STEP
 from edgenas.spaces.base import SearchSpace
 from edgenas.spaces.mbconv import MbconvSpace
-from edgenas.supernets.weight_sharing.mbconv import MbconvSupernet, stage_depths
+from edgenas.supernets.weight_sharing.mbconv import MbconvSharedSupernet, stage_depths
 from edgenas.tasks.base import TaskData
 
 #: Decisions whose choices are ordered by size (the sandwich's largest takes the biggest value).
@@ -79,7 +79,7 @@ class MbconvSupernetEvaluator(SupernetEvaluatorBase):
         families: ``kws`` only; the ``mbconv`` space has none, so anything but ``None`` is an error.
         distill: Train the non-largest subnets on the largest one's soft predictions too.
         zero_init_residual: Start always-residual block positions as the identity (see
-            :class:`~edgenas.supernets.weight_sharing.mbconv.MbconvSupernet`).
+            :class:`~edgenas.supernets.weight_sharing.mbconv.MbconvSharedSupernet`).
     """
 
     name = "supernet"
@@ -121,7 +121,7 @@ class MbconvSupernetEvaluator(SupernetEvaluatorBase):
         )
         self.distill = distill
         self.zero_init_residual = zero_init_residual
-        self._net: MbconvSupernet | None = None
+        self._net: MbconvSharedSupernet | None = None
 
     # -- training ---------------------------------------------------------------------------
     def _fingerprint(self) -> dict:
@@ -146,7 +146,7 @@ class MbconvSupernetEvaluator(SupernetEvaluatorBase):
             **({"zero_init_residual": True} if self.zero_init_residual else {}),
         }
 
-    def supernet(self) -> MbconvSupernet:
+    def supernet(self) -> MbconvSharedSupernet:
         """The trained supernet (trained on first use, or loaded from ``cache``)."""
         if self._net is None:
             net = self._fresh()
@@ -164,19 +164,19 @@ class MbconvSupernetEvaluator(SupernetEvaluatorBase):
             self._net = net
         return self._net
 
-    def supernets(self) -> dict[str, MbconvSupernet]:
-        """``{"mbconv": supernet}``: the shape ``SupernetEvaluator.supernets`` has (one per kws family)."""
+    def supernets(self) -> dict[str, MbconvSharedSupernet]:
+        """``{"mbconv": supernet}``: the shape ``KwsSupernetEvaluator.supernets`` has (one per kws family)."""
         return {"mbconv": self.supernet()}
 
-    def _fresh(self) -> MbconvSupernet:
+    def _fresh(self) -> MbconvSharedSupernet:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed_for(self.seed, "supernet", "init", "mbconv") % 2**62)
-            return MbconvSupernet(self.space, self.zero_init_residual)  # type: ignore[arg-type]
+            return MbconvSharedSupernet(self.space, self.zero_init_residual)  # type: ignore[arg-type]
 
-    def _run(self, net: MbconvSupernet, x: torch.Tensor, arch: Arch) -> torch.Tensor:
+    def _run(self, net: MbconvSharedSupernet, x: torch.Tensor, arch: Arch) -> torch.Tensor:
         return net(x, self.space.plan(arch), stage_depths(self.space, arch))  # type: ignore[arg-type]
 
-    def _train(self, net: MbconvSupernet) -> None:
+    def _train(self, net: MbconvSharedSupernet) -> None:
         x = torch.from_numpy(np.ascontiguousarray(self.data.train.x))
         y = torch.from_numpy(self.data.train.y)
         steps_per_epoch = math.ceil(len(x) / self.batch_size)

@@ -30,7 +30,7 @@ from edgenas.spaces.kws import KwsSpace
 from edgenas.supernets.differentiable.derive import DERIVATIONS, grow
 from edgenas.supernets.differentiable.latency_table import KwsCostTable
 from edgenas.supernets.differentiable.losses import ArchLoss
-from edgenas.supernets.differentiable.supernet import KwsSupernet
+from edgenas.supernets.differentiable.supernet import KwsGumbelSupernet
 from edgenas.tasks.base import TaskData
 from edgenas.trial import Cost
 
@@ -138,7 +138,7 @@ class DifferentiableSearch:
         generator = torch.Generator().manual_seed(seed_for(self.seed, "differentiable", "weights"))
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(int(torch.randint(2**62, (1,), generator=generator)))
-            net = KwsSupernet(self.space)
+            net = KwsGumbelSupernet(self.space)
         optimizer = torch.optim.AdamW(net.weight_parameters(), lr=self.weight_lr, weight_decay=1e-4)
         x, y = self._tensors(self.data.train)
         net.train()
@@ -161,7 +161,7 @@ class DifferentiableSearch:
             self.warmup(status)
         assert self._warm is not None
         wall, cpu = time.perf_counter(), time.process_time()
-        net = KwsSupernet(self.space)
+        net = KwsGumbelSupernet(self.space)
         net.load_state_dict(self._warm["net"])
         w_opt = torch.optim.AdamW(net.weight_parameters(), lr=self.weight_lr, weight_decay=1e-4)
         w_opt.load_state_dict(self._warm["opt"])

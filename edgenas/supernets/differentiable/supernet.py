@@ -104,7 +104,7 @@ def _mask(choices: tuple[int, ...], width: int) -> torch.Tensor:
     return m
 
 
-class KwsSupernet(nn.Module):
+class KwsGumbelSupernet(nn.Module):
     """Weights of every candidate of a ``kws`` space plus one logit vector per decision.
 
     ``forward(x, tau)`` samples one architecture (Gumbel-softmax at temperature ``tau``) and

@@ -14,7 +14,7 @@ not compare). Every subnet is a slice of the supernet's tensors:
 * **depth**: a network of depth ``d`` runs the first ``d`` blocks; strides have no weights.
 
 ``forward(x, plan)`` runs a subnet with sliced parameters, so gradients reach the shared
-weights; :meth:`KwsSupernet.extract` copies a subnet's slices into a stand-alone
+weights; :meth:`KwsSharedSupernet.extract` copies a subnet's slices into a stand-alone
 :class:`~edgenas.spaces.nn.kws.KwsNet` (the same module ``space.build`` gives), which can
 then be batch-norm recalibrated, scored, retrained or exported like any other candidate.
 """
@@ -64,7 +64,7 @@ class _SharedConvBN(nn.Module):
         return F.relu(x)
 
 
-class KwsSupernet(nn.Module):
+class KwsSharedSupernet(nn.Module):
     """Every network of one ``kws`` family in one set of weights (see the module docstring).
 
     Args:

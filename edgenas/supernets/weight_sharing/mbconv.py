@@ -19,7 +19,7 @@ Every network of an ``MbconvSpace`` is a slice of the supernet's tensors, positi
   deployment choice that prices the IR and does not change the float weights.
 
 ``forward(x, plan)`` runs the subnet of an ``mbconv`` :class:`~edgenas.spaces.mbconv.NetPlan`
-with sliced parameters, so gradients reach the shared weights; :meth:`MbconvSupernet.extract`
+with sliced parameters, so gradients reach the shared weights; :meth:`MbconvSharedSupernet.extract`
 copies the slices into the stand-alone :class:`~edgenas.spaces.nn.mbconv.MbconvNet` (the
 module ``space.build(arch)`` gives), which computes the same function in eval mode.
 """
@@ -110,7 +110,7 @@ class _SharedBlock(nn.Module):
         return x + h if block.residual else h
 
 
-class MbconvSupernet(nn.Module):
+class MbconvSharedSupernet(nn.Module):
     """Every network of one ``mbconv`` space in one set of weights (see the module docstring).
 
     Args:
@@ -125,7 +125,7 @@ class MbconvSupernet(nn.Module):
         super().__init__()
         base = getattr(space, "base", space)
         if not isinstance(base, MbconvSpace):
-            raise InvalidInputError(f"MbconvSupernet needs an mbconv space, got {getattr(space, 'name', space)!r}")
+            raise InvalidInputError(f"MbconvSharedSupernet needs an mbconv space, got {getattr(space, 'name', space)!r}")
         v = base.vocab
         self.in_channels = base.in_channels
         self.num_classes = base.num_classes
