@@ -29,7 +29,6 @@ implies, for the target's ``conv_depthwise`` (see ``fbnet_depthwise``).
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import os
 import re
@@ -40,9 +39,11 @@ from scipy import optimize, stats
 
 from edgenas.hardware import load_target
 from edgenas.hardware.analytical import latency_ms, mac_kind
+from edgenas.hardware.latency.table import table_archs
 from edgenas.ir import Op, total_macs
 from edgenas.spaces import KwsSpace
 from edgenas.spaces.nb201 import Nb201Space, active_edges
+from edgenas.tables import read_table
 
 FEATURES = (
     "conv_pointwise",
@@ -93,13 +94,13 @@ def shared_data() -> Path:
 
 
 def load_kws(path: Path, seed: int):  # type: ignore[no-untyped-def]
+    if not path.is_file():
+        raise SystemExit(f"{path} is absent: run benchmarks/host_latency.py first, or pass --csv")
     space = KwsSpace()
-    with path.open(newline="") as f:
-        rows = list(csv.DictReader(f))
-    archs = [space.arch(json.loads(r["genotype"])) for r in rows]
-    assert all(a.key() == r["arch"] for a, r in zip(archs, rows, strict=True)), "genotype and arch key disagree"
+    table = read_table(path, flag="--csv", what="host latency table")
+    archs = table_archs(space, table)  # from the genotype column, checked against the arch keys
     layers = [space.layers(a) for a in archs]
-    ms = np.array([float(r["host_ort_1t_ms"]) for r in rows])
+    ms = table.column("host_ort_1t_ms", "latency column")
     order = np.random.default_rng(seed).permutation(len(ms))  # the same split as host_latency.py
     cut = int(0.7 * len(ms))
     return layers, ms, order[:cut], order[cut:]
@@ -116,11 +117,10 @@ def load_nb201(path: Path, column: str, n_train: int, seed: int):  # type: ignor
     if not path.is_file():
         raise SystemExit(f"{path} is absent: set EDGENAS_SHARED_DATA to the shared/data folder")
     space = Nb201Space()
-    with path.open(newline="") as f:
-        rows = list(csv.DictReader(f))
-    archs = [space.from_string(r["arch"]) for r in rows]
+    table = read_table(path, flag="--csv", what="latency table")
+    archs = [space.from_string(k) for k in table.keys]
     layers = [space.layers(a) for a in archs]
-    ms = np.array([float(r[column]) for r in rows])
+    ms = table.column(column, "latency column")
     unreachable = np.array([not active_edges(a.genes) for a in archs])
     live = np.flatnonzero(~unreachable)
     order = live[np.random.default_rng(seed).permutation(len(live))]
@@ -265,8 +265,7 @@ def main() -> None:
             f"\nfloor of any per-layer model: {n} distinct feature vectors among {len(rows)} cells; each cell "
             f"by its own group's median: MAPE {mape:.1%}, within 10% {within10:.1%}; max/min in a group: median {spread:.2f}x"
         )
-        with path.open(newline="") as f:
-            other = np.array([float(r[args.compare]) for r in csv.DictReader(f)])
+        other = read_table(path).column(args.compare, "latency column")
         corr = group_residual_correlation(x, ms, other, rows)
         print(f"within-group log residuals, {args.column} vs {args.compare}: correlation {corr:.2f} (1: structure, 0: noise)")
     lut = path.parent / "fbnet_lut.json"

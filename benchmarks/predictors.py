@@ -56,19 +56,19 @@ def main() -> None:
     kinds = args.kinds.split(",")
     start = time.perf_counter()
     data = TableData.load(args.space, args.table or default_table(args.space))
-    devices = data.table.devices() if args.devices == "all" else args.devices.split(",")
+    devices = data.table.names() if args.devices == "all" else args.devices.split(",")
     print(f"{len(data.nets):,} archs, {len(devices)} devices, nets in {time.perf_counter() - start:.0f} s", file=sys.stderr)
 
     results: dict[str, dict] = {}
     for r in range(args.repeats):
         sources = {}
         if "fewshot" in kinds:  # one source predictor per device and repeat, shared by every target
-            pool = np.flatnonzero(np.all([np.isfinite(data.table.column(d)) for d in data.table.devices()], axis=0))
+            pool = np.flatnonzero(np.all([np.isfinite(data.column(d)) for d in data.table.names()], axis=0))
             rows = np.sort(np.random.default_rng([r, 1]).choice(pool, size=min(SOURCE_SIZE, len(pool)), replace=False))
-            for d in data.table.devices():
-                sources[d] = PREDICTORS.create("lut").fit(data.pick(rows), data.table.column(d)[rows])
+            for d in data.table.names():
+                sources[d] = PREDICTORS.create("lut").fit(data.pick(rows), data.column(d)[rows])
         for device in devices:
-            y = data.table.column(device)
+            y = data.column(device)
             for n in sizes:
                 train, rest = split_rows(select_rows(data.table, device), n, r)
                 held = np.sort(np.random.default_rng([r, 2]).choice(rest, size=min(args.held_out, len(rest)), replace=False))

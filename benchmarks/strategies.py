@@ -18,7 +18,6 @@ its outputs go to ``--out/<problem>/``, and the combined table to ``--md``
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import os
 import platform
@@ -30,6 +29,7 @@ import numpy as np
 
 from edgenas.settings import shared_data_dir
 from edgenas.strategies import STRATEGIES
+from edgenas.tables import read_table
 from edgenas.workflows.bench import BenchConfig, run_bench
 
 NB201_DEVICES = ("pixel3", "raspi4", "fpga", "eyeriss")
@@ -40,8 +40,7 @@ PERCENTILES = (25, 50)
 
 def percentile_ms(csv_path: Path, device: str, q: float) -> float:
     """The q-th percentile of a device's latency column (ms), rounded to 4 significant digits for the table."""
-    with csv_path.open(newline="") as f:
-        values = [float(row[device]) for row in csv.DictReader(f)]
+    values = list(read_table(csv_path, what="latency table").lookup(device, "device").values())
     return float(f"{np.percentile(values, q):.4g}")
 
 

@@ -12,7 +12,8 @@ one reader serves the accuracy look-up (:mod:`edgenas.evaluators.table`), the la
   accuracy in %), except metadata (``index``, ``macs``, ``params``, ``description``) and spread
   columns (names containing ``iqr``, ``spread`` or ``std``). A blank cell is a row not measured.
 
-Text columns (NB201's ``UniqueString``) are not measurements and are left out.
+Text columns (NB201's ``UniqueString``) are not measurements and are left out; asking for one
+(or for a metadata or spread column) is an error that says why it is not a measurement.
 """
 
 from __future__ import annotations
@@ -21,7 +22,9 @@ import csv
 import difflib
 import math
 import re
-from dataclasses import dataclass
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -36,6 +39,16 @@ GENOTYPE_COLUMNS = ("genotype", "genes")
 #: Numeric columns that describe a row rather than measure it.
 METADATA_COLUMNS = frozenset({"index", "macs", "params", "description", *KEY_COLUMNS, *GENOTYPE_COLUMNS})
 _SPREAD = re.compile(r"iqr|spread|std", re.IGNORECASE)
+_ENCODING = "utf-8-sig"  # a spreadsheet's byte-order mark is not part of the first column's name
+
+#: Why a column of the file is not a measurement, as ``MeasuredTable.skipped`` records it.
+_WHY = {
+    "key": "is the architecture (key) column",
+    "genotype": "is the genotype column",
+    "metadata": "is metadata (index, macs, params, description), not a measurement",
+    "spread": "is a spread column (iqr, spread, std), not a measurement",
+    "text": "holds text, not numbers",
+}
 
 
 @dataclass(frozen=True)
@@ -47,23 +60,36 @@ class MeasuredTable:
     keys: list[str]
     genotypes: list[str] | None
     columns: dict[str, np.ndarray]  # measurement -> one value per row (nan where not measured)
+    skipped: dict[str, str] = field(default_factory=dict)  # column of the file -> why it is not a measurement
 
     def names(self) -> list[str]:
         """The measurement columns, in file order."""
         return list(self.columns)
 
-    def column(self, name: str, what: str = "column") -> np.ndarray:
-        """One measurement column; an unknown name is an error listing the accepted ones."""
-        if name not in self.columns:
-            close = difflib.get_close_matches(name, self.columns, n=1)
-            hint = f" Did you mean {close[0]!r}?" if close else ""
-            raise UnknownNameError(f"{self.path} has no {what} {name!r}.{hint} Accepted: {', '.join(self.columns) or 'none'}.")
-        return self.columns[name]
+    def column(self, name: str, what: str = "column", aliases: Mapping[str, str] | None = None) -> np.ndarray:
+        """One measurement column; an unknown name is an error listing the accepted ones.
 
-    def lookup(self, name: str, what: str = "column") -> dict[str, float]:
-        """Key -> value of one column, for the rows measured in it."""
-        values = self.column(name, what)
-        return {k: float(v) for k, v in zip(self.keys, values, strict=True) if math.isfinite(v)}
+        ``aliases`` maps short names to columns (``cifar10`` -> ``CIFAR10TestAccuracy200Epochs``);
+        those whose column the table holds are accepted (and offered) too.
+        """
+        aliases = {a: c for a, c in (aliases or {}).items() if c in self.columns}
+        column = aliases.get(name, name)
+        if column in self.columns:
+            return self.columns[column]
+        accepted = [*aliases, *self.columns]
+        if column in self.skipped:
+            why = f" (that column {_WHY[self.skipped[column]]})"
+            hint = ""
+        else:
+            why = ""
+            close = difflib.get_close_matches(name, accepted, n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise UnknownNameError(f"{self.path} has no {what} {name!r}{why}.{hint} Accepted: {', '.join(accepted) or 'none'}.")
+
+    def lookup(self, name: str, what: str = "column", aliases: Mapping[str, str] | None = None) -> dict[str, float]:
+        """Key -> value of one column, for the rows measured in it (blank cells are left out)."""
+        values = self.column(name, what, aliases)
+        return {k: v for k, v in zip(self.keys, values.tolist(), strict=True) if math.isfinite(v)}
 
 
 def _number(text: str) -> float | None:
@@ -74,6 +100,19 @@ def _number(text: str) -> float | None:
         return float(text)
     except ValueError:
         return None
+
+
+def _role(name: str, key_column: str, genotype_column: str | None) -> str | None:
+    """Why column ``name`` is not a measurement (a ``_WHY`` key), or None where it may be one."""
+    if name == key_column:
+        return "key"
+    if name == genotype_column:
+        return "genotype"
+    if name in METADATA_COLUMNS:
+        return "metadata"
+    if _SPREAD.search(name):
+        return "spread"
+    return None
 
 
 def read_table(path: Path | str, *, flag: str | None = None, what: str = "table") -> MeasuredTable:
@@ -88,29 +127,84 @@ def read_table(path: Path | str, *, flag: str | None = None, what: str = "table"
         raise MissingDataError(
             f"{what} {path} not found: set {SHARED_DATA_ENV} to the shared data folder (holding benchmarks/{path.name}){how}"
         )
+    return _read_fast(path) or _read_exact(path, what)
+
+
+def _read_exact(path: Path, what: str) -> MeasuredTable:
+    """The reference reader: every cell through Python's ``csv`` and ``float`` (exact errors, text columns)."""
     try:
-        with path.open(newline="", encoding="utf-8") as f:
+        with path.open(newline="", encoding=_ENCODING) as f:
             reader = csv.reader(f)
             header = next(reader, None)
             rows = [r for r in reader if r]
     except (UnicodeDecodeError, csv.Error) as exc:
         raise InvalidInputError(f"{path} is not a CSV {what} ({exc})") from None
     if not header or not rows:
-        raise InvalidInputError(f"{path} is empty: a {what} needs a header and one row per architecture")
+        article = "an" if what[:1] in ("a", "e", "i", "o", "u") else "a"
+        raise InvalidInputError(f"{path} is empty: {article} {what} needs a header line and one row per architecture")
     header = [h.strip() for h in header]
     if any(len(r) != len(header) for r in rows):
         bad = next(i for i, r in enumerate(rows) if len(r) != len(header))
         raise InvalidInputError(f"{path}: row {bad + 2} has {len(rows[bad])} cells, the header {len(header)}")
     key_column = next((c for c in KEY_COLUMNS if c in header), header[0])
     genotype_column = next((c for c in GENOTYPE_COLUMNS if c in header), None)
-    k = header.index(key_column)
     columns: dict[str, np.ndarray] = {}
+    skipped: dict[str, str] = {}
     for j, name in enumerate(header):
-        if name in METADATA_COLUMNS or name == key_column or _SPREAD.search(name):
-            continue
-        values = [_number(r[j]) for r in rows]
-        if any(v is None for v in values):
-            continue  # a text column: not a measurement
-        columns[name] = np.array(values, dtype=float)
+        role = _role(name, key_column, genotype_column)
+        if role is None:
+            values = [_number(r[j]) for r in rows]
+            if any(v is None for v in values):
+                role = "text"
+            else:
+                columns[name] = np.array(values, dtype=float)
+        if role is not None:
+            skipped.setdefault(name, role)
+    k = header.index(key_column)
     genotypes = None if genotype_column is None else [r[header.index(genotype_column)].strip() for r in rows]
-    return MeasuredTable(path, key_column, [r[k].strip() for r in rows], genotypes, columns)
+    return MeasuredTable(path, key_column, [r[k].strip() for r in rows], genotypes, columns, skipped)
+
+
+def _read_fast(path: Path) -> MeasuredTable | None:
+    """The same table parsed by numpy's C reader, or None where it cannot be sure (then ``_read_exact`` reads it).
+
+    A column is read as numbers when its first row's cell is a number; a blank cell, a later text
+    cell, a ragged row, or a number only Python's ``float`` accepts makes numpy fail, and the
+    exact reader takes over, so both give the same table (``tests/test_tables.py`` compares them).
+    """
+    try:
+        with path.open(newline="", encoding=_ENCODING) as f:
+            reader = csv.reader(f)
+            header = next(reader, None)
+            first = next((r for r in reader if r), None)
+    except (UnicodeDecodeError, csv.Error):
+        return None
+    if not header or first is None or len(first) != len(header) or any("\n" in h or "\r" in h for h in header):
+        return None
+    header = [h.strip() for h in header]
+    key_column = next((c for c in KEY_COLUMNS if c in header), header[0])
+    genotype_column = next((c for c in GENOTYPE_COLUMNS if c in header), None)
+    # a column is a measurement's when its first row's cell is a number; numpy checks the other rows
+    roles = [
+        _role(name, key_column, genotype_column) or ("text" if _number(cell) is None else None)
+        for name, cell in zip(header, first, strict=True)
+    ]
+    dtype = [(f"c{j}", object if role else float) for j, role in enumerate(roles)]
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # "input contained no data" and the like: let the exact reader say it
+            data = np.loadtxt(
+                path, delimiter=",", skiprows=1, dtype=dtype, quotechar='"', comments=None, ndmin=1, encoding=_ENCODING
+            )
+    except (ValueError, TypeError, UnicodeDecodeError, UserWarning):
+        return None
+    columns = {
+        name: data[f"c{j}"].astype(float) for j, (name, role) in enumerate(zip(header, roles, strict=True)) if role is None
+    }
+    skipped: dict[str, str] = {}
+    for name, role in zip(header, roles, strict=True):
+        if role is not None:
+            skipped.setdefault(name, role)
+    keys = [str(k).strip() for k in data[f"c{header.index(key_column)}"]]
+    genotypes = None if genotype_column is None else [str(g).strip() for g in data[f"c{header.index(genotype_column)}"]]
+    return MeasuredTable(path, key_column, keys, genotypes, columns, skipped)

@@ -54,7 +54,7 @@ def fit(
 
     PREDICTORS.get(kind)  # an unknown kind fails before the table is read
     data = TableData.load(space, latency_table or default_table(space))
-    data.table.column(device)
+    data.column(device)  # an unknown device fails before anything is fitted
     params = {"seed": seed} if kind in ("lgbm", "mlp") else None
     predictor, info = fit_predictor(data, device, train_size, kind, seed, params)
     save(out, predictor, info)

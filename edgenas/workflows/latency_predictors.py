@@ -17,9 +17,10 @@ import numpy as np
 
 from edgenas.errors import InvalidInputError
 from edgenas.hardware.latency import PREDICTORS, FewShotPredictor, LatencyMetrics, LatencyPredictor, Net, latency_metrics, nets_of
-from edgenas.hardware.latency.table import LatencyTable, read_latency_table, select_rows, split_rows, table_archs
+from edgenas.hardware.latency.table import select_rows, split_rows, table_archs
 from edgenas.settings import shared_data_dir
 from edgenas.spaces import SPACES
+from edgenas.tables import MeasuredTable, read_table
 
 #: The shared table each space is measured in (``$EDGENAS_SHARED_DATA/benchmarks/``).
 DEFAULT_TABLES = {"nb201": "nb201_latency_ms.csv", "fbnet": "fbnet_cifar100_latency_ms.csv"}
@@ -45,14 +46,18 @@ class TableData:
     """A latency table joined to a space: the nets of every row, computed once."""
 
     space_name: str
-    table: LatencyTable
+    table: MeasuredTable
     nets: list[Net] = field(repr=False)
 
     @classmethod
     def load(cls, space: str, latency_table: Path) -> TableData:
         sp = SPACES.create(space)
-        table = read_latency_table(latency_table)
+        table = read_table(latency_table, flag="--latency-table", what="latency table")
         return cls(space, table, nets_of(sp, table_archs(sp, table)))
+
+    def column(self, device: str) -> np.ndarray:
+        """The latencies (ms) measured on ``device``, nan where not measured; an unknown device names the accepted ones."""
+        return self.table.column(device, "latency column")
 
     def pick(self, rows: np.ndarray | list[int]) -> list[Net]:
         return [self.nets[i] for i in rows]
@@ -73,7 +78,7 @@ def fit_predictor(
     target's family, then adapts with the ``train_size`` target rows.
     """
     factory = PREDICTORS.get(kind)
-    y = data.table.column(device)
+    y = data.column(device)
     train, _ = split_rows(select_rows(data.table, device), train_size, seed)
     predictor = factory(**(params or {}))
     info: dict[str, Any] = {
@@ -86,15 +91,15 @@ def fit_predictor(
     }
     if isinstance(predictor, FewShotPredictor):
         family = device_family(device)
-        sources = [d for d in data.table.devices() if device_family(d) != family]
+        sources = [d for d in data.table.names() if device_family(d) != family]
         if not sources:
             raise InvalidInputError(
                 f"--kind fewshot needs other devices in {data.table.path} to learn from; it has only {device!r}'s family"
             )
-        pool = np.flatnonzero(np.all([np.isfinite(data.table.column(d)) for d in sources], axis=0))
+        pool = np.flatnonzero(np.all([np.isfinite(data.column(d)) for d in sources], axis=0))
         rng = np.random.default_rng([seed, 1])
         chosen = np.sort(rng.choice(pool, size=min(source_size, len(pool)), replace=False))
-        predictor.pretrain(data.pick(chosen), {d: data.table.column(d)[chosen] for d in sources})
+        predictor.pretrain(data.pick(chosen), {d: data.column(d)[chosen] for d in sources})
         info["sources"] = sources
         info["source_size"] = int(len(chosen))
     predictor.fit(data.pick(train), y[train])
@@ -108,7 +113,7 @@ def evaluate_predictor(
     device = device or str(info.get("device"))
     if info.get("space") not in (None, data.space_name):
         raise InvalidInputError(f"the predictor was fitted on space {info['space']!r}, the table is read as {data.space_name!r}")
-    y = data.table.column(device)
+    y = data.column(device)
     trained = set(info.get("train_keys", []))
     held = np.array([i for i in select_rows(data.table, device) if data.table.keys[i] not in trained], dtype=int)
     if len(held) < 2:

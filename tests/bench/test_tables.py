@@ -2,9 +2,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from edgenas.errors import MissingDataError, UnknownNameError
+from edgenas.errors import InvalidInputError, MissingDataError, UnknownNameError
 from edgenas.evaluators.table import TableEvaluator
 from edgenas.hardware.table import TableLatency
 from edgenas.spaces.nb201 import Nb201Space
@@ -43,3 +44,33 @@ def test_missing_tables_name_the_file_and_the_fix(tmp_path: Path) -> None:
         TableEvaluator(space, tmp_path / "nope.csv").load()
     with pytest.raises(MissingDataError, match=r"nope\.csv.*EDGENAS_SHARED_DATA.*--latency-table"):
         TableLatency(tmp_path / "nope.csv", "pixel3", key=space.describe).load()
+
+
+def test_a_text_column_is_not_a_device_and_the_message_says_so(tmp_path: Path) -> None:
+    """The old reader said "column is not numeric"; the shared reader leaves text columns out and says why."""
+    path = tmp_path / "lat.csv"
+    path.write_text("arch,pixel3,notes\na,1.5,fast\nb,2.5,slow\n")
+    cost = TableLatency(path, "notes", key=str)
+    assert cost.devices() == ["pixel3"]
+    with pytest.raises(UnknownNameError, match=r"no device 'notes' \(that column holds text, not numbers\).*Accepted: pixel3\."):
+        cost.load()
+
+
+def test_blank_cells_are_not_measured(tmp_path: Path) -> None:
+    space = Nb201Space()
+    a, b = (space.sample(np.random.default_rng(s)) for s in (0, 1))
+    path = tmp_path / "lat.csv"
+    path.write_text(f"arch,pixel3,raspi4\n{space.describe(a)},1.5,\n{space.describe(b)},,4.0\n")
+    assert TableLatency(path, "pixel3", key=space.describe)(a).latency_ms == 1.5
+    with pytest.raises(InvalidInputError, match="not measured on 'pixel3'"):
+        TableLatency(path, "pixel3", key=space.describe)(b)
+
+
+def test_datasets_by_alias_or_by_column_name(accuracy_csv: Path) -> None:
+    space = Nb201Space()
+    by_alias = TableEvaluator(space, accuracy_csv, "cifar100").load()
+    assert TableEvaluator(space, accuracy_csv, "CIFAR100TestAccuracy200Epochs").load() == by_alias
+    with pytest.raises(UnknownNameError, match=r"no dataset 'UniqueString' \(that column holds text"):
+        TableEvaluator(space, accuracy_csv, "UniqueString").load()
+    with pytest.raises(UnknownNameError, match="Accepted: cifar10, cifar100, ImageNet16-120, CIFAR10TestAccuracy200Epochs"):
+        TableEvaluator(space, accuracy_csv, "mnist").load()

@@ -9,13 +9,14 @@ import pytest
 
 from edgenas.errors import InvalidInputError
 from edgenas.hardware.latency import PREDICTORS, FewShotPredictor, LayerLutPredictor, latency_metrics, load, nets_of, save
-from edgenas.hardware.latency.table import read_latency_table, table_archs
+from edgenas.hardware.latency.table import table_archs
 from edgenas.spaces.nb201 import Nb201Space
+from edgenas.tables import read_table
 
 
 @pytest.fixture
 def data(nb201_csv):
-    table = read_latency_table(nb201_csv)
+    table = read_table(nb201_csv)
     space = Nb201Space()
     return table, nets_of(space, table_archs(space, table))
 

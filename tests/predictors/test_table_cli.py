@@ -10,8 +10,9 @@ import pytest
 
 from edgenas.cli import run
 from edgenas.errors import InvalidInputError, UnknownNameError
-from edgenas.hardware.latency.table import parse_genes, read_latency_table, table_archs
+from edgenas.hardware.latency.table import parse_genes, table_archs
 from edgenas.spaces import KwsSpace
+from edgenas.tables import read_table
 from edgenas.workflows.latency_predictors import TableData, evaluate_predictor, fit_predictor
 
 from .conftest import synthetic_nb201_rows, write_csv
@@ -47,8 +48,8 @@ def test_genotype_forms():
 
 
 def test_kws_table_with_hashed_keys_maps_back_through_its_genotype_column(kws_csv):
-    table = read_latency_table(kws_csv)
-    assert table.devices() == ["host_ort_1t_ms"]  # macs, params and iqr_ms are metadata
+    table = read_table(kws_csv)
+    assert table.names() == ["host_ort_1t_ms"]  # macs, params and iqr_ms are metadata
     archs = table_archs(KwsSpace(), table)
     assert [a.key() for a in archs] == table.keys
 
@@ -58,8 +59,8 @@ def test_hashed_keys_without_genotype_and_mismatched_genotypes_are_refused(kws_c
     no_genotype = tmp_path / "no_genotype.csv"
     no_genotype.write_text("arch,host_ms\n" + "".join(f"{r[0]},1.0\n" for r in rows[1:]))
     with pytest.raises(InvalidInputError, match="genotype"):
-        table_archs(KwsSpace(), read_latency_table(no_genotype))
-    table = read_latency_table(kws_csv)
+        table_archs(KwsSpace(), read_table(no_genotype))
+    table = read_table(kws_csv)
     table.keys[0] = "0123456789abcdef"
     with pytest.raises(InvalidInputError, match="Arch.key"):
         table_archs(KwsSpace(), table)
@@ -67,7 +68,7 @@ def test_hashed_keys_without_genotype_and_mismatched_genotypes_are_refused(kws_c
 
 def test_unknown_device_names_the_columns(nb201_csv):
     with pytest.raises(UnknownNameError, match="Did you mean 'a'"):
-        read_latency_table(nb201_csv).column("aa")
+        read_table(nb201_csv).column("aa")
 
 
 def test_fit_then_eval_holds_out_the_training_rows(nb201_csv):
@@ -119,6 +120,12 @@ def test_cli_bad_input_is_one_line_and_exit_2(monkeypatch, capsys, nb201_csv, tm
     one_line_error(code, err, *fragments)
 
 
+def test_cli_missing_table_names_the_file_and_the_flag(monkeypatch, capsys, tmp_path):
+    args = ["predictor", "fit", "--latency-table", str(tmp_path / "nope.csv"), "--device", "a", "--out", str(tmp_path / "p.json")]
+    code, _, err = cli(monkeypatch, capsys, *args)
+    one_line_error(code, err, "nope.csv not found", "EDGENAS_SHARED_DATA", "--latency-table")
+
+
 def test_cli_eval_of_a_file_that_is_not_a_predictor(monkeypatch, capsys, nb201_csv, tmp_path):
     code, _, err = cli(monkeypatch, capsys, "predictor", "eval", str(nb201_csv))
     one_line_error(code, err, "is not a predictor file")
@@ -151,4 +158,4 @@ def test_synthetic_rows_are_distinct():
 
 def test_write_csv_round_trip(tmp_path):
     path = write_csv(tmp_path / "t.csv", [{"arch": "x", "d": 1.5}])
-    assert read_latency_table(path).column("d")[0] == 1.5
+    assert read_table(path).column("d")[0] == 1.5
