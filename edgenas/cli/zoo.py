@@ -1,7 +1,8 @@
 """``edgenas zoo``: time the published MBConv models on this host and plot accuracy against latency.
 
 Registered in ``edgenas/cli.py`` with ``app.command()(zoo)``. Accuracies are the papers'
-(``edgenas/zoo.py``, with citations); latencies are measured here with ONNX Runtime.
+(``edgenas/spaces/mbconv_named.py``, with citations); latencies are measured here with ONNX Runtime
+or LiteRT (``edgenas.measure``).
 """
 
 from __future__ import annotations

@@ -12,9 +12,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from edgenas.errors import InvalidInputError, UnknownNameError
-from edgenas.measure.base import BACKENDS, DEFAULT_BACKEND, Measurement, OpTime, host_info
+from edgenas.measure.base import BACKENDS, DEFAULT_BACKEND, Measurement, OpTime, host_info, runtime_version
 
-__all__ = ["BACKENDS", "Measurement", "OpTime", "host_info", "measure_model"]
+__all__ = ["BACKENDS", "Measurement", "OpTime", "host_info", "measure_model", "runtime_version"]
 
 
 def measure_model(

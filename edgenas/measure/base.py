@@ -1,9 +1,10 @@
 """What a host measurement is: repeated timings, their spread, and where the time went.
 
-A :class:`Measurement` keeps every timed run (milliseconds, wall clock around one inference), so
-the median, the spread and the share of each operator are computed from data, never stored as
-bare figures. Every number it reports is a *measurement* on this machine, with its unit in the
-key, plus the load average at the time: the host may be shared, and a reader must be able to see it.
+A :class:`Measurement` keeps every timed run (milliseconds, wall clock around one inference, and
+the CPU time of the calling thread over the same run), so the median, the spread and the share of
+each operator are computed from data, never stored as bare figures. Every number it reports is a
+*measurement* on this machine, with its unit in the key, plus the load average at the time: the
+host may be shared, and a reader must be able to see it.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ BACKENDS: dict[str, tuple[str, ...]] = {
 }
 #: The backend used when none is named, by file suffix.
 DEFAULT_BACKEND = {".onnx": "onnxruntime", ".tflite": "litert", ".pt": "torch"}
+#: The Python package that provides each backend's runtime (whose version a measurement reports).
+RUNTIME_PACKAGES = {"onnxruntime": "onnxruntime", "litert": "ai-edge-litert", "torch": "torch"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +58,12 @@ class Measurement:
             the headline figures come from the unprofiled runs).
         ops_note: Why there is no per-operator breakdown, where there is none.
         input_shape: The input the model was run on.
+        load_avg: The 1/5/15-minute load average when the measurement was made.
+        cpu_times_ms: CPU time of the calling thread per timed run, in milliseconds (same runs as
+            ``times_ms``; empty where not recorded). With one thread ONNX Runtime, LiteRT and
+            PyTorch run the whole inference on the caller, so this is the compute time without
+            the waits that other processes sharing the cores add to the wall clock; with more
+            threads it is only the caller's share.
     """
 
     backend: str
@@ -66,6 +75,11 @@ class Measurement:
     ops_note: str | None = None
     input_shape: tuple[int, ...] = ()
     load_avg: tuple[float, float, float] = field(default_factory=lambda: _load_avg())
+    cpu_times_ms: tuple[float, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.cpu_times_ms and len(self.cpu_times_ms) != len(self.times_ms):
+            raise ValueError(f"{len(self.cpu_times_ms)} CPU times for {len(self.times_ms)} timed runs: one per run, or none")
 
     # -- spread ----------------------------------------------------------------------------
     @property
@@ -87,6 +101,11 @@ class Measurement:
         return float(q3 - q1)
 
     @property
+    def p90_ms(self) -> float:
+        """90th percentile of the wall-clock times (linear interpolation between runs)."""
+        return float(np.percentile(self._arr(), 90))
+
+    @property
     def min_ms(self) -> float:
         return float(self._arr().min())
 
@@ -103,6 +122,24 @@ class Measurement:
         """Coefficient of variation: standard deviation / mean (a fraction, unitless)."""
         a = self._arr()
         return float(a.std(ddof=1) / a.mean()) if len(a) > 1 and a.mean() > 0 else 0.0
+
+    @property
+    def cpu_median_ms(self) -> float:
+        """Median CPU time of the calling thread per run (NaN where not recorded)."""
+        return float(np.median(self.cpu_times_ms)) if self.cpu_times_ms else float("nan")
+
+    @property
+    def cpu_iqr_ms(self) -> float:
+        """Interquartile range of the calling thread's CPU time per run (NaN where not recorded)."""
+        if not self.cpu_times_ms:
+            return float("nan")
+        q1, q3 = np.percentile(np.asarray(self.cpu_times_ms, dtype=np.float64), [25, 75])
+        return float(q3 - q1)
+
+    @property
+    def runtime(self) -> str:
+        """The runtime package and its version, e.g. ``onnxruntime 1.20.1``."""
+        return runtime_version(self.backend)
 
     # -- where the time went ---------------------------------------------------------------
     def op_types(self) -> list[OpTime]:
@@ -138,8 +175,11 @@ class Measurement:
                 "min": self.min_ms,
                 "max": self.max_ms,
                 "iqr": self.iqr_ms,
+                "p90": self.p90_ms,
             },
+            "cpu_ms": {"median": self.cpu_median_ms, "iqr": self.cpu_iqr_ms} if self.cpu_times_ms else None,
             "cv": self.cv,
+            "runtime": self.runtime,
             "operators": {
                 "available": bool(self.ops),
                 "note": self.ops_note,
@@ -171,6 +211,17 @@ def host_info(load_avg: Sequence[float] | None = None) -> dict[str, object]:
         "cpu_count": os.cpu_count(),
         "load_avg_1_5_15": load,
     }
+
+
+def runtime_version(backend: str) -> str:
+    """``"<package> <version>"`` of the runtime behind ``backend`` (the package name alone if it is not installed)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    package = RUNTIME_PACKAGES.get(backend, backend)
+    try:
+        return f"{package} {version(package)}"
+    except PackageNotFoundError:
+        return package
 
 
 def _load_avg() -> tuple[float, float, float]:

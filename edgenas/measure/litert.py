@@ -14,7 +14,7 @@ import numpy as np
 
 from edgenas.errors import InvalidInputError, MissingExtraError
 from edgenas.measure.base import Measurement, check_counts
-from edgenas.measure.ort import time_runs
+from edgenas.measure.ort import time_runs_with_cpu
 
 NO_OPS_NOTE = "the LiteRT Python interpreter exposes no per-operator times (use --backend onnxruntime on the ONNX export)"
 
@@ -31,11 +31,14 @@ def _interpreter_class():
 
 def measure_tflite(path: Path, *, threads: int = 1, warmup: int = 10, repeats: int = 50) -> Measurement:
     """Time a ``.tflite`` model with the LiteRT interpreter (``num_threads=threads``)."""
+    from edgenas.export.tflite import quiet_native_output
+
     check_counts(repeats, warmup, threads)
     interpreter_class = _interpreter_class()
     try:
-        interpreter = interpreter_class(model_path=str(path), num_threads=threads)
-        interpreter.allocate_tensors()
+        with quiet_native_output():  # the XNNPACK delegate announces itself on stderr from native code
+            interpreter = interpreter_class(model_path=str(path), num_threads=threads)
+            interpreter.allocate_tensors()
     except (ValueError, RuntimeError) as exc:
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
         raise InvalidInputError(f"{path} is not a TFLite model LiteRT can load ({first})") from None
@@ -50,7 +53,7 @@ def measure_tflite(path: Path, *, threads: int = 1, warmup: int = 10, repeats: i
             info = np.iinfo(dtype)
             value = rng.integers(info.min, info.max, size=shape, endpoint=True).astype(dtype)
         interpreter.set_tensor(detail["index"], value)
-    times = time_runs(interpreter.invoke, warmup, repeats)
+    times, cpu_times = time_runs_with_cpu(interpreter.invoke, warmup, repeats)
     op_names = sorted({str(op.get("op_name", "?")) for op in interpreter._get_ops_details()})  # noqa: SLF001
     return Measurement(
         backend="litert",
@@ -61,4 +64,5 @@ def measure_tflite(path: Path, *, threads: int = 1, warmup: int = 10, repeats: i
         ops=(),
         ops_note=f"{NO_OPS_NOTE}; operators in the model: {', '.join(op_names)}",
         input_shape=shape,
+        cpu_times_ms=cpu_times,
     )

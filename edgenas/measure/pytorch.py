@@ -15,7 +15,7 @@ from torch import nn
 
 from edgenas.errors import InvalidInputError
 from edgenas.measure.base import Measurement, OpTime, check_counts
-from edgenas.measure.ort import time_runs
+from edgenas.measure.ort import time_runs_with_cpu
 
 
 def load_module(path: Path) -> tuple[nn.Module, torch.Tensor]:
@@ -72,7 +72,7 @@ def measure_module(
     torch.set_num_threads(threads)
     try:
         with torch.inference_mode():
-            times = time_runs(lambda: module(example), warmup, repeats)
+            times, cpu_times = time_runs_with_cpu(lambda: module(example), warmup, repeats)
         ops = profile_ops(module, example, min(profile_runs, repeats)) if per_op else ()
     finally:
         torch.set_num_threads(before)
@@ -85,6 +85,7 @@ def measure_module(
         ops=ops,
         ops_note=None if per_op else "per-operator profiling not requested",
         input_shape=tuple(example.shape),
+        cpu_times_ms=cpu_times,
     )
 
 

@@ -1,238 +1,52 @@
-"""The model zoo: published ImageNet classifiers as named points of the ``mbconv`` space.
+"""``edgenas zoo``: time the model zoo's published ImageNet classifiers on this host.
 
-Each entry records what the paper reports (top-1 accuracy, parameters, multiply-adds) with the
-table it comes from; the architecture itself is ``MbconvSpace().named(entry.arch)``. Accuracies
-are *published* figures (single 224-or-native-resolution crop, ImageNet-1k validation), not
-measured here: edgenas measures latency, not ImageNet accuracy.
-
-The parameter counts of our modules equal the reference implementations exactly (the training
-module, batch norm unfolded: torchvision's ``num_params`` for MobileNetV2/V3 and EfficientNet,
-osmr/imgclsmob's ``mnasnet_a1`` for MnasNet-A1); the IR counts the *deployed* network (batch norm folded to
-one bias per channel), 0.2-0.4 % fewer. ``tests/core/test_mbconv_space.py`` checks both.
+The zoo itself (``ZOO``, ``zoo_entry``: each model's space point, published top-1, parameters,
+multiply-adds and citation) lives beside the architectures in :mod:`edgenas.spaces.mbconv_named`.
+This module exports each model (ONNX, or ``.tflite`` for LiteRT), quantizes it to int8, times it
+with :mod:`edgenas.measure` and finds the accuracy-latency Pareto front (drawn by ``edgenas.report.zoo_plot``).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from edgenas.errors import InvalidInputError, MissingExtraError, UnknownNameError
+from edgenas.errors import InvalidInputError, MissingExtraError
+from edgenas.spaces.mbconv_named import ZOO, zoo_entry
 
-
-@dataclass(frozen=True, slots=True)
-class ZooEntry:
-    """A published model: the space point it is, and what its paper reports."""
-
-    name: str  # display name
-    arch: str  # MbconvSpace.named() key
-    top1: float  # published ImageNet-1k top-1 accuracy, fraction in [0, 1]
-    params_m: float  # published parameters, millions (as printed in the paper)
-    macs_m: float  # published multiply-adds, millions (as printed in the paper)
-    resolution: int
-    citation: str
-    reference_params: int  # exact count of the reference implementation's module (BN unfolded)
-    reference: str  # which implementation gives reference_params
-
-
-_MBV3 = "Howard et al., Searching for MobileNetV3, ICCV 2019 (arXiv:1905.02244), Table 3"
-# EfficientNet top-1: arXiv:1905.11946 v5 Table 2 (the ICML 2019 version printed 76.3 / 78.8 / 79.8 / 81.1
-# for B0..B3, before the updated training recipe of the released checkpoints).
-_EFF = "Tan & Le, EfficientNet: Rethinking Model Scaling for CNNs, ICML 2019 (arXiv:1905.11946v5), Table 2"
-
-ZOO: tuple[ZooEntry, ...] = (
-    ZooEntry(
-        "MobileNetV2 1.0",
-        "mobilenetv2",
-        0.720,
-        3.4,
-        300,
-        224,
-        "Sandler et al., MobileNetV2: Inverted Residuals and Linear Bottlenecks, CVPR 2018 (arXiv:1801.04381), Table 4",
-        3_504_872,
-        "torchvision mobilenet_v2",
-    ),
-    ZooEntry(
-        "MobileNetV3-Large 1.0", "mobilenetv3-large", 0.752, 5.4, 219, 224, _MBV3, 5_483_032, "torchvision mobilenet_v3_large"
-    ),
-    ZooEntry(
-        "MobileNetV3-Small 1.0", "mobilenetv3-small", 0.674, 2.5, 56, 224, _MBV3, 2_542_856, "torchvision mobilenet_v3_small"
-    ),
-    ZooEntry(
-        "MnasNet-A1",
-        "mnasnet-a1",
-        0.752,
-        3.9,
-        312,
-        224,
-        "Tan et al., MnasNet: Platform-Aware Neural Architecture Search for Mobile, CVPR 2019 (arXiv:1807.11626), Table 1",
-        3_887_038,
-        "osmr/imgclsmob mnasnet_a1 (its test asserts 3,887,038 weights)",
-    ),
-    ZooEntry("EfficientNet-B0", "efficientnet-b0", 0.771, 5.3, 390, 224, _EFF, 5_288_548, "torchvision efficientnet_b0"),
-    ZooEntry("EfficientNet-B1", "efficientnet-b1", 0.791, 7.8, 700, 240, _EFF, 7_794_184, "torchvision efficientnet_b1"),
-    ZooEntry("EfficientNet-B2", "efficientnet-b2", 0.801, 9.2, 1000, 260, _EFF, 9_109_994, "torchvision efficientnet_b2"),
-    ZooEntry("EfficientNet-B3", "efficientnet-b3", 0.816, 12.0, 1800, 300, _EFF, 12_233_232, "torchvision efficientnet_b3"),
-)
-
-
-def zoo_entry(name: str) -> ZooEntry:
-    """Look an entry up by ``arch`` key (``efficientnet-b0``) or display name, case-insensitively."""
-    key = name.strip().lower()
-    for entry in ZOO:
-        if key in (entry.arch, entry.name.lower()):
-            return entry
-    raise UnknownNameError(f"unknown zoo model {name!r}. Accepted: {', '.join(e.arch for e in ZOO)}.")
-
-
-# --------------------------------------------------------------------------- measuring the zoo
+if TYPE_CHECKING:
+    from edgenas.measure import Measurement
 
 PRECISIONS = ("fp32", "int8")
 #: Which latency figure the Pareto front and the plot use: the median (default) or the minimum
 #: of the repeats (closer to an idle machine's latency where other processes share the cores).
-#: ``cpu``: the median CPU time of the inference thread (single thread only; see LatencyStats).
+#: ``cpu``: the median CPU time of the inference thread (single thread only; see ``Measurement.cpu_times_ms``).
 STATISTICS = {"median": "latency_ms", "min": "latency_min_ms", "cpu": "cpu_ms"}
 BACKENDS = ("onnxruntime", "litert")
 
 
-@dataclass(frozen=True, slots=True)
-class LatencyStats:
-    """Repeated single-input runs of one model: milliseconds, measured on this host."""
-
-    median_ms: float
-    min_ms: float
-    p90_ms: float
-    iqr_ms: float  # spread: 75th - 25th percentile
-    repeats: int
-    threads: int
-    # CPU time of the calling thread per run (median, IQR): with one thread both runtimes run the
-    # whole inference on the caller, so this is the compute time without the waits that other
-    # processes sharing the cores add to the wall clock.
-    cpu_ms: float = float("nan")
-    cpu_iqr_ms: float = float("nan")
-
-    def to_dict(self) -> dict[str, float | int]:
-        return {
-            "latency_ms": self.median_ms,
-            "latency_min_ms": self.min_ms,
-            "latency_p90_ms": self.p90_ms,
-            "latency_iqr_ms": self.iqr_ms,
-            "cpu_ms": self.cpu_ms,
-            "cpu_iqr_ms": self.cpu_iqr_ms,
-            "repeats": self.repeats,
-            "threads": self.threads,
-        }
+def _row(m: Measurement) -> dict[str, float | int]:
+    """The zoo.json figures of one timed model (milliseconds, measured on this host)."""
+    return {
+        "latency_ms": m.median_ms,
+        "latency_min_ms": m.min_ms,
+        "latency_p90_ms": m.p90_ms,
+        "latency_iqr_ms": m.iqr_ms,  # spread: 75th - 25th percentile
+        # CPU time of the calling thread per run: with one thread both runtimes run the whole
+        # inference on the caller, so this is the compute time without the waits that other
+        # processes sharing the cores add to the wall clock.
+        "cpu_ms": m.cpu_median_ms,
+        "cpu_iqr_ms": m.cpu_iqr_ms,
+        "repeats": m.repeats,
+        "threads": m.threads,
+    }
 
 
-def ort_latency(
-    path: Path, input_shape: tuple[int, ...], *, threads: int = 1, warmup: int = 3, repeats: int = 20
-) -> LatencyStats:
-    """Median wall-clock latency of one ONNX Runtime CPU inference (batch 1, ``threads`` intra-op threads).
-
-    A small self-contained helper until the measurement package (``edgenas/measure``, being built
-    for ``edgenas profile``) lands; it should move there. Input is standard-normal noise (latency
-    of these networks does not depend on the values); all graph optimisations on, sequential mode.
-    """
-    import time
-
-    import numpy as np
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
-    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-    feed = {session.get_inputs()[0].name: np.random.default_rng(0).standard_normal((1, *input_shape)).astype(np.float32)}
-    for _ in range(warmup):
-        session.run(None, feed)
-    times, cpu = [], []
-    for _ in range(repeats):
-        start, start_cpu = time.perf_counter_ns(), time.thread_time_ns()
-        session.run(None, feed)
-        times.append((time.perf_counter_ns() - start) / 1e6)
-        cpu.append((time.thread_time_ns() - start_cpu) / 1e6)
-    return _stats(times, cpu, threads)
-
-
-def litert_latency(path: Path, *, threads: int = 1, warmup: int = 3, repeats: int = 20) -> LatencyStats:
-    """Median wall-clock latency of one LiteRT ``invoke()`` (batch 1, default kernels: the XNNPACK delegate).
-
-    Like :func:`ort_latency`, a stop-gap until ``edgenas/measure`` lands. The input is random
-    (int8 noise for a full-integer model, standard-normal otherwise).
-    """
-    import time
-
-    import numpy as np
-
-    from edgenas.export.tflite import quiet_native_output
-
-    try:
-        from ai_edge_litert.interpreter import Interpreter
-    except ImportError:
-        raise MissingExtraError("LiteRT timing needs ai-edge-litert: pip install 'edgenas[tflite]'") from None
-    with quiet_native_output():
-        interpreter = Interpreter(model_path=str(path), num_threads=threads)
-        interpreter.allocate_tensors()
-    detail = interpreter.get_input_details()[0]
-    rng = np.random.default_rng(0)
-    if np.issubdtype(detail["dtype"], np.integer):
-        x = rng.integers(-128, 128, size=detail["shape"]).astype(detail["dtype"])
-    else:
-        x = rng.standard_normal(detail["shape"]).astype(detail["dtype"])
-    interpreter.set_tensor(detail["index"], x)
-    for _ in range(warmup):
-        interpreter.invoke()
-    times, cpu = [], []
-    for _ in range(repeats):
-        start, start_cpu = time.perf_counter_ns(), time.thread_time_ns()
-        interpreter.invoke()
-        times.append((time.perf_counter_ns() - start) / 1e6)
-        cpu.append((time.thread_time_ns() - start_cpu) / 1e6)
-    return _stats(times, cpu, threads)
-
-
-def _stats(times: list[float], cpu: list[float], threads: int) -> LatencyStats:
-    import numpy as np
-
-    q25, q50, q75, q90 = np.percentile(times, [25, 50, 75, 90])
-    c25, c50, c75 = np.percentile(cpu, [25, 50, 75])
-    iqr, cpu_iqr = float(q75 - q25), float(c75 - c25)
-    return LatencyStats(float(q50), float(min(times)), float(q90), iqr, len(times), threads, float(c50), cpu_iqr)
-
-
-def _cpu_name() -> str:
-    """The host CPU's model name (Linux ``/proc/cpuinfo``), for the results table."""
-    import platform
-
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def _runtime_version(backend: str) -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    package = {"onnxruntime": "onnxruntime", "litert": "ai-edge-litert"}[backend]
-    try:
-        return f"{package} {version(package)}"
-    except PackageNotFoundError:  # pragma: no cover
-        return package
-
-
-def _load_average() -> float | None:
-    import os
-
-    try:
-        return round(os.getloadavg()[0], 2)
-    except OSError:  # pragma: no cover - not on every platform
-        return None
+def _one_minute_load(host: dict[str, Any]) -> float | None:
+    load = float(host["load_avg_1_5_15"][0])
+    return round(load, 2) if math.isfinite(load) else None
 
 
 def pareto_names(points: list[tuple[str, float, float]]) -> list[str]:
@@ -272,22 +86,23 @@ def measure_model(
 
     from edgenas.export.onnx import export_onnx
     from edgenas.export.onnx_int8 import quantize_onnx_int8
+    from edgenas.measure.ort import measure_onnx
 
+    # batch 1, standard-normal input (default_rng(0)), sequential execution, all graph optimisations
+    counts = {"threads": threads, "warmup": warmup, "repeats": repeats}
     out: dict[str, dict] = {}
     stem.parent.mkdir(parents=True, exist_ok=True)
     if "fp32" in precisions:
         progress(f"{stem.name}: exporting fp32 ONNX and timing it")
         path = export_onnx(model, torch.zeros(1, *input_shape), stem.with_name(stem.name + ".fp32.onnx"))
-        stats = ort_latency(path, input_shape, threads=threads, warmup=warmup, repeats=repeats)
-        out["fp32"] = {**stats.to_dict(), "model_bytes": path.stat().st_size}
+        out["fp32"] = {**_row(measure_onnx(path, per_op=False, **counts)), "model_bytes": path.stat().st_size}
     if "int8" in precisions:
         progress(f"{stem.name}: int8 static quantization (random calibration inputs) and timing it")
         rng = np.random.default_rng(0)
         calibration = rng.standard_normal((calibration_images, *input_shape)).astype(np.float32)
         check = rng.standard_normal((2, *input_shape)).astype(np.float32)
         info = quantize_onnx_int8(model, calibration, check, stem.with_name(stem.name + ".int8.onnx"))
-        stats = ort_latency(Path(info.path), input_shape, threads=threads, warmup=warmup, repeats=repeats)
-        out["int8"] = {**stats.to_dict(), "model_bytes": info.size_bytes}
+        out["int8"] = {**_row(measure_onnx(Path(info.path), per_op=False, **counts)), "model_bytes": info.size_bytes}
     return out
 
 
@@ -306,11 +121,14 @@ def _measure_litert(
     import torch
 
     from edgenas.export.tflite import convert_int8, quiet_native_output
+    from edgenas.measure.litert import measure_tflite
 
     try:
         import litert_torch
     except ImportError:
         raise MissingExtraError("LiteRT conversion needs litert-torch: pip install 'edgenas[tflite]'") from None
+    # batch 1, default kernels (the XNNPACK delegate); input int8 noise for a full-integer model, standard-normal otherwise
+    counts = {"threads": threads, "warmup": warmup, "repeats": repeats}
     out: dict[str, dict] = {}
     stem.parent.mkdir(parents=True, exist_ok=True)
     if "fp32" in precisions:
@@ -318,8 +136,7 @@ def _measure_litert(
         path = stem.with_name(stem.name + ".fp32.tflite")
         with torch.no_grad(), quiet_native_output():
             litert_torch.convert(model, (torch.zeros(1, *input_shape),)).export(str(path))
-        stats = litert_latency(path, threads=threads, warmup=warmup, repeats=repeats)
-        out["fp32"] = {**stats.to_dict(), "model_bytes": path.stat().st_size}
+        out["fp32"] = {**_row(measure_tflite(path, **counts)), "model_bytes": path.stat().st_size}
     if "int8" in precisions:
         progress(f"{stem.name}: int8 .tflite (PT2E, random calibration inputs) and timing it")
         path = stem.with_name(stem.name + ".int8.tflite")
@@ -327,8 +144,11 @@ def _measure_litert(
         # MobileNetV3 / EfficientNet keep some float ops (hard-swish, SE mean/mul): a CPU runs
         # the mixed model, so it is timed, and the float operators are recorded beside it.
         info = convert_int8(model, calibration, path, require_full_int8=False)
-        stats = litert_latency(path, threads=threads, warmup=warmup, repeats=repeats)
-        out["int8"] = {**stats.to_dict(), "model_bytes": info.size_bytes, "float_operators": sorted(set(info.float_operators))}
+        out["int8"] = {
+            **_row(measure_tflite(path, **counts)),
+            "model_bytes": info.size_bytes,
+            "float_operators": sorted(set(info.float_operators)),
+        }
     return out
 
 
@@ -362,19 +182,17 @@ def run_zoo(
         raise InvalidInputError("--repeats, --threads and calibration images must be >= 1 and --warmup >= 0")
     entries = [zoo_entry(m) for m in models] if models else list(ZOO)
 
-    import os
-    import platform
-
     import onnxruntime as ort
     import torch
 
     from edgenas.ir import total_macs, total_params
+    from edgenas.measure import host_info, runtime_version
     from edgenas.spaces.mbconv import MbconvSpace
     from edgenas.spaces.nn.blocks import fold_batchnorm
 
     space = MbconvSpace()
     rows = []
-    load_before = _load_average()
+    host_before = host_info()
     for entry in entries:
         arch = space.named(entry.arch)
         layers = space.layers(arch)
@@ -404,6 +222,7 @@ def run_zoo(
         )
         rows.append({**row, **measured})
     key = STATISTICS[statistic]
+    host_after = host_info()
     pareto = {p: pareto_names([(r["name"], r["top1"], r[p][key]) for r in rows if key in r[p]]) for p in precisions}
     return {
         "models": rows,
@@ -418,15 +237,15 @@ def run_zoo(
         "calibration": f"{calibration_images} random standard-normal images (int8 ranges are not those of real images)",
         "weights": "random (seeded PyTorch init, batch norm folded): latency only",
         "host": {
-            "cpu": _cpu_name(),
-            "cores": os.cpu_count(),
-            "machine": platform.machine(),
+            "cpu": host_after["processor"],
+            "cores": host_after["cpu_count"],
+            "machine": host_after["machine"],
             "onnxruntime": ort.__version__,
-            "runtime": _runtime_version(backend),
+            "runtime": runtime_version(backend),
             "torch": torch.__version__,
             # other processes' load while measuring (1-minute load average before / after): a busy
             # host inflates medians; compare with the minimum
-            "load_average": [load_before, _load_average()],
+            "load_average": [_one_minute_load(host_before), _one_minute_load(host_after)],
         },
     }
 
@@ -462,7 +281,7 @@ def zoo_table(summary: dict) -> str:
         f"batch 1, {summary['repeats']} runs after {summary['warmup']} warm-up, on {summary['host']['cpu']} "
         f"({summary['host']['cores']} cores, 1-min load average {summary['host']['load_average'][0]} before, "
         f"{summary['host']['load_average'][1]} after); `*` = on the accuracy-latency Pareto front of its precision "
-        f"(by {summary['statistic']}). Top-1 is published (citations in edgenas/zoo.py); "
+        f"(by {summary['statistic']}). Top-1 is published (citations in edgenas/spaces/mbconv_named.py); "
         f"params/MACs are counted on the deployed (BN-folded) network. int8: {summary['calibration']}; "
         "(mixed) = the int8 model keeps some float operators (listed in zoo.json)."
     )

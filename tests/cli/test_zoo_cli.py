@@ -18,8 +18,11 @@ def test_measure_model_times_fp32_and_int8_onnx(tmp_path):
     model = fold_batchnorm(space.build(arch).eval())
     got = measure_model(model, space.input_shape(arch), tmp_path / "tiny", warmup=0, repeats=3, calibration_images=2)
     assert set(got) == {"fp32", "int8"}
+    figures = {"latency_ms", "latency_min_ms", "latency_p90_ms", "latency_iqr_ms", "cpu_ms", "cpu_iqr_ms", "repeats", "threads"}
     for precision in ("fp32", "int8"):
         m = got[precision]
+        assert set(m) == figures | {"model_bytes"}
+        assert m["latency_iqr_ms"] >= 0 and m["cpu_iqr_ms"] >= 0
         assert 0 < m["latency_min_ms"] <= m["latency_ms"] <= m["latency_p90_ms"]
         assert 0 < m["cpu_ms"] <= m["latency_p90_ms"] * 1.5  # one thread: the CPU time is the inference's
         assert m["repeats"] == 3 and m["threads"] == 1

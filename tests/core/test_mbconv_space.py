@@ -9,9 +9,9 @@ from edgenas.errors import InvalidInputError, UnknownNameError
 from edgenas.hardware import AnalyticalCostModel, load_target
 from edgenas.ir import Op, total_macs, total_params
 from edgenas.spaces import SPACES, MbconvSpace
+from edgenas.spaces.mbconv_named import ZOO, zoo_entry
 from edgenas.spaces.nn.blocks import fold_batchnorm
 from edgenas.testing import check_space
-from edgenas.workflows.zoo import ZOO, zoo_entry
 
 FASHION = dict(num_classes=10, in_channels=1, resolutions=(28,))
 

@@ -46,9 +46,13 @@ def models(tmp_path_factory) -> dict[str, Path]:
 
 def _sane(m: Measurement, repeats: int) -> None:
     assert m.repeats == repeats and all(t > 0 for t in m.times_ms)
-    assert m.min_ms <= m.median_ms <= m.max_ms
+    assert m.min_ms <= m.median_ms <= m.p90_ms <= m.max_ms
     assert m.iqr_ms >= 0 and m.cv >= 0
     assert len(m.load_avg) == 3
+    # the calling thread's CPU time, one per timed run (one thread: the runtime computes on the caller)
+    assert len(m.cpu_times_ms) == repeats and all(t >= 0 for t in m.cpu_times_ms)
+    assert m.cpu_median_ms >= 0 and m.cpu_iqr_ms >= 0
+    assert m.runtime.startswith({"onnxruntime": "onnxruntime", "litert": "ai-edge-litert", "torch": "torch"}[m.backend])
 
 
 def test_onnxruntime_times_and_breaks_down_by_node(models):
@@ -62,7 +66,9 @@ def test_onnxruntime_times_and_breaks_down_by_node(models):
     assert shares == sorted(shares, reverse=True)
     summary = m.to_dict(top=3)
     assert summary["kind"] == "measured" and len(summary["operators"]["bottlenecks"]) == 3
-    assert set(summary["latency_ms"]) == {"median", "mean", "min", "max", "iqr"}
+    assert set(summary["latency_ms"]) == {"median", "mean", "min", "max", "iqr", "p90"}
+    assert summary["cpu_ms"] == {"median": m.cpu_median_ms, "iqr": m.cpu_iqr_ms}
+    assert summary["runtime"].startswith("onnxruntime ")
     json.dumps(summary)
 
 
@@ -125,6 +131,25 @@ def test_statistics_follow_the_runs():
     m = Measurement("onnxruntime", "x", 1, 0, times_ms=(1.0, 2.0, 3.0, 4.0, 100.0))
     assert m.median_ms == 3.0 and m.min_ms == 1.0 and m.max_ms == 100.0 and m.iqr_ms == 2.0
     assert m.cv == pytest.approx(np.std([1, 2, 3, 4, 100], ddof=1) / 22.0)
+    assert m.p90_ms == pytest.approx(np.percentile([1, 2, 3, 4, 100], 90)) and m.median_ms <= m.p90_ms <= m.max_ms
+
+
+def test_cpu_figures_follow_the_cpu_times_and_are_absent_when_not_recorded():
+    m = Measurement("onnxruntime", "x", 1, 0, times_ms=(2.0, 3.0, 4.0, 5.0, 9.0), cpu_times_ms=(1.0, 2.0, 3.0, 4.0, 8.0))
+    assert m.cpu_median_ms == 3.0 and m.cpu_iqr_ms == 2.0
+    assert m.to_dict()["cpu_ms"] == {"median": 3.0, "iqr": 2.0}
+    bare = Measurement("onnxruntime", "x", 1, 0, times_ms=(1.0, 2.0))
+    assert np.isnan(bare.cpu_median_ms) and np.isnan(bare.cpu_iqr_ms) and bare.to_dict()["cpu_ms"] is None
+    json.dumps(bare.to_dict())
+    with pytest.raises(ValueError, match="one per run"):
+        Measurement("onnxruntime", "x", 1, 0, times_ms=(1.0, 2.0), cpu_times_ms=(1.0,))
+
+
+def test_runtime_version_names_the_package():
+    from edgenas.measure import runtime_version
+
+    assert runtime_version("onnxruntime").startswith("onnxruntime ")
+    assert runtime_version("litert").startswith("ai-edge-litert")
 
 
 def test_trace_parsing_takes_the_median_per_node_and_drops_the_first_run():
