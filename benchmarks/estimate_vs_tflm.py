@@ -41,7 +41,6 @@ from edgenas.hardware import flash_bytes, load_target, peak_sram_bytes
 from edgenas.report.markdown import md_cell
 from edgenas.spaces import KwsSpace, filter_by_ops, space_for
 from edgenas.spaces import kws as K
-from edgenas.spaces.task import baseline_arch
 from edgenas.tasks.fashion_mnist import load_fashion_mnist
 from edgenas.tasks.kws import load_kws
 
@@ -86,7 +85,7 @@ def _mbconv_setup(n: int, seed: int):
     data = load_fashion_mnist(seed=seed, val_size=500, train_size=2000, test_size=500)
     target = load_target("npu-int8")
     space, _ = filter_by_ops(space_for(data, "mbconv"), target.native_ops, target.name)  # the imagenet vocabulary
-    archs = [baseline_arch(space)[1]]
+    archs = [space.reference()[1]]
     rng = np.random.default_rng(seed)
     while len(archs) < n:
         arch = space.sample(rng)

@@ -61,4 +61,4 @@ def cache_dir(explicit: Path | str | None = None) -> Path:
     if explicit is not None:
         return Path(explicit)
     env = os.environ.get(CACHE_ENV)
-    return Path(env) if env else Path.home() / ".cache" / "edgenas"
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "edgenas"

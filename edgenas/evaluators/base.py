@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from edgenas.arch import Arch
 from edgenas.errors import EdgenasError
 from edgenas.trial import Metrics
+
+if TYPE_CHECKING:
+    from edgenas.spaces import SearchSpace
+    from edgenas.store import RunFolder
+    from edgenas.tasks import TaskData
+
+log = logging.getLogger(__name__)
 
 
 class TrialFailed(EdgenasError):
@@ -24,3 +34,26 @@ class Evaluator(Protocol):
         Raise on failure; the experiment records the trial as failed and goes on.
         """
         ...
+
+
+@dataclass(frozen=True)
+class EvaluatorContext:
+    """What an evaluator factory (``EVALUATORS``) may build its evaluator from.
+
+    Args:
+        space: The space being searched (target-filtered).
+        data: The task's splits.
+        seed: The search's seed.
+        epochs: Stand-alone training epochs (``--epochs``).
+        max_trial_seconds: Wall-clock limit of one candidate's training.
+        run: The run folder, where an evaluator may keep what it trains once (a supernet).
+        say: Progress lines for the user.
+    """
+
+    space: SearchSpace
+    data: TaskData
+    seed: int = 0
+    epochs: int = 8
+    max_trial_seconds: float | None = None
+    run: RunFolder | None = None
+    say: Callable[[str], None] = field(default=log.info)

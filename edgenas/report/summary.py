@@ -7,7 +7,7 @@ from pathlib import Path
 
 from edgenas.arch import Arch
 from edgenas.objectives import pareto_front
-from edgenas.spaces.task import baseline_arch, space_from_config
+from edgenas.spaces import space_from_config
 from edgenas.store import SqliteStore
 from edgenas.trial import Trial, TrialState
 
@@ -66,6 +66,7 @@ def build_summary(store: SqliteStore, run_dir: Path, stop_reason: str = "") -> d
 
     search = store.trials(role="search")
     baseline = next(iter(store.trials(role="baseline")), None)
+    reference = space.reference()
     done = [t for t in search if t.state is TrialState.COMPLETE]
     best = max(done, key=lambda t: (t.accuracy, -t.number)) if done else None
     return {
@@ -77,12 +78,26 @@ def build_summary(store: SqliteStore, run_dir: Path, stop_reason: str = "") -> d
         "search": {
             "strategy": identity.get("strategy"),
             "evaluator": identity.get("evaluator", "train"),
-            "baseline": baseline_arch(space)[0],
+            "baseline": reference[0] if reference is not None else None,
             "seed": identity.get("seed"),
             "epochs": identity.get("epochs"),
             "trials": dict(Counter(t.state.value for t in search)),
             "stop_reason": stop_reason,
         },
         "pareto_front": [trial_record(t, describe) for t in pareto_front(search)],
+        "timing": timing(store.invocations()),
         "run_dir": str(run_dir),
+    }
+
+
+def timing(invocations: list[dict]) -> dict:
+    """The run's wall time and each stage's, summed over its invocations (a resumed run has several), seconds."""
+    stages: dict[str, float] = {}
+    for record in invocations:
+        for name, seconds in record.get("stages_s", {}).items():
+            stages[name] = stages.get(name, 0.0) + float(seconds)
+    return {
+        "wall_s": sum(float(r.get("wall_s", 0.0)) for r in invocations),
+        "stages_s": stages,
+        "invocations": len(invocations),
     }

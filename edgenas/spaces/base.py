@@ -7,12 +7,20 @@ Contract (checked for every registered space by ``edgenas.testing.check_space``)
 * ``layers`` is pure, cheap and torch-free: it is called for every candidate, before training.
 * ``build`` returns an ``nn.Module`` whose deployed form (batch norm folded) has exactly the MACs
   and parameters that ``layers`` reports, and whose output is ``(batch, num_classes)`` logits.
+
+A space also describes itself, so that reports, checkpoints, exports and ``--resume`` rebuild it
+without knowing its class: ``params()`` gives the constructor arguments that rebuild it
+(``SPACES.create(space.name, **space.params())``), ``preset`` the ``--space`` name that searches
+it again, ``reference()`` the published network trained beside a search as its baseline (if the
+space has one), and the class method ``for_task(input_shape, num_classes)`` builds the space for a
+task's data or says why it cannot. :class:`DecisionSpace` gives all four a default.
 """
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -39,6 +47,8 @@ class SearchSpace(Protocol):
     def build(self, arch: Arch) -> torch.nn.Module: ...
 
     def describe(self, arch: Arch) -> str: ...
+
+    def params(self) -> dict[str, Any]: ...
 
 
 class DecisionSpace:
@@ -105,3 +115,36 @@ class DecisionSpace:
     def values(self, arch: Arch) -> dict[str, object]:
         """The chosen value of every decision, by name."""
         return {d.name: d.choices[g] for d, g in zip(self.decisions(), arch.genes, strict=True)}
+
+    # -- self-description -------------------------------------------------------------------
+    def params(self) -> dict[str, Any]:
+        """The constructor arguments that rebuild this space, JSON-ready (tuples as lists).
+
+        Read from the attributes named like the constructor's parameters (scikit-learn's
+        ``get_params`` convention: a constructor stores its arguments unchanged).
+        """
+        out: dict[str, Any] = {}
+        for name in inspect.signature(type(self).__init__).parameters:
+            if name == "self" or not hasattr(self, name):
+                continue
+            value = getattr(self, name)
+            out[name] = list(value) if isinstance(value, tuple) else value
+        return out
+
+    @property
+    def preset(self) -> str:
+        """The ``--space`` name that searches this space again (a registry name)."""
+        return self.name
+
+    def reference(self) -> tuple[str, Arch] | None:
+        """The published network trained beside a search in this space (name, genotype), or None."""
+        return None
+
+    @classmethod
+    def for_task(cls, input_shape: Sequence[int], num_classes: int, **options: Any) -> DecisionSpace:
+        """This space for a task whose inputs have ``input_shape``.
+
+        Where it cannot be, an ``InvalidInputError`` whose message completes the sentence
+        "--space NAME ..." (``searches images (channels, height, width); ...``) says why.
+        """
+        raise InvalidInputError("cannot be searched on a task's data (the space has no for_task)")

@@ -27,6 +27,7 @@ of HELP's 5,000-architecture table exactly (``tests/bench/test_fbnet.py``).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -92,6 +93,14 @@ class FbnetSpace(DecisionSpace):
 
     def __init__(self, num_classes: int = 100) -> None:
         self.num_classes = num_classes
+
+    @classmethod
+    def for_task(cls, input_shape: Sequence[int], num_classes: int, **options: Any) -> FbnetSpace:
+        """RGB images at HW-NAS-Bench's CIFAR size (3, 32, 32): the skeleton's shapes are fixed."""
+        shape = tuple(int(s) for s in input_shape)
+        if shape != (3, INPUT_SIZE, INPUT_SIZE):
+            raise InvalidInputError(f"searches (3, {INPUT_SIZE}, {INPUT_SIZE}) images; this task's inputs are {shape}")
+        return cls(num_classes=num_classes, **options)
 
     # -- genotype -------------------------------------------------------------------------
     def decisions(self) -> Sequence[Decision]:

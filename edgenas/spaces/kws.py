@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
 from edgenas.arch import Arch, Decision
 from edgenas.errors import InvalidInputError
@@ -82,6 +83,22 @@ class KwsSpace(DecisionSpace):
         for i in range(depth, self.max_depth):
             g[5 + 3 * i : 8 + 3 * i] = [0, 0, 0]
         return tuple(g)
+
+    @classmethod
+    def for_task(cls, input_shape: Sequence[int], num_classes: int, **options: Any) -> KwsSpace:
+        """MFCC maps ``(time, coefficients)``; one-channel images ``(1, H, W)`` are searched as ``H x W`` maps."""
+        shape = tuple(int(s) for s in input_shape)
+        if len(shape) == 3:
+            if shape[0] != 1:
+                raise InvalidInputError(f"reads one channel, these are {shape[0]}-channel images: convert the images to grey")
+            shape = shape[1:]
+        if len(shape) != 2:
+            raise InvalidInputError(f"reads (time, coefficients) maps; this task's inputs are {shape}")
+        return cls(num_classes=num_classes, input_shape=shape, **options)  # type: ignore[arg-type]
+
+    def reference(self) -> tuple[str, Arch]:
+        """DS-CNN-S ("Hello Edge"), the MLPerf Tiny keyword-spotting reference, at this input size."""
+        return "ds-cnn-s", self.named("ds-cnn-s")
 
     def named(self, name: str) -> Arch:
         """A published model as a point of this space (``ds-cnn-s``)."""

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from edgenas.arch import Arch, Decision
 from edgenas.errors import InvalidInputError
@@ -278,6 +279,29 @@ class MbconvSpace(DecisionSpace):
         if unknown:
             raise InvalidInputError(f"mbconv space has no decision(s) {sorted(unknown)}")
         return self.arch(genes)
+
+    @classmethod
+    def for_task(cls, input_shape: Sequence[int], num_classes: int, **options: Any) -> MbconvSpace:
+        """Square images ``(channels, height, width)``, searched at their own resolution."""
+        shape = tuple(int(s) for s in input_shape)
+        if len(shape) != 3:
+            raise InvalidInputError(f"searches images (channels, height, width); this task's inputs are {shape}")
+        channels, height, width = shape
+        if height != width:
+            raise InvalidInputError(f"takes square images, these are {height}x{width}: resize them to a square")
+        return cls(num_classes=num_classes, in_channels=channels, resolutions=(height,), **options)
+
+    @property
+    def preset(self) -> str:
+        return "mbconv-micro" if self.vocabulary == "micro" else "mbconv"
+
+    def reference(self) -> tuple[str, Arch]:
+        """MobileNetV2 (relu6, no squeeze-and-excitation, so int8 NPUs run it too) at the space's
+        largest resolution; in the micro vocabulary, MobileNetV2's blocks at micro widths."""
+        from edgenas.spaces.mbconv_named import named_values
+
+        name = "mobilenetv2-micro" if self.vocabulary == "micro" else "mobilenetv2"
+        return name, self.from_values({**named_values(name, self.vocabulary), "resolution": max(self.resolutions)})
 
     def named(self, name: str) -> Arch:
         """A published model as a point of this space (``mobilenetv2``, ``efficientnet-b0``, ...; see ``_mbconv_named``)."""

@@ -28,6 +28,7 @@ next layer read the cell's input, which has the same shape, so costs stay exact.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -77,6 +78,14 @@ class Nb201Space(DecisionSpace):
         self.channels = channels
         self.cells_per_stage = cells_per_stage
         self.input_size = input_size
+
+    @classmethod
+    def for_task(cls, input_shape: Sequence[int], num_classes: int, **options: Any) -> Nb201Space:
+        """Square RGB images (the CIFAR skeleton: three input channels)."""
+        shape = tuple(int(s) for s in input_shape)
+        if len(shape) != 3 or shape[0] != 3 or shape[1] != shape[2]:
+            raise InvalidInputError(f"searches square RGB images (3, H, H); this task's inputs are {shape}")
+        return cls(num_classes=num_classes, input_size=shape[1], **options)
 
     # -- genotype -------------------------------------------------------------------------
     def decisions(self) -> Sequence[Decision]:

@@ -1,7 +1,9 @@
-"""Trial storage. ``SqliteStore(path)`` is the one backend; resume = replay its trials."""
+"""Trial storage: ``SqliteStore(path)`` is the one backend (resume = replay its trials), and
+``RunFolder`` names every file a run keeps beside it."""
 
 from __future__ import annotations
 
 from edgenas.store._sqlite import SqliteStore
+from edgenas.store.run_folder import RunFolder
 
-__all__ = ["SqliteStore"]
+__all__ = ["RunFolder", "SqliteStore"]

@@ -63,6 +63,15 @@ class SqliteStore:
         with self._db:
             self._db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, json.dumps(value, sort_keys=True)))
 
+    def add_invocation(self, record: dict) -> None:
+        """Append one invocation's record (wall time, stage times) to the run's."""
+        self._put("invocations", [*self.invocations(), record])
+
+    def invocations(self) -> list[dict]:
+        """Every recorded invocation of the run (a resumed run has several), oldest first."""
+        value = self._get("invocations")
+        return [r for r in value if isinstance(r, dict)] if isinstance(value, list) else []
+
     def read_config(self) -> dict | None:
         """The configuration the search was started with (None for a new store)."""
         config = self._get("config")

@@ -39,9 +39,28 @@ def _images(data_dir: Path | None, *, seed: int = 0, cache_dir: Path | None = No
     return load_image_folder(data_dir, seed=seed)
 
 
-TASKS: Registry[TaskData] = Registry("task")
-TASKS.add("kws", _kws)  # keyword spotting: synthetic speech, or --data a Speech Commands folder
-TASKS.add("fashion-mnist", _fashion_mnist)  # Debian dataset-fashion-mnist, or --data a folder of its IDX files
-TASKS.add("images", _images)  # --data DIR: one sub-folder of images per class
+TASKS: Registry[TaskData] = Registry("task", entry_points="edgenas.tasks")
+TASKS.add("kws", _kws, help="keyword spotting: synthetic speech, or --data a Speech Commands folder")
+TASKS.add("fashion-mnist", _fashion_mnist, help="Fashion-MNIST from Debian's dataset-fashion-mnist, or --data its IDX files")
+TASKS.add("images", _images, help="--data DIR: one sub-folder of images per class")
 
-__all__ = ["TASKS", "Split", "TaskData"]
+
+def extra_test_splits(
+    task: str, data: TaskData, *, user_data: bool, seed: int, shared_data: Path | None = None
+) -> dict[str, Split]:
+    """Held-out sets a task offers its finalists beside the test split, by name.
+
+    ``kws`` on its synthetic default offers ``real_speech``: the genuine Speech Commands clips of
+    the shared data (``edgenas.settings``), which say how far a model trained on synthetic speech
+    carries to real voices. Other tasks, and ``kws`` on the user's own recordings, offer none.
+    """
+    if task != "kws" or user_data:
+        return {}
+    from edgenas.settings import shared_data_dir
+    from edgenas.tasks.kws import real_speech_split
+
+    split = real_speech_split(data, shared_data_dir(shared_data) / "kws" / "speech_commands_v0.01_sample", seed)
+    return {} if split is None else {"real_speech": split}
+
+
+__all__ = ["TASKS", "Split", "TaskData", "extra_test_splits"]

@@ -34,6 +34,7 @@ import numpy as np
 import scipy.signal
 
 from edgenas.errors import EdgenasError, InvalidInputError, MissingDataError
+from edgenas.settings import cache_dir as cache_dir_setting
 from edgenas.tasks import audio as A
 from edgenas.tasks.base import Split, TaskData, standardise
 
@@ -64,12 +65,6 @@ _MAX_NUM_WAVS_PER_CLASS = 2**27 - 1
 _VALIDATION_PERCENT = 10.0
 _TESTING_PERCENT = 10.0
 _SILENCE_FRACTION = 0.1  # silence clips per split = 10% of its word clips, as in the TF recipe
-
-
-def default_cache_dir() -> Path:
-    """Where generated data is cached: ``$EDGENAS_CACHE`` or ``~/.cache/edgenas``."""
-    env = os.environ.get("EDGENAS_CACHE")
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "edgenas"
 
 
 def load_kws(data_dir: Path | None = None, *, cache_dir: Path | None = None, seed: int = 0) -> TaskData:
@@ -509,7 +504,7 @@ def load_synthetic(cache_dir: Path | None = None, *, seed: int = 0, clips_per_vo
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise InvalidInputError(f"seed must be a non-negative integer, got {seed!r}")
     params = _synthetic_params(seed, clips_per_voice)
-    cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    cache_dir = Path(cache_dir) if cache_dir is not None else cache_dir_setting()
     cache_path = cache_dir / f"kws-synthetic-v{_SYNTHETIC_VERSION}-{_params_hash(params)}.npz"
     try:
         arrays = _load_cache(cache_path, params) or _generate_synthetic(params, cache_path)
@@ -781,3 +776,37 @@ def load_speech_commands(data_dir: Path, *, keywords: Sequence[str] = KEYWORDS, 
         feature_std=std,
         source=source,
     )
+
+
+# --------------------------------------------------------------------------------------------
+# Real speech for a model trained on the synthetic default
+# --------------------------------------------------------------------------------------------
+
+
+def real_speech_split(data: TaskData, folder: Path, seed: int = 0) -> Split | None:
+    """Real Speech Commands clips of the keywords, featurised with *this* task's statistics.
+
+    It answers "does a model trained on synthetic speech recognise real voices?": every clip of
+    the shared sample (none of them was trained on) whose word is one of the ten keywords. None,
+    with a log line, when the sample is absent or the task's classes or features are not Speech
+    Commands'.
+    """
+    if not folder.is_dir():
+        logger.warning("real-speech check skipped: %s not found (set EDGENAS_SHARED_DATA)", folder)
+        return None
+    try:
+        real = load_speech_commands(folder, seed=seed)
+    except MissingDataError as exc:
+        logger.warning("real-speech check skipped: %s", exc)
+        return None
+    if set(real.classes) - set(data.classes) or data.feature_mean.shape != real.feature_mean.shape:
+        logger.warning("real-speech check skipped: the task's classes or features are not Speech Commands'")
+        return None
+    xs, ys = [], []
+    for split in (real.train, real.val, real.test):  # every clip: none of them was trained on
+        raw = split.x * real.feature_std + real.feature_mean
+        xs.append(((raw - data.feature_mean) / data.feature_std).astype(np.float32))
+        ys.append(np.array([data.classes.index(real.classes[int(i)]) for i in split.y], dtype=np.int64))
+    x, y = np.concatenate(xs), np.concatenate(ys)
+    keep = np.isin(y, [data.classes.index(k) for k in KEYWORDS])
+    return Split(x=x[keep], y=y[keep])

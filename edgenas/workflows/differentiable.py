@@ -17,26 +17,31 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import math
 import resource
 import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
+from typing import Any
 
 from edgenas.arch import Arch
 from edgenas.errors import InvalidInputError
-from edgenas.evaluators.base import TrialFailed
-from edgenas.objectives import Limits, check
-from edgenas.store import SqliteStore
+from edgenas.evaluators import EvaluatorContext
+from edgenas.experiment import Experiment, Progress
+from edgenas.report import plot_pareto, write_report
+from edgenas.store import RunFolder
+from edgenas.strategies.queue import QueueStrategy
 from edgenas.trial import Metrics, Trial, TrialState
+from edgenas.workflows.config import SearchConfig, SearchOutcome
+from edgenas.workflows.finalise import finalise_all, train_baseline
+from edgenas.workflows.parts import make_cost, make_evaluator, parse_evaluator
+from edgenas.workflows.prepare import Stopwatch, check_run_folder, open_run, prepare, record_invocation
 
 log = logging.getLogger(__name__)
 
 
 def parse_sweep(text: str | None) -> tuple[float, ...]:
     """``"2,3,5,8"`` -> ``(2.0, 3.0, 5.0, 8.0)``; empty or None -> ``()``."""
-    import math
-
     if not text:
         return ()
     try:
@@ -54,57 +59,24 @@ def peak_rss_bytes() -> int:
     return int(rss if sys.platform == "darwin" else rss * 1024)
 
 
-class _Trained:
-    """An evaluator that hands back an already trained model: ``_finalise`` then scores and
-    exports it without training the same (deterministic) network a second time."""
+class _WithExtra:
+    """An evaluator that adds the differentiable search's record to the derived trial's metrics."""
 
-    def __init__(self, evaluator, trained, arch: Arch) -> None:  # type: ignore[no-untyped-def]
-        self.evaluator, self.trained, self.trained_arch = evaluator, trained, arch
+    def __init__(self, evaluator: Any, arch: Arch, extra: dict[str, float]) -> None:
+        self.evaluator, self.arch, self.extra = evaluator, arch, extra
+        self.name = getattr(evaluator, "name", "train")
 
-    def train(self, arch: Arch, *, budget: float = 1.0):  # type: ignore[no-untyped-def]
-        return self.trained if arch == self.trained_arch else self.evaluator.train(arch, budget=budget)
-
-    def test_accuracy(self, model) -> float:  # type: ignore[no-untyped-def]
-        return self.evaluator.test_accuracy(model)
+    def evaluate(self, arch: Arch, *, budget: float = 1.0) -> Metrics:
+        metrics = self.evaluator.evaluate(arch, budget=budget)
+        return Metrics(metrics.accuracy, {**metrics.extra, **self.extra}) if arch == self.arch else metrics
 
 
-def _assess(
-    number: int, arch: Arch, role: str, cost_fn, limits: Limits, evaluator, store: SqliteStore, enforce: bool, extra: dict
-):  # type: ignore[no-untyped-def]
-    """Cost, check, train once and store; returns (trial, trained model or None)."""
-    start = time.perf_counter()
-    cost = cost_fn(arch)
-    violations = tuple(str(v) for v in check(cost, limits))
-    if violations and enforce:
-        trial = Trial(number, arch, TrialState.INFEASIBLE, cost=cost, violations=violations, role=role,
-                      metrics=None, duration_s=time.perf_counter() - start)  # fmt: skip
-        store.put(trial)
-        return trial, None
-    store.put(Trial(number, arch, TrialState.RUNNING, cost=cost, violations=violations, role=role))
-    try:
-        trained = evaluator.train(arch)
-    except (TrialFailed, RuntimeError, MemoryError) as exc:
-        trial = Trial(number, arch, TrialState.FAIL, cost=cost, error=f"{type(exc).__name__}: {exc}"[:500],
-                      violations=violations, role=role, duration_s=time.perf_counter() - start)  # fmt: skip
-        store.put(trial)
-        return trial, None
-    metrics = Metrics(trained.metrics.accuracy, {**trained.metrics.extra, **extra})
-    trial = Trial(number, arch, TrialState.COMPLETE, cost=cost, metrics=metrics, violations=violations, role=role,
-                  duration_s=time.perf_counter() - start)  # fmt: skip
-    store.put(trial)
-    return trial, trained
-
-
-def run_differentiable(config, progress=None, status: Callable[[str], None] | None = None):  # type: ignore[no-untyped-def]
+def run_differentiable(
+    config: SearchConfig, progress: Callable[[Progress], None] | None = None, status: Callable[[str], None] | None = None
+) -> SearchOutcome:
     """Run a differentiable search (or a ``--sweep`` of them) for a :class:`SearchConfig`."""
-    from edgenas.evaluators.train import TrainEvaluator
-    from edgenas.hardware import AnalyticalCostModel, load_target
-    from edgenas.report import plot_pareto, write_report
-    from edgenas.spaces import KwsSpace
     from edgenas.supernets.differentiable.losses import ArchLoss
     from edgenas.supernets.differentiable.search import DifferentiableSearch
-    from edgenas.tasks.kws import load_kws
-    from edgenas.workflows.search import BASELINE, BASELINE_NUMBER, SearchOutcome, _finalise
 
     say = status or (lambda message: log.info(message))
     config.validate()
@@ -113,26 +85,16 @@ def run_differentiable(config, progress=None, status: Callable[[str], None] | No
         raise InvalidInputError("--resume is not supported with --strategy differentiable: start it again with another --out")
     if config.latency_ms is None and not config.sweep:
         raise InvalidInputError("--strategy differentiable needs a latency limit (--latency-ms or --sweep)")
-    limits_ms = tuple(config.sweep) or (float(config.latency_ms),)
-    folders = [config.out / f"latency-{t:g}ms" for t in limits_ms] if config.sweep else [config.out]
-    for folder in folders:
-        if (folder / "trials.db").exists():
-            raise InvalidInputError(f"{folder} already holds a search: choose another --out")
-    if config.data is not None and not Path(config.data).is_dir():
-        raise InvalidInputError(f"--data {config.data}: not a readable folder (expected one sub-folder of WAVs per word)")
+    top = RunFolder(config.run_dir)
+    limits_ms = tuple(config.sweep) or (float(config.latency_ms),)  # type: ignore[arg-type]
+    runs = [top.sweep_run(t) for t in limits_ms] if config.sweep else [top]
+    for run in runs:
+        check_run_folder(run, resume=False)
 
     wall0, cpu0 = time.perf_counter(), time.process_time()
-    target = load_target(config.target)
-    say("preparing data (synthesised once, then cached)" if config.data is None else f"reading {config.data}")
-    data = load_kws(config.data, cache_dir=config.cache_dir, seed=config.seed)
-    space = KwsSpace(num_classes=len(data.classes), input_shape=tuple(data.input_shape))  # type: ignore[arg-type]
-    evaluator = TrainEvaluator(space, data, epochs=config.epochs, seed=config.seed, max_seconds=config.max_trial_seconds)
-    model = AnalyticalCostModel()
-
-    def cost_fn(arch: Arch):  # type: ignore[no-untyped-def]
-        return model.estimate(space.layers(arch), target)
-
-    search = DifferentiableSearch(space, data, target, epochs=config.epochs, seed=config.seed)
+    prepared = prepare(config, say)
+    space, data, target = prepared.space, prepared.data, prepared.target
+    search = DifferentiableSearch(space, data, target, epochs=config.epochs, seed=config.seed)  # type: ignore[arg-type]
     say("building the per-choice cost tables from the layer IR")
     t0 = time.perf_counter()
     search.table  # noqa: B018  (built once, shared by every limit)
@@ -140,65 +102,40 @@ def run_differentiable(config, progress=None, status: Callable[[str], None] | No
     w0, c0 = time.perf_counter(), time.process_time()
     search.warmup(say)
     warmup_s, warmup_cpu_s = time.perf_counter() - w0, time.process_time() - c0
-    fingerprint = data.fingerprint()
 
     baseline: Trial | None = None
     rows, summaries, derived_trials = [], [], []
-    for latency_limit, folder in zip(limits_ms, folders, strict=True):
-        sub = dataclasses.replace(config, latency_ms=latency_limit, out=folder, sweep=())
-        limits = sub.limits(target)
-        folder.mkdir(parents=True, exist_ok=True)
-        store = SqliteStore(folder / "trials.db")
+    for latency_limit, run in zip(limits_ms, runs, strict=True):
+        sub = dataclasses.replace(config, latency_ms=latency_limit, out=run.path, sweep=())
+        here = dataclasses.replace(prepared, config=sub, limits=sub.limits(target))
+        watch = Stopwatch()
+        store = open_run(here, extra_identity={"latency_loss": sub.latency_loss})
         try:
-            store.write_config(
-                {
-                    "identity": {**sub.identity(), "data_sha1": fingerprint, "latency_loss": sub.latency_loss},
-                    "limits": limits.to_dict(),
-                    "target": target.to_dict(),
-                    "space": space.name,
-                    "classes": list(data.classes),
-                    "data": data.describe(),
-                }
-            )
+            context = EvaluatorContext(space, data, seed=sub.seed, epochs=sub.epochs, max_trial_seconds=sub.max_trial_seconds)
+            trainer = make_evaluator(parse_evaluator("train"), context)
+            cost = make_cost(space, target, "estimated", run)
+            loss = ArchLoss(kind=sub.latency_loss, latency_ms=latency_limit, sram_bytes=here.limits.sram_bytes)
+            say(f"differentiable search at {latency_limit:g} ms ({sub.latency_loss} loss)")
+            with watch.stage("supernet"):
+                result = search.search(here.limits, loss, say)
+            if result.repaired:
+                argmax = space.describe(result.argmax)
+                say(f"the argmax breaks the limits ({argmax}): greedy repair in {result.repair_steps} steps")
+            queue = QueueStrategy([result.argmax, result.arch] if result.repaired else [result.arch])
+            evaluator = _WithExtra(trainer, result.arch, _record(result, warmup_s))
+            # the derived network (after the argmax, when it broke a limit) enters the one loop
+            experiment = Experiment(space, queue, evaluator, cost, here.limits, store, budget=1)
             if baseline is None:
-                say(f"training the {BASELINE.upper()} baseline with the same recipe")
-                baseline, trained = _assess(
-                    BASELINE_NUMBER, space.named(BASELINE), "baseline", cost_fn, limits, evaluator, store, False, {}
-                )
-                if trained is not None:
-                    _finalise(baseline, _Trained(evaluator, trained, baseline.arch), space, data, store, folder, sub)
-                    baseline = store.trials(role="baseline")[0]
+                baseline = train_baseline(experiment, store, say, watch)
+                if baseline is not None:
+                    baseline = next(iter(finalise_all((baseline,), trainer, here, store, say, watch)), baseline)
             else:
                 store.put(baseline)
-            loss = ArchLoss(kind=sub.latency_loss, latency_ms=latency_limit, sram_bytes=limits.sram_bytes)
-            say(f"differentiable search at {latency_limit:g} ms ({sub.latency_loss} loss)")
-            result = search.search(limits, loss, say)
-            extra = {
-                "supernet_search_s": result.search_s,
-                "supernet_search_cpu_s": result.cpu_s,
-                "supernet_warmup_s": warmup_s,
-                "expected_latency_ms": result.expected_latency_ms,
-                "expected_sram_bytes_upper": result.expected_sram_bytes,
-                "argmax_latency_ms": result.argmax_cost.latency_ms,
-                "argmax_peak_sram_bytes": float(result.argmax_cost.peak_sram_bytes),
-                "repaired": float(result.repaired),
-                "repair_steps": float(result.repair_steps),
-                "grow_steps": float(result.grow_steps),
-                **{f"multiplier_{k}": v for k, v in result.multipliers.items()},
-            }
-            number = 0
-            if result.repaired:
-                say(
-                    f"the argmax breaks the limits ({space.describe(result.argmax)}): "
-                    f"greedy repair in {result.repair_steps} steps"
-                )
-                _assess(0, result.argmax, "search", cost_fn, limits, evaluator, store, True, {})
-                number = 1
-            say(f"retraining the derived model from scratch: {space.describe(result.arch)}")
-            trial, trained = _assess(number, result.arch, "search", cost_fn, limits, evaluator, store, True, extra)
-            if trained is not None:
-                _finalise(trial, _Trained(evaluator, trained, trial.arch), space, data, store, folder, sub)
-                trial = store.trials(role="search")[-1]
+            say(f"training the derived model from scratch: {space.describe(result.arch)}")
+            with watch.stage("search"):
+                experiment.run(progress)
+            trial = experiment.trials[-1]
+            trial = next(iter(finalise_all((trial,), trainer, here, store, say, watch)), trial)
             if result.repaired:
                 how = f"argmax infeasible, repaired in {result.repair_steps} steps"
             elif result.grow_steps:
@@ -206,7 +143,8 @@ def run_differentiable(config, progress=None, status: Callable[[str], None] | No
             else:
                 how = "argmax"
             stop = f"differentiable search ({sub.latency_loss}), {config.epochs} supernet epochs; derived {how}"
-            summary = write_report(store, folder, stop_reason=stop)
+            record_invocation(store, watch)
+            summary = write_report(store, run.path, stop_reason=stop)
         finally:
             store.close()
         summary["differentiable"] = {
@@ -229,7 +167,7 @@ def run_differentiable(config, progress=None, status: Callable[[str], None] | No
             "history": result.history,
             "probabilities": result.probabilities,
         }
-        (folder / "differentiable.json").write_text(json.dumps(summary["differentiable"], indent=2) + "\n")
+        run.differentiable_json.write_text(json.dumps(summary["differentiable"], indent=2) + "\n")
         summaries.append(summary)
         derived_trials.append(trial)
         rows.append(_row(latency_limit, trial, result))
@@ -239,12 +177,29 @@ def run_differentiable(config, progress=None, status: Callable[[str], None] | No
     chosen = {**chosen, "resources": resources}
     if config.sweep:
         sweep = {"latency_loss": config.latency_loss, "epochs": config.epochs, "rows": rows, "resources": resources}
-        (config.out / "sweep.json").write_text(json.dumps(sweep, indent=2) + "\n")
-        (config.out / "sweep.md").write_text(sweep_markdown(sweep))
+        top.sweep_json.write_text(json.dumps(sweep, indent=2) + "\n")
+        top.sweep_md.write_text(sweep_markdown(sweep))
         done = [t for t in derived_trials if t.state is TrialState.COMPLETE]
-        plot_pareto(done, baseline, {}, config.out / "sweep_pareto.png", f"differentiable sweep on {target.name}: derived models")
+        plot_pareto(done, baseline, {}, top.sweep_pareto_png, f"differentiable sweep on {target.name}: derived models")
         chosen["sweep"] = rows
-    return SearchOutcome(summary=chosen, run_dir=config.out, trials=derived_trials)
+    return SearchOutcome(summary=chosen, run_dir=top.path, trials=derived_trials)
+
+
+def _record(result: Any, warmup_s: float) -> dict[str, float]:
+    """What the derived trial stores about the search that derived it (``extra`` metrics)."""
+    return {
+        "supernet_search_s": result.search_s,
+        "supernet_search_cpu_s": result.cpu_s,
+        "supernet_warmup_s": warmup_s,
+        "expected_latency_ms": result.expected_latency_ms,
+        "expected_sram_bytes_upper": result.expected_sram_bytes,
+        "argmax_latency_ms": result.argmax_cost.latency_ms,
+        "argmax_peak_sram_bytes": float(result.argmax_cost.peak_sram_bytes),
+        "repaired": float(result.repaired),
+        "repair_steps": float(result.repair_steps),
+        "grow_steps": float(result.grow_steps),
+        **{f"multiplier_{k}": v for k, v in result.multipliers.items()},
+    }
 
 
 def _row(limit_ms: float, trial: Trial, result) -> dict:  # type: ignore[no-untyped-def]

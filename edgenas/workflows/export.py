@@ -101,8 +101,7 @@ def run_task_data(identity: dict[str, Any], data: str | Path | None = None):
 def _retrain(run_dir: Path, config: dict[str, Any], trial: Trial, trial_id: str, folder: Path, say) -> TrialWeights:
     from edgenas.evaluators.train import TrainEvaluator
     from edgenas.export.checkpoint import save_checkpoint
-    from edgenas.spaces import space_for
-    from edgenas.spaces.task import space_from_config, space_params
+    from edgenas.spaces import space_for, space_from_config
 
     identity = config.get("identity", {})
     data_dir = identity.get("data")
@@ -119,7 +118,7 @@ def _retrain(run_dir: Path, config: dict[str, Any], trial: Trial, trial_id: str,
     evaluator = TrainEvaluator(space, data, epochs=epochs, seed=seed)
     trained = evaluator.train(trial.arch)
     path = save_checkpoint(
-        folder / "model.pt", trained.module, trial.arch, space_params(space), data.classes, data.feature_mean, data.feature_std
+        folder / "model.pt", trained.module, trial.arch, space.params(), data.classes, data.feature_mean, data.feature_std
     )
     stored = trial.metrics.accuracy if trial.metrics is not None else None
     return TrialWeights(trial_id, path, folder, True, trained.metrics.accuracy, stored)

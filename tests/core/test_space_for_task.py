@@ -13,7 +13,6 @@ from edgenas.errors import InvalidInputError
 from edgenas.export.audit import audit_layers
 from edgenas.hardware import load_target
 from edgenas.spaces import SPACES, KwsSpace, MbconvSpace, filter_by_ops, space_for
-from edgenas.spaces.task import baseline_arch, space_params
 from edgenas.tasks.base import Split, TaskData, subset_train
 from edgenas.workflows.search import SearchConfig
 
@@ -42,7 +41,7 @@ def test_images_are_searched_in_mbconv_at_their_resolution_and_mfcc_in_kws() -> 
         ((49, 10), "mbconv", ["searches images", "(49, 10)"]),
         ((3, 32, 24), "mbconv", ["square", "32x24"]),
         ((3, 32, 32), "kws", ["3-channel", "grey"]),
-        ((1, 28, 28), "resnet", ["--space", "auto, kws, mbconv, mbconv-micro"]),
+        ((1, 28, 28), "resnet", ["--space", "auto, kws, mbconv, mbconv-micro, nb201, fbnet"]),
         ((49, 10), "mbconv-micro", ["--space mbconv-micro searches images"]),
     ],
 )
@@ -63,14 +62,14 @@ def test_differentiable_search_refuses_other_tasks_instead_of_searching_kws_sile
 def test_space_params_rebuild_the_same_genes_and_description(name: str) -> None:
     space, _ = filter_by_ops(space_for(_data((1, 16, 16)), name), load_target("npu-int8").native_ops, "npu-int8")
     arch = space.sample(np.random.default_rng(3))
-    rebuilt = SPACES.create("mbconv", **{k: tuple(v) if isinstance(v, list) else v for k, v in space_params(space).items()})
+    rebuilt = SPACES.create("mbconv", **{k: tuple(v) if isinstance(v, list) else v for k, v in space.params().items()})
     assert rebuilt.describe(arch) == space.describe(arch) and rebuilt.layers(arch) == space.layers(arch)
 
 
 def test_the_mbconv_baseline_is_mobilenetv2_at_the_task_resolution_and_runs_on_the_npu() -> None:
     target = load_target("npu-int8")
     space, _ = filter_by_ops(space_for(_data((1, 28, 28)), "mbconv"), target.native_ops, target.name)
-    name, arch = baseline_arch(space)
+    name, arch = space.reference()
     assert name == "mobilenetv2" and space.describe(arch).startswith("28 c32r6 | c16 k3e1r6 | /2 c24 k3e6r6 k3e6r6")
     assert not audit_layers(space.layers(arch), target).fallback
 
@@ -123,7 +122,7 @@ def test_the_micro_vocabulary_filters_for_small_targets_and_its_baseline_runs_th
     target = load_target(target_name)
     space, removed = filter_by_ops(space_for(_data((1, 28, 28)), "mbconv-micro"), target.native_ops, target.name)
     assert space.base.vocabulary == "micro" and removed  # float32 (and on the NPU swish / SE) go
-    name, arch = baseline_arch(space)
+    name, arch = space.reference()
     assert name == "mobilenetv2-micro"
     assert space.describe(arch) == (
         "28 c16r6 | c16 k3e6r6 | /2 c24 k3e6r6 k3e6r6 | /2 c32 k3e6r6 k3e6r6 k3e6r6 | c64 k3e6r6 k3e6r6 k3e6r6 "

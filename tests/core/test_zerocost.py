@@ -13,9 +13,10 @@ from edgenas._rng import seed_for
 from edgenas.errors import InvalidInputError, UnknownNameError
 from edgenas.evaluators.zerocost import PROXIES, ZeroCostEvaluator, get_proxy
 from edgenas.spaces import KwsSpace
+from edgenas.strategies.queue import QueueStrategy
 from edgenas.tasks.base import Split, TaskData
 from edgenas.trial import Metrics
-from edgenas.workflows.prefilter import EvaluatorSpec, QueueStrategy, parse_evaluator
+from edgenas.workflows.parts import EvaluatorSpec, parse_evaluator
 
 NAMES = ("synflow", "naswot", "grad-norm", "snip", "params", "macs")
 

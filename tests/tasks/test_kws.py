@@ -274,13 +274,6 @@ def test_synthetic_rejects_bad_parameters(tmp_path: Path) -> None:
         kws.load_synthetic(tmp_path, seed=-1)
 
 
-def test_default_cache_dir_honours_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setenv("EDGENAS_CACHE", str(tmp_path))
-    assert kws.default_cache_dir() == tmp_path
-    monkeypatch.delenv("EDGENAS_CACHE")
-    assert kws.default_cache_dir() == Path.home() / ".cache" / "edgenas"
-
-
 # ---------------------------------------------------------------- Speech Commands folders
 
 

@@ -109,6 +109,10 @@ class KwsGumbelSupernet(nn.Module):
 
     ``forward(x, tau)`` samples one architecture (Gumbel-softmax at temperature ``tau``) and
     returns its logits; ``weight_parameters()`` and ``arch_parameters()`` feed the two optimisers.
+
+    A space filtered to a target's operators (``edgenas.spaces.filter_by_ops``) lists the choices
+    it kept per decision (``allowed``): the others get a logit of minus infinity, so they are
+    never sampled, never derived and carry no probability in the expected cost.
     """
 
     def __init__(self, space: KwsSpace) -> None:
@@ -116,6 +120,15 @@ class KwsGumbelSupernet(nn.Module):
         self.space = space
         self.names = [d.name for d in space.decisions()]
         self.alpha = nn.ParameterDict({d.name: nn.Parameter(torch.zeros(len(d.choices))) for d in space.decisions()})
+        allowed = getattr(space, "allowed", None)  # an operator-filtered space
+        self.masked = allowed is not None and any(
+            len(ok) < len(d.choices) for ok, d in zip(allowed, space.decisions(), strict=True)
+        )
+        if self.masked:
+            for d, ok in zip(space.decisions(), allowed, strict=True):
+                mask = torch.full((len(d.choices),), -math.inf)
+                mask[list(ok)] = 0.0
+                self.register_buffer(f"removed_{d.name}", mask)
         self.nets = nn.ModuleList(
             _FamilyNet(two_d, space.input_shape, space.max_depth, space.num_classes) for two_d in (True, False)
         )
@@ -128,18 +141,24 @@ class KwsGumbelSupernet(nn.Module):
     def weight_parameters(self) -> list[nn.Parameter]:
         return list(self.nets.parameters())
 
+    def logits(self, name: str) -> torch.Tensor:
+        """The architecture logits of one decision, removed choices at minus infinity."""
+        a = self.alpha[name]
+        return a + getattr(self, f"removed_{name}") if self.masked else a
+
     def probabilities(self) -> dict[str, torch.Tensor]:
         """softmax(alpha) per decision: the distribution the expected cost is taken under."""
-        return {name: F.softmax(a, dim=0) for name, a in self.alpha.items()}
+        return {name: F.softmax(self.logits(name), dim=0) for name in self.alpha}
 
     def derive(self) -> Arch:
         """The most probable architecture (argmax per decision, normalised by the space)."""
-        return self.space.arch([int(self.alpha[name].argmax()) for name in self.names])
+        return self.space.arch([int(self.logits(name).argmax()) for name in self.names])
 
     def sample_gates(self, tau: float, generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
         """Straight-through Gumbel-softmax gates: one-hot forward, soft gradient."""
         gates = {}
-        for name, a in self.alpha.items():
+        for name in self.alpha:
+            a = self.logits(name)
             u = torch.rand(a.shape, generator=generator).clamp_(1e-10, 1 - 1e-10)
             soft = F.softmax((a - torch.log(-torch.log(u))) / tau, dim=0)
             hard = F.one_hot(soft.argmax(), len(a)).to(soft.dtype)

@@ -1,0 +1,217 @@
+"""What defines a search (:class:`SearchConfig`), and where its options come from: Python, the
+command line, or a YAML file (``edgenas search --config search.yaml``, flags overriding it).
+
+The configuration is a pydantic dataclass: the types of every option are checked when it is
+built (from Python, the YAML file or the flags alike), and :meth:`SearchConfig.validate` checks
+what needs the registries (names of tasks, spaces, strategies, evaluators) before any work.
+The resolved configuration of each invocation is written into the run folder
+(``config.yaml``), so what ran is on record beside its trials.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import math
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import yaml
+from pydantic import ConfigDict, ValidationError
+from pydantic.dataclasses import dataclass
+
+from edgenas.errors import InvalidInputError
+from edgenas.objectives import Limits
+
+if TYPE_CHECKING:
+    from edgenas.hardware import Target
+    from edgenas.trial import Trial
+
+#: ``--latency``: the analytical estimate, or a measurement on this machine (``--target host``).
+LATENCY_SOURCES = ("estimated", "measured")
+#: Where runs go when ``--out`` is not given: ``runs/<task>-<target>``.
+RUNS_DIR = Path("runs")
+
+
+@dataclass(frozen=True, config=ConfigDict(extra="forbid", arbitrary_types_allowed=True))
+class SearchConfig:
+    """Everything that defines a search; stored with the run so ``--resume`` can check it.
+
+    Every field is an ``edgenas search`` option of the same name (``time_limit_s`` is
+    ``--time-limit``); docs/cli.md describes them.
+    """
+
+    task: str = "kws"
+    data: Path | None = None
+    target: str = "cortex-m7"
+    latency_ms: float | None = 5.0
+    sram_kb: float | None = 200.0
+    flash_kb: float | None = 1024.0
+    strategy: str = "evolution"
+    evaluator: str = "train"  # train, supernet, zerocost:<proxy>, prefilter:<proxy>[:<pool>] (EVALUATORS, workflows/parts.py)
+    budget: int = 60
+    epochs: int = 8
+    seed: int = 0
+    out: Path | None = None  # default: runs/<task>-<target>
+    resume: bool = False
+    max_trial_seconds: float | None = 600.0
+    cache_dir: Path | None = None
+    shared_data: Path | None = None  # real Speech Commands clips to report on (default: edgenas.settings)
+    export: bool = True
+    latency: str = "estimated"  # or "measured": ONNX Runtime on this machine (edgenas.measure.loop), --target host
+    latency_loss: str = "lagrangian"  # differentiable only: fbnet, proxyless, lagrangian or band
+    sweep: tuple[float, ...] = ()  # differentiable only: latency limits (ms) to search one after another
+    train_subset: int | None = None  # train every network on this many training examples (class-stratified)
+    space: str = "auto"  # a registered space, or auto: kws for MFCC features, mbconv for images (spaces/task.py)
+    time_limit_s: float | None = None  # no new candidate after this many seconds of this invocation (not in identity)
+
+    def __post_init__(self) -> None:
+        if self.out is None:
+            object.__setattr__(self, "out", default_out(self.task, self.target))
+
+    @property
+    def run_dir(self) -> Path:
+        """The run folder (``out``, resolved)."""
+        assert self.out is not None
+        return self.out
+
+    def limits(self, target: Target | None = None) -> Limits:
+        """The hard limits; with a target, capped at what the device physically has."""
+        kib = 1024
+        sram = None if self.sram_kb is None else int(self.sram_kb * kib)
+        flash = None if self.flash_kb is None else int(self.flash_kb * kib)
+        if target is not None:
+            sram = target.sram_bytes if sram is None else min(sram, target.sram_bytes)
+            flash = target.flash_bytes if flash is None else min(flash, target.flash_bytes)
+        return Limits(latency_ms=self.latency_ms, sram_bytes=sram, flash_bytes=flash)
+
+    def identity(self) -> dict[str, object]:
+        """The options a resumed search must share with the original (the rest may change)."""
+        keys = ("task", "data", "target", "latency_ms", "sram_kb", "flash_kb", "strategy", "epochs", "seed")
+        keys += ("latency",) if self.latency != "estimated" else ()  # runs from before --latency stay resumable
+        keys += ("evaluator",) if self.evaluator != "train" else ()  # likewise for --evaluator
+        keys += ("space",) if self.space != "auto" else ()  # and --space
+        keys += ("train_subset",) if self.train_subset is not None else ()  # and --train-subset (export --retrain reads it)
+        return {k: (str(getattr(self, k)) if isinstance(getattr(self, k), Path) else getattr(self, k)) for k in keys}
+
+    def validate(self) -> None:
+        """Check every name against its registry and every number's range: one clear error, before any work."""
+        from edgenas.spaces.task import check_space_name
+        from edgenas.tasks import TASKS
+        from edgenas.workflows.parts import DIFFERENTIABLE, check_strategy, parse_evaluator, strategy_names
+
+        TASKS.get(self.task)  # unknown name -> "did you mean"
+        check_strategy(self.strategy)
+        if self.strategy == DIFFERENTIABLE:
+            if self.time_limit_s is not None:
+                raise InvalidInputError("--time-limit applies to ask/tell strategies; --strategy differentiable runs its epochs")
+            if self.task != "kws" or self.space not in ("auto", "kws"):
+                others = ", ".join(n for n in strategy_names() if n != DIFFERENTIABLE)
+                raise InvalidInputError(
+                    f"--strategy differentiable searches the kws space of the kws task; for --task {self.task} "
+                    f"--space {self.space} use an ask/tell strategy ({others})"
+                )
+        check_space_name(self.space)
+        if self.latency not in LATENCY_SOURCES:
+            raise InvalidInputError(f"--latency must be one of {', '.join(LATENCY_SOURCES)}, got {self.latency!r}")
+        parse_evaluator(self.evaluator)  # unknown evaluator or proxy -> the accepted names
+        if self.time_limit_s is not None and not self.time_limit_s > 0:
+            raise InvalidInputError(f"--time-limit must be a positive number of seconds, got {self.time_limit_s:g}")
+        if self.budget < 1:
+            raise InvalidInputError(f"--budget must be a positive number of candidates, got {self.budget}")
+        if self.train_subset is not None and self.train_subset < 1:
+            raise InvalidInputError(f"--train-subset must be a positive number of examples, got {self.train_subset}")
+        if self.epochs < 1:
+            raise InvalidInputError(f"--epochs must be at least 1, got {self.epochs}")
+        if self.max_trial_seconds is not None and self.max_trial_seconds <= 0:
+            raise InvalidInputError("the per-trial time limit must be positive")
+        if any(not (v > 0 and math.isfinite(v)) for v in self.sweep):
+            raise InvalidInputError("--sweep: every latency limit must be a positive number of ms")
+        self.limits()  # positive limits
+
+    def to_yaml(self) -> str:
+        """The resolved configuration as YAML (what ``config.yaml`` in the run folder holds)."""
+        values = {OPTION_NAMES.get(k, k): _plain(v) for k, v in dataclasses.asdict(self).items()}
+        return yaml.safe_dump(values, sort_keys=False)
+
+
+def default_out(task: str, target: str) -> Path:
+    """``runs/<task>-<target>``; a target file is named by its stem, a runtime variant joins with '-'."""
+    name = Path(target).stem if target.endswith((".yaml", ".yml")) else target
+    return RUNS_DIR / f"{task}-{name.replace(':', '-')}"
+
+
+#: Config keys whose command-line option has another name.
+OPTION_NAMES = {"time_limit_s": "time_limit"}
+_FIELD_NAMES = {v: k for k, v in OPTION_NAMES.items()}
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, tuple):
+        return list(value)
+    return value
+
+
+def config_fields() -> list[str]:
+    """The configuration's fields, in order."""
+    return [f.name for f in dataclasses.fields(SearchConfig)]
+
+
+def option_name(field: str) -> str:
+    """The command-line option of a field: ``time_limit_s`` -> ``--time-limit``."""
+    return "--" + OPTION_NAMES.get(field, field).replace("_", "-")
+
+
+def read_config_file(path: Path) -> dict[str, Any]:
+    """The options of a ``--config`` YAML file, by field name; unknown keys and bad YAML are clear errors.
+
+    Keys are the command-line options without the dashes, in either spelling (``latency-ms`` or
+    ``latency_ms``); ``--config`` and ``--json`` themselves are not options of a search.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InvalidInputError(f"--config {path}: no such file")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InvalidInputError(f"--config {path} is not valid YAML ({first})") from None
+    if raw is None:
+        return {}
+    if not isinstance(raw, Mapping):
+        raise InvalidInputError(f"--config {path}: expected a mapping of options (e.g. 'budget: 20'), got {type(raw).__name__}")
+    fields = config_fields()
+    out: dict[str, Any] = {}
+    for key, value in raw.items():
+        name = str(key).replace("-", "_")
+        name = _FIELD_NAMES.get(name, name)
+        if name not in fields or name == "resume":
+            options = sorted(OPTION_NAMES.get(f, f).replace("_", "-") for f in fields if f != "resume")
+            close = difflib.get_close_matches(str(key).replace("_", "-"), options, n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            raise InvalidInputError(f"--config {path}: unknown option {key!r}.{hint} Options: {', '.join(options)}.")
+        out[name] = tuple(value) if name == "sweep" and isinstance(value, list) else value
+    return out
+
+
+def build_config(values: Mapping[str, Any], where: str = "the options") -> SearchConfig:
+    """A :class:`SearchConfig` from option values, a type error becoming one clear line."""
+    try:
+        return SearchConfig(**values)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        field = str(error["loc"][0]) if error.get("loc") else "?"
+        value = error.get("input")
+        raise InvalidInputError(f"{where}: {option_name(field)} {value!r}: {error['msg']}") from None
+
+
+@dataclasses.dataclass
+class SearchOutcome:
+    """What ``run_search`` did: the summary (``report.json``) and where everything is."""
+
+    summary: dict[str, Any]
+    run_dir: Path
+    trials: list[Trial] = dataclasses.field(default_factory=list)

@@ -1,0 +1,123 @@
+"""What happens to a search's finalists (its best trial and the baseline) after the search.
+
+Each is trained again with the search's recipe (deterministic: the same weights the search
+scored, and the report says whether the validation accuracy was reproduced), scored on the
+held-out test split and on any extra held-out set the task offers (real speech for the synthetic
+keyword-spotting default); the best is then exported (checkpoint, ONNX checked against PyTorch
+with ONNX Runtime) and converted to full-integer int8 TFLite and run in the TFLite Micro
+interpreter, which measures the arena and the file the estimates stand beside. Every way of
+searching (ask/tell strategies, the pre-filter, the differentiable search) ends here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from edgenas.experiment import Experiment
+from edgenas.store import RunFolder, SqliteStore
+from edgenas.tasks import TaskData, extra_test_splits
+from edgenas.trial import Trial, TrialState
+from edgenas.workflows.config import SearchConfig
+from edgenas.workflows.prepare import Prepared, Stopwatch
+
+log = logging.getLogger(__name__)
+
+#: The reference network trained beside a search is stored with this trial number.
+BASELINE_NUMBER = -1
+
+
+def finalise(
+    trial: Trial, trainer: Any, space: Any, data: TaskData, store: SqliteStore, run: RunFolder, config: SearchConfig
+) -> Trial:
+    """Retrain a finalist, score it on test (and the task's extra sets), export the best; store and return it."""
+    import torch
+
+    from edgenas.evaluators.train import accuracy
+    from edgenas.export.checkpoint import save_checkpoint
+    from edgenas.export.onnx import export_onnx, onnx_max_abs_diff
+
+    assert trial.metrics is not None
+    trained = trainer.train(trial.arch)
+    extra = dict(trial.metrics.extra)
+    extra["test_accuracy"] = trainer.test_accuracy(trained.module)
+    extra["retrain_val_accuracy"] = trained.metrics.accuracy
+    user_data = config.data is not None
+    for name, split in extra_test_splits(
+        config.task, data, user_data=user_data, seed=config.seed, shared_data=config.shared_data
+    ).items():
+        extra[f"{name}_accuracy"] = accuracy(trained.module, split)
+        extra[f"{name}_clips"] = float(len(split.y))
+    if trial.role == "search" and config.export:
+        params, mean, std = space.params(), data.feature_mean, data.feature_std
+        save_checkpoint(run.best_checkpoint, trained.module, trial.arch, params, data.classes, mean, std)
+        example = torch.from_numpy(data.val.x[:8].copy())
+        export_onnx(trained.module, example, run.best_onnx)
+        extra["onnx_max_abs_diff"] = onnx_max_abs_diff(trained.module, run.best_onnx, example)
+        extra.update(_verify_on_tflm(trained.module, data, run))
+    final = dataclasses.replace(trial, metrics=dataclasses.replace(trial.metrics, extra=extra))
+    store.put(final)
+    return final
+
+
+def _verify_on_tflm(module: Any, data: TaskData, run: RunFolder) -> dict[str, float]:
+    """int8 TFLite of the best model, run on the real TFLite Micro interpreter: the measured arena,
+    file size and int8 accuracy that stand beside the estimates in the report. Skipped, with a log
+    line, where the ``tflite`` extra is not installed."""
+    from edgenas.errors import MissingExtraError
+
+    try:
+        from edgenas.export.tflite import convert_int8
+        from edgenas.export.verify import verify_tflite
+
+        convert_int8(module, data.train.x, run.best_int8_tflite)
+        result = verify_tflite(run.best_int8_tflite, data.test.x, data.test.y, fp32_model=module)
+    except MissingExtraError as exc:
+        log.warning("TFLite Micro verification skipped: %s", exc)
+        return {}
+    out = {
+        "tflm_arena_bytes": float(result.arena_bytes),
+        "tflite_file_bytes": float(result.flash_bytes),
+        "tflm_argmax_agreement_litert": result.argmax_agreement,
+    }
+    if result.tflm_accuracy is not None:
+        out["tflm_int8_test_accuracy"] = result.tflm_accuracy
+    return out
+
+
+def train_baseline(experiment: Experiment, store: SqliteStore, say: Callable[[str], None], watch: Stopwatch) -> Trial | None:
+    """The space's reference network, trained with the search's recipe whatever its cost (once per run)."""
+    baseline = next(iter(store.trials(role="baseline")), None)
+    if baseline is not None and baseline.state is not TrialState.RUNNING:
+        return baseline
+    reference = experiment.space.reference()
+    if reference is None:
+        return None
+    name, arch = reference
+    say(f"training the {name} baseline with the same recipe")
+    with watch.stage("baseline"):
+        return experiment.assess(BASELINE_NUMBER, arch, role="baseline", enforce_limits=False)
+
+
+def finalise_all(
+    finalists: tuple[Trial | None, ...],
+    trainer: object,
+    prepared: Prepared,
+    store: SqliteStore,
+    say: Callable[[str], None],
+    watch: Stopwatch,
+) -> list[Trial]:
+    """Finalise each completed finalist not finalised before (a resumed run keeps what it did)."""
+    done = []
+    with watch.stage("finalise"):
+        for trial in finalists:
+            if trial is None or trial.state is not TrialState.COMPLETE or trial.metrics is None:
+                continue
+            if "test_accuracy" in trial.metrics.extra:  # finalised before a resume
+                done.append(trial)
+                continue
+            say(f"finalist {'baseline' if trial.role == 'baseline' else 'best'}: retraining, test accuracy, export")
+            done.append(finalise(trial, trainer, prepared.space, prepared.data, store, prepared.run, prepared.config))
+    return done

@@ -1,0 +1,154 @@
+"""Everything a search needs before its first candidate, the same for every way of searching.
+
+``prepare`` checks the configuration, loads the target and the task's data (``--train-subset``
+applied), builds the space for the data and removes the choices the target cannot run natively.
+``open_run`` then opens the run folder's store: a new run records the configuration that
+defines it; a resumed one must match it, and a mismatch names the stored value and the new one.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from edgenas.errors import InvalidInputError
+from edgenas.hardware import Target, load_target
+from edgenas.objectives import Limits
+from edgenas.spaces import SearchSpace, filter_by_ops, space_for, space_from_config
+from edgenas.store import RunFolder, SqliteStore
+from edgenas.tasks import TASKS, TaskData
+from edgenas.tasks.base import subset_train
+from edgenas.workflows.config import SearchConfig, option_name
+
+
+@dataclass
+class Stopwatch:
+    """Wall time of one invocation and of each of its stages (seconds), for ``report.json``."""
+
+    started: float = field(default_factory=time.perf_counter)
+    stages_s: dict[str, float] = field(default_factory=dict)
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.stages_s[name] = self.stages_s.get(name, 0.0) + time.perf_counter() - start
+
+    def record(self) -> dict[str, Any]:
+        return {"wall_s": time.perf_counter() - self.started, "stages_s": dict(self.stages_s)}
+
+
+def record_invocation(store: SqliteStore, watch: Stopwatch) -> None:
+    """Append this invocation's timing to the run's (resumed runs add up)."""
+    store.add_invocation(watch.record())
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """The target, the limits on it, the task's data and the space searched on it."""
+
+    config: SearchConfig
+    target: Target
+    limits: Limits
+    data: TaskData
+    space: SearchSpace  # filtered to the target's native operators
+
+    @property
+    def run(self) -> RunFolder:
+        return RunFolder(self.config.run_dir)
+
+
+def prepare(config: SearchConfig, say: Callable[[str], None], watch: Stopwatch | None = None) -> Prepared:
+    """Validate, load target and data, build and filter the space (see the module docstring)."""
+    watch = watch or Stopwatch()
+    config.validate()
+    target = load_target(config.target)
+    limits = config.limits(target)
+    if config.latency == "measured" and target.name.split(":")[0] != "host":
+        raise InvalidInputError(f"--latency measured times candidates on this machine: use --target host, not {target.name}")
+    if limits != config.limits():
+        say(f"limits capped at what {target.name} has: {limits.sram_bytes:,} B SRAM, {limits.flash_bytes:,} B flash")
+    if config.data is not None and not Path(config.data).is_dir():
+        raise InvalidInputError(f"--data {config.data}: not a readable folder (expected one sub-folder per class)")
+    with watch.stage("data"):
+        say(f"preparing {config.task} data" if config.data is None else f"reading {config.data}")
+        data = TASKS.create(config.task, data_dir=config.data, cache_dir=config.cache_dir, seed=config.seed)
+        if config.train_subset is not None:
+            data = subset_train(data, config.train_subset, config.seed)
+    with watch.stage("space"):
+        space, removed = filter_by_ops(space_for(data, config.space), target.native_ops, target.name)
+    for message in removed:  # choices the target cannot run natively
+        say(message)
+    return Prepared(config, target, limits, data, space)
+
+
+def check_run_folder(run: RunFolder, resume: bool) -> None:
+    """A new search needs an empty folder; ``--resume`` needs one that holds a search."""
+    if run.holds_search() and not resume:
+        raise InvalidInputError(f"{run.path} already holds a search: pass --resume to continue it, or choose another --out")
+    if resume and not run.holds_search():
+        raise InvalidInputError(f"--resume: {run.store_path} does not exist; start the search without --resume")
+
+
+def open_run(prepared: Prepared, extra_identity: dict[str, Any] | None = None) -> SqliteStore:
+    """The run's store: a new run records its configuration; a resumed one must match it."""
+    config, space, data = prepared.config, prepared.space, prepared.data
+    run = prepared.run
+    store = run.open_store()
+    try:
+        identity = {**config.identity(), "data_sha1": data.fingerprint(), **(extra_identity or {})}
+        stored = store.read_config()
+        if stored is None:
+            store.write_config(
+                {
+                    "identity": identity,
+                    "limits": prepared.limits.to_dict(),
+                    "target": prepared.target.to_dict(),
+                    "space": space.name,
+                    "space_params": space.params(),
+                    "classes": list(data.classes),
+                    "data": data.describe(),
+                }
+            )
+        else:
+            _check_resume(run.path, stored, identity, space)
+        run.config_file.write_text(config.to_yaml(), encoding="utf-8")
+    except BaseException:
+        store.close()
+        raise
+    return store
+
+
+def _check_resume(path: Path, stored: dict[str, Any], identity: dict[str, Any], space: SearchSpace) -> None:
+    """The options that define the stored search must be the same; the error names each difference."""
+    before = stored.get("identity", {})
+    changed = sorted(k for k in identity if before.get(k) != identity[k])
+    if stored.get("space_params") is not None or stored.get("space", space.name) != space.name:
+        searched = space_from_config(stored)
+        if searched.name != space.name or searched.params() != space.params():
+            flag = searched.preset
+            raise InvalidInputError(f"--resume: {path} searched the {flag} space; pass --space {flag} to continue it")
+        changed = [k for k in changed if k != "space"]  # --space auto or its explicit value: the same genes
+    if changed:
+        parts = []
+        for key in changed:
+            if key == "data_sha1":
+                parts.append("the data differ (features changed: a regenerated cache or an edited folder)")
+            else:
+                parts.append(f"{option_name(key)} was {_shown(before.get(key))}, now {_shown(identity[key])}")
+        raise InvalidInputError(f"--resume: {path} was searched with other options: {'; '.join(parts)}; use the original options")
+
+
+def _shown(value: Any) -> str:
+    """A stored option as the user typed it."""
+    if value is None:
+        return "not given"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return repr(value) if isinstance(value, str) else str(value)
