@@ -1,20 +1,16 @@
 """``edgenas bench``: the command-line face of :mod:`edgenas.workflows.bench` (parse flags, call, format).
 
-Registered in ``edgenas/cli.py`` with ``app.command()(bench)``; kept in its own module so the
-benchmark's flags do not crowd the search command's file.
+Registered on the app in ``edgenas/cli/__init__.py``.
 """
 
 from __future__ import annotations
 
-import json
-import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 
+from edgenas.cli.console import json_option, print_json, say, stdout_console
 from edgenas.errors import InvalidInputError
 
 
@@ -48,7 +44,7 @@ def bench(
         typer.Option(help="Latency CSV (default: $EDGENAS_SHARED_DATA/benchmarks/nb201_latency_ms.csv; fbnet: fbnet_lut.json)."),
     ] = None,
     out: Annotated[Path, typer.Option(help="Output folder (bench.md, bench.json, regret.png).")] = Path("runs/bench"),
-    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as one JSON object on stdout.")] = False,
+    as_json: Annotated[bool, json_option("Print the summary as one JSON object on stdout.")] = False,
 ) -> None:
     """Compare strategies on a tabular benchmark: regret to the exact constrained optimum."""
     from edgenas.workflows.bench import BenchConfig, markdown, run_bench
@@ -71,10 +67,10 @@ def bench(
         latency_table=latency_table,
         out=out,
     )
-    err = Console(stderr=True)
-    summary = run_bench(config, progress=lambda message: err.print(f"[dim]{escape(message)}[/dim]", highlight=False))
+    summary = run_bench(config, progress=say)
     if as_json:
-        sys.stdout.write(json.dumps(summary) + "\n")
+        print_json(summary)
         return
-    Console().print(markdown(summary), highlight=False, markup=False)
-    Console().print(f"written: {out / 'bench.md'}, {out / 'bench.json'}, {out / 'regret.png'}", highlight=False)
+    console = stdout_console()
+    console.print(markdown(summary), highlight=False, markup=False)
+    console.print(f"written: {out / 'bench.md'}, {out / 'bench.json'}, {out / 'regret.png'}", highlight=False)

@@ -1,21 +1,20 @@
 """``edgenas predictor fit|eval``: latency predictors from a measured table (see ``docs/predictors.md``).
 
-Registered in ``edgenas/cli.py`` with one ``add_typer`` line.
+The group (``GROUP_HELP``, ``fit``, ``eval``) is registered on the app in ``edgenas/cli/__init__.py``.
 """
 
 from __future__ import annotations
 
-import json
-import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-app = typer.Typer(no_args_is_help=True, help="Latency predictors: fit on a latency table, evaluate on held-out architectures.")
-err = Console(stderr=True)
+from edgenas.cli.console import json_option, print_json, stdout_console
+
+#: ``edgenas predictor --help``.
+GROUP_HELP = "Latency predictors: fit on a latency table, evaluate on held-out architectures."
 
 
 def _metrics_table(title: str, metrics: dict) -> Table:
@@ -34,7 +33,6 @@ def _metrics_table(title: str, metrics: dict) -> Table:
     return table
 
 
-@app.command()
 def fit(
     out: Annotated[Path, typer.Option(help="Predictor file to write (JSON).")],
     space: Annotated[str, typer.Option(help="Search space the table's architectures belong to: nb201, fbnet, kws.")] = "nb201",
@@ -46,7 +44,7 @@ def fit(
     train_size: Annotated[int, typer.Option(help="Measured architectures to train on (seeded random rows).")] = 100,
     kind: Annotated[str, typer.Option(help="Predictor: lut, lgbm, mlp, fewshot (or macs, the MACs-only baseline).")] = "lgbm",
     seed: Annotated[int, typer.Option(help="Seed of the row split and of the predictor.")] = 0,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")] = False,
+    as_json: Annotated[bool, json_option()] = False,
 ) -> None:
     """Fit a latency predictor on --train-size rows of the table and save it; report held-out accuracy."""
     from edgenas.hardware.latency import PREDICTORS, save
@@ -62,18 +60,18 @@ def fit(
     summary = {"predictor": str(out), "kind": kind, **{k: v for k, v in info.items() if k != "train_keys"}}
     summary["held_out"] = metrics.to_dict()
     if as_json:
-        sys.stdout.write(json.dumps(summary) + "\n")
+        print_json(summary)
         return
-    Console().print(_metrics_table(f"{kind} on {device}, {train_size} training archs (seed {seed})", metrics.to_dict()))
-    Console().print(f"written: {out}", highlight=False)
+    console = stdout_console()
+    console.print(_metrics_table(f"{kind} on {device}, {train_size} training archs (seed {seed})", metrics.to_dict()))
+    console.print(f"written: {out}", highlight=False)
 
 
-@app.command("eval")
 def evaluate(
     predictor_file: Annotated[Path, typer.Argument(help="A predictor file written by `edgenas predictor fit`.")],
     latency_table: Annotated[Path | None, typer.Option(help="CSV to evaluate on (default: the table it was fitted on).")] = None,
     device: Annotated[str | None, typer.Option(help="Latency column (default: the device it was fitted on).")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")] = False,
+    as_json: Annotated[bool, json_option()] = False,
 ) -> None:
     """RMSE, MAPE, share within ±5% / ±10%, Spearman and Kendall on the rows the predictor was not trained on."""
     from edgenas.hardware.latency import load
@@ -86,6 +84,6 @@ def evaluate(
     metrics, where = evaluate_predictor(predictor, info, data, device)
     summary = {"predictor": str(predictor_file), "kind": predictor.kind, "space": space, **where, "metrics": metrics.to_dict()}
     if as_json:
-        sys.stdout.write(json.dumps(summary) + "\n")
+        print_json(summary)
         return
-    Console().print(_metrics_table(f"{predictor.kind} ({predictor_file.name}) on {where['device']}", metrics.to_dict()))
+    stdout_console().print(_metrics_table(f"{predictor.kind} ({predictor_file.name}) on {where['device']}", metrics.to_dict()))

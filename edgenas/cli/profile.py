@@ -6,14 +6,13 @@ the load average is printed beside it because a shared machine makes every figur
 
 from __future__ import annotations
 
-import json
-import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
+
+from edgenas.cli.console import json_option, print_json, stdout_console
 
 
 def profile(
@@ -23,7 +22,7 @@ def profile(
     repeats: Annotated[int, typer.Option(help="Timed runs.")] = 100,
     warmup: Annotated[int, typer.Option(help="Untimed runs before timing.")] = 10,
     top: Annotated[int, typer.Option(help="Bottleneck operators to list.")] = 5,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")] = False,
+    as_json: Annotated[bool, json_option()] = False,
 ) -> None:
     """Measure latency on this CPU: median and spread over repeated runs, and the slowest operators."""
     from edgenas.measure import measure_model
@@ -31,13 +30,13 @@ def profile(
     result = measure_model(model, backend, threads=threads, warmup=warmup, repeats=repeats)
     summary = result.to_dict(top=top)
     if as_json:
-        sys.stdout.write(json.dumps(summary) + "\n")
+        print_json(summary)
         return
     _print(summary)
 
 
 def _print(s: dict) -> None:
-    console = Console()
+    console = stdout_console()
     lat = s["latency_ms"]
     host = s["host"]
     load = ", ".join(f"{v:.2f}" for v in host["load_avg_1_5_15"])

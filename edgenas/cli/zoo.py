@@ -1,20 +1,19 @@
 """``edgenas zoo``: time the published MBConv models on this host and plot accuracy against latency.
 
-Registered in ``edgenas/cli.py`` with ``app.command()(zoo)``. Accuracies are the papers'
+Registered on the app in ``edgenas/cli/__init__.py``. Accuracies are the papers'
 (``edgenas/spaces/mbconv_named.py``, with citations); latencies are measured here with ONNX Runtime
 or LiteRT (``edgenas.measure``).
 """
 
 from __future__ import annotations
 
-import json
-import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.markup import escape
+
+from edgenas.cli.console import json_option, print_json, say, stdout_console
+from edgenas.errors import InvalidInputError
 
 
 def zoo(
@@ -36,18 +35,15 @@ def zoo(
     ] = "median",
     out: Annotated[Path, typer.Option(help="Folder for the ONNX files and zoo.json.")] = Path("runs/zoo"),
     plot: Annotated[Path | None, typer.Option(help="Write the accuracy-latency plot here (PNG).")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as one JSON object on stdout.")] = False,
+    as_json: Annotated[bool, json_option("Print the summary as one JSON object on stdout.")] = False,
 ) -> None:
     """Measure the model zoo's latency (published top-1 vs measured ms) and draw its Pareto front."""
-    from edgenas.errors import InvalidInputError
-    from edgenas.report.zoo_plot import plot_zoo
     from edgenas.workflows.zoo import run_zoo, zoo_table
 
     names = [m.strip() for m in models.split(",") if m.strip()] if models else None
     if models is not None and not names:
         raise InvalidInputError("--models: name at least one model, e.g. mobilenetv2")
     precisions = tuple(p.strip() for p in precision.split(",") if p.strip())
-    err = Console(stderr=True)
     summary = run_zoo(
         names,
         precisions=precisions,
@@ -57,14 +53,12 @@ def zoo(
         warmup=warmup,
         repeats=repeats,
         statistic=statistic,
-        progress=lambda message: err.print(f"[dim]{escape(message)}[/dim]", highlight=False),
+        progress=say,
+        plot=plot,
     )
-    if plot is not None:
-        plot.parent.mkdir(parents=True, exist_ok=True)
-        summary["plot"] = str(plot_zoo(summary, plot))
-    (out / "zoo.json").write_text(json.dumps(summary, indent=2) + "\n")
     if as_json:
-        sys.stdout.write(json.dumps(summary) + "\n")
+        print_json(summary)
         return
-    Console().print(zoo_table(summary), highlight=False, markup=False)
-    Console().print(f"written: {out / 'zoo.json'}" + (f", {plot}" if plot else ""), highlight=False)
+    console = stdout_console()
+    console.print(zoo_table(summary), highlight=False, markup=False)
+    console.print(f"written: {out / 'zoo.json'}" + (f", {plot}" if plot else ""), highlight=False)

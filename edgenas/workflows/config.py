@@ -88,7 +88,7 @@ class SearchConfig:
 
     def identity(self) -> dict[str, object]:
         """The options a resumed search must share with the original (the rest may change)."""
-        keys = ("task", "data", "target", "latency_ms", "sram_kb", "flash_kb", "strategy", "epochs", "seed")
+        keys: tuple[str, ...] = ("task", "data", "target", "latency_ms", "sram_kb", "flash_kb", "strategy", "epochs", "seed")
         keys += ("latency",) if self.latency != "estimated" else ()  # runs from before --latency stay resumable
         keys += ("evaluator",) if self.evaluator != "train" else ()  # likewise for --evaluator
         keys += ("space",) if self.space != "auto" else ()  # and --space
@@ -169,7 +169,8 @@ def read_config_file(path: Path) -> dict[str, Any]:
     """The options of a ``--config`` YAML file, by field name; unknown keys and bad YAML are clear errors.
 
     Keys are the command-line options without the dashes, in either spelling (``latency-ms`` or
-    ``latency_ms``); ``--config`` and ``--json`` themselves are not options of a search.
+    ``latency_ms``); ``--config`` and ``--json`` themselves are not options of a search. A run's
+    ``config.yaml`` is such a file: ``--config RUN/config.yaml --resume`` continues that run.
     """
     path = Path(path)
     if not path.is_file():
@@ -188,8 +189,8 @@ def read_config_file(path: Path) -> dict[str, Any]:
     for key, value in raw.items():
         name = str(key).replace("-", "_")
         name = _FIELD_NAMES.get(name, name)
-        if name not in fields or name == "resume":
-            options = sorted(OPTION_NAMES.get(f, f).replace("_", "-") for f in fields if f != "resume")
+        if name not in fields:
+            options = sorted(OPTION_NAMES.get(f, f).replace("_", "-") for f in fields)
             close = difflib.get_close_matches(str(key).replace("_", "-"), options, n=1)
             hint = f" Did you mean {close[0]!r}?" if close else ""
             raise InvalidInputError(f"--config {path}: unknown option {key!r}.{hint} Options: {', '.join(options)}.")

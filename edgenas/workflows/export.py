@@ -1,4 +1,7 @@
-"""Which weights ``edgenas export RUN --trial ID`` exports, and how it gets them.
+"""``edgenas export`` and ``edgenas verify`` as functions: which weights a run's trial has, each
+export format, and what a ``.tflite`` is checked against (the run's data and target).
+
+Which weights ``edgenas export RUN --trial ID`` exports, and how it gets them:
 
 A search keeps the weights of its best model only (``RUN/best/model.pt``): every other trial
 stored its genotype, cost and validation accuracy, not its weights. Training is deterministic
@@ -11,13 +14,21 @@ so a second export of the same trial does not train again.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from edgenas.errors import InvalidInputError
+from edgenas.store import RunFolder
 from edgenas.trial import Trial, TrialState
+
+if TYPE_CHECKING:
+    from edgenas.hardware import Target
+
+#: ``edgenas export --format``: fp32 ONNX, int8 QDQ ONNX, full-integer int8 TFLite, C source for TFLite Micro.
+FORMATS = ("onnx", "onnx-int8", "tflite-int8", "c")
 
 
 @dataclass(frozen=True)
@@ -52,7 +63,8 @@ def weights_for_trial(
     run_dir: Path, config: dict[str, Any], trial_id: str, *, retrain: bool = False, say: Callable[[str], None] | None = None
 ) -> TrialWeights:
     """The checkpoint for ``trial_id`` in ``run_dir``, retraining it if asked (see the module docstring)."""
-    best = run_dir / "best" / "model.pt"
+    run = RunFolder(run_dir)
+    best = run.best_checkpoint
     if trial_id == "best":
         if not best.is_file():
             raise InvalidInputError(f"{best} not found: the search exports its best model when it finishes")
@@ -60,16 +72,16 @@ def weights_for_trial(
     from edgenas.export.checkpoint import load_checkpoint
     from edgenas.store import SqliteStore
 
-    with SqliteStore(run_dir / "trials.db") as store:
+    with SqliteStore(run.require().store_path) as store:
         trial = _find(store.trials(), trial_id)
     if trial.state is not TrialState.COMPLETE:
         why = f"it broke {', '.join(trial.violations)}" if trial.violations else (trial.error or trial.state.value)
         raise InvalidInputError(f"--trial {trial_id} is {trial.state.value} ({why}): it was never trained, nothing to export")
     if best.is_file() and load_checkpoint(best).arch == trial.arch:
         return TrialWeights(trial_id, best, best.parent)
-    folder = run_dir / "trials" / trial_id
-    if (folder / "model.pt").is_file():
-        return TrialWeights(trial_id, folder / "model.pt", folder)
+    folder = run.trial_dir(trial_id)
+    if (folder / best.name).is_file():
+        return TrialWeights(trial_id, folder / best.name, folder)
     identity = config.get("identity", {})
     epochs = int(identity.get("epochs", 8))
     if not retrain:
@@ -118,7 +130,224 @@ def _retrain(run_dir: Path, config: dict[str, Any], trial: Trial, trial_id: str,
     evaluator = TrainEvaluator(space, data, epochs=epochs, seed=seed)
     trained = evaluator.train(trial.arch)
     path = save_checkpoint(
-        folder / "model.pt", trained.module, trial.arch, space.params(), data.classes, data.feature_mean, data.feature_std
+        folder / RunFolder(run_dir).best_checkpoint.name,
+        trained.module,
+        trial.arch,
+        space.params(),
+        data.classes,
+        data.feature_mean,
+        data.feature_std,
     )
     stored = trial.metrics.accuracy if trial.metrics is not None else None
     return TrialWeights(trial_id, path, folder, True, trained.metrics.accuracy, stored)
+
+
+# -- export ---------------------------------------------------------------------------------------
+@dataclass
+class ExportOutcome:
+    """What ``edgenas export`` wrote: ``result`` (its JSON object) and ``problems``, each a line
+    saying why the model fails the run's target (does not fit, runs an operator in fallback)."""
+
+    result: dict[str, Any]
+    problems: list[str] = field(default_factory=list)
+
+
+def run_target(config: dict[str, Any], say: Callable[[str], None] | None = None) -> Target | None:
+    """The run's target, to check an export against (None, with a note, when it cannot be loaded)."""
+    from edgenas.hardware.target import load_target
+
+    name = config.get("identity", {}).get("target")
+    if not name:
+        return None
+    try:
+        return load_target(name)
+    except InvalidInputError as exc:
+        (say or (lambda message: None))(f"fit and operator checks skipped: the run's target cannot be loaded ({exc})")
+        return None
+
+
+def export_trial(
+    run_dir: Path,
+    trial: str = "best",
+    fmt: str = "tflite-int8",
+    out: Path | None = None,
+    *,
+    retrain: bool = False,
+    calibration_clips: int = 400,
+    say: Callable[[str], None] | None = None,
+) -> ExportOutcome:
+    """Export ``trial`` of the run in ``run_dir`` as ``fmt`` (one of :data:`FORMATS`) to ``out``
+    (default: beside its weights, ``RUN/best/`` or ``RUN/trials/ID/``).
+
+    int8 TFLite and C exports are checked against the run's target: the arena measured by TFLite
+    Micro against its SRAM, the file against its flash, every operator against its native list;
+    a model that fails is still written, and ``problems`` says why.
+    """
+    if fmt not in FORMATS:
+        raise InvalidInputError(f"unknown --format {fmt!r}. Accepted: {', '.join(FORMATS)}.")
+    run_dir = Path(run_dir)
+    config = RunFolder(run_dir).read_config()
+    from edgenas.export.checkpoint import load_checkpoint
+
+    weights = weights_for_trial(run_dir, config, trial, retrain=retrain, say=say)
+    ck = load_checkpoint(weights.checkpoint)
+    result: dict[str, Any] = {"format": fmt, "trial": trial, "checkpoint": str(weights.checkpoint)}
+    if weights.retrained:
+        result.update(retrain_val_accuracy=weights.retrain_val_accuracy, search_val_accuracy=weights.stored_val_accuracy)
+    problems: list[str] = []
+    identity = config.get("identity", {})
+    if fmt == "onnx":
+        import torch
+
+        from edgenas.export.onnx import export_onnx, onnx_max_abs_diff
+
+        shape = config.get("data", {}).get("input_shape") or [49, 10]
+        example = torch.zeros((2, *shape), dtype=torch.float32)
+        path = export_onnx(ck.module, example, out or weights.folder / "model.onnx")
+        result.update(
+            path=str(path), size_bytes=path.stat().st_size, onnx_max_abs_diff=onnx_max_abs_diff(ck.module, path, example)
+        )
+    elif fmt == "onnx-int8":
+        from edgenas.export.onnx_int8 import quantize_onnx_int8
+
+        data = run_task_data(identity)
+        info = quantize_onnx_int8(
+            ck.module,
+            data.train.x,
+            data.test.x[:500],
+            out or weights.folder / "model_int8.onnx",
+            max_calibration_clips=calibration_clips,
+        )
+        result.update(
+            path=info.path,
+            size_bytes=info.size_bytes,
+            fp32_size_bytes=info.fp32_size_bytes,
+            int8_fp32_argmax_agreement=info.argmax_agreement,
+            check_clips=info.clips,
+        )
+    else:
+        problems = _export_tflite(ck.module, config, weights, fmt, out, calibration_clips, result, say)
+    return ExportOutcome(result, problems)
+
+
+def _export_tflite(
+    module: Any,
+    config: dict[str, Any],
+    weights: TrialWeights,
+    fmt: str,
+    out: Path | None,
+    calibration_clips: int,
+    result: dict[str, Any],
+    say: Callable[[str], None] | None,
+) -> list[str]:
+    """int8 TFLite (and for ``c`` its C array), measured by TFLite Micro and checked against the run's target."""
+    from edgenas.export.tflite import convert_int8
+    from edgenas.export.verify import min_arena_bytes
+
+    data = run_task_data(config.get("identity", {}))
+    path = (
+        (out or weights.folder / "model_int8.tflite")
+        if fmt == "tflite-int8"
+        else (out or weights.folder / "c") / "model_int8.tflite"
+    )
+    info = convert_int8(module, data.train.x, path, max_calibration_clips=calibration_clips)
+    arena = min_arena_bytes(path.read_bytes())
+    result.update(path=str(path), size_bytes=info.size_bytes, operators=info.operator_counts, arena_bytes=arena)
+    if fmt == "c":
+        from edgenas.export.c_array import write_c_array
+
+        files = write_c_array(path.read_bytes(), path.parent, arena_bytes=arena)
+        result.update(header=str(files.header), source=str(files.source))
+    board = run_target(config, say)
+    if board is None:
+        return []
+    from edgenas.export.audit import audit_model
+
+    report = audit_model(path, board)
+    fits = arena <= board.sram_bytes and info.size_bytes <= board.flash_bytes
+    result.update(
+        target=board.name,
+        target_sram_bytes=board.sram_bytes,
+        target_flash_bytes=board.flash_bytes,
+        fits=fits,
+        fallback_operators=sorted({op.requirement for op in report.fallback}),
+    )
+    problems = []
+    if not fits:
+        problems.append(
+            f"does not fit {board.name}: arena {arena:,} B (TFLite Micro, host) of {board.sram_bytes:,} B SRAM, "
+            f"model {info.size_bytes:,} B of {board.flash_bytes:,} B flash"
+        )
+    if report.fallback:
+        problems.append(f"{board.name} does not run natively: {', '.join(result['fallback_operators'])}")
+    return problems
+
+
+# -- verify ---------------------------------------------------------------------------------------
+@dataclass
+class VerifyOutcome:
+    """What ``edgenas verify`` measured: ``payload`` (its JSON object), whether the model fits the
+    target, and the operators it would run in fallback."""
+
+    payload: dict[str, Any]
+    fits: bool
+    fallback: list[str]
+    target: Target
+
+
+def verify_model(model: Path, target: str = "cortex-m7", data: Path | None = None, clips: int = 500) -> VerifyOutcome:
+    """Run a ``.tflite`` in TFLite Micro against ``target``: minimum arena, flash, int8 against fp32
+    accuracy on test clips, native operators.
+
+    A model inside a run folder (``RUN/best/model_int8.tflite``, ``RUN/trials/ID/...``) is tested
+    on the run's own data (its task, folder and seed; ``data`` overrides the folder), and the
+    checkpoint beside it gives the fp32 accuracy and the estimates; elsewhere: kws data.
+    """
+    from edgenas.export.audit import audit_model
+    from edgenas.export.tflite import inspect_tflite
+    from edgenas.export.verify import read_model_bytes, verify_tflite
+    from edgenas.hardware.target import load_target
+
+    model = Path(model)
+    info = inspect_tflite(read_model_bytes(model))  # a corrupt file fails here, before anything is loaded
+    board = load_target(target)
+    fallback = sorted({op.requirement for op in audit_model(model, board).fallback})
+    run = RunFolder.of_model(model)
+    identity: dict[str, Any] = run.read_config().get("identity", {}) if run is not None else {}
+    fp32, estimates = _beside_checkpoint(model, board)
+    test = run_task_data(identity, data).test
+    result = verify_tflite(
+        model,
+        test.x[:clips],
+        test.y[:clips],
+        fp32_model=fp32,
+        estimated_peak_sram_bytes=estimates.get("estimated_peak_sram_bytes"),
+        estimated_flash_bytes=estimates.get("estimated_flash_bytes"),
+        target_name=board.name,
+        target_sram_bytes=board.sram_bytes,
+        target_flash_bytes=board.flash_bytes,
+    )
+    payload = {**result.to_dict(), **estimates, "operator_counts": info.operator_counts, "fallback_operators": fallback}
+    assert result.fits is not None  # a target was given, so the fit was checked
+    return VerifyOutcome(payload, result.fits, fallback, board)
+
+
+def _beside_checkpoint(model: Path, board: Target) -> tuple[Any, dict[str, int]]:
+    """The fp32 module of the checkpoint beside ``model`` (``model.pt`` in its folder or the one
+    above) and the analytical estimates for it on ``board``; (None, {}) when there is none."""
+    name = RunFolder(model.parent).best_checkpoint.name
+    beside = [folder / name for folder in model.resolve().parents[:2]]
+    checkpoint_path = next((path for path in beside if path.is_file()), None)
+    if checkpoint_path is None:
+        return None, {}
+    from edgenas.export.checkpoint import load_checkpoint
+    from edgenas.hardware.analytical import flash_bytes, peak_sram_bytes
+
+    ck = load_checkpoint(checkpoint_path)
+    layers = ck.space.layers(ck.arch)
+    no_scratch = dataclasses.replace(board, memory=dataclasses.replace(board.memory, include_scratch=False))
+    return ck.module, {
+        "estimated_peak_sram_bytes": peak_sram_bytes(layers, board),
+        "estimated_flash_bytes": flash_bytes(layers, board),
+        "estimated_peak_sram_no_scratch_bytes": peak_sram_bytes(layers, no_scratch),
+    }

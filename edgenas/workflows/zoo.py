@@ -8,6 +8,7 @@ with :mod:`edgenas.measure` and finds the accuracy-latency Pareto front (drawn b
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable
 from pathlib import Path
@@ -18,6 +19,7 @@ from edgenas.spaces.mbconv_named import ZOO, zoo_entry
 
 if TYPE_CHECKING:
     from edgenas.measure import Measurement
+    from edgenas.measure.base import RunCounts
 
 PRECISIONS = ("fp32", "int8")
 #: Which latency figure the Pareto front and the plot use: the median (default) or the minimum
@@ -89,7 +91,7 @@ def measure_model(
     from edgenas.measure.ort import measure_onnx
 
     # batch 1, standard-normal input (default_rng(0)), sequential execution, all graph optimisations
-    counts = {"threads": threads, "warmup": warmup, "repeats": repeats}
+    counts: RunCounts = {"threads": threads, "warmup": warmup, "repeats": repeats}
     out: dict[str, dict] = {}
     stem.parent.mkdir(parents=True, exist_ok=True)
     if "fp32" in precisions:
@@ -128,7 +130,7 @@ def _measure_litert(
     except ImportError:
         raise MissingExtraError("LiteRT conversion needs litert-torch: pip install 'edgenas[tflite]'") from None
     # batch 1, default kernels (the XNNPACK delegate); input int8 noise for a full-integer model, standard-normal otherwise
-    counts = {"threads": threads, "warmup": warmup, "repeats": repeats}
+    counts: RunCounts = {"threads": threads, "warmup": warmup, "repeats": repeats}
     out: dict[str, dict] = {}
     stem.parent.mkdir(parents=True, exist_ok=True)
     if "fp32" in precisions:
@@ -164,8 +166,10 @@ def run_zoo(
     calibration_images: int = 8,
     statistic: str = "median",
     progress: Callable[[str], None] = lambda message: None,
+    plot: Path | None = None,
 ) -> dict:
-    """Export each zoo model to ONNX, quantize it (int8), time it with ONNX Runtime; return the summary.
+    """Export each zoo model to ONNX, quantize it (int8), time it with ONNX Runtime; write
+    ``out/zoo.json`` (and the accuracy-latency plot to ``plot``, if given); return the summary.
 
     Weights are PyTorch's seeded random initialisation with batch norm folded: latency does not
     depend on trained values, and the accuracies are the papers'. The int8 models are calibrated
@@ -224,7 +228,7 @@ def run_zoo(
     key = STATISTICS[statistic]
     host_after = host_info()
     pareto = {p: pareto_names([(r["name"], r["top1"], r[p][key]) for r in rows if key in r[p]]) for p in precisions}
-    return {
+    summary = {
         "models": rows,
         "backend": backend,
         "precisions": list(precisions),
@@ -248,6 +252,13 @@ def run_zoo(
             "load_average": [_one_minute_load(host_before), _one_minute_load(host_after)],
         },
     }
+    if plot is not None:
+        from edgenas.report.zoo_plot import plot_zoo
+
+        plot.parent.mkdir(parents=True, exist_ok=True)
+        summary["plot"] = str(plot_zoo(summary, plot))
+    (out / "zoo.json").write_text(json.dumps(summary, indent=2) + "\n")
+    return summary
 
 
 def zoo_table(summary: dict) -> str:

@@ -1,0 +1,229 @@
+"""``edgenas search``: options from the flags and a ``--config`` YAML file, the search, the summary.
+
+Every option can come from ``--config FILE`` (keys as the flags, ``budget: 20`` or
+``latency-ms: 3``); a flag typed on the command line overrides the file, and a flag not typed
+leaves the file's value (or :class:`~edgenas.workflows.config.SearchConfig`'s default, which is
+what ``--help`` shows). The resolved configuration is written to ``RUN/config.yaml``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from edgenas.cli.console import Interrupted, SearchProgress, json_option, lazy_help, print_json, problem, stdout_console
+from edgenas.workflows.config import OPTION_NAMES, SearchConfig, build_config, config_fields, read_config_file
+
+#: SearchConfig's defaults: what a flag neither typed nor in --config means (and what --help shows).
+DEFAULTS: dict[str, Any] = {f.name: f.default for f in dataclasses.fields(SearchConfig)}
+#: The search's parameter names (as ``ctx.params`` has them) -> SearchConfig fields.
+FIELD_OF_PARAM = {OPTION_NAMES.get(name, name): name for name in config_fields()}
+
+
+def _task_help() -> str:
+    from edgenas.tasks import TASKS
+
+    return f"Task: {TASKS.help()}. See docs/tasks.md."
+
+
+def _space_help() -> str:
+    from edgenas.spaces import SPACES
+
+    return f"Search space: auto (the task's: kws for audio, mbconv for images), {SPACES.help()}. See docs/spaces.md."
+
+
+def _strategy_help() -> str:
+    from edgenas.workflows.parts import strategy_help
+
+    return f"Search strategy: {strategy_help()}."
+
+
+def _evaluator_help() -> str:
+    from edgenas.workflows.parts import evaluator_help
+
+    return f"How candidates are scored: {evaluator_help()}. See docs/evaluators.md."
+
+
+def _target_help() -> str:
+    from edgenas.hardware import target_names
+
+    return (
+        f"Target device: a registered one ({', '.join(target_names())}; see `edgenas targets`), a runtime variant "
+        "name:variant (e.g. cortex-m4:tflm-cmsis-nn), or the path of a target YAML file (docs/targets.md)."
+    )
+
+
+def _latency_loss_help() -> str:
+    from edgenas.supernets.differentiable.losses import LOSSES
+
+    return f"Differentiable only: the latency loss, one of {', '.join(LOSSES)} (docs/differentiable.md)."
+
+
+def _latency_help() -> str:
+    from edgenas.workflows.config import LATENCY_SOURCES
+
+    return f"Where latency comes from: {' or '.join(LATENCY_SOURCES)} (measured: timed here by ONNX Runtime; --target host)."
+
+
+@lazy_help(
+    task=_task_help,
+    space=_space_help,
+    strategy=_strategy_help,
+    evaluator=_evaluator_help,
+    target=_target_help,
+    latency_loss=_latency_loss_help,
+    latency=_latency_help,
+)
+def search(
+    ctx: typer.Context,
+    config_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            help="YAML file of search options, keys as the flags without dashes (e.g. 'budget: 20', 'latency-ms: 3'); "
+            "flags typed on the command line override it.",
+        ),
+    ] = None,
+    task: Annotated[str, typer.Option(help="Task.")] = DEFAULTS["task"],
+    data: Annotated[
+        Path | None,
+        typer.Option(
+            help="Your data: kws, one folder of WAVs per word (Speech Commands layout; default synthetic speech); "
+            "images, one folder of images per class; fashion-mnist, a folder of its IDX files."
+        ),
+    ] = DEFAULTS["data"],
+    target: Annotated[str, typer.Option(help="Target device.")] = DEFAULTS["target"],
+    latency_ms: Annotated[float, typer.Option(help="Latency limit, ms (estimated on the target).")] = DEFAULTS["latency_ms"],
+    latency: Annotated[str, typer.Option(help="Where latency comes from.")] = DEFAULTS["latency"],
+    sram_kb: Annotated[float, typer.Option(help="Peak SRAM limit, KiB (tensor arena).")] = DEFAULTS["sram_kb"],
+    flash_kb: Annotated[float, typer.Option(help="Flash limit, KiB (model size).")] = DEFAULTS["flash_kb"],
+    space: Annotated[str, typer.Option(help="Search space.")] = DEFAULTS["space"],
+    strategy: Annotated[str, typer.Option(help="Search strategy.")] = DEFAULTS["strategy"],
+    evaluator: Annotated[str, typer.Option(help="How candidates are scored.")] = DEFAULTS["evaluator"],
+    budget: Annotated[
+        int, typer.Option(help="Candidates to train (infeasible ones are not trained and do not count).")
+    ] = DEFAULTS["budget"],
+    epochs: Annotated[int, typer.Option(help="Training epochs per candidate.")] = DEFAULTS["epochs"],
+    train_subset: Annotated[
+        int | None, typer.Option(help="Train on this many training examples (class-stratified; val and test stay whole).")
+    ] = DEFAULTS["train_subset"],
+    seed: Annotated[int, typer.Option(help="Seed: the same seed gives the same search.")] = DEFAULTS["seed"],
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Run folder (trials.db, config.yaml, report, best model).", show_default="runs/<task>-<target>"),
+    ] = DEFAULTS["out"],
+    resume: Annotated[bool, typer.Option(help="Continue the search stored in --out.")] = DEFAULTS["resume"],
+    max_trial_seconds: Annotated[float, typer.Option(help="Wall-clock limit per candidate's training, s.")] = DEFAULTS[
+        "max_trial_seconds"
+    ],
+    time_limit: Annotated[
+        float | None,
+        typer.Option(
+            help="Start no new candidate after this many seconds (this invocation; the finalists are still retrained). "
+            "The seed fixes the candidates' order; the limit decides where it ends."
+        ),
+    ] = DEFAULTS["time_limit_s"],
+    as_json: Annotated[bool, json_option("Print the summary as one JSON object on stdout.")] = False,
+    latency_loss: Annotated[str, typer.Option(help="Differentiable only: the latency loss.")] = DEFAULTS["latency_loss"],
+    sweep: Annotated[
+        str | None, typer.Option(help="Differentiable only: latency limits in ms, e.g. 2,3,5,8 (one run each).")
+    ] = None,
+) -> None:
+    """Find the most accurate network that meets the target's limits."""
+    config = resolve_config(ctx, config_file)  # a bad --config file fails before the search's imports
+    from edgenas.workflows.search import run_search
+
+    display = SearchProgress(config.budget)
+    try:
+        outcome = run_search(config, display.trial, display.status)
+    except KeyboardInterrupt:
+        raise Interrupted(_interrupted(config)) from None
+    finally:
+        display.close()
+    summary = outcome.summary
+    if as_json:
+        print_json(summary)
+    else:
+        _print_summary(summary)
+    if summary["best"] is None:
+        from edgenas.experiment import TIME_LIMIT_REACHED
+
+        reason = summary["search"]["stop_reason"]
+        if reason.startswith(TIME_LIMIT_REACHED):  # none trained in time: not the limits' fault
+            problem("no candidate was trained:", f"{reason}; raise --time-limit (or --resume with a larger one)")
+        else:
+            problem("no candidate met the limits:", reason)
+        raise typer.Exit(1)
+
+
+def _interrupted(config: SearchConfig) -> str:
+    """What Ctrl-C leaves: the finished trials in the run folder, which --resume continues."""
+    from edgenas.store import RunFolder
+
+    if RunFolder(config.run_dir).holds_search():
+        return f"finished trials are kept in {config.run_dir}; continue with the same options and --resume"
+    return f"stopped before the search began; nothing to resume in {config.run_dir}"
+
+
+def _typed(ctx: typer.Context, name: str) -> bool:
+    """Whether the user gave ``name`` (on the command line, or through an environment variable)."""
+    source = ctx.get_parameter_source(name)
+    return source is not None and source.name not in ("DEFAULT", "DEFAULT_MAP")
+
+
+def resolve_config(ctx: typer.Context, config_file: Path | None) -> SearchConfig:
+    """The ``--config`` file's options, overridden by the flags typed, as a checked SearchConfig."""
+    from edgenas.workflows.differentiable import parse_sweep
+
+    values: dict[str, Any] = read_config_file(config_file) if config_file is not None else {}
+    if isinstance(values.get("sweep"), str):  # "2,3,5" in the file as on the command line
+        values["sweep"] = parse_sweep(values["sweep"])
+    for param, value in ctx.params.items():
+        field = FIELD_OF_PARAM.get(param)
+        if field is None or not _typed(ctx, param):
+            continue
+        values[field] = parse_sweep(value) if field == "sweep" else value
+    return build_config(values, where=f"--config {config_file}" if config_file is not None else "the options")
+
+
+def _latency_source(summary: dict) -> str:
+    return (summary["best"] or {}).get("sources", {}).get("latency_ms", "estimated")
+
+
+def _print_summary(summary: dict) -> None:
+    from rich.table import Table
+
+    from edgenas.report.markdown import limits_text
+
+    table = Table(
+        title=f"limits: {limits_text(summary['constraints'])}",
+        caption=f"latency {_latency_source(summary)}; SRAM and flash estimated; accuracies measured",
+    )
+    for column in ("model", "val acc", "test acc", "latency ms", "peak SRAM B", "flash B", "MACs"):
+        table.add_column(column, justify="left" if column == "model" else "right")
+
+    def pct(value: float | None) -> str:
+        return "n/a" if value is None else f"{100 * value:.1f}%"
+
+    for name in ("best", "baseline"):
+        rec = summary[name]
+        if rec is not None:
+            table.add_row(
+                name,
+                pct(rec.get("accuracy")),
+                pct(rec.get("test_accuracy")),
+                f"{rec['latency_ms']:.2f}",
+                f"{rec['peak_sram_bytes']:,}",
+                f"{rec['flash_bytes']:,}",
+                f"{rec['macs']:,}",
+            )
+    console = stdout_console()
+    console.print(table)
+    for name in ("best", "baseline"):
+        if summary[name] is not None:
+            console.print(f"{name}: {summary[name]['description']}", highlight=False, markup=False, soft_wrap=True)
+    folder = f"run folder: {summary['run_dir']} (config.yaml, report.md, report.json, pareto.png, trials.db, best/)"
+    console.print(folder, highlight=False, markup=False, soft_wrap=True)
