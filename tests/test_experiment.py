@@ -127,7 +127,7 @@ def test_resume_in_process_replays_the_store(tmp_path):
 SCRIPT = """
 import sys, time
 sys.path.insert(0, {tests!r})
-from core.test_experiment import make, ToyEvaluator
+from tests.test_experiment import make, ToyEvaluator
 from edgenas.store import SqliteStore
 from edgenas.testing import ToySpace
 store = SqliteStore({db!r})
@@ -137,7 +137,7 @@ exp.run()
 
 
 def run_script(db: Path, delay: float) -> subprocess.Popen:
-    code = SCRIPT.format(tests=str(Path(__file__).parents[1]), db=str(db), delay=delay)
+    code = SCRIPT.format(tests=str(Path(__file__).resolve().parents[1]), db=str(db), delay=delay)
     return subprocess.Popen([sys.executable, "-c", code])
 
 

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import math
-import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from edgenas.errors import InvalidInputError, MissingDataError, UnknownNameError
+from edgenas.settings import shared_data_dir
 from edgenas.tables import KEY_COLUMNS, MeasuredTable, _read_exact, _read_fast, read_table
 
-SHARED = Path(os.environ.get("EDGENAS_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data")) / "benchmarks"
+SHARED = shared_data_dir() / "benchmarks"
 
 
 def write(tmp_path: Path, text: str, name: str = "t.csv") -> Path:

@@ -10,13 +10,11 @@ import torch
 from torch import nn
 
 from edgenas._rng import seed_for
-from edgenas.errors import InvalidInputError, UnknownNameError
+from edgenas.errors import UnknownNameError
 from edgenas.evaluators.zerocost import PROXIES, ZeroCostEvaluator, get_proxy
 from edgenas.spaces import KwsSpace
-from edgenas.strategies.queue import QueueStrategy
 from edgenas.tasks.base import Split, TaskData
 from edgenas.trial import Metrics
-from edgenas.workflows.parts import EvaluatorSpec, parse_evaluator
 
 NAMES = ("synflow", "naswot", "grad-norm", "snip", "params", "macs")
 
@@ -109,34 +107,3 @@ def test_evaluator_scores_the_network_training_starts_from() -> None:
     for a, b in zip(built.state_dict().values(), reference.state_dict().values(), strict=True):
         assert torch.equal(a, b)
     assert TrainEvaluator(space, data).name == "train"
-
-
-def test_parse_evaluator() -> None:
-    assert parse_evaluator("train") == EvaluatorSpec("train")
-    assert parse_evaluator("zerocost:synflow") == EvaluatorSpec("zerocost", "synflow")
-    assert parse_evaluator("prefilter:naswot") == EvaluatorSpec("prefilter", "naswot")
-    assert parse_evaluator("prefilter:naswot:300").pool_size(10) == 300
-    assert parse_evaluator("prefilter:snip").pool_size(10) == 100
-    assert parse_evaluator("prefilter:supernet:40") == EvaluatorSpec("prefilter", "supernet", 40)
-    with pytest.raises(InvalidInputError, match="not a zero-cost proxy: use --evaluator supernet"):
-        parse_evaluator("zerocost:supernet")
-    with pytest.raises(UnknownNameError, match="synflow"):
-        parse_evaluator("zerocost:nope")
-    with pytest.raises(UnknownNameError, match="synflow.*also accepts supernet"):
-        parse_evaluator("prefilter:supernett")
-    for bad in ("supernett", "zerocost", "zerocost:snip:5", "prefilter:snip:x", "prefilter:snip:0", "train:5"):
-        with pytest.raises(InvalidInputError):
-            parse_evaluator(bad)
-
-
-def test_queue_strategy_asks_in_order_and_replays() -> None:
-    space = KwsSpace()
-    archs = [space.sample(np.random.default_rng(i)) for i in range(3)]
-    queue = QueueStrategy(archs)
-    asked = []
-    for _ in range(3):
-        asked.append(queue.ask())
-        queue.tell(None)  # type: ignore[arg-type]
-    assert asked == archs and queue.ask() == archs[-1]
-    with pytest.raises(InvalidInputError, match="no candidate"):
-        QueueStrategy([])

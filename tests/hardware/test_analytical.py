@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import csv
 import dataclasses
-import os
 import statistics
 from pathlib import Path
 
@@ -27,6 +26,7 @@ from edgenas.hardware import (
     scratch_bytes,
 )
 from edgenas.ir import Layer, Op, total_macs, total_params
+from edgenas.settings import shared_data_dir
 
 MEASURED_ARENA_BYTES = 24_384  # notes/int8-tflite-to-tflite-micro.md: DS-CNN, host reference kernels
 MEASURED_ACTIVATION_BYTES = 16_000
@@ -34,8 +34,7 @@ MEASURED_PER_CHANNEL_BYTES = 4_608
 
 
 def _shared_data() -> Path:
-    default = Path(__file__).resolve().parents[2].parent / "shared" / "data"
-    return Path(os.environ.get("EDGENAS_SHARED_DATA", default))
+    return shared_data_dir()
 
 
 def _read_csv(relative: str) -> list[dict[str, str]]:

@@ -7,7 +7,6 @@ copy; tests that need them skip with a message when the folder is absent.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
@@ -26,13 +25,13 @@ from edgenas.hardware.calibrate import (
 from edgenas.hardware.check import check_targets, format_check
 from edgenas.hardware.mlperf import BENCHMARKS, measured_rows, normalise_runtime_family, reference_models
 from edgenas.ir import Layer, total_macs, total_params
+from edgenas.settings import shared_data_dir
 
 BUILTIN_DIR = Path(__file__).resolve().parents[2] / "edgenas" / "hardware" / "targets"
 
 
 def _shared() -> Path:
-    default = Path(__file__).resolve().parents[2].parent / "shared" / "data"
-    path = Path(os.environ.get("EDGENAS_SHARED_DATA", default))
+    path = shared_data_dir()
     if not (path / "mcu" / "mlperf_tiny_results.csv").is_file():
         pytest.skip(f"shared data folder {path} has no mcu/mlperf_tiny_results.csv: set EDGENAS_SHARED_DATA to shared/data")
     return path

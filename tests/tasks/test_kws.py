@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from pathlib import Path
 
@@ -12,6 +11,7 @@ import pytest
 import scipy.io.wavfile
 
 from edgenas.errors import InvalidInputError, MissingDataError
+from edgenas.settings import shared_data_dir
 from edgenas.tasks import kws
 from edgenas.tasks.audio import (
     channel_filter,
@@ -25,13 +25,12 @@ from edgenas.tasks.audio import (
     synthetic_rir,
 )
 
-REPO = Path(__file__).resolve().parents[2]
 SAMPLE_NAME = "kws/speech_commands_v0.01_sample"
 CLASSES = (*kws.KEYWORDS, "_unknown_", "_silence_")
 
 
 def _shared_data() -> Path:
-    return Path(os.environ.get("EDGENAS_SHARED_DATA", REPO.parent / "shared" / "data"))
+    return shared_data_dir()
 
 
 @pytest.fixture(scope="module")

@@ -14,8 +14,7 @@ from edgenas.hardware.latency.table import parse_genes, table_archs
 from edgenas.spaces import KwsSpace
 from edgenas.tables import read_table
 from edgenas.workflows.latency_predictors import TableData, evaluate_predictor, fit_predictor
-
-from .conftest import synthetic_nb201_rows, write_csv
+from tests.hardware.latency.tables import synthetic_nb201_rows, write_csv
 
 
 def cli(monkeypatch, capsys, *args: str) -> tuple[int, str, str]:

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from edgenas.settings import shared_data_dir
 from edgenas.spaces import KwsSpace
 from edgenas.spaces.nb201 import OPS, Nb201Space
 
-REPO = Path(__file__).resolve().parents[2]
 #: Synthetic per-edge op costs (ms) of device "a"; device "b" is 3x slower with a per-network overhead.
 OP_MS = {"none": 0.0, "skip_connect": 0.05, "nor_conv_1x1": 0.4, "nor_conv_3x3": 1.1, "avg_pool_3x3": 0.3}
 
@@ -68,7 +67,7 @@ def kws_csv(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def shared_nb201_csv() -> Path:
-    path = Path(os.environ.get("EDGENAS_SHARED_DATA", REPO.parent / "shared" / "data")) / "benchmarks" / "nb201_latency_ms.csv"
+    path = shared_data_dir() / "benchmarks" / "nb201_latency_ms.csv"
     if not path.is_file():
         pytest.skip(f"benchmark table {path} not found (set EDGENAS_SHARED_DATA to the shared data folder)")
     return path

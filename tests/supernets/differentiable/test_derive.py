@@ -104,7 +104,7 @@ def test_unknown_derivation_is_refused(space):
 def test_search_derives_the_grown_argmax_by_default():
     """Same seed, same search: ``argmax`` hands back the argmax, ``grow`` (the default) the same
     argmax grown, within the limits and at least as slow."""
-    from tests.core.test_differentiable import tiny_data
+    from tests.supernets.differentiable.test_search import tiny_data
 
     space, target = KwsSpace(max_depth=2), load_target("cortex-m7")
     limits = Limits(latency_ms=3.0, sram_bytes=200 * 1024)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -21,7 +20,7 @@ from edgenas.supernets.differentiable.losses import ArchLoss
 from edgenas.supernets.differentiable.search import DifferentiableSearch, repair
 from edgenas.supernets.differentiable.supernet import KwsGumbelSupernet
 from edgenas.tasks.base import Split, TaskData
-from edgenas.trial import Cost, TrialState
+from edgenas.trial import Cost
 from edgenas.workflows.differentiable import parse_sweep
 
 
@@ -174,22 +173,33 @@ def test_tiny_search_end_to_end(space, target, table):
     assert again.search(limits, ArchLoss("lagrangian", latency_ms=2.0, sram_bytes=200 * 1024)).argmax == result.argmax
 
 
-def test_run_folder_from_the_search_entry_point(tmp_path: Path, monkeypatch):
-    """``run_search`` dispatches to the supernet; its derived model is an ordinary stored trial."""
-    import edgenas.tasks.kws as kws_task
-    from edgenas.store import SqliteStore
-    from edgenas.workflows.search import SearchConfig, run_search
+def test_choices_a_target_lacks_are_never_sampled_nor_derived(space, target):
+    """An operator-filtered space (here: 5-wide depthwise kernels and the 1-D family removed) gets
+    logits of minus infinity on what it removed, so the search cannot pick them."""
+    from edgenas.spaces import OpFilteredSpace
+    from edgenas.spaces.kws import BLOCK_KERNELS, FAMILIES
 
-    monkeypatch.setattr(kws_task, "load_kws", lambda *a, **k: tiny_data(n=16))
-    config = SearchConfig(strategy="differentiable", epochs=1, out=tmp_path / "run", sweep=(3.0, 8.0), export=False)
-    outcome = run_search(config)
-    assert [r["latency_limit_ms"] for r in outcome.summary["sweep"]] == [3.0, 8.0]
-    for limit in ("3", "8"):
-        folder = tmp_path / "run" / f"latency-{limit}ms"
-        assert (folder / "report.json").exists() and (folder / "differentiable.json").exists()
-        with SqliteStore(folder / "trials.db") as store:
-            trials = store.trials(role="search")
-            assert trials[-1].state in (TrialState.COMPLETE, TrialState.FAIL)
-            assert store.read_config()["identity"]["strategy"] == "differentiable"
-            assert len(store.trials(role="baseline")) == 1
-    assert (tmp_path / "run" / "sweep_pareto.png").exists() and (tmp_path / "run" / "sweep.md").exists()
+    allowed = []
+    for d in space.decisions():
+        if d.name == "family":
+            allowed.append([FAMILIES.index("2d")])
+        elif d.name.endswith("_kernel") and d.name.startswith("b"):
+            allowed.append([BLOCK_KERNELS.index(3)])
+        else:
+            allowed.append(list(range(len(d.choices))))
+    filtered = OpFilteredSpace(space, allowed, frozenset())
+    net = KwsGumbelSupernet(filtered)
+    assert net.masked
+    generator = torch.Generator().manual_seed(0)
+    for _ in range(30):
+        gates = net.sample_gates(1.0, generator)
+        assert int(gates["family"].argmax()) == FAMILIES.index("2d")
+        assert all(int(gates[f"b{i}_kernel"].argmax()) == BLOCK_KERNELS.index(3) for i in range(space.max_depth))
+    probabilities = net.probabilities()
+    assert float(probabilities["family"][FAMILIES.index("1d")].detach()) == 0.0
+    search = DifferentiableSearch(filtered, tiny_data(), target, epochs=2, batch_size=8, arch_every=1, seed=1)
+    result = search.search(Limits(latency_ms=3.0), ArchLoss("lagrangian", latency_ms=3.0))
+    for arch in (result.argmax, result.arch):
+        values = space.values(arch)
+        assert values["family"] == "2d" and all(values[f"b{i}_kernel"] == 3 for i in range(space.max_depth))
+    assert not KwsGumbelSupernet(space).masked  # an unfiltered space keeps the unmasked path (same numbers as before)
