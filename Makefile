@@ -12,6 +12,7 @@ demo: setup
 test: setup
 	$(BIN)/ruff check edgenas tests benchmarks
 	$(BIN)/lint-imports
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -q
 
 setup: $(STAMP)
@@ -35,6 +36,7 @@ lint: setup
 	$(BIN)/ruff check edgenas tests benchmarks
 	$(BIN)/ruff format --check edgenas tests benchmarks
 	$(BIN)/lint-imports
+	$(BIN)/mypy
 
 bench: setup
 	$(BIN)/python benchmarks/cost_throughput.py

@@ -9,7 +9,7 @@ processes, so it is never used).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Hashable
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field
 
 
@@ -51,7 +51,7 @@ class Arch:
         return {"space": self.space, "genes": list(self.genes)}
 
     @classmethod
-    def from_dict(cls, data: dict[str, object]) -> Arch:
+    def from_dict(cls, data: Mapping[str, object]) -> Arch:
         genes = data["genes"]
         assert isinstance(genes, list)
         return cls(space=str(data["space"]), genes=tuple(int(g) for g in genes))

@@ -19,17 +19,21 @@ import logging
 import time
 import traceback
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Protocol
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Protocol
 
 from edgenas.arch import Arch
 from edgenas.errors import InvalidInputError
 from edgenas.evaluators.base import Evaluator
+from edgenas.ir import Layer
 from edgenas.objectives import Limits, check
 from edgenas.spaces.base import SearchSpace
 from edgenas.store import SqliteStore
 from edgenas.strategies.base import Strategy
 from edgenas.trial import Cost, Trial, TrialState
+
+if TYPE_CHECKING:
+    from edgenas.hardware.target import Target
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +47,13 @@ class CostFunction(Protocol):
     def __call__(self, arch: Arch) -> Cost: ...
 
 
-def layers_cost(space: SearchSpace, model, target) -> CostFunction:  # type: ignore[no-untyped-def]
+class LayerCostModel(Protocol):
+    """Prices a layer list on a target (``AnalyticalCostModel``)."""
+
+    def estimate(self, layers: Sequence[Layer], target: Target) -> Cost: ...
+
+
+def layers_cost(space: SearchSpace, model: LayerCostModel, target: Target) -> CostFunction:
     """The usual cost function: ``model.estimate(space.layers(arch), target)``."""
 
     def cost(arch: Arch) -> Cost:
@@ -185,7 +195,7 @@ class Experiment:
         )
 
     def _finish(self, trial: Trial, start: float) -> Trial:
-        trial = Trial(**{**_fields(trial), "duration_s": time.perf_counter() - start})
+        trial = replace(trial, duration_s=time.perf_counter() - start)
         self.store.put(trial)
         return trial
 
@@ -251,7 +261,3 @@ def _smallest(trials: Sequence[Trial], field: str) -> float | None:
 def _describe(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return f"{type(exc).__name__}: {text[0] if text else ''}"[:500]
-
-
-def _fields(trial: Trial) -> dict:
-    return {name: getattr(trial, name) for name in trial.__dataclass_fields__}

@@ -17,6 +17,7 @@ Counting conventions (shared by every cost model, and checked against
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -153,15 +154,15 @@ class Layer:
         return "|".join(parts)
 
 
-def producers(layers: list[Layer] | tuple[Layer, ...], index: int) -> tuple[int, ...]:
+def producers(layers: Sequence[Layer], index: int) -> tuple[int, ...]:
     """Indices of the tensors ``layers[index]`` reads (``-1`` = network input)."""
     layer = layers[index]
     return layer.inputs if layer.inputs is not None else (index - 1,)
 
 
-def total_macs(layers: list[Layer] | tuple[Layer, ...]) -> int:
+def total_macs(layers: Sequence[Layer]) -> int:
     return sum(layer.macs for layer in layers)
 
 
-def total_params(layers: list[Layer] | tuple[Layer, ...]) -> int:
+def total_params(layers: Sequence[Layer]) -> int:
     return sum(layer.param_count for layer in layers)

@@ -81,11 +81,7 @@ def pareto_front(
     sorted by the first objective (best accuracy first by default).
     """
     if objectives is None:
-        objectives = (
-            lambda t: -t.metrics.accuracy,  # type: ignore[union-attr]
-            lambda t: t.cost.latency_ms,  # type: ignore[union-attr]
-            lambda t: float(t.cost.peak_sram_bytes),  # type: ignore[union-attr]
-        )
+        objectives = (_minus_accuracy, _latency_ms, _peak_sram_bytes)
     done = [t for t in trials if t.state is TrialState.COMPLETE and t.metrics and t.cost]
     points = [tuple(f(t) for f in objectives) for t in done]
 
@@ -102,6 +98,22 @@ def pareto_front(
             seen.add(p)
             unique.append(t)
     return unique
+
+
+# The default objectives of ``pareto_front``, applied to COMPLETE trials only (metrics and cost set).
+def _minus_accuracy(t: Trial) -> float:
+    assert t.metrics is not None
+    return -t.metrics.accuracy
+
+
+def _latency_ms(t: Trial) -> float:
+    assert t.cost is not None
+    return t.cost.latency_ms
+
+
+def _peak_sram_bytes(t: Trial) -> float:
+    assert t.cost is not None
+    return float(t.cost.peak_sram_bytes)
 
 
 def hypervolume_2d(points: Sequence[tuple[float, float]], reference: tuple[float, float]) -> float:
@@ -144,4 +156,5 @@ def mnasnet_reward(
     if not latency_ms > 0:
         raise InvalidInputError(f"latency_ms must be positive for the MnasNet reward, got {latency_ms}")
     w = alpha if latency_ms <= target_latency_ms else beta
-    return accuracy * (latency_ms / target_latency_ms) ** w
+    factor: float = (latency_ms / target_latency_ms) ** w  # a positive base: a float, never complex
+    return accuracy * factor

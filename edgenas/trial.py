@@ -11,7 +11,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from enum import StrEnum
-from typing import Literal
+from typing import Any, Literal, SupportsFloat
 
 from edgenas.arch import Arch
 
@@ -50,7 +50,9 @@ class Cost:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, object]) -> Cost:
-        return cls(**{f.name: data[f.name] for f in fields(cls) if f.name in data})  # type: ignore[arg-type]
+        # JSON values, passed on as they are: the dataclass does not check them.
+        kwargs: dict[str, Any] = {f.name: data[f.name] for f in fields(cls) if f.name in data}
+        return cls(**kwargs)
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,10 +86,12 @@ class Metrics:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, object]) -> Metrics:
+        accuracy = data["accuracy"]
+        assert isinstance(accuracy, SupportsFloat | str)
         extra = data.get("extra") or {}
         assert isinstance(extra, Mapping)
         return cls(
-            accuracy=float(data["accuracy"]),  # type: ignore[arg-type]
+            accuracy=float(accuracy),
             extra={k: float(v) for k, v in extra.items()},
             signal=str(data.get("signal", "accuracy")),
         )

@@ -134,7 +134,11 @@ def macs(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
 
     def count(module: nn.Module, inputs: tuple[torch.Tensor, ...], output: torch.Tensor) -> None:
         nonlocal total
-        per_output = module.in_features if isinstance(module, nn.Linear) else module.weight[0].numel()  # type: ignore[union-attr]
+        if isinstance(module, nn.Linear):
+            per_output = module.in_features
+        else:
+            assert isinstance(module, nn.Conv1d | nn.Conv2d | nn.Conv3d)  # the kinds hooked below
+            per_output = module.weight[0].numel()
         total += output[:1].numel() * int(per_output)
 
     kinds = (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.Linear)
@@ -149,7 +153,7 @@ def macs(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
     return float(total)
 
 
-PROXIES: Registry[float] = Registry("zero-cost proxy")
+PROXIES: Registry[Proxy] = Registry("zero-cost proxy")
 PROXIES.add("synflow", lambda: synflow)
 PROXIES.add("naswot", lambda: naswot)
 PROXIES.add("grad-norm", lambda: grad_norm)
@@ -160,7 +164,7 @@ PROXIES.add("macs", lambda: macs)
 
 def get_proxy(name: str) -> Proxy:
     """The proxy function called ``name``; an unknown name lists the available ones."""
-    return PROXIES.create(name)  # type: ignore[return-value]
+    return PROXIES.create(name)
 
 
 class ZeroCostEvaluator:

@@ -101,7 +101,7 @@ def _tflite_schema():
         from ai_edge_litert import schema_py_generated as schema
     except ImportError:
         try:
-            from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema  # type: ignore[no-redef]
+            from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
         except ImportError:
             raise MissingExtraError("reading .tflite operators needs the TFLite schema: pip install 'edgenas[tflite]'") from None
     return schema

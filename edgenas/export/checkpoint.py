@@ -17,7 +17,7 @@ from torch import nn
 
 from edgenas.arch import Arch
 from edgenas.errors import InvalidInputError
-from edgenas.spaces import SPACES
+from edgenas.spaces import SPACES, SearchSpace
 
 FORMAT = "edgenas-checkpoint-v1"
 
@@ -26,7 +26,7 @@ FORMAT = "edgenas-checkpoint-v1"
 class Checkpoint:
     module: nn.Module
     arch: Arch
-    space: object  # the space the genotype indexes (rebuilt from the stored constructor arguments)
+    space: SearchSpace  # the space the genotype indexes (rebuilt from the stored constructor arguments)
     classes: tuple[str, ...]
     feature_mean: np.ndarray
     feature_std: np.ndarray

@@ -13,6 +13,7 @@ from edgenas.hardware.analytical import (
 )
 from edgenas.hardware.cost import AnalyticalCostModel
 from edgenas.hardware.target import (
+    TARGETS,
     FlashCoefficients,
     LatencyAnchor,
     LatencyCoefficients,
@@ -20,6 +21,7 @@ from edgenas.hardware.target import (
     Target,
     builtin_targets,
     load_target,
+    target_names,
 )
 
 __all__ = [
@@ -30,6 +32,7 @@ __all__ = [
     "MemoryCoefficients",
     "Target",
     "activation_peak_bytes",
+    "TARGETS",
     "builtin_targets",
     "flash_bytes",
     "latency_breakdown_ms",
@@ -38,4 +41,5 @@ __all__ = [
     "peak_sram_bytes",
     "persistent_bytes",
     "scratch_bytes",
+    "target_names",
 ]

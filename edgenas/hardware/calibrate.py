@@ -32,6 +32,7 @@ import math
 import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 from scipy.optimize import least_squares
@@ -495,7 +496,7 @@ def leave_one_pair_out(
 
     chosen = []
     for pair in next(iter(errors.values())):
-        best = min(errors, key=lambda point, held=pair: score(point, held))
+        best = min(errors, key=partial(score, held=pair))
         in_sample, lomo = errors[best][pair]
         chosen.append(PairChoice(pair[0], pair[1], best[0], best[1], in_sample, lomo))
     return chosen, min(errors, key=score)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from edgenas.arch import Arch
 from edgenas.errors import InvalidInputError, MissingDataError, UnknownNameError
-from edgenas.trial import Cost
+from edgenas.trial import Cost, Source
 
 #: Metrics of the table: ``<device>_latency`` (ms) and ``<device>_energy`` (mJ).
 METRICS = (
@@ -99,7 +99,7 @@ class FbnetLutCost:
             if self.key is None:
                 raise InvalidInputError("FbnetLutCost needs key= (arch -> LUT keys, e.g. FbnetSpace().lut_keys)")
             keys = self.key(arch)
-            sources = {"latency_ms": "measured"}
+            sources: dict[str, Source] = {"latency_ms": "measured"}
             energy = None
             if self.metric_energy is not None:
                 energy = self.total(keys, self.metric_energy)

@@ -12,6 +12,7 @@ built-in file carries its published source in a comment; ``docs/targets.md`` col
 from __future__ import annotations
 
 import difflib
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Annotated, Any
@@ -22,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from edgenas.errors import InvalidInputError, UnknownNameError
 from edgenas.ir import Layer, Op
 from edgenas.opset import check_name, layer_requirements
+from edgenas.registry import Registry
 
 _TARGETS_DIR = Path(__file__).parent / "targets"
 
@@ -447,6 +449,26 @@ def builtin_targets() -> list[str]:
     return sorted(p.stem for p in _TARGETS_DIR.glob("*.yaml"))
 
 
+def _shipped(path: Path) -> Callable[[], Path]:
+    def source() -> Path:
+        return path
+
+    return source
+
+
+#: Target names -> a factory giving the target's YAML file (or a ``Target``). Built-ins are the
+#: shipped files; a board vendor's package adds its own through the ``edgenas.targets`` entry
+#: points (the loaded object is called with no argument and returns a YAML path or a ``Target``).
+TARGETS: Registry[Path | Target] = Registry("target", entry_points="edgenas.targets")
+for _path in sorted(_TARGETS_DIR.glob("*.yaml")):
+    TARGETS.add(_path.stem, _shipped(_path), help=f"shipped: targets/{_path.name}")
+
+
+def target_names() -> list[str]:
+    """Every target a name can select: the shipped ones and those of installed plug-ins."""
+    return TARGETS.names()
+
+
 def load_target(name_or_path: str | Path) -> Target:
     """Load a built-in target by name (``"cortex-m7"``) or a target YAML file by path.
 
@@ -467,11 +489,16 @@ def load_target(name_or_path: str | Path) -> Target:
         if not path.is_file():
             raise InvalidInputError(f"target file {path} does not exist")
         return _load_file(path, variant)
-    names = builtin_targets()
+    names = target_names()
     if text not in names:
         close = difflib.get_close_matches(text, names, n=1)
         hint = f" Did you mean {close[0]!r}?" if close else ""
         raise UnknownNameError(
             f"unknown target {text!r}.{hint} Built-in targets: {', '.join(names)}; or pass the path of a target YAML file."
         )
-    return _load_file(_TARGETS_DIR / f"{text}.yaml", variant)
+    source = TARGETS.create(text)
+    if isinstance(source, Target):
+        if variant is not None:
+            raise InvalidInputError(f"target {text!r} (a plug-in's) has no runtime variants; drop ':{variant}'")
+        return source
+    return _load_file(Path(source), variant)

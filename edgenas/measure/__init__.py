@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from edgenas.errors import InvalidInputError, UnknownNameError
-from edgenas.measure.base import BACKENDS, DEFAULT_BACKEND, Measurement, OpTime, host_info, runtime_version
+from edgenas.measure.base import BACKENDS, DEFAULT_BACKEND, Measurement, OpTime, RunCounts, host_info, runtime_version
 
 __all__ = ["BACKENDS", "Measurement", "OpTime", "host_info", "measure_model", "runtime_version"]
 
@@ -39,7 +39,7 @@ def measure_model(
         raise UnknownNameError(f"unknown backend {name!r}. Accepted: {', '.join(BACKENDS)}.")
     if suffix not in BACKENDS[name]:
         raise InvalidInputError(f"backend {name!r} cannot run a {suffix} file (it reads {', '.join(BACKENDS[name])})")
-    counts = {"threads": threads, "warmup": warmup, "repeats": repeats}
+    counts: RunCounts = {"threads": threads, "warmup": warmup, "repeats": repeats}
     if name == "litert":
         from edgenas.measure.litert import measure_tflite
 

@@ -13,6 +13,7 @@ import os
 import platform
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TypedDict
 
 import numpy as np
 
@@ -28,6 +29,14 @@ BACKENDS: dict[str, tuple[str, ...]] = {
 DEFAULT_BACKEND = {".onnx": "onnxruntime", ".tflite": "litert", ".pt": "torch"}
 #: The Python package that provides each backend's runtime (whose version a measurement reports).
 RUNTIME_PACKAGES = {"onnxruntime": "onnxruntime", "litert": "ai-edge-litert", "torch": "torch"}
+
+
+class RunCounts(TypedDict):
+    """How every runtime's measurement runs (the keyword arguments each ``measure_*`` takes)."""
+
+    threads: int
+    warmup: int
+    repeats: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,7 +237,8 @@ def _load_avg() -> tuple[float, float, float]:
     try:
         return os.getloadavg()
     except OSError:  # pragma: no cover - not on Linux/macOS
-        return (float("nan"),) * 3  # type: ignore[return-value]
+        nan = float("nan")
+        return (nan, nan, nan)
 
 
 def _cpu_name() -> str:

@@ -7,7 +7,8 @@ one thread, as :func:`edgenas.measure.ort.measure_onnx` does. It lives here, not
 ``hardware/``, because building a network needs torch and cost models never import it; the
 search composes it around the analytical cost function.
 
-Measurements are cached by ``Arch.key()`` in a JSON file in the run folder, written after every
+Measurements are cached by ``Arch.key()`` in a JSON file in the run folder
+(``RunFolder.measured_latency``), written after every
 new measurement, so a resumed search (or an architecture asked twice) is never re-measured and
 keeps the figure the original search decided with.
 """
@@ -28,8 +29,6 @@ from edgenas.errors import InvalidInputError
 from edgenas.trial import Cost
 
 log = logging.getLogger(__name__)
-
-CACHE_FILE = "measured_latency.json"
 
 
 class MeasuredLatency:

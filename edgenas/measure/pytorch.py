@@ -9,6 +9,7 @@ value is restored afterwards.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TypedDict, Unpack
 
 import torch
 from torch import nn
@@ -89,7 +90,17 @@ def measure_module(
     )
 
 
-def measure_checkpoint(path: Path, **kwargs) -> Measurement:  # type: ignore[no-untyped-def]
+class ModuleOptions(TypedDict, total=False):
+    """The keyword arguments of :func:`measure_module` that :func:`measure_checkpoint` passes on."""
+
+    threads: int
+    warmup: int
+    repeats: int
+    per_op: bool
+    profile_runs: int
+
+
+def measure_checkpoint(path: Path, **kwargs: Unpack[ModuleOptions]) -> Measurement:
     """:func:`measure_module` on an ``edgenas search`` checkpoint (``best/model.pt``)."""
     module, example = load_module(path)
     return measure_module(module, example, label=str(path), **kwargs)
@@ -107,6 +118,12 @@ def onnx_bytes(module: nn.Module, example: torch.Tensor) -> bytes:
         warnings.simplefilter("ignore")
         logging.getLogger("torch.onnx").setLevel(logging.ERROR)
         torch.onnx.export(
-            module.eval(), (example,), buffer, dynamo=False, input_names=["features"], output_names=["logits"], opset_version=17
+            module.eval(),
+            (example,),
+            buffer,  # type: ignore[arg-type]  # torch's hint says a path; the TorchScript exporter also writes to a file object
+            dynamo=False,
+            input_names=["features"],
+            output_names=["logits"],
+            opset_version=17,
         )
     return buffer.getvalue()

@@ -12,9 +12,44 @@ def _pct(value: float | None) -> str:
     return "n/a" if value is None else f"{100 * value:.1f} %"
 
 
-def _row(name: str, rec: dict | None, limits: dict) -> list[str]:
+def limits_text(limits: dict) -> str:
+    """``latency 5 ms, peak SRAM 204,800 B, flash 1,048,576 B`` (the limits set), or ``none``."""
+    parts = []
+    if limits.get("latency_ms") is not None:
+        parts.append(f"latency {limits['latency_ms']:g} ms")
+    if limits.get("sram_bytes") is not None:
+        parts.append(f"peak SRAM {limits['sram_bytes']:,} B")
+    if limits.get("flash_bytes") is not None:
+        parts.append(f"flash {limits['flash_bytes']:,} B")
+    if limits.get("energy_mj") is not None:
+        parts.append(f"energy {limits['energy_mj']:g} mJ")
+    return ", ".join(parts) or "none"
+
+
+def counts_text(counts: dict) -> str:
+    """``8 complete, 8 infeasible`` from a state -> count mapping."""
+    return ", ".join(f"{n} {state}" for state, n in sorted(counts.items(), key=lambda kv: -kv[1])) or "none"
+
+
+def plural(n: float | None, word: str) -> str:
+    """``1 epoch``, ``8 epochs``."""
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def timing_text(timing: dict) -> str:
+    """``Wall time 304 s: data 0.9 s, baseline 61 s, ...`` (summed over the run's invocations)."""
+    order = ("data", "space", "prefilter", "baseline", "supernet", "search", "finalise")
+    spent = timing.get("stages_s", {})
+    names = [n for n in order if n in spent] + sorted(n for n in spent if n not in order)
+    stages = ", ".join(f"{name} {spent[name]:.3g} s" for name in names)
+    runs = timing.get("invocations", 1)
+    over = f" over {runs} invocations" if runs > 1 else ""
+    return f"Wall time {timing.get('wall_s', 0):.0f} s{over}" + (f" ({stages})." if stages else ".")
+
+
+def _row(name: str, rec: dict | None, limits: dict, real: bool) -> list[str]:
     if rec is None:
-        return [name] + ["n/a"] * 8
+        return [name] + ["n/a"] * (8 if real else 7)
 
     def with_limit(key: str, limit_key: str, fmt: str) -> str:
         value = rec.get(key)
@@ -29,7 +64,7 @@ def _row(name: str, rec: dict | None, limits: dict) -> list[str]:
         md_cell(rec.get("description", "")),
         _pct(rec.get("accuracy")),
         _pct(rec.get("test_accuracy")),
-        _pct(rec.get("real_speech_accuracy")),
+        *([_pct(rec.get("real_speech_accuracy"))] if real else []),
         with_limit("latency_ms", "latency_ms", "{:.2f}"),
         with_limit("peak_sram_bytes", "sram_bytes", "{:,}"),
         with_limit("flash_bytes", "flash_bytes", "{:,}"),
@@ -62,6 +97,10 @@ def render_markdown(summary: dict) -> str:
     search = summary["search"]
     evaluator = search.get("evaluator", "train")
     proxy = evaluator.split(":")[1] if evaluator.startswith("zerocost:") else None
+    real = any(rec is not None and "real_speech_accuracy" in rec for rec in (summary["best"], summary["baseline"]))
+    rows = [_row("best", summary["best"], limits, real)]
+    if search.get("baseline") is not None or summary["baseline"] is not None:
+        rows.append(_row(f"{search.get('baseline') or 'reference'} baseline", summary["baseline"], limits, real))
     lines = [
         f"# edgenas search: {summary['task']['name']} on {target.get('name', '?')}",
         "",
@@ -72,25 +111,27 @@ def render_markdown(summary: dict) -> str:
             if target.get("latency_rows")
             else "."
         ),
-        f"Limits: latency {limits['latency_ms']} ms, peak SRAM {limits['sram_bytes']:,} B, flash {limits['flash_bytes']:,} B."
-        if None not in limits.values()
-        else f"Limits: {limits}.",
-        f"Strategy `{search['strategy']}`, seed {search['seed']}, {search['epochs']} epochs per candidate; "
-        f"trials: {search['trials']}. Stopped: {search['stop_reason']}.",
+        f"Limits: {limits_text(limits)}.",
+        f"Strategy `{search['strategy']}`, seed {search['seed']}, {plural(search['epochs'], 'epoch')} per candidate; "
+        f"trials: {counts_text(search['trials'])}. Stopped: {search['stop_reason']}.",
+        *([timing_text(summary["timing"])] if summary.get("timing", {}).get("invocations") else []),
         *_evaluator_note(search.get("evaluator", "train")),
         "",
         "Latency, peak SRAM and flash are **estimates** of the analytical cost model for the target "
         "(int8, TFLite Micro execution; see docs/targets.md), not measurements. Accuracies are "
-        "**measured**: validation (the search signal), test (the held-out test split, finalists only) and, "
-        "for the synthetic default, real Speech Commands clips of the ten keywords.",
+        "**measured**: validation (the search signal), test (the held-out test split, finalists only)"
+        + (
+            " and real Speech Commands clips of the ten keywords (the synthetic default's check on real voices)." if real else "."
+        ),
         "",
-        "| model | architecture | val acc | test acc | real speech "
-        "| latency ms (est.) | peak SRAM B (est.) | flash B (est.) | MACs |",
-        "|---|---|---|---|---|---|---|---|---|",
-        "| " + " | ".join(_row("best", summary["best"], limits)) + " |",
-        "| " + " | ".join(_row(f"{search.get('baseline', 'ds-cnn-s')} baseline", summary["baseline"], limits)) + " |",
+        "| model | architecture | val acc | test acc | "
+        + ("real speech | " if real else "")
+        + "latency ms (est.) | peak SRAM B (est.) | flash B (est.) | MACs |",
+        "|---|---|---|---|" + ("---|" if real else "") + "---|---|---|---|",
+        *("| " + " | ".join(row) + " |" for row in rows),
         "",
-        "✗ = over the limit. The baseline is trained with the same recipe in the same run, whatever its cost.",
+        "✗ = over the limit."
+        + (" The baseline is trained with the same recipe in the same run, whatever its cost." if len(rows) > 1 else ""),
         "",
         f"## Pareto front ({f'{proxy} score' if proxy else 'validation accuracy'} vs estimated latency and peak SRAM)",
         "",

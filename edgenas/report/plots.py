@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from edgenas.objectives import pareto_front
-from edgenas.trial import Trial, TrialState
+from edgenas.trial import Cost, Metrics, Trial, TrialState
 
 
 def plot_pareto(trials: list[Trial], baseline: Trial | None, limits: dict, path: Path, title: str = "") -> Path:
@@ -18,14 +18,16 @@ def plot_pareto(trials: list[Trial], baseline: Trial | None, limits: dict, path:
     infeasible = [t for t in trials if t.state is TrialState.INFEASIBLE and t.cost is not None]
     fig, ax = plt.subplots(figsize=(7.5, 4.8), dpi=120)
     # A zero-cost search's trials hold proxy scores, plotted as they are (not as percent).
-    signal = done[0].metrics.signal if done and not done[0].metrics.is_accuracy else None  # type: ignore[union-attr]
+    signal = _metrics(done[0]).signal if done and not _metrics(done[0]).is_accuracy else None
     scale = 1.0 if signal else 100.0
-    accuracies = [scale * t.accuracy for t in done] + ([scale * baseline.accuracy] if baseline and baseline.metrics else [])
+    accuracies = [scale * _metrics(t).accuracy for t in done] + (
+        [scale * baseline.metrics.accuracy] if baseline and baseline.metrics else []
+    )
     spread = max(accuracies) - min(accuracies) if accuracies else 0.0
     floor = (min(accuracies) - 0.05 * spread if signal else max(0.0, min(accuracies) - 5.0)) if accuracies else 0.0
     if infeasible:  # a rug along the bottom: where the limits cut, without a fake accuracy
         ax.scatter(
-            [t.cost.latency_ms for t in infeasible],
+            [_cost(t).latency_ms for t in infeasible],
             [floor] * len(infeasible),
             marker="|",
             s=120,
@@ -35,19 +37,19 @@ def plot_pareto(trials: list[Trial], baseline: Trial | None, limits: dict, path:
         )
     if done:
         points = ax.scatter(
-            [t.cost.latency_ms for t in done],
-            [scale * t.accuracy for t in done],
-            c=[t.cost.peak_sram_bytes / 1024 for t in done],
+            [_cost(t).latency_ms for t in done],
+            [scale * _metrics(t).accuracy for t in done],
+            c=[_cost(t).peak_sram_bytes / 1024 for t in done],
             cmap="viridis",
             s=28,
             label=f"trained ({len(done)})",
         )
         fig.colorbar(points, ax=ax, label="peak SRAM, KiB (estimated)")
-        front = pareto_front(done, objectives=(lambda t: -t.accuracy, lambda t: t.cost.latency_ms))
-        front = sorted(front, key=lambda t: t.cost.latency_ms)
+        front = pareto_front(done, objectives=(lambda t: -_metrics(t).accuracy, lambda t: _cost(t).latency_ms))
+        front = sorted(front, key=lambda t: _cost(t).latency_ms)
         ax.step(
-            [t.cost.latency_ms for t in front],
-            [scale * t.accuracy for t in front],
+            [_cost(t).latency_ms for t in front],
+            [scale * _metrics(t).accuracy for t in front],
             where="post",
             color="tab:red",
             lw=1,
@@ -56,7 +58,7 @@ def plot_pareto(trials: list[Trial], baseline: Trial | None, limits: dict, path:
     if baseline is not None and baseline.metrics is not None and baseline.cost is not None and not signal:
         ax.scatter(
             [baseline.cost.latency_ms],
-            [100 * baseline.accuracy],
+            [100 * baseline.metrics.accuracy],
             marker="*",
             s=160,
             color="tab:orange",
@@ -77,3 +79,15 @@ def plot_pareto(trials: list[Trial], baseline: Trial | None, limits: dict, path:
     fig.savefig(path)
     plt.close(fig)
     return path
+
+
+def _cost(t: Trial) -> Cost:
+    """The cost of a COMPLETE or INFEASIBLE trial (the loop sets it on both)."""
+    assert t.cost is not None
+    return t.cost
+
+
+def _metrics(t: Trial) -> Metrics:
+    """The metrics of a COMPLETE trial."""
+    assert t.metrics is not None
+    return t.metrics

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 from edgenas.arch import Arch
@@ -12,7 +13,7 @@ from edgenas.store import SqliteStore
 from edgenas.trial import Trial, TrialState
 
 
-def trial_record(trial: Trial, describe: callable) -> dict:  # type: ignore[valid-type]
+def trial_record(trial: Trial, describe: Callable[[Arch], str]) -> dict:
     """One trial as JSON: figures with units in their names, accuracies as fractions."""
     out: dict = {
         "number": trial.number,

@@ -38,6 +38,8 @@ class SearchSpace(Protocol):
 
     def decisions(self) -> Sequence[Decision]: ...
 
+    def arch(self, genes: Sequence[int]) -> Arch: ...
+
     def sample(self, rng: np.random.Generator) -> Arch: ...
 
     def mutate(self, arch: Arch, rng: np.random.Generator) -> Arch: ...
@@ -48,7 +50,12 @@ class SearchSpace(Protocol):
 
     def describe(self, arch: Arch) -> str: ...
 
-    def params(self) -> dict[str, Any]: ...
+    def params(self) -> dict[str, object]: ...
+
+    @property
+    def preset(self) -> str: ...
+
+    def reference(self) -> tuple[str, Arch] | None: ...
 
 
 class DecisionSpace:
@@ -117,13 +124,13 @@ class DecisionSpace:
         return {d.name: d.choices[g] for d, g in zip(self.decisions(), arch.genes, strict=True)}
 
     # -- self-description -------------------------------------------------------------------
-    def params(self) -> dict[str, Any]:
+    def params(self) -> dict[str, object]:
         """The constructor arguments that rebuild this space, JSON-ready (tuples as lists).
 
         Read from the attributes named like the constructor's parameters (scikit-learn's
         ``get_params`` convention: a constructor stores its arguments unchanged).
         """
-        out: dict[str, Any] = {}
+        out: dict[str, object] = {}
         for name in inspect.signature(type(self).__init__).parameters:
             if name == "self" or not hasattr(self, name):
                 continue

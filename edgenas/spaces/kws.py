@@ -17,7 +17,7 @@ optimised int8 CMSIS-NN kernel, so no candidate falls back to a slow path.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from edgenas.arch import Arch, Decision
@@ -94,7 +94,7 @@ class KwsSpace(DecisionSpace):
             shape = shape[1:]
         if len(shape) != 2:
             raise InvalidInputError(f"reads (time, coefficients) maps; this task's inputs are {shape}")
-        return cls(num_classes=num_classes, input_shape=shape, **options)  # type: ignore[arg-type]
+        return cls(num_classes=num_classes, input_shape=shape, **options)
 
     def reference(self) -> tuple[str, Arch]:
         """DS-CNN-S ("Hello Edge"), the MLPerf Tiny keyword-spotting reference, at this input size."""
@@ -123,15 +123,12 @@ class KwsSpace(DecisionSpace):
 
     def _plan(self, arch: Arch) -> dict:
         self.check(arch)
-        v = self.values(arch)
-        depth = int(v["depth"])  # type: ignore[call-overload]
-        blocks = [
-            (int(v[f"b{i}_channels"]), int(v[f"b{i}_kernel"]), int(v[f"b{i}_stride"]))  # type: ignore[call-overload]
-            for i in range(depth)
-        ]
+        v: Mapping[str, Any] = self.values(arch)  # choice values: ints and strings by decision
+        depth = int(v["depth"])
+        blocks = [(int(v[f"b{i}_channels"]), int(v[f"b{i}_kernel"]), int(v[f"b{i}_stride"])) for i in range(depth)]
         return {
             "two_d": v["family"] == "2d",
-            "first_channels": int(v["first_channels"]),  # type: ignore[call-overload]
+            "first_channels": int(v["first_channels"]),
             "first_kernel": v["first_kernel"],
             "first_stride": v["first_stride"],
             "blocks": blocks,

@@ -33,7 +33,7 @@ would be asymmetric (stride 2 on an even size).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -255,10 +255,11 @@ class MbconvSpace(DecisionSpace):
         any_se = False
         for s in range(len(self.vocab.strides)):
             depth = decisions[index[f"s{s}_depth"]].choices[g[index[f"s{s}_depth"]]]
+            assert isinstance(depth, int)  # a range of ints (decisions())
             if depth == 0:
                 g[index[f"s{s}_width"]] = 0
             for b in range(self.vocab.max_depths[s]):
-                if b >= depth:  # type: ignore[operator]
+                if b >= depth:
                     for field in _BLOCK_FIELDS:
                         g[index[f"s{s}b{b}_{field}"]] = 0
                 elif decisions[index[f"s{s}b{b}_se"]].choices[g[index[f"s{s}b{b}_se"]]]:
@@ -359,17 +360,17 @@ class MbconvSpace(DecisionSpace):
     def plan(self, arch: Arch) -> NetPlan:
         """Widths, sizes and SE widths of every block (the one place they are computed)."""
         self.check(arch)
-        v = self.values(arch)
+        v: Mapping[str, Any] = self.values(arch)  # choice values: ints, strings and flags by decision
         style = v["se_style"]
-        size = -(-int(v["resolution"]) // 2)  # type: ignore[call-overload]
-        c = int(v["stem_width"])  # type: ignore[call-overload]
+        size = -(-int(v["resolution"]) // 2)
+        c = int(v["stem_width"])
         blocks = []
         for s, stride in enumerate(self.vocab.strides):
-            depth = int(v[f"s{s}_depth"])  # type: ignore[call-overload]
+            depth = int(v[f"s{s}_depth"])
             for b in range(depth):
-                c_out = int(v[f"s{s}_width"])  # type: ignore[call-overload]
+                c_out = int(v[f"s{s}_width"])
                 e = v[f"s{s}b{b}_expand"]
-                mid = c if e == 1 else make_divisible(c * e)  # type: ignore[operator]
+                mid = c if e == 1 else make_divisible(c * e)
                 se = 0
                 if v[f"s{s}b{b}_se"]:
                     se = max(1, c // 4) if style == "efficientnet" else make_divisible(mid // 4)
@@ -378,7 +379,7 @@ class MbconvSpace(DecisionSpace):
                     c_in=c,
                     c_out=c_out,
                     mid=mid,
-                    kernel=int(v[f"s{s}b{b}_kernel"]),  # type: ignore[call-overload]
+                    kernel=int(v[f"s{s}b{b}_kernel"]),
                     stride=stride if b == 0 else 1,
                     se_channels=se,
                     act=str(v[f"s{s}b{b}_act"]),
@@ -388,16 +389,16 @@ class MbconvSpace(DecisionSpace):
                 size, c = block.out_size, c_out
         return NetPlan(
             in_channels=self.in_channels,
-            resolution=int(v["resolution"]),  # type: ignore[call-overload]
+            resolution=int(v["resolution"]),
             num_classes=self.num_classes,
-            stem_channels=int(v["stem_width"]),  # type: ignore[call-overload]
+            stem_channels=int(v["stem_width"]),
             stem_act=str(v["stem_act"]),
             stem_quant=str(v["stem_quant"]),
             se_act=None if style == "efficientnet" else "relu",
             se_gate="sigmoid" if style == "efficientnet" else "hard_sigmoid",
             blocks=tuple(blocks),
-            head_channels=int(v["head_width"]),  # type: ignore[call-overload]
-            head_fc=int(v["head_fc"]),  # type: ignore[call-overload]
+            head_channels=int(v["head_width"]),
+            head_fc=int(v["head_fc"]),
             head_act=str(v["head_act"]),
             head_quant=str(v["head_quant"]),
         )
@@ -519,5 +520,6 @@ class MbconvSpace(DecisionSpace):
 
     def input_shape(self, arch: Arch) -> tuple[int, int, int]:
         """``(channels, height, width)`` of the network input (no batch)."""
-        r = int(self.values(arch)["resolution"])  # type: ignore[call-overload]
+        values: Mapping[str, Any] = self.values(arch)  # choice values: ints, strings and flags by decision
+        r = int(values["resolution"])
         return (self.in_channels, r, r)

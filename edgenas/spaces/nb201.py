@@ -27,7 +27,7 @@ next layer read the cell's input, which has the same shape, so costs stay exact.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -175,7 +175,9 @@ class Nb201Space(DecisionSpace):
         return out
 
     @staticmethod
-    def _cell(add, cell: tuple[tuple[int, int, str], ...], x: int, shape: tuple[int, int, int], name: str) -> int:  # type: ignore[no-untyped-def]
+    def _cell(
+        add: Callable[[Layer], int], cell: tuple[tuple[int, int, str], ...], x: int, shape: tuple[int, int, int], name: str
+    ) -> int:
         node = {0: x}
         for j in range(1, NUM_NODES):
             terms = []
@@ -200,7 +202,7 @@ class Nb201Space(DecisionSpace):
         return node.get(NUM_NODES - 1, x)  # an unreachable output is zeros of the input's shape
 
     @staticmethod
-    def _reduction(add, x: int, size: int, c: int, name: str) -> tuple[int, int, int]:  # type: ignore[no-untyped-def]
+    def _reduction(add: Callable[[Layer], int], x: int, size: int, c: int, name: str) -> tuple[int, int, int]:
         half, c2 = (size + 1) // 2, 2 * c
         a = add(Layer(Op.CONV2D, (size, size, c), (half, half, c2), (3, 3), (2, 2), inputs=(x,), name=f"{name}.a"))
         b = add(Layer(Op.CONV2D, (half, half, c2), (half, half, c2), (3, 3), (1, 1), inputs=(a,), name=f"{name}.b"))

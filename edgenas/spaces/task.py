@@ -59,7 +59,7 @@ def space_for_task(name: str, input_shape: Sequence[int], num_classes: int, task
     if for_task is None:
         raise InvalidInputError(f"{task}: --space {chosen} cannot be built for a task's data (the space has no for_task)")
     try:
-        return for_task(tuple(input_shape), num_classes, **entry.defaults)  # type: ignore[no-any-return]
+        return for_task(tuple(input_shape), num_classes, **entry.defaults)
     except InvalidInputError as exc:
         raise InvalidInputError(f"{task}: --space {chosen} {exc}") from None
 

@@ -9,13 +9,18 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from edgenas.arch import Arch
 from edgenas.errors import InvalidInputError
 from edgenas.trial import Cost, Metrics, Trial, TrialState
 
 SCHEMA_VERSION = 1
+
+#: A JSON object read back from the store (its values are whatever JSON held).
+JsonObject = dict[str, Any]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -63,23 +68,23 @@ class SqliteStore:
         with self._db:
             self._db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, json.dumps(value, sort_keys=True)))
 
-    def add_invocation(self, record: dict) -> None:
+    def add_invocation(self, record: Mapping[str, object]) -> None:
         """Append one invocation's record (wall time, stage times) to the run's."""
-        self._put("invocations", [*self.invocations(), record])
+        self._put("invocations", [*self.invocations(), dict(record)])
 
-    def invocations(self) -> list[dict]:
+    def invocations(self) -> list[JsonObject]:
         """Every recorded invocation of the run (a resumed run has several), oldest first."""
         value = self._get("invocations")
         return [r for r in value if isinstance(r, dict)] if isinstance(value, list) else []
 
-    def read_config(self) -> dict | None:
+    def read_config(self) -> JsonObject | None:
         """The configuration the search was started with (None for a new store)."""
         config = self._get("config")
         assert config is None or isinstance(config, dict)
         return config
 
-    def write_config(self, config: dict) -> None:
-        self._put("config", config)
+    def write_config(self, config: Mapping[str, object]) -> None:
+        self._put("config", dict(config))
 
     # -- trials -------------------------------------------------------------------------------
     def put(self, trial: Trial) -> None:
@@ -111,7 +116,7 @@ class SqliteStore:
     def trials(self, role: str | None = None) -> list[Trial]:
         """Every stored trial (of one role, if given), by number."""
         query = "SELECT number, role, space, genes, state, cost, metrics, error, violations, duration_s FROM trials"
-        params: tuple = ()
+        params: tuple[str, ...] = ()
         if role is not None:
             query += " WHERE role = ?"
             params = (role,)
@@ -128,7 +133,11 @@ class SqliteStore:
         self.close()
 
 
-def _trial_from_row(row: tuple) -> Trial:
+#: A ``trials`` row as ``trials()`` selects it.
+_Row = tuple[int, str, str, str, str, str | None, str | None, str | None, str, float]
+
+
+def _trial_from_row(row: _Row) -> Trial:
     number, role, space, genes, state, cost, metrics, error, violations, duration_s = row
     return Trial(
         number=number,

@@ -67,8 +67,14 @@ class LocalSearch:
         self._asked.add(trial.arch)
         done = trial.state is TrialState.COMPLETE and trial.metrics is not None
         current = self._current
-        if done and (current is None or trial.accuracy > current.accuracy):  # type: ignore[operator]
+        if done and (current is None or _accuracy(trial) > _accuracy(current)):
             self._current = trial
             self._neighbours = self.neighbours(trial.arch, trial.number)
         if self._current is not None and all(a in self._asked for a in self._neighbours):
             self._current, self._neighbours = None, []  # a local optimum: restart at the next ask
+
+
+def _accuracy(trial: Trial) -> float:
+    """The accuracy of a COMPLETE trial (those carry metrics; ``_current`` is always one)."""
+    assert trial.metrics is not None
+    return trial.metrics.accuracy

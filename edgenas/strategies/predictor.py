@@ -217,7 +217,7 @@ class PredictorSearch:
     def version(self, trained: int) -> int:
         """How many of the first ``trained`` results the ensemble is fit on (the refit schedule).
 
-        >>> s = PredictorSearch(None, initial=10, refit_growth=0.1)  # type: ignore[arg-type]
+        >>> s = PredictorSearch(None, initial=10, refit_growth=0.1)
         >>> [s.version(n) for n in (10, 11, 19, 20, 21, 22, 100, 105, 110)]
         [10, 11, 19, 20, 20, 22, 94, 103, 103]
         """

@@ -14,6 +14,7 @@ from __future__ import annotations
 import io
 import math
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -269,7 +270,7 @@ def channel_filter(
     *,
     highpass_hz: float | None = None,
     lowpass_hz: float | None = None,
-    peaking_eq: list[tuple[float, float, float]] = (),
+    peaking_eq: Sequence[tuple[float, float, float]] = (),
     sample_rate: int = SAMPLE_RATE_HZ,
 ) -> np.ndarray:
     """A microphone/device frequency response: 2nd-order Butterworth high-pass (small capsules and

@@ -45,6 +45,7 @@ def read_idx(path: Path) -> np.ndarray:
     if len(raw) < 8:
         raise InvalidInputError(f"{path}: too short to be an IDX file")
     magic, n = struct.unpack(">II", raw[:8])
+    shape: tuple[int, ...]
     if magic == _IMAGES_MAGIC:
         rows, cols = struct.unpack(">II", raw[8:16])
         shape, offset = (n, rows, cols), 16

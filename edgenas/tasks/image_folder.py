@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -24,6 +25,9 @@ from edgenas._rng import rng_for
 from edgenas.errors import InvalidInputError, MissingDataError
 from edgenas.tasks.base import Split, TaskData
 from edgenas.tasks.fashion_mnist import normalise_images
+
+if TYPE_CHECKING:
+    from PIL.Image import Image as PilImage
 
 log = logging.getLogger(__name__)
 
@@ -126,7 +130,7 @@ def load_image_folder(
     )
 
 
-def _as_array(image, mode: str, size: tuple[int, int]) -> np.ndarray:  # type: ignore[no-untyped-def]
+def _as_array(image: PilImage, mode: str, size: tuple[int, int]) -> np.ndarray:
     """One image as uint8 ``(H, W, C)`` in ``mode`` at ``size`` (width, height)."""
     from PIL import Image
 

@@ -29,6 +29,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import scipy.signal
@@ -133,8 +134,8 @@ class _Utterance:
     punctuation: str = "."  # after each word: sets the intonation of an isolated command
 
 
-def _synthetic_params(seed: int, clips_per_voice: int) -> dict[str, object]:
-    """Everything that determines the synthetic data set; its hash names the cache file."""
+def _synthetic_params(seed: int, clips_per_voice: int) -> dict[str, Any]:
+    """Everything that determines the synthetic data set; its hash names the cache file (JSON values, read by key)."""
     return {
         "version": _SYNTHETIC_VERSION,
         "seed": seed,
@@ -425,7 +426,7 @@ def _generate_synthetic(params: dict, cache_path: Path) -> dict[str, np.ndarray]
                 features.append(A.mfcc_batch(np.stack(batch)))
                 batch = []
     seconds = time.perf_counter() - started
-    arrays = {
+    arrays: dict[str, np.ndarray] = {
         "features": np.concatenate(features).astype(np.float32),
         "labels": np.asarray(labels, dtype=np.int64),
         "speakers": np.asarray(speakers, dtype=str),
@@ -448,7 +449,7 @@ def _save_atomic(path: Path, arrays: dict[str, np.ndarray]) -> None:
     tmp = path.with_name(f"{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
     try:
         with open(tmp, "xb") as f:
-            np.savez(f, **arrays)
+            np.savez(f, **arrays)  # type: ignore[arg-type]  # numpy's stub: a ** key could be allow_pickle (bool)
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
@@ -517,7 +518,7 @@ def load_synthetic(cache_dir: Path | None = None, *, seed: int = 0, clips_per_vo
     splits = {
         name: Split(x[name], arrays["labels"][split == i], arrays["speakers"][split == i]) for i, name in enumerate(SPLIT_NAMES)
     }
-    voices = {name: len(set(s.speaker.tolist())) for name, s in splits.items()}
+    voices = {name: len(set(s.speaker.tolist())) if s.speaker is not None else 0 for name, s in splits.items()}
     n = {name: len(s) for name, s in splits.items()}
     p = json.loads(str(arrays["params_json"]))
     source = (

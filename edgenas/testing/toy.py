@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from edgenas.arch import Arch, Decision
 from edgenas.ir import Layer, Op
 from edgenas.spaces.base import DecisionSpace
+
+if TYPE_CHECKING:
+    from edgenas.strategies.base import Strategy
 
 
 class ToySpace(DecisionSpace):
@@ -40,7 +44,7 @@ class ToySpace(DecisionSpace):
         return "toy " + "-".join(map(str, arch.genes))
 
 
-def best_found(strategy, space: ToySpace, queries: int) -> float:  # type: ignore[no-untyped-def]
+def best_found(strategy: Strategy, space: ToySpace, queries: int) -> float:
     """Best toy score a strategy reaches in ``queries`` asks, every ask told as COMPLETE (no loop, no store)."""
     from edgenas.trial import Metrics, Trial, TrialState
 

@@ -23,18 +23,21 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import SupportsFloat
 
 import numpy as np
 
+from edgenas.arch import Arch
 from edgenas.errors import InvalidInputError
+from edgenas.evaluators.base import Evaluator
 from edgenas.evaluators.fbnet_proxy import FbnetCapacityEvaluator, block_macs, exact_optimum
 from edgenas.evaluators.table import TableEvaluator
-from edgenas.experiment import Experiment
+from edgenas.experiment import CostFunction, Experiment
 from edgenas.hardware.fbnet_lut import METRICS, FbnetLutCost, read_fbnet_lut
 from edgenas.hardware.table import TableLatency
 from edgenas.objectives import Limits, hypervolume_2d
 from edgenas.settings import shared_data_dir
-from edgenas.spaces import SPACES
+from edgenas.spaces import SPACES, SearchSpace
 from edgenas.store import SqliteStore
 from edgenas.strategies import STRATEGIES
 from edgenas.trial import Trial, TrialState
@@ -155,7 +158,9 @@ class RunResult:
     stop_reason: str
 
 
-def run_one(space, strategy_name: str, seed: int, evaluator, cost, limits: Limits, queries: int) -> RunResult:  # type: ignore[no-untyped-def]
+def run_one(
+    space: SearchSpace, strategy_name: str, seed: int, evaluator: Evaluator, cost: CostFunction, limits: Limits, queries: int
+) -> RunResult:
     """One search through the real Experiment loop, with an in-memory store."""
     start = time.perf_counter()
     with SqliteStore(":memory:") as store:
@@ -241,7 +246,7 @@ def summarise(
     }
 
 
-def _num(x: float) -> float | None:
+def _num(x: SupportsFloat) -> float | None:
     return float(x) if math.isfinite(x) else None
 
 
@@ -344,9 +349,9 @@ class TrueFront:
 class Problem:
     """A benchmark problem: the doors of the search, and its exact constrained optimum."""
 
-    space: object
-    evaluator: object
-    cost: Callable[..., object]
+    space: SearchSpace
+    evaluator: Evaluator
+    cost: CostFunction
     objective: str  # what "accuracy" is: "accuracy" (a table) or "capacity" (the fbnet proxy)
     optimum: float
     optimum_arch: str
@@ -394,10 +399,11 @@ def fbnet_problem(config: BenchConfig) -> Problem:
     The DP sums block costs in another order than the LUT cost does, so its answer is re-priced
     with the cost function; should rounding put it a hair over the limit, the DP reruns just under it.
     """
-    from edgenas.spaces.fbnet import BLOCKS, OPS, block_lut_key
+    from edgenas.spaces.fbnet import BLOCKS, OPS, FbnetSpace, block_lut_key
 
     _, lut_json = config.tables()
     space = SPACES.create("fbnet", num_classes=FBNET_CLASSES[config.resolved_dataset()])
+    assert isinstance(space, FbnetSpace)
     energy = f"{config.device}_energy" if f"{config.device}_energy" in METRICS else None
     cost = FbnetLutCost(lut_json, f"{config.device}_latency", energy, key=space.lut_keys)
     evaluator = FbnetCapacityEvaluator(space)
@@ -409,16 +415,22 @@ def fbnet_problem(config: BenchConfig) -> Problem:
     keys = space.lut_keys(space.arch([0] * len(BLOCKS)))
     fixed = sum(lut[k] for k in (keys[0], *keys[len(BLOCKS) + 1 :]))
     macs, fixed_macs = block_macs(space)
-    limit = config.energy_mj if on_energy else config.latency_ms
+    ceiling = config.energy_mj if on_energy else config.latency_ms
+    limit = ceiling
 
-    def priced(arch):  # type: ignore[no-untyped-def]
+    def priced(arch: Arch) -> float:
         c = cost(arch)
-        return c.energy_mj if on_energy else c.latency_ms
+        value = c.energy_mj if on_energy else c.latency_ms
+        assert value is not None  # BenchConfig admits an energy limit only on a device with an energy LUT
+        return value
 
     for _ in range(3):
         solved = exact_optimum(macs.astype(float), block_cost, limit, fixed)
         best = space.arch(solved.genes)
-        if limit is None or priced(best) <= (config.energy_mj if on_energy else config.latency_ms):
+        if limit is None:
+            break
+        assert ceiling is not None  # limit started as ceiling
+        if priced(best) <= ceiling:
             break
         limit = limit - 1e-9 * limit
     front = None

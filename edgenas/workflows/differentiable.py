@@ -22,13 +22,14 @@ import resource
 import sys
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from edgenas.arch import Arch
 from edgenas.errors import InvalidInputError
 from edgenas.evaluators import EvaluatorContext
 from edgenas.experiment import Experiment, Progress
 from edgenas.report import plot_pareto, write_report
+from edgenas.spaces import KwsSpace
 from edgenas.store import RunFolder
 from edgenas.strategies.queue import QueueStrategy
 from edgenas.trial import Metrics, Trial, TrialState
@@ -36,6 +37,9 @@ from edgenas.workflows.config import SearchConfig, SearchOutcome
 from edgenas.workflows.finalise import finalise_all, train_baseline
 from edgenas.workflows.parts import make_cost, make_evaluator, parse_evaluator
 from edgenas.workflows.prepare import Stopwatch, check_run_folder, open_run, prepare, record_invocation
+
+if TYPE_CHECKING:
+    from edgenas.supernets.differentiable.search import DerivedArch
 
 log = logging.getLogger(__name__)
 
@@ -83,10 +87,13 @@ def run_differentiable(
     ArchLoss(kind=config.latency_loss)  # an unknown --latency-loss fails before any work
     if config.resume:
         raise InvalidInputError("--resume is not supported with --strategy differentiable: start it again with another --out")
-    if config.latency_ms is None and not config.sweep:
+    if config.sweep:
+        limits_ms = tuple(config.sweep)
+    elif config.latency_ms is not None:
+        limits_ms = (float(config.latency_ms),)
+    else:
         raise InvalidInputError("--strategy differentiable needs a latency limit (--latency-ms or --sweep)")
     top = RunFolder(config.run_dir)
-    limits_ms = tuple(config.sweep) or (float(config.latency_ms),)  # type: ignore[arg-type]
     runs = [top.sweep_run(t) for t in limits_ms] if config.sweep else [top]
     for run in runs:
         check_run_folder(run, resume=False)
@@ -94,7 +101,8 @@ def run_differentiable(
     wall0, cpu0 = time.perf_counter(), time.process_time()
     prepared = prepare(config, say)
     space, data, target = prepared.space, prepared.data, prepared.target
-    search = DifferentiableSearch(space, data, target, epochs=config.epochs, seed=config.seed)  # type: ignore[arg-type]
+    # validate() admitted the kws space only; its target-filtered view acts as one
+    search = DifferentiableSearch(cast(KwsSpace, space), data, target, epochs=config.epochs, seed=config.seed)
     say("building the per-choice cost tables from the layer IR")
     t0 = time.perf_counter()
     search.table  # noqa: B018  (built once, shared by every limit)
@@ -185,7 +193,7 @@ def run_differentiable(
     return SearchOutcome(summary=chosen, run_dir=top.path, trials=derived_trials)
 
 
-def _record(result: Any, warmup_s: float) -> dict[str, float]:
+def _record(result: DerivedArch, warmup_s: float) -> dict[str, float]:
     """What the derived trial stores about the search that derived it (``extra`` metrics)."""
     return {
         "supernet_search_s": result.search_s,
@@ -202,7 +210,7 @@ def _record(result: Any, warmup_s: float) -> dict[str, float]:
     }
 
 
-def _row(limit_ms: float, trial: Trial, result) -> dict:  # type: ignore[no-untyped-def]
+def _row(limit_ms: float, trial: Trial, result: DerivedArch) -> dict:
     extra = dict(trial.metrics.extra) if trial.metrics else {}
     return {
         "latency_limit_ms": limit_ms,

@@ -124,7 +124,7 @@ def parse_evaluator(text: str) -> EvaluatorSpec:
 def make_evaluator(spec: EvaluatorSpec, context: EvaluatorContext) -> Evaluator:
     """The evaluator ``spec`` names (for ``prefilter``: its proxy's), built by its registered factory."""
     scorer = spec.scorer
-    return EVALUATORS.get(scorer.kind)(context, scorer.proxy)  # type: ignore[call-arg]
+    return EVALUATORS.get(scorer.kind)(context, scorer.proxy)
 
 
 def strategy_names() -> list[str]:

@@ -21,7 +21,7 @@ from edgenas.experiment import CostFunction, Experiment
 from edgenas.objectives import Limits
 from edgenas.store import SqliteStore
 from edgenas.strategies.queue import QueueStrategy
-from edgenas.trial import TrialState
+from edgenas.trial import Trial, TrialState
 from edgenas.workflows.parts import EvaluatorSpec
 
 
@@ -43,6 +43,12 @@ def prefilter(
         say(f"prefilter: scoring {pool} feasible candidates by {spec.proxy} ({phase.evaluated} done)")
         phase.run()
     done = [t for t in phase.trials if t.state is TrialState.COMPLETE]
-    ranked = sorted(done, key=lambda t: (-t.metrics.accuracy, t.number))[:budget]  # type: ignore[union-attr]
+    ranked = sorted(done, key=_rank)[:budget]
     say(f"prefilter: training the {len(ranked)} best of {len(done)} by {spec.proxy}")
     return QueueStrategy([t.arch for t in ranked], "the prefilter kept no candidate: no architecture in the pool met the limits")
+
+
+def _rank(trial: Trial) -> tuple[float, int]:
+    """Best proxy score first, then the order asked (COMPLETE trials carry metrics)."""
+    assert trial.metrics is not None
+    return (-trial.metrics.accuracy, trial.number)

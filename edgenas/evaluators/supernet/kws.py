@@ -25,6 +25,7 @@ Determinism: weights, batch order and subnet draws come from ``seed_for(seed, "s
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -118,7 +119,7 @@ class KwsSupernetEvaluator(SupernetEvaluatorBase):
         seed: int = 0,
         calibration_batches: int = 8,
         cache: Path | None = None,
-        log=None,  # type: ignore[no-untyped-def]
+        log: Callable[[str], None] | None = None,
         families: tuple[str, ...] = FAMILIES,
         largest: str = "none",
         random_per_step: int = RANDOM_PER_STEP,
@@ -127,7 +128,8 @@ class KwsSupernetEvaluator(SupernetEvaluatorBase):
         share_families: bool = True,
         finetune_steps: int = 80,
     ) -> None:
-        if space.name not in SUPERNET_SPACES or not isinstance(getattr(space, "base", space), KwsSpace):
+        base = getattr(space, "base", space)
+        if space.name not in SUPERNET_SPACES or not isinstance(base, KwsSpace):
             raise InvalidInputError(
                 f"--evaluator supernet: space {space.name!r} has no supernet yet. Spaces with one: {', '.join(SUPERNET_SPACES)}."
             )
@@ -151,6 +153,8 @@ class KwsSupernetEvaluator(SupernetEvaluatorBase):
             cache=cache,
             log=log,
         )
+        #: The ``KwsSpace`` itself (``space`` may be a target-filtered view of it).
+        self.kws = base
         self.families = tuple(families)
         self.largest = largest
         self.random_per_step = random_per_step
@@ -164,7 +168,7 @@ class KwsSupernetEvaluator(SupernetEvaluatorBase):
 
     # -- training ---------------------------------------------------------------------------
     def _fingerprint(self) -> dict:
-        s = self.space
+        s = self.kws
         return {
             "space": s.name,
             "input_shape": list(s.input_shape),
@@ -207,18 +211,18 @@ class KwsSupernetEvaluator(SupernetEvaluatorBase):
     def _fresh(self, family: str) -> KwsSharedSupernet:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed_for(self.seed, "supernet", "init", family) % 2**62)
-            return KwsSharedSupernet(self.space, family)
+            return KwsSharedSupernet(self.kws, family)
 
     def _random_plan(self, family: str, rng: np.random.Generator) -> dict:
         genes = list(self.space.sample(rng).genes)
         genes[0] = FAMILIES.index(family)
-        return self.space.plan(self.space.arch(genes))
+        return self.kws.plan(self.space.arch(genes))
 
     def _top_plan(self, family: str) -> dict | None:
         if self.largest == "max":
-            return extreme_plan(self.space, family, True)
+            return extreme_plan(self.kws, family, True)
         if self.largest == "strided":
-            return strided_largest_plan(self.space, family)
+            return strided_largest_plan(self.kws, family)
         return None
 
     def _train_family(self, families: tuple[str, ...], net: KwsSharedSupernet) -> None:
@@ -243,7 +247,7 @@ class KwsSupernetEvaluator(SupernetEvaluatorBase):
             optimizer, max_lr=self.lr, total_steps=max(total, 4), pct_start=max(0.25, 1.5 / max(total, 4))
         )
         tops = {family: self._top_plan(family) for family in families}
-        smallest = {family: extreme_plan(self.space, family, False) for family in families}
+        smallest = {family: extreme_plan(self.kws, family, False) for family in families}
         net.train()
         step = 0
         for epoch in range(epochs):
@@ -290,7 +294,7 @@ class KwsSupernetEvaluator(SupernetEvaluatorBase):
     # -- scoring ----------------------------------------------------------------------------
     def subnet(self, arch: Arch) -> nn.Module:
         """The stand-alone network of ``arch`` with inherited weights and recalibrated batch norm."""
-        plan = self.space.plan(arch)
+        plan = self.kws.plan(arch)
         family = "2d" if plan["two_d"] else "1d"
         if family not in self.families:
             raise TrialFailed(f"the supernet was trained for the {', '.join(self.families)} family only, not {family}")

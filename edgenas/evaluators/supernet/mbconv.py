@@ -19,6 +19,8 @@ and ``rng_for``; the same seed gives the same supernet and the same scores.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +29,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from edgenas._rng import rng_for, seed_for
-from edgenas.arch import Arch
+from edgenas.arch import Arch, Decision
 from edgenas.errors import InvalidInputError
 from edgenas.evaluators.base import TrialFailed
 from edgenas.evaluators.supernet.base import SupernetEvaluatorBase
@@ -54,10 +56,17 @@ def extreme_arch(space: SearchSpace, largest: bool) -> Arch:
         options = list(allowed[i]) if allowed is not None else list(range(len(decision.choices)))
         if decision.name.endswith(_SIZED) or decision.name in _SIZED:
             pick = max if largest else min
-            genes.append(pick(options, key=lambda c, d=decision: float(d.choices[c])))  # type: ignore[arg-type]
+            genes.append(pick(options, key=partial(_size, decision)))
         else:
             genes.append(options[0])
     return space.arch(genes)
+
+
+def _size(decision: Decision, choice: int) -> float:
+    """The value of a sized decision's choice (a number or a flag) as a float."""
+    value = decision.choices[choice]
+    assert isinstance(value, int | float)
+    return float(value)
 
 
 class MbconvSupernetEvaluator(SupernetEvaluatorBase):
@@ -95,16 +104,16 @@ class MbconvSupernetEvaluator(SupernetEvaluatorBase):
         seed: int = 0,
         calibration_batches: int = 8,
         cache: Path | None = None,
-        log=None,  # type: ignore[no-untyped-def]
+        log: Callable[[str], None] | None = None,
         families: tuple[str, ...] | None = None,
         distill: bool = False,
         zero_init_residual: bool = False,
     ) -> None:
-        if space.name != "mbconv" or not isinstance(getattr(space, "base", space), MbconvSpace):
+        base = getattr(space, "base", space)
+        if space.name != "mbconv" or not isinstance(base, MbconvSpace):
             raise InvalidInputError(f"MbconvSupernetEvaluator needs the mbconv space, got {space.name!r}")
         if families is not None:
             raise InvalidInputError("the mbconv space has no families: leave `families` out (it is for kws)")
-        base = getattr(space, "base", space)
         if tuple(data.input_shape)[0] != base.in_channels:
             raise InvalidInputError(f"the task's inputs have {data.input_shape[0]} channels, the mbconv space {base.in_channels}")
         super().__init__(
@@ -119,13 +128,15 @@ class MbconvSupernetEvaluator(SupernetEvaluatorBase):
             cache=cache,
             log=log,
         )
+        #: The ``MbconvSpace`` itself (``space`` may be a target-filtered view of it).
+        self.mbconv = base
         self.distill = distill
         self.zero_init_residual = zero_init_residual
         self._net: MbconvSharedSupernet | None = None
 
     # -- training ---------------------------------------------------------------------------
     def _fingerprint(self) -> dict:
-        base = getattr(self.space, "base", self.space)
+        base = self.mbconv
         return {
             "space": "mbconv",
             "layout": 2,  # 2: separate classifiers for head-conv and FC features (caches before it have no key)
@@ -171,10 +182,10 @@ class MbconvSupernetEvaluator(SupernetEvaluatorBase):
     def _fresh(self) -> MbconvSharedSupernet:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed_for(self.seed, "supernet", "init", "mbconv") % 2**62)
-            return MbconvSharedSupernet(self.space, self.zero_init_residual)  # type: ignore[arg-type]
+            return MbconvSharedSupernet(self.space, self.zero_init_residual)
 
     def _run(self, net: MbconvSharedSupernet, x: torch.Tensor, arch: Arch) -> torch.Tensor:
-        return net(x, self.space.plan(arch), stage_depths(self.space, arch))  # type: ignore[arg-type]
+        return net(x, self.mbconv.plan(arch), stage_depths(self.space, arch))
 
     def _train(self, net: MbconvSharedSupernet) -> None:
         x = torch.from_numpy(np.ascontiguousarray(self.data.train.x))
@@ -221,8 +232,8 @@ class MbconvSupernetEvaluator(SupernetEvaluatorBase):
     # -- scoring ----------------------------------------------------------------------------
     def subnet(self, arch: Arch) -> nn.Module:
         """The stand-alone network of ``arch`` with inherited weights and recalibrated batch norm."""
-        plan = self.space.plan(arch)  # checks the arch belongs to this space
+        plan = self.mbconv.plan(arch)  # checks the arch belongs to this space
         net = self.supernet()
         net.check_plan(plan)
-        sub = net.extract(plan, stage_depths(self.space, arch))  # type: ignore[arg-type]
+        sub = net.extract(plan, stage_depths(self.space, arch))
         return self._recalibrated(sub, arch)

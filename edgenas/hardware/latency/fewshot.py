@@ -62,7 +62,7 @@ class FewShotPredictor(LatencyPredictor):
             y = np.asarray(latency_ms, dtype=float)
             keep = np.flatnonzero(np.isfinite(y) & (y > 0))
             predictor = PREDICTORS.create(self.source_kind, **(self.source_params or {}))
-            self.sources_[device] = predictor.fit([nets[i] for i in keep], y[keep])
+            self.sources_[device] = predictor.fit([nets[int(i)] for i in keep], y[keep])
         return self
 
     @classmethod

@@ -188,7 +188,8 @@ class MacsPredictor(LatencyPredictor):
 
     def state(self) -> dict[str, Any]:
         self._check_fitted(self.coef_)
-        return {"intercept_ms": self.coef_[0], "ms_per_unit": self.coef_[1]}  # type: ignore[index]
+        assert self.coef_ is not None
+        return {"intercept_ms": self.coef_[0], "ms_per_unit": self.coef_[1]}
 
     def set_state(self, state: dict[str, Any]) -> None:
         self.coef_ = [float(state["intercept_ms"]), float(state["ms_per_unit"])]

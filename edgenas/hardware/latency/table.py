@@ -38,7 +38,7 @@ def parse_genes(text: str) -> list[int]:
     if isinstance(value, int):
         value = [value]
     try:
-        return [int(g) for g in value]  # type: ignore[union-attr]
+        return [int(g) for g in value]
     except (TypeError, ValueError):
         raise InvalidInputError(f"genotype {text!r} is not a list of genes (e.g. [0,3,1] or 0-3-1)") from None
 

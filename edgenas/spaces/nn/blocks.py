@@ -49,17 +49,30 @@ class ConvBNReLU(nn.Module):
         super().__init__()
         pads = [same_padding(s, k, st) for s, k, st in zip(in_size, kernel, stride, strict=True)]
         symmetric = all(before == after for before, after in pads)
-        conv_padding = tuple(before for before, _ in pads) if symmetric else 0
+        self.pad: nn.Module
+        self.conv: nn.Conv1d | nn.Conv2d
+        self.bn: nn.Module  # BatchNorm1d/2d; nn.Identity once folded (fold_batchnorm)
         if len(kernel) == 2:
-            conv_cls, bn_cls = nn.Conv2d, nn.BatchNorm2d
             # ZeroPad2d takes (left, right, top, bottom) = (W before, W after, H before, H after)
             flat = (pads[1][0], pads[1][1], pads[0][0], pads[0][1])
-            self.pad: nn.Module = nn.Identity() if symmetric else nn.ZeroPad2d(flat)
+            self.pad = nn.Identity() if symmetric else nn.ZeroPad2d(flat)
+            padding_2d = (pads[0][0], pads[1][0]) if symmetric else 0
+            self.conv = nn.Conv2d(
+                in_channels,
+                out_channels,
+                (kernel[0], kernel[1]),
+                (stride[0], stride[1]),
+                padding=padding_2d,
+                groups=groups,
+                bias=False,
+            )
+            self.bn = nn.BatchNorm2d(out_channels)
         else:
-            conv_cls, bn_cls = nn.Conv1d, nn.BatchNorm1d
+            (k,), (st,) = kernel, stride
             self.pad = nn.Identity() if symmetric else nn.ConstantPad1d(pads[0], 0.0)
-        self.conv = conv_cls(in_channels, out_channels, kernel, stride, padding=conv_padding, groups=groups, bias=False)
-        self.bn = bn_cls(out_channels)
+            padding_1d = (pads[0][0],) if symmetric else 0
+            self.conv = nn.Conv1d(in_channels, out_channels, (k,), (st,), padding=padding_1d, groups=groups, bias=False)
+            self.bn = nn.BatchNorm1d(out_channels)
         self.act = make_activation(act)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -40,7 +40,7 @@ def _active(space: KwsSpace, genes: Sequence[int]) -> list[int]:
     """Indices of the decisions that shape the network ``genes`` describe (blocks past the depth do not)."""
     names = [d.name for d in space.decisions()]
     depth = int(genes[names.index("depth")]) + 1
-    return [i for i, n in enumerate(names) if (_block(n) is None or _block(n) < depth)]  # type: ignore[operator]
+    return [i for i, n in enumerate(names) if (block := _block(n)) is None or block < depth]
 
 
 def log_probability(space: KwsSpace, genes: Sequence[int], logp: Sequence[Sequence[float]]) -> float:

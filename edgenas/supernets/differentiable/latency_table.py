@@ -79,9 +79,12 @@ class KwsCostTable:
     """
 
     def __init__(self, space: KwsSpace, target: Target, sram_scale_bytes: float = 65536.0) -> None:
-        if not isinstance(space, KwsSpace):
+        # A target-filtered view of the space prices through its base: its removed choices keep a
+        # (never used) entry, since the supernet gives them probability 0.
+        base = getattr(space, "base", space)
+        if not isinstance(base, KwsSpace):
             raise InvalidInputError(f"differentiable search supports the kws space, not {getattr(space, 'name', space)!r}")
-        self.space = space
+        self.space = base
         self.target = target
         self.scale = float(sram_scale_bytes)
         self.names = [d.name for d in space.decisions()]
@@ -140,6 +143,7 @@ class KwsCostTable:
                 None,
             )
         ]
+        factors: tuple[str, ...]
         for i in range(depth_max):
             cin = "first_channels" if i == 0 else f"b{i - 1}_channels"
             factors = ("family", "first_stride", f"r{i}", cin, f"b{i}_kernel", f"b{i}_stride", f"b{i}_channels")

@@ -31,7 +31,7 @@ from edgenas.supernets.differentiable.derive import DERIVATIONS, grow
 from edgenas.supernets.differentiable.latency_table import KwsCostTable
 from edgenas.supernets.differentiable.losses import ArchLoss
 from edgenas.supernets.differentiable.supernet import KwsGumbelSupernet
-from edgenas.tasks.base import TaskData
+from edgenas.tasks.base import Split, TaskData
 from edgenas.trial import Cost
 
 
@@ -130,7 +130,7 @@ class DifferentiableSearch:
         return self._costs[key]
 
     # -- phases ---------------------------------------------------------------------------
-    def _tensors(self, split) -> tuple[torch.Tensor, torch.Tensor]:  # type: ignore[no-untyped-def]
+    def _tensors(self, split: Split) -> tuple[torch.Tensor, torch.Tensor]:
         return torch.from_numpy(np.ascontiguousarray(split.x)), torch.from_numpy(split.y)
 
     def warmup(self, status: Callable[[str], None] | None = None) -> None:

@@ -57,9 +57,15 @@ class _SharedConv(nn.Module):
     def __init__(self, cin: int, cout: int, kernel: tuple[int, ...], groups: int = 1) -> None:
         super().__init__()
         self.kernel = kernel
-        conv, bn = (nn.Conv2d, nn.BatchNorm2d) if len(kernel) == 2 else (nn.Conv1d, nn.BatchNorm1d)
-        self.conv = conv(cin, cout, kernel, groups=groups, bias=False)
-        self.bn = bn(cout)
+        self.conv: nn.Conv1d | nn.Conv2d
+        self.bn: nn.BatchNorm1d | nn.BatchNorm2d
+        if len(kernel) == 2:
+            self.conv = nn.Conv2d(cin, cout, (kernel[0], kernel[1]), groups=groups, bias=False)
+            self.bn = nn.BatchNorm2d(cout)
+        else:
+            (k,) = kernel
+            self.conv = nn.Conv1d(cin, cout, (k,), groups=groups, bias=False)
+            self.bn = nn.BatchNorm1d(cout)
 
     def forward(self, x: torch.Tensor, stride: tuple[int, ...], out_channels: int | None = None) -> torch.Tensor:
         """Run on ``x``'s channels (a slice of the max width) producing ``out_channels`` (depthwise: as many as in)."""
@@ -96,6 +102,20 @@ class _FamilyNet(nn.Module):
             self.pw.append(_SharedConv(width, cmax, (1,) * dims))
         self.classifier = nn.Linear(cmax, num_classes)
 
+    def first(self, kernel: int) -> _SharedConv:
+        """The first conv of kernel choice ``kernel``."""
+        conv = self.conv0[kernel]
+        assert isinstance(conv, _SharedConv)
+        return conv
+
+    def block(self, i: int, kernel: int) -> tuple[_SharedConv, _SharedConv]:
+        """Block ``i``'s depthwise conv of kernel choice ``kernel`` and its pointwise conv."""
+        dw, pw = self.dw[i], self.pw[i]
+        assert isinstance(dw, nn.ModuleList) and isinstance(pw, _SharedConv)
+        conv = dw[kernel]
+        assert isinstance(conv, _SharedConv)
+        return conv, pw
+
 
 def _mask(choices: tuple[int, ...], width: int) -> torch.Tensor:
     m = torch.zeros(len(choices), width)
@@ -115,6 +135,10 @@ class KwsGumbelSupernet(nn.Module):
     never sampled, never derived and carry no probability in the expected cost.
     """
 
+    # buffers (register_buffer), declared for the type checker
+    first_mask: torch.Tensor
+    block_mask: torch.Tensor
+
     def __init__(self, space: KwsSpace) -> None:
         super().__init__()
         self.space = space
@@ -125,6 +149,7 @@ class KwsGumbelSupernet(nn.Module):
             len(ok) < len(d.choices) for ok, d in zip(allowed, space.decisions(), strict=True)
         )
         if self.masked:
+            assert allowed is not None
             for d, ok in zip(space.decisions(), allowed, strict=True):
                 mask = torch.full((len(d.choices),), -math.inf)
                 mask[list(ok)] = 0.0
@@ -169,6 +194,7 @@ class KwsGumbelSupernet(nn.Module):
         idx = {name: int(g.argmax()) for name, g in gates.items()}
         family = idx["family"]
         net = self.nets[family]
+        assert isinstance(net, _FamilyNet)
         x = x.unsqueeze(1) if net.two_d else x.transpose(1, 2)
         dims = 2 if net.two_d else 1
         stride0 = FIRST_STRIDES[idx["first_stride"]][:dims]
@@ -186,15 +212,16 @@ class KwsGumbelSupernet(nn.Module):
             (f"b{i}_kernel", f"b{i}_stride", f"b{i}_channels") for i in range(depth)
         ]
         path_gate = torch.stack([gates[name][idx[name]] for names in path for name in names]).prod()
-        y = net.conv0[idx["first_kernel"]](x, stride0, c0)
+        y = net.first(idx["first_kernel"])(x, stride0, c0)
         view = (1, -1) + (1,) * dims
         y = y * (gates["first_channels"] @ self.first_mask)[:c0].view(view)
         for i in range(depth):
             k, s = idx[f"b{i}_kernel"], idx[f"b{i}_stride"]
-            y = net.dw[i][k](y, (BLOCK_STRIDES[s],) * dims)
+            dw, pw = net.block(i, k)
+            y = dw(y, (BLOCK_STRIDES[s],) * dims)
             c = BLOCK_CHANNELS[idx[f"b{i}_channels"]]
             # FBNetV2 channel mask: only the last block's reaches the loss (no batch norm after it)
-            y = net.pw[i](y, (1,) * dims, c) * (gates[f"b{i}_channels"] @ self.block_mask)[:c].view(view)
+            y = pw(y, (1,) * dims, c) * (gates[f"b{i}_channels"] @ self.block_mask)[:c].view(view)
         pooled = y.mean(dim=tuple(range(2, 2 + dims))) * gates["depth"][idx["depth"]]
         logits = F.linear(pooled, net.classifier.weight[:, : pooled.shape[1]], net.classifier.bias)
         return logits * (gates["family"][family] * path_gate)

@@ -28,6 +28,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from edgenas.spaces.kws import BLOCK_CHANNELS, BLOCK_KERNELS, FIRST_CHANNELS, FIRST_KERNELS, KwsSpace
+from edgenas.spaces.nn.blocks import ConvBNReLU
 from edgenas.spaces.nn.kws import KwsNet
 from edgenas.spaces.shapes import same_padding
 from edgenas.supernets.weight_sharing.slicing import sliced_batch_norm
@@ -85,6 +86,8 @@ class KwsSharedSupernet(nn.Module):
         kt = max(k[0] for k in FIRST_KERNELS)
         kf = max(k[1] for k in FIRST_KERNELS)
         kdw = max(BLOCK_KERNELS)
+        dw_kernel: tuple[int, ...]
+        pw_kernel: tuple[int, ...]
         if self.two_d:
             self.first = _SharedConvBN(max_first, 1, (kt, kf))
             dw_kernel, pw_kernel = (kdw, kdw), (1, 1)
@@ -102,9 +105,18 @@ class KwsSharedSupernet(nn.Module):
             return self.first_1d
         return self.first
 
+    def _block(self, i: int) -> tuple[_SharedConvBN, _SharedConvBN]:
+        """The shared depthwise and pointwise convs of block ``i``."""
+        dw, pw = self.dw[i], self.pw[i]
+        assert isinstance(dw, _SharedConvBN) and isinstance(pw, _SharedConvBN)
+        return dw, pw
+
     def _shapes(self, plan: dict) -> tuple[tuple[int, ...], tuple[int, ...], list[tuple[tuple[int, ...], tuple[int, ...]]]]:
         """The first conv's kernel and stride, and each block's (depthwise kernel, stride), in this supernet's layout."""
         two_d = bool(plan["two_d"])
+        kernel: tuple[int, ...]
+        stride: tuple[int, ...]
+        blocks: list[tuple[tuple[int, ...], tuple[int, ...]]]
         if two_d:
             kernel, stride = tuple(plan["first_kernel"]), tuple(plan["first_stride"])
             blocks = [((k, k), (s, s)) for _, k, s in plan["blocks"]]
@@ -130,8 +142,9 @@ class KwsSharedSupernet(nn.Module):
         x = self._first(plan).run(x, plan["first_channels"], kernel, stride)
         for i, ((c, _, _), (k, s)) in enumerate(zip(plan["blocks"], blocks, strict=True)):
             cin = x.shape[1]
-            x = self.dw[i].run(x, cin, k, s, groups=cin)
-            x = self.pw[i].run(x, c, ones, ones)
+            dw, pw = self._block(i)
+            x = dw.run(x, cin, k, s, groups=cin)
+            x = pw.run(x, c, ones, ones)
         x = x.mean(dim=tuple(range(2, x.dim())))
         c = x.shape[1]
         return F.linear(x, self.classifier.weight[:, :c], self.classifier.bias)
@@ -141,8 +154,9 @@ class KwsSharedSupernet(nn.Module):
         """A stand-alone ``KwsNet`` holding this subnet's slices (batch-norm statistics included)."""
         net = KwsNet(plan, self.space.input_shape, self.space.num_classes)
         convs = [m for m in net.features]  # ConvBNReLU: first, then (dw, pw) per block
-        shared = [self._first(plan)] + [m for i in range(len(plan["blocks"])) for m in (self.dw[i], self.pw[i])]
+        shared = [self._first(plan)] + [m for i in range(len(plan["blocks"])) for m in self._block(i)]
         for block, source in zip(convs, shared, strict=True):
+            assert isinstance(block, ConvBNReLU)
             w = block.conv.weight
             kernel = tuple(w.shape[2:])
             extra = source.weight.dim() - w.dim()  # a 1-D net from the shared 2-D blocks: a (k, 1) column

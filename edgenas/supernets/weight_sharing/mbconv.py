@@ -26,13 +26,18 @@ module ``space.build(arch)`` gives), which computes the same function in eval mo
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from edgenas.arch import Arch
 from edgenas.errors import InvalidInputError
-from edgenas.spaces.mbconv import MbconvSpace, NetPlan, Vocabulary, make_divisible
-from edgenas.spaces.nn.blocks import ACTIVATIONS
+from edgenas.spaces.base import SearchSpace
+from edgenas.spaces.mbconv import BlockPlan, MbconvSpace, NetPlan, Vocabulary, make_divisible
+from edgenas.spaces.nn.blocks import ACTIVATIONS, ConvBNReLU, InvertedResidual, SqueezeExcite
 from edgenas.spaces.nn.mbconv import MbconvNet
 from edgenas.spaces.shapes import same_padding
 from edgenas.supernets.weight_sharing.slicing import sliced_batch_norm
@@ -71,12 +76,12 @@ class _SharedConvBN(nn.Module):
         return _act(act, x)
 
     @torch.no_grad()
-    def copy_to(self, conv: nn.Conv2d, bn: nn.BatchNorm2d) -> None:
+    def copy_to(self, target: ConvBNReLU) -> None:
         """Copy this position's slice into a stand-alone conv + batch norm of the subnet's shape."""
-        out_c, in_c, k, _ = conv.weight.shape
-        conv.weight.copy_(self.sliced_weight(out_c, in_c, k))
+        out_c, in_c, k, _ = target.conv.weight.shape
+        target.conv.weight.copy_(self.sliced_weight(out_c, in_c, k))
         for name in ("weight", "bias", "running_mean", "running_var"):
-            getattr(bn, name).copy_(getattr(self.bn, name)[:out_c])
+            getattr(target.bn, name).copy_(getattr(self.bn, name)[:out_c])
 
 
 class _SharedBlock(nn.Module):
@@ -95,16 +100,23 @@ class _SharedBlock(nn.Module):
             self.se_reduce = nn.Conv2d(self.max_mid, self.max_se, 1)
             self.se_expand = nn.Conv2d(self.max_se, self.max_mid, 1)
 
-    def run(self, x: torch.Tensor, block, se_act: str | None, se_gate: str) -> torch.Tensor:  # type: ignore[no-untyped-def]
+    def se_biases(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The biases of the squeeze-and-excitation convs (made with ``bias=True``)."""
+        reduce_bias, expand_bias = self.se_reduce.bias, self.se_expand.bias
+        assert reduce_bias is not None and expand_bias is not None
+        return reduce_bias, expand_bias
+
+    def run(self, x: torch.Tensor, block: BlockPlan, se_act: str | None, se_gate: str) -> torch.Tensor:
         h = x
         if block.mid != block.c_in:
             h = self.expand.run(h, block.mid, 1, 1, block.act)
         h = self.dw.run(h, block.mid, block.kernel, block.stride, block.act, groups=block.mid)
         if block.se_channels:
             se, mid = block.se_channels, block.mid
+            reduce_bias, expand_bias = self.se_biases()
             s = h.mean(dim=(2, 3), keepdim=True)
-            s = _act(se_act or block.act, F.conv2d(s, self.se_reduce.weight[:se, :mid], self.se_reduce.bias[:se]))
-            s = _act(se_gate, F.conv2d(s, self.se_expand.weight[:mid, :se], self.se_expand.bias[:mid]))
+            s = _act(se_act or block.act, F.conv2d(s, self.se_reduce.weight[:se, :mid], reduce_bias[:se]))
+            s = _act(se_gate, F.conv2d(s, self.se_expand.weight[:mid, :se], expand_bias[:mid]))
             h = h * s
         h = self.project.run(h, block.c_out, 1, 1, None)
         return x + h if block.residual else h
@@ -121,7 +133,7 @@ class MbconvSharedSupernet(nn.Module):
             there (BigNAS's trick to make elastic depth train stably).
     """
 
-    def __init__(self, space: MbconvSpace, zero_init_residual: bool = False) -> None:
+    def __init__(self, space: SearchSpace, zero_init_residual: bool = False) -> None:
         super().__init__()
         base = getattr(space, "base", space)
         if not isinstance(base, MbconvSpace):
@@ -163,7 +175,7 @@ class MbconvSharedSupernet(nn.Module):
                 f"this mbconv supernet takes {self.in_channels}-channel inputs and {self.num_classes} classes, "
                 f"the architecture {plan.in_channels} and {plan.num_classes}"
             )
-        if any(b.se_channels for b in plan.blocks) and not any(p.max_se for s in self.stages for p in s):  # type: ignore[attr-defined]
+        if any(b.se_channels for b in plan.blocks) and not any(p.max_se for s in self._stage_positions() for p in s):
             raise InvalidInputError(
                 "this mbconv supernet was built for a space without squeeze-and-excitation; "
                 "build it from a space with squeeze_excite=True to score SE blocks"
@@ -184,32 +196,53 @@ class MbconvSharedSupernet(nn.Module):
             classifier = self.fc_classifier
         return F.linear(x, classifier.weight[:, : x.shape[1]], classifier.bias)
 
+    def _stage_positions(self) -> list[list[_SharedBlock]]:
+        """Every stage's block positions (``self.stages``, typed)."""
+        out: list[list[_SharedBlock]] = []
+        for stage in self.stages:
+            assert isinstance(stage, nn.ModuleList)
+            positions: list[_SharedBlock] = []
+            for position in stage:
+                assert isinstance(position, _SharedBlock)
+                positions.append(position)
+            out.append(positions)
+        return out
+
     def positions(self, depths: tuple[int, ...]) -> list[_SharedBlock]:
         """The shared block positions a network with these stage depths runs: the first ``d`` of each stage."""
-        if len(depths) != len(self.stages) or any(d > len(s) for d, s in zip(depths, self.stages, strict=True)):
-            raise InvalidInputError(f"stage depths {depths} do not fit the supernet's {[len(s) for s in self.stages]}")
-        return [stage[b] for stage, d in zip(self.stages, depths, strict=True) for b in range(d)]  # type: ignore[misc]
+        stages = self._stage_positions()
+        if len(depths) != len(stages) or any(d > len(s) for d, s in zip(depths, stages, strict=True)):
+            raise InvalidInputError(f"stage depths {depths} do not fit the supernet's {[len(s) for s in stages]}")
+        return [stage[b] for stage, d in zip(stages, depths, strict=True) for b in range(d)]
 
     @torch.no_grad()
     def extract(self, plan: NetPlan, depths: tuple[int, ...]) -> MbconvNet:
         """A stand-alone ``MbconvNet`` holding this subnet's slices (batch-norm statistics included)."""
         net = MbconvNet(plan)
-        self.stem.copy_to(net.stem.conv, net.stem.bn)
+        self.stem.copy_to(net.stem)
         for module, block, position in zip(net.blocks, plan.blocks, self.positions(depths), strict=True):
+            assert isinstance(module, InvertedResidual)
             if block.mid != block.c_in:
-                position.expand.copy_to(module.expand.conv, module.expand.bn)
-            position.dw.copy_to(module.dw.conv, module.dw.bn)
+                assert isinstance(module.expand, ConvBNReLU)
+                position.expand.copy_to(module.expand)
+            position.dw.copy_to(module.dw)
             if block.se_channels:
+                assert isinstance(module.se, SqueezeExcite)
                 se, mid = block.se_channels, block.mid
-                module.se.reduce.weight.copy_(position.se_reduce.weight[:se, :mid])
-                module.se.reduce.bias.copy_(position.se_reduce.bias[:se])
-                module.se.expand.weight.copy_(position.se_expand.weight[:mid, :se])
-                module.se.expand.bias.copy_(position.se_expand.bias[:mid])
-            position.project.copy_to(module.project.conv, module.project.bn)
-        self.head.copy_to(net.head.conv, net.head.bn)
+                reduce_bias, expand_bias = position.se_biases()
+                reduce, expand = module.se.reduce, module.se.expand
+                assert reduce.bias is not None and expand.bias is not None
+                reduce.weight.copy_(position.se_reduce.weight[:se, :mid])
+                reduce.bias.copy_(reduce_bias[:se])
+                expand.weight.copy_(position.se_expand.weight[:mid, :se])
+                expand.bias.copy_(expand_bias[:mid])
+            position.project.copy_to(module.project)
+        self.head.copy_to(net.head)
         features, classifier = plan.head_channels, self.classifier
         if plan.head_fc:
+            assert isinstance(net.head_fc, nn.Sequential)
             fc = net.head_fc[0]
+            assert isinstance(fc, nn.Linear)
             fc.weight.copy_(self.head_fc.weight[: plan.head_fc, :features])
             fc.bias.copy_(self.head_fc.bias[: plan.head_fc])
             features, classifier = plan.head_fc, self.fc_classifier
@@ -218,8 +251,10 @@ class MbconvSharedSupernet(nn.Module):
         return net
 
 
-def stage_depths(space: MbconvSpace, arch) -> tuple[int, ...]:  # type: ignore[no-untyped-def]
-    """Blocks per stage of ``arch`` (the plan lists blocks only, the supernet needs their stages)."""
-    values = space.values(arch)
+def stage_depths(space: SearchSpace, arch: Arch) -> tuple[int, ...]:
+    """Blocks per stage of ``arch`` in an ``MbconvSpace`` or a target-filtered view of one (the
+    plan lists blocks only, the supernet needs their stages)."""
     base = getattr(space, "base", space)
-    return tuple(int(values[f"s{s}_depth"]) for s in range(len(base.vocab.strides)))  # type: ignore[call-overload]
+    assert isinstance(base, MbconvSpace)
+    values: Mapping[str, Any] = base.values(arch)  # choice values: ints, strings and flags by decision
+    return tuple(int(values[f"s{s}_depth"]) for s in range(len(base.vocab.strides)))

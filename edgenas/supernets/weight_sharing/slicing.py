@@ -11,10 +11,12 @@ def sliced_batch_norm(x: torch.Tensor, bn: nn.modules.batchnorm._BatchNorm, out_
     """Batch norm of a subnet's ``out_c`` channels with the first ``out_c`` entries of ``bn``
     (weights and running statistics), so a narrower subnet trains and reads the slices a
     stand-alone extraction copies."""
+    running_mean, running_var = bn.running_mean, bn.running_var
+    assert running_mean is not None and running_var is not None  # batch norms that track running statistics
     return F.batch_norm(
         x,
-        bn.running_mean[:out_c],  # type: ignore[index]
-        bn.running_var[:out_c],  # type: ignore[index]
+        running_mean[:out_c],
+        running_var[:out_c],
         bn.weight[:out_c],
         bn.bias[:out_c],
         training=training,
