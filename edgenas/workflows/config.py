@@ -128,7 +128,11 @@ class SearchConfig:
             raise InvalidInputError("the per-trial time limit must be positive")
         if any(not (v > 0 and math.isfinite(v)) for v in self.sweep):
             raise InvalidInputError("--sweep: every latency limit must be a positive number of ms")
-        self.limits()  # positive limits
+        for name in ("latency_ms", "sram_kb", "flash_kb"):
+            value = getattr(self, name)
+            if value is not None and not (value > 0 and math.isfinite(value * 1024)):
+                raise InvalidInputError(f"{option_name(name)} must be a positive, finite number, got {value:g}")
+        self.limits()
 
     def to_yaml(self) -> str:
         """The resolved configuration as YAML (what ``config.yaml`` in the run folder holds)."""

@@ -35,3 +35,15 @@ def test_strategy_names_are_the_registry_and_differentiable() -> None:
     helps = strategy_help() + evaluator_help()
     for name in (*strategy_names(), "train", "supernet", "zerocost", "prefilter", "naswot"):
         assert name in helps
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "flag"),
+    [("sram_kb", -5.0, "--sram-kb"), ("latency_ms", float("inf"), "--latency-ms"), ("flash_kb", float("nan"), "--flash-kb"),
+     ("flash_kb", 1e308, "--flash-kb")],
+)  # fmt: skip
+def test_limits_name_their_flag_and_must_be_positive_and_finite(field: str, value: float, flag: str) -> None:
+    from edgenas.workflows.config import SearchConfig
+
+    with pytest.raises(InvalidInputError, match=f"{flag} must be a positive, finite number"):
+        SearchConfig(**{field: value}).validate()
