@@ -8,23 +8,27 @@ yields a non-finite accuracy, is stored as FAIL with the reason, and the search 
 ``budget`` counts *evaluated* candidates (COMPLETE or FAIL): infeasible ones cost no training,
 so they do not use it up, but ``max_asks`` bounds them in case the limits admit nothing.
 
-Resume: the store holds every finished trial; a fresh strategy is told them in order (the
-strategy contract makes it ask the same next architecture), a trial left RUNNING by a killed
-process is dropped and asked again, and the loop goes on where it stopped.
+Candidates are asked in rounds of ``batch`` and told in the order asked, so the stored trials do
+not depend on how many workers evaluate them (:mod:`edgenas.executors`).
+
+Resume: the store holds every finished trial (and, for a batched search, each round's size); a
+fresh strategy asks the stored rounds again and is told their trials (the strategy contract makes
+it ask the same architectures, and the loop checks that it does), a round left unfinished by a
+killed process has its RUNNING candidates evaluated again, and the loop goes on where it stopped.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Protocol
 
 from edgenas.arch import Arch
 from edgenas.errors import InvalidInputError
 from edgenas.evaluators.base import Evaluator
+from edgenas.executors.base import Executor, SerialExecutor, describe
 from edgenas.ir import Layer
 from edgenas.objectives import Limits, check
 from edgenas.spaces.base import SearchSpace
@@ -73,13 +77,33 @@ class Progress:
     elapsed_s: float
 
 
+@dataclass
+class _Asked:
+    """One candidate of a round: asked and costed, then settled (``trial``) or evaluated."""
+
+    number: int
+    arch: Arch
+    cost_s: float = 0.0
+    trial: Trial | None = None  # final: infeasible, a cost failure, or read back from the store
+    cost: Cost | None = None
+    violations: tuple[str, ...] = ()
+    stored: bool = False  # its row (final or RUNNING) is in the store already
+
+
 class Experiment:
     """A search over ``space`` with ``strategy``, scored by ``evaluator``, priced by ``cost``.
+
+    The loop runs in **rounds**: ``batch`` candidates are asked (each costed and checked at once;
+    infeasible ones are stored and never evaluated), the feasible ones are evaluated by the
+    ``executor`` (in parallel where it can), and every one is told to the strategy in the order
+    it was asked. The trials stored therefore depend on the seed and ``batch`` only, never on how
+    many workers evaluate them or which finishes first. ``batch=1`` is the classic
+    ask-evaluate-tell loop.
 
     Args:
         space: The search space.
         strategy: Proposes architectures (fresh: resume replays the store into it).
-        evaluator: Scores feasible architectures.
+        evaluator: Scores feasible architectures (in this process unless ``executor`` is given).
         cost: Prices an architecture on the target (see :func:`layers_cost`).
         limits: Hard limits; infeasible candidates are never evaluated.
         store: Where trials live.
@@ -87,6 +111,8 @@ class Experiment:
         max_asks: Bound on asks in all (feasible or not); default ``50 * budget``.
         record_running: Store a RUNNING row before each evaluation (so a crash mid-training is
             visible in the store). Table look-ups take microseconds: benchmarks turn it off.
+        batch: Candidates asked per round, before any of them is told.
+        executor: Evaluates a round's candidates (default: one after the other, in this process).
     """
 
     def __init__(
@@ -100,9 +126,13 @@ class Experiment:
         budget: int,
         max_asks: int | None = None,
         record_running: bool = True,
+        batch: int = 1,
+        executor: Executor | None = None,
     ) -> None:
         if budget < 1:
             raise InvalidInputError(f"budget must be a positive number of candidates, got {budget}")
+        if batch < 1:
+            raise InvalidInputError(f"batch must be a positive number of candidates, got {batch}")
         self.space = space
         self.strategy = strategy
         self.evaluator = evaluator
@@ -112,10 +142,15 @@ class Experiment:
         self.budget = budget
         self.max_asks = max_asks if max_asks is not None else 50 * budget
         self.record_running = record_running
+        self.batch = batch
+        self.executor: Executor = executor if executor is not None else SerialExecutor(evaluator)
         self.stop_reason = ""
         self._evaluated = 0
         self._trials: list[Trial] = []
         self._seen: set[str] = set()
+        self._rounds = 0  # rounds told
+        self._pending: list[_Asked] = []  # a round read back from the store that still needs work
+        self._pending_unrecorded = False  # ... and whose size the store does not have yet
         bind = getattr(strategy, "bind_feasibility", None)
         if callable(bind):
             bind(self.feasible)
@@ -123,18 +158,27 @@ class Experiment:
 
     # -- state ----------------------------------------------------------------------------
     def _replay(self) -> None:
-        """Tell the strategy every finished trial in the store; drop one left RUNNING."""
-        for trial in self.store.trials(role="search"):
-            if trial.state is TrialState.RUNNING:
-                self.store.delete(trial.number)
-                log.info("trial %d was running when the search stopped; it runs again", trial.number)
-                continue
-            if trial.number != len(self._trials):
+        """Re-ask the stored rounds and tell their trials, so the strategy reaches its state again.
+
+        Each stored trial must be what the strategy asks at its number (else the store belongs to
+        another search). A round with a trial left RUNNING by a killed process, or cut short
+        while it was being asked, stays pending: :meth:`run` evaluates what it lacks, keeps every
+        trial that finished, and tells the round in order, as an uninterrupted run would have.
+        """
+        stored = {t.number: t for t in self.store.trials(role="search")}
+        sizes = self.store.round_sizes()
+        while stored and len(self._trials) < max(stored) + 1:
+            size = sizes[self._rounds] if self._rounds < len(sizes) else (1 if self.batch == 1 else None)
+            asked = self._ask_round(stored, size)
+            if not asked:
                 raise InvalidInputError(
-                    f"{self.store.path} has a gap before trial {trial.number}; it was not written by one search"
+                    f"{self.store.path}: the strategy has nothing to ask at trial {len(self._trials)}, where the store "
+                    "holds one: it was not written by this search"
                 )
-            self.strategy.tell(trial)
-            self._append(trial)
+            if size is None or any(a.trial is None for a in asked):
+                self._pending, self._pending_unrecorded = asked, size is None
+                return
+            self._tell_round(asked)
 
     @property
     def trials(self) -> list[Trial]:
@@ -153,7 +197,7 @@ class Experiment:
     def best(self) -> Trial | None:
         """The most accurate COMPLETE (hence feasible) trial; ties go to the earlier one."""
         done = [t for t in self._trials if t.state is TrialState.COMPLETE]
-        return max(done, key=lambda t: (t.accuracy, -t.number)) if done else None
+        return max(done, key=lambda t: (_accuracy(t), -t.number)) if done else None
 
     def feasible(self, arch: Arch) -> bool:
         """Whether ``arch`` passes the limits by its estimated cost: what ``assess`` would decide before training.
@@ -168,48 +212,112 @@ class Experiment:
             return True
 
     # -- one candidate --------------------------------------------------------------------
-    def assess(self, number: int, arch: Arch, role: str = "search", enforce_limits: bool = True) -> Trial:
-        """Cost, check and (if feasible) evaluate one architecture; store the outcome."""
+    def _price(self, number: int, arch: Arch, role: str = "search", enforce_limits: bool = True) -> _Asked:
+        """Cost and check one architecture: settled when it breaks a limit or cannot be priced."""
         start = time.perf_counter()
         try:
             cost = self.cost(arch)
         except Exception as exc:  # a space or cost model bug must not end the search
-            return self._finish(Trial(number, arch, TrialState.FAIL, error=_describe(exc), role=role), start)
+            failed = Trial(number, arch, TrialState.FAIL, error=describe(exc), role=role)
+            return _Asked(number, arch, trial=replace(failed, duration_s=time.perf_counter() - start))
         violations = tuple(str(v) for v in check(cost, self.limits))
         if violations and enforce_limits:
-            return self._finish(Trial(number, arch, TrialState.INFEASIBLE, cost=cost, violations=violations, role=role), start)
-        if self.record_running:
-            self.store.put(Trial(number, arch, TrialState.RUNNING, cost=cost, violations=violations, role=role))
-        try:
-            metrics = self.evaluator.evaluate(arch)
-        except (Exception, MemoryError) as exc:
-            log.warning("trial %d failed: %s", number, _describe(exc))
-            log.debug("%s", traceback.format_exc())
-            return self._finish(
-                Trial(number, arch, TrialState.FAIL, cost=cost, error=_describe(exc), violations=violations, role=role),
-                start,
-            )
-        return self._finish(
-            Trial(number, arch, TrialState.COMPLETE, cost=cost, metrics=metrics, violations=violations, role=role),
-            start,
-        )
+            infeasible = Trial(number, arch, TrialState.INFEASIBLE, cost=cost, violations=violations, role=role)
+            return _Asked(number, arch, trial=replace(infeasible, duration_s=time.perf_counter() - start))
+        return _Asked(number, arch, time.perf_counter() - start, cost=cost, violations=violations)
 
-    def _finish(self, trial: Trial, start: float) -> Trial:
-        trial = replace(trial, duration_s=time.perf_counter() - start)
-        self.store.put(trial)
-        return trial
+    def _evaluate(self, asked: Sequence[_Asked], role: str = "search") -> None:
+        """Store the round's rows, evaluate its unsettled candidates with the executor, store the outcomes."""
+        rows = [a.trial for a in asked if a.trial is not None and not a.stored]
+        todo = [a for a in asked if a.trial is None]
+        if self.record_running:
+            rows += [
+                Trial(a.number, a.arch, TrialState.RUNNING, cost=a.cost, violations=a.violations, role=role)
+                for a in todo
+                if not a.stored
+            ]
+        self.store.put_many(rows)
+        for a in asked:
+            a.stored = a.stored or a.trial is not None or self.record_running
+        if not todo:
+            return
+        for a, outcome in zip(todo, self.executor.evaluate([a.arch for a in todo]), strict=True):
+            duration = a.cost_s + outcome.duration_s
+            if outcome.metrics is None:
+                log.warning("trial %d failed: %s", a.number, outcome.error)
+                trial = Trial(a.number, a.arch, TrialState.FAIL, cost=a.cost, error=outcome.error, violations=a.violations,
+                              duration_s=duration, role=role, worker=outcome.worker)  # fmt: skip
+            else:
+                trial = Trial(a.number, a.arch, TrialState.COMPLETE, cost=a.cost, metrics=outcome.metrics,
+                              violations=a.violations, duration_s=duration, role=role, worker=outcome.worker)  # fmt: skip
+            self.store.put(trial)
+            a.trial, a.stored = trial, True
+
+    def assess(self, number: int, arch: Arch, role: str = "search", enforce_limits: bool = True) -> Trial:
+        """Cost, check and (if feasible) evaluate one architecture outside the strategy's rounds; store it.
+
+        The search's baseline goes through here: ``role="baseline"``, limits not enforced.
+        """
+        asked = self._price(number, arch, role, enforce_limits)
+        self._evaluate([asked], role)
+        assert asked.trial is not None
+        return asked.trial
 
     # -- the loop -------------------------------------------------------------------------
-    def step(self) -> Trial | None:
-        """Ask, assess and tell one candidate; None when the strategy has nothing new."""
-        arch = self.strategy.ask()
-        if arch.key() in self._seen:
-            self.stop_reason = "the strategy found no architecture it had not tried (space exhausted?)"
-            return None
-        trial = self.assess(len(self._trials), arch)
-        self.strategy.tell(trial)
-        self._append(trial)
-        return trial
+    def _ask_round(self, stored: Mapping[int, Trial], size: int | None) -> list[_Asked]:
+        """Ask one round: ``size`` candidates when replaying a recorded round, else up to ``batch``
+        (fewer when the budget or ``max_asks`` is reached, or the strategy repeats itself).
+        Stored trials stand for the candidates they match (and must match)."""
+        asked: list[_Asked] = []
+        keys: set[str] = set()
+        uses = 0  # candidates of this round that count against the budget (all but infeasible ones)
+        while True:
+            if size is not None:
+                if len(asked) >= size:
+                    break
+            elif (
+                len(asked) >= self.batch
+                or self._evaluated + uses >= self.budget
+                or len(self._trials) + len(asked) >= self.max_asks
+            ):
+                break
+            number = len(self._trials) + len(asked)
+            arch = self.strategy.ask()
+            previous = stored.get(number)
+            if arch.key() in self._seen or arch.key() in keys:  # nothing new: the space (or the queue) is exhausted
+                if previous is not None:
+                    raise InvalidInputError(
+                        f"{self.store.path}: trial {number} is stored, but the strategy repeats an architecture there: "
+                        "the store was written by another search (another seed, strategy or batch)"
+                    )
+                break
+            keys.add(arch.key())
+            if previous is None:
+                item = self._price(number, arch)
+            elif previous.arch != arch:
+                raise InvalidInputError(
+                    f"{self.store.path}: trial {number} is {list(previous.arch.genes)}, the strategy asks "
+                    f"{list(arch.genes)}: the store was written by another search (another seed, strategy or batch)"
+                )
+            elif previous.state is TrialState.RUNNING:
+                log.info("trial %d was running when the search stopped; it runs again", number)
+                item = _Asked(number, arch, cost=previous.cost, violations=previous.violations, stored=True)
+            else:
+                item = _Asked(number, arch, trial=previous, stored=True)
+            asked.append(item)
+            uses += item.trial is None or item.trial.state is not TrialState.INFEASIBLE
+        return asked
+
+    def _tell_round(
+        self, asked: Sequence[_Asked], callback: Callable[[Progress], None] | None = None, start: float = 0.0
+    ) -> None:
+        for a in asked:
+            assert a.trial is not None
+            self.strategy.tell(a.trial)
+            self._append(a.trial)
+            if callback is not None:
+                callback(Progress(a.trial, self.evaluated, self.budget, self.best(), time.perf_counter() - start))
+        self._rounds += 1
 
     def _closest_seen(self) -> str:
         """The smallest estimate of each limited figure among the candidates asked: says which limit
@@ -227,12 +335,18 @@ class Experiment:
         return f" (smallest estimate seen: {'; '.join(parts)})" if parts else ""
 
     def run(self, callback: Callable[[Progress], None] | None = None, *, deadline: float | None = None) -> list[Trial]:
-        """Step until ``budget`` candidates are evaluated (or ``max_asks`` is reached, or ``deadline``).
+        """Run rounds until ``budget`` candidates are evaluated (or ``max_asks`` is reached, or ``deadline``).
 
-        ``deadline`` is a :func:`time.perf_counter` value after which no new candidate is started
-        (``edgenas search --time-limit``); the one being evaluated then finishes and is kept.
+        ``deadline`` is a :func:`time.perf_counter` value after which no new round is started
+        (``edgenas search --time-limit``); the candidates being evaluated then finish and are kept.
         """
         start = time.perf_counter()
+        if self._pending:  # the round a killed process left unfinished
+            asked, self._pending = self._pending, []
+            if self._pending_unrecorded and self.batch > 1:
+                self.store.add_round(len(asked))
+            self._evaluate(asked)
+            self._tell_round(asked, callback, start)
         while self.evaluated < self.budget:
             if deadline is not None and time.perf_counter() >= deadline:
                 self.stop_reason = f"{TIME_LIMIT_REACHED} after {self.evaluated} evaluated candidates"
@@ -243,21 +357,24 @@ class Experiment:
                     "the limits may be too tight for this space" + self._closest_seen()
                 )
                 break
-            trial = self.step()
-            if trial is None:
+            asked = self._ask_round({}, None)
+            if not asked:
+                self.stop_reason = "the strategy found no architecture it had not tried (space exhausted?)"
                 break
-            if callback is not None:
-                callback(Progress(trial, self.evaluated, self.budget, self.best(), time.perf_counter() - start))
+            if self.batch > 1:
+                self.store.add_round(len(asked))  # before evaluation: a resumed run replays the same rounds
+            self._evaluate(asked)
+            self._tell_round(asked, callback, start)
         else:
             self.stop_reason = f"budget of {self.budget} evaluated candidates reached"
         return self.trials
 
 
+def _accuracy(trial: Trial) -> float:
+    assert trial.metrics is not None
+    return trial.metrics.accuracy
+
+
 def _smallest(trials: Sequence[Trial], field: str) -> float | None:
     values = [getattr(t.cost, field) for t in trials if t.cost is not None]
     return min(values) if values else None
-
-
-def _describe(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0] if text else ''}"[:500]

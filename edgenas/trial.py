@@ -114,6 +114,7 @@ class Trial:
     violations: tuple[str, ...] = ()
     duration_s: float = 0.0
     role: str = "search"  # "search" or "baseline"
+    worker: str | None = None  # where it was evaluated ("main", "local-<pid>", a Ray node); None: not evaluated
 
     @property
     def accuracy(self) -> float | None:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from edgenas.errors import InvalidInputError
 from edgenas.experiment import Experiment
 from edgenas.ir import total_macs, total_params
 from edgenas.objectives import Limits
@@ -185,3 +186,97 @@ def test_a_deadline_stops_the_search_early_on_the_same_candidates():
     assert 1 <= exp.evaluated < 20  # the first candidate starts before the deadline; later ones do not
     assert [(t.arch, t.state) for t in trials] == reference[: len(trials)]  # the seed's order, cut short
     assert exp.stop_reason == f"time limit reached after {exp.evaluated} evaluated candidates"
+
+
+# -- batches: the stored trials depend on the seed and the batch, never on the executor ----------
+class ReversedExecutor:
+    """Evaluates a round last-first (as a pool whose workers finish in any order would)."""
+
+    def __init__(self, evaluator):
+        self.evaluator = evaluator
+
+    def evaluate(self, archs):
+        from edgenas.executors.base import evaluate_one
+
+        return list(reversed([evaluate_one(self.evaluator, a, worker="reversed") for a in reversed(archs)]))
+
+    def close(self):
+        pass
+
+
+class Killed(BaseException):
+    """Stands for the process being killed mid-round (not an Exception: nothing catches it)."""
+
+
+class KillAfter(ToyEvaluator):
+    def __init__(self, space, after):
+        super().__init__(space)
+        self.after = after
+
+    def evaluate(self, arch, *, budget=1.0):
+        if len(self.calls) == self.after:
+            raise Killed
+        return super().evaluate(arch)
+
+
+def batched(store, batch, evaluator=None, executor=None, strategy="evolution", budget=14, seed=3):
+    space = ToySpace(n=5, k=4)
+    evaluator = evaluator or ToyEvaluator(space)
+    params = {"population_size": 6, "sample_size": 3} if strategy == "evolution" else {}
+    strat = STRATEGIES.create(strategy, space=space, seed=seed, **params)
+    experiment = Experiment(
+        space, strat, evaluator, toy_cost, Limits(latency_ms=2.0), store, budget=budget, batch=batch,
+        executor=executor(evaluator) if executor else None,
+    )  # fmt: skip
+    return experiment, evaluator
+
+
+def signature(trials):
+    return [(t.number, t.arch, t.state, t.metrics) for t in trials]
+
+
+@pytest.mark.parametrize("strategy", ["evolution", "random", "local", "tpe"])
+def test_a_batch_gives_the_same_trials_whatever_order_the_executor_finishes_in(strategy):
+    with SqliteStore(":memory:") as a, SqliteStore(":memory:") as b:
+        serial = signature(batched(a, 4, strategy=strategy)[0].run())
+        shuffled = signature(batched(b, 4, strategy=strategy, executor=ReversedExecutor)[0].run())
+        assert serial == shuffled
+        assert a.round_sizes() == b.round_sizes() and sum(a.round_sizes()) == len(serial)
+    with SqliteStore(":memory:") as c:
+        one = signature(batched(c, 1, strategy=strategy)[0].run())
+    assert one != serial or strategy == "random"  # a batch changes what is asked when (random: asks the same)
+
+
+def test_a_round_told_in_ask_order_and_counted_against_the_budget():
+    with SqliteStore(":memory:") as store:
+        experiment, evaluator = batched(store, 4, budget=10)
+        trials = experiment.run()
+    assert [t.number for t in trials] == list(range(len(trials)))
+    assert experiment.evaluated == 10 and len(evaluator.calls) == 10  # the last round asks only what the budget allows
+    assert all(t.state is not TrialState.RUNNING for t in trials)
+
+
+def test_a_round_killed_mid_evaluation_resumes_to_the_uninterrupted_trials(tmp_path):
+    with SqliteStore(":memory:") as store:
+        reference = signature(batched(store, 4)[0].run())
+    path = tmp_path / "killed.db"
+    with SqliteStore(path) as store:
+        experiment, _ = batched(store, 4, evaluator=KillAfter(ToySpace(n=5, k=4), after=6))
+        with pytest.raises(Killed):
+            experiment.run()
+        kept = [t for t in store.trials() if t.state is not TrialState.RUNNING]
+        assert any(t.state is TrialState.RUNNING for t in store.trials())  # the round in flight
+    with SqliteStore(path) as store:
+        resumed, evaluator = batched(store, 4)
+        got = signature(resumed.run())
+    assert got == reference
+    finished = {t.arch for t in kept if t.state is TrialState.COMPLETE}
+    assert not finished & set(evaluator.calls)  # no finished trial was evaluated again
+
+
+def test_a_store_of_another_search_is_refused_on_resume(tmp_path):
+    path = tmp_path / "other.db"
+    with SqliteStore(path) as store:
+        batched(store, 2, seed=3, budget=6)[0].run()
+    with SqliteStore(path) as store, pytest.raises(InvalidInputError, match="written by another search"):
+        batched(store, 2, seed=4, budget=8)

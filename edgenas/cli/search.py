@@ -126,6 +126,17 @@ def search(
             "The seed fixes the candidates' order; the limit decides where it ends."
         ),
     ] = DEFAULTS["time_limit_s"],
+    workers: Annotated[
+        int, typer.Option(help="Local worker processes evaluating candidates in parallel (the trials do not depend on it).")
+    ] = DEFAULTS["workers"],
+    batch: Annotated[
+        int,
+        typer.Option(help="Candidates asked per round before any is told: give workers that many to run at once."),
+    ] = DEFAULTS["batch"],
+    threads_per_trial: Annotated[
+        int | None,
+        typer.Option(help="Torch threads per training (default: the cores divided among the workers). Part of the run."),
+    ] = DEFAULTS["threads_per_trial"],
     as_json: Annotated[bool, json_option("Print the summary as one JSON object on stdout.")] = False,
     latency_loss: Annotated[str, typer.Option(help="Differentiable only: the latency loss.")] = DEFAULTS["latency_loss"],
     sweep: Annotated[

@@ -32,6 +32,9 @@ class Evaluator(Protocol):
 
         ``budget`` scales the effort (fraction of the default epochs) for multi-fidelity use.
         Raise on failure; the experiment records the trial as failed and goes on.
+
+        An evaluator may also define ``prepare()``: work done once, in the driver, before the
+        evaluator is copied to worker processes (a supernet is trained there, not once per worker).
         """
         ...
 

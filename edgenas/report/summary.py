@@ -54,6 +54,9 @@ def trial_record(trial: Trial, describe: Callable[[Arch], str]) -> dict:
         out["measured"]["runtime"] = "TFLite Micro on the x86-64 host, reference kernels"
     if trial.error:
         out["error"] = trial.error
+    if trial.worker is not None:
+        out["worker"] = trial.worker
+    out["wall_s"] = trial.duration_s
     return out
 
 

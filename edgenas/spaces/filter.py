@@ -90,7 +90,9 @@ class OpFilteredSpace:
         self.native = native
         self.reject = reject
 
-    def __getattr__(self, item: str):  # num_classes, input_shape, named(), values()... of the base space
+    def __getattr__(self, item: str) -> Any:  # num_classes, input_shape, named(), values()... of the base space
+        if item.startswith("__") or "base" not in self.__dict__:  # copy / unpickle look before base is set
+            raise AttributeError(item)
         return getattr(self.base, item)
 
     def decisions(self) -> Sequence[Decision]:

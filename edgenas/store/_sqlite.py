@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,7 @@ from edgenas.arch import Arch
 from edgenas.errors import InvalidInputError
 from edgenas.trial import Cost, Metrics, Trial, TrialState
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: trials.worker (where a candidate was evaluated); a version-1 store gains the column
 
 #: A JSON object read back from the store (its values are whatever JSON held).
 JsonObject = dict[str, Any]
@@ -36,7 +36,8 @@ CREATE TABLE IF NOT EXISTS trials (
     error TEXT,
     violations TEXT NOT NULL,
     duration_s REAL NOT NULL,
-    written_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+    written_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+    worker TEXT
 );
 """
 
@@ -54,6 +55,10 @@ class SqliteStore:
             version = self._get("schema_version")
         except sqlite3.DatabaseError as exc:
             raise InvalidInputError(f"{self.path} is not an edgenas trial store ({exc})") from None
+        if version == 1:  # a store written before trials recorded their worker
+            with self._db:
+                self._db.execute("ALTER TABLE trials ADD COLUMN worker TEXT")
+            version = None
         if version is None:
             self._put("schema_version", SCHEMA_VERSION)
         elif version != SCHEMA_VERSION:
@@ -89,25 +94,24 @@ class SqliteStore:
     # -- trials -------------------------------------------------------------------------------
     def put(self, trial: Trial) -> None:
         """Insert or replace the row of ``trial.number`` and commit (durable on return)."""
-        row = (
-            trial.number,
-            trial.role,
-            trial.arch.space,
-            json.dumps(list(trial.arch.genes)),
-            trial.arch.key(),
-            trial.state.value,
-            None if trial.cost is None else json.dumps(trial.cost.to_dict()),
-            None if trial.metrics is None else json.dumps(trial.metrics.to_dict()),
-            trial.error,
-            json.dumps(list(trial.violations)),
-            trial.duration_s,
-        )
         with self._db:
-            self._db.execute(
-                "INSERT OR REPLACE INTO trials (number, role, space, genes, arch_key, state, cost, metrics,"
-                " error, violations, duration_s) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                row,
-            )
+            self._db.execute(_PUT, _row(trial))
+
+    def put_many(self, trials: Sequence[Trial]) -> None:
+        """Insert or replace several rows in one commit (a round's rows land together or not at all)."""
+        if not trials:
+            return
+        with self._db:
+            self._db.executemany(_PUT, [_row(t) for t in trials])
+
+    def round_sizes(self) -> list[int]:
+        """How many candidates each round of a batched search asked, in order (empty: one per round)."""
+        value = self._get("rounds")
+        return [int(n) for n in value] if isinstance(value, list) else []
+
+    def add_round(self, size: int) -> None:
+        """Record the size of the round being asked (before it is evaluated: resume replays the same rounds)."""
+        self._put("rounds", [*self.round_sizes(), int(size)])
 
     def delete(self, number: int) -> None:
         with self._db:
@@ -115,7 +119,7 @@ class SqliteStore:
 
     def trials(self, role: str | None = None) -> list[Trial]:
         """Every stored trial (of one role, if given), by number."""
-        query = "SELECT number, role, space, genes, state, cost, metrics, error, violations, duration_s FROM trials"
+        query = "SELECT number, role, space, genes, state, cost, metrics, error, violations, duration_s, worker FROM trials"
         params: tuple[str, ...] = ()
         if role is not None:
             query += " WHERE role = ?"
@@ -134,11 +138,11 @@ class SqliteStore:
 
 
 #: A ``trials`` row as ``trials()`` selects it.
-_Row = tuple[int, str, str, str, str, str | None, str | None, str | None, str, float]
+_Row = tuple[int, str, str, str, str, str | None, str | None, str | None, str, float, str | None]
 
 
 def _trial_from_row(row: _Row) -> Trial:
-    number, role, space, genes, state, cost, metrics, error, violations, duration_s = row
+    number, role, space, genes, state, cost, metrics, error, violations, duration_s, worker = row
     return Trial(
         number=number,
         arch=Arch(space, tuple(json.loads(genes))),
@@ -149,4 +153,29 @@ def _trial_from_row(row: _Row) -> Trial:
         violations=tuple(json.loads(violations)),
         duration_s=duration_s,
         role=role,
+        worker=worker,
+    )
+
+
+_PUT = (
+    "INSERT OR REPLACE INTO trials (number, role, space, genes, arch_key, state, cost, metrics,"
+    " error, violations, duration_s, worker) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+def _row(trial: Trial) -> tuple[Any, ...]:
+    """A trial as the columns of its row (records as JSON)."""
+    return (
+        trial.number,
+        trial.role,
+        trial.arch.space,
+        json.dumps(list(trial.arch.genes)),
+        trial.arch.key(),
+        trial.state.value,
+        None if trial.cost is None else json.dumps(trial.cost.to_dict()),
+        None if trial.metrics is None else json.dumps(trial.metrics.to_dict()),
+        trial.error,
+        json.dumps(list(trial.violations)),
+        trial.duration_s,
+        trial.worker,
     )

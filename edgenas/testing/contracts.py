@@ -34,30 +34,46 @@ def check_strategy(
     space: SearchSpace,
     score: Callable[[Arch], float] | None = None,
     trials: int = 30,
+    batch: int = 1,
 ) -> None:
-    """Same seed, same search; replaying told trials into a fresh strategy resumes it exactly;
-    no architecture is asked twice."""
+    """Same seed, same search; a fresh strategy that replays the trials resumes it exactly; no
+    architecture is asked twice, not even one still in flight.
+
+    With ``batch > 1`` the strategy is asked ``batch`` candidates before any is told (as a
+    parallel search asks it), and resumes by asking each stored round again and being told it,
+    as :class:`~edgenas.experiment.Experiment` replays a store.
+    """
     score = score or (lambda arch: float(int(arch.key(), 16) % 1000 / 1000))
 
+    def result(arch: Arch, number: int) -> Trial:
+        state = TrialState.INFEASIBLE if number % 5 == 4 else TrialState.COMPLETE
+        return Trial(number, arch, state, metrics=Metrics(score(arch)) if state is TrialState.COMPLETE else None)
+
     def run(strategy: Strategy, n: int, history: list[Trial]) -> list[Trial]:
-        for _ in range(n):
-            arch = strategy.ask()
-            number = len(history)
-            state = TrialState.INFEASIBLE if number % 5 == 4 else TrialState.COMPLETE
-            metrics = Metrics(score(arch)) if state is TrialState.COMPLETE else None
-            trial = Trial(number, arch, state, metrics=metrics)
-            strategy.tell(trial)
-            history.append(trial)
+        while len(history) < n:
+            asked = [strategy.ask() for _ in range(min(batch, n - len(history)))]
+            for arch in asked:
+                trial = result(arch, len(history))
+                history.append(trial)
+            for trial in history[-len(asked) :]:
+                strategy.tell(trial)
         return history
 
     first = run(make(7), trials, [])
     again = run(make(7), trials, [])
     assert [t.arch for t in first] == [t.arch for t in again], "same seed must give the same search"
     keys = [t.arch.key() for t in first]
-    assert len(set(keys)) == len(keys), "a strategy must not ask the same architecture twice"
-    half = trials // 2
+    assert len(set(keys)) == len(keys), "a strategy must not ask the same architecture twice (or one in flight)"
+    rounds = max(1, (trials // 2) // batch)
     resumed = make(7)
-    for trial in first[:half]:
-        resumed.tell(trial)
-    continued = run(resumed, trials - half, list(first[:half]))
-    assert [t.arch for t in continued] == [t.arch for t in first], "replaying told trials must resume exactly"
+    if batch == 1:  # tell-only replay: what a fresh strategy told the stored trials asks next
+        for trial in first[:rounds]:
+            resumed.tell(trial)
+    else:  # ask each stored round again, then tell it
+        for r in range(rounds):
+            stored = first[r * batch : (r + 1) * batch]
+            assert [resumed.ask() for _ in stored] == [t.arch for t in stored], "a replayed round must ask the same"
+            for trial in stored:
+                resumed.tell(trial)
+    continued = run(resumed, trials, list(first[: rounds * batch]))
+    assert [t.arch for t in continued] == [t.arch for t in first], "replaying the trials must resume exactly"

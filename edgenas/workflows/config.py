@@ -65,10 +65,28 @@ class SearchConfig:
     train_subset: int | None = None  # train every network on this many training examples (class-stratified)
     space: str = "auto"  # a registered space, or auto: kws for MFCC features, mbconv for images (spaces/task.py)
     time_limit_s: float | None = None  # no new candidate after this many seconds of this invocation (not in identity)
+    workers: int = 1  # local worker processes evaluating candidates (not in identity: the trials do not depend on it)
+    batch: int = 1  # candidates asked per round, before any is told
+    threads_per_trial: int | None = None  # torch threads of one evaluation (default: today's, or the cores / workers)
 
     def __post_init__(self) -> None:
         if self.out is None:
             object.__setattr__(self, "out", default_out(self.task, self.target))
+
+    @property
+    def threads(self) -> int | None:
+        """Torch threads of every training of the search (None: torch's default, the classic one-process run).
+
+        With workers, each one gets the cores divided among them, and the finalists are retrained
+        with as many, so the retrained model reproduces the search's accuracy.
+        """
+        if self.threads_per_trial is not None:
+            return self.threads_per_trial
+        if self.workers > 1:
+            from edgenas.executors.local import default_threads
+
+            return default_threads(self.workers)
+        return None
 
     @property
     def run_dir(self) -> Path:
@@ -93,6 +111,8 @@ class SearchConfig:
         keys += ("evaluator",) if self.evaluator != "train" else ()  # likewise for --evaluator
         keys += ("space",) if self.space != "auto" else ()  # and --space
         keys += ("train_subset",) if self.train_subset is not None else ()  # and --train-subset (export --retrain reads it)
+        keys += ("batch",) if self.batch != 1 else ()  # the rounds the strategy was asked in
+        keys += ("threads_per_trial",) if self.threads_per_trial is not None else ()  # the training's numerics
         return {k: (str(getattr(self, k)) if isinstance(getattr(self, k), Path) else getattr(self, k)) for k in keys}
 
     def validate(self) -> None:
@@ -124,6 +144,12 @@ class SearchConfig:
             raise InvalidInputError(f"--train-subset must be a positive number of examples, got {self.train_subset}")
         if self.epochs < 1:
             raise InvalidInputError(f"--epochs must be at least 1, got {self.epochs}")
+        for name in ("workers", "batch", "threads_per_trial"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise InvalidInputError(f"{option_name(name)} must be at least 1, got {value}")
+        if self.workers > 1 and self.strategy == DIFFERENTIABLE:
+            raise InvalidInputError("--workers applies to ask/tell strategies; --strategy differentiable trains one supernet")
         if self.max_trial_seconds is not None and self.max_trial_seconds <= 0:
             raise InvalidInputError("the per-trial time limit must be positive")
         if any(not (v > 0 and math.isfinite(v)) for v in self.sweep):

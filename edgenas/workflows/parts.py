@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from edgenas.errors import InvalidInputError, UnknownNameError
 from edgenas.evaluators import EVALUATORS, EvaluatorContext
+from edgenas.executors import Executor, SerialExecutor
 from edgenas.experiment import CostFunction, layers_cost
 
 if TYPE_CHECKING:
@@ -172,3 +173,12 @@ def make_cost(space: SearchSpace, target: Target, latency: str, run: RunFolder) 
 
         cost = MeasuredLatency(space, cost, run.measured_latency)
     return cost
+
+
+def make_executor(evaluator: Evaluator, workers: int, threads: int | None, timeout_s: float | None) -> Executor:
+    """Where candidates are evaluated: this process (``workers=1``) or ``workers`` local processes."""
+    if workers == 1:
+        return SerialExecutor(evaluator)
+    from edgenas.executors.local import LocalExecutor
+
+    return LocalExecutor(evaluator, workers, threads=threads, timeout_s=timeout_s)

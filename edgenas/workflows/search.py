@@ -18,12 +18,21 @@ import time
 from collections.abc import Callable
 
 from edgenas.evaluators import Evaluator, EvaluatorContext
+from edgenas.executors import torch_threads
 from edgenas.experiment import Experiment, Progress
 from edgenas.report import write_report
 from edgenas.store import RunFolder, SqliteStore
 from edgenas.workflows.config import SearchConfig, SearchOutcome
 from edgenas.workflows.finalise import BASELINE_NUMBER, finalise_all, train_baseline
-from edgenas.workflows.parts import DIFFERENTIABLE, PREFILTER, make_cost, make_evaluator, make_strategy, parse_evaluator
+from edgenas.workflows.parts import (
+    DIFFERENTIABLE,
+    PREFILTER,
+    make_cost,
+    make_evaluator,
+    make_executor,
+    make_strategy,
+    parse_evaluator,
+)
 from edgenas.workflows.prefilter import prefilter
 from edgenas.workflows.prepare import Prepared, Stopwatch, check_run_folder, open_run, prepare, record_invocation
 
@@ -48,20 +57,27 @@ def run_search(
     check_run_folder(RunFolder(config.run_dir), config.resume)
     prepared = prepare(config, say, watch)
     store = open_run(prepared)
+    experiment: Experiment | None = None
     try:
-        experiment, trainer = _experiment(prepared, store, say, watch)
-        if experiment.trials:
-            say(f"resuming: {len(experiment.trials)} finished trials kept ({experiment.evaluated} evaluated)")
-        baseline = train_baseline(experiment, store, say, watch)
-        limit = "" if config.time_limit_s is None else f", or until {config.time_limit_s:g} s have passed"
-        say(f"searching: {config.strategy}, {config.budget} candidates to train{limit}")
-        with watch.stage("search"):
-            experiment.run(progress, deadline=deadline)
-        finalise_all((experiment.best(), baseline), trainer, prepared, store, say, watch)
+        with torch_threads(config.threads):
+            experiment, trainer = _experiment(prepared, store, say, watch)
+            if experiment.trials:
+                say(f"resuming: {len(experiment.trials)} finished trials kept ({experiment.evaluated} evaluated)")
+            baseline = train_baseline(experiment, store, say, watch)
+            limit = "" if config.time_limit_s is None else f", or until {config.time_limit_s:g} s have passed"
+            parallel = f"; {config.workers} workers" if config.workers > 1 else ""
+            batch = f", asked {config.batch} at a time" if config.batch > 1 else ""
+            say(f"searching: {config.strategy}, {config.budget} candidates to train{batch}{limit}{parallel}")
+            with watch.stage("search"):
+                experiment.run(progress, deadline=deadline)
+            experiment.executor.close()
+            finalise_all((experiment.best(), baseline), trainer, prepared, store, say, watch)
         record_invocation(store, watch)
         summary = write_report(store, prepared.run.path, stop_reason=experiment.stop_reason)
         return SearchOutcome(summary=summary, run_dir=prepared.run.path, trials=store.trials())
     finally:
+        if experiment is not None:
+            experiment.executor.close()
         store.close()
 
 
@@ -85,4 +101,8 @@ def _experiment(
         with watch.stage("prefilter"), SqliteStore(prepared.run.prefilter_store) as pool:
             strategy = prefilter(spec, space, strategy, evaluator, cost, prepared.limits, pool, config.budget, say)
         evaluator, budget = trainer, min(config.budget, len(strategy.archs))
-    return Experiment(space, strategy, evaluator, cost, prepared.limits, store, budget=budget), trainer
+    executor = make_executor(evaluator, config.workers, config.threads, config.max_trial_seconds)
+    experiment = Experiment(
+        space, strategy, evaluator, cost, prepared.limits, store, budget=budget, batch=config.batch, executor=executor
+    )
+    return experiment, trainer

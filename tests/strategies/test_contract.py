@@ -15,6 +15,15 @@ def test_strategy_contract(name):
     check_strategy(lambda seed: STRATEGIES.create(name, space=space, seed=seed), space, space.score)
 
 
+@pytest.mark.parametrize("batch", [4, 8])
+@pytest.mark.parametrize("name", STRATEGIES.names())
+def test_strategy_contract_in_batch_mode(name, batch):
+    """Asked several candidates before any is told (a parallel search), every strategy proposes no
+    duplicate of one in flight, is deterministic, and resumes by replaying its rounds."""
+    space = ToySpace(n=6, k=4)
+    check_strategy(lambda seed: STRATEGIES.create(name, space=space, seed=seed), space, space.score, trials=32, batch=batch)
+
+
 @pytest.mark.parametrize("name", STRATEGIES.names())
 def test_strategy_finds_the_optimum_of_a_small_space(name):
     # 4 genes x 3 choices = 81 architectures; 60 queries must reach the optimum (score 1.0).

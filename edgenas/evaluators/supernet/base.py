@@ -86,6 +86,25 @@ class SupernetEvaluatorBase:
         """The stand-alone network of ``arch`` with inherited weights and recalibrated batch norm."""
         raise NotImplementedError
 
+    def supernets(self) -> dict[str, Any]:
+        """The trained supernet(s), trained (or loaded from the cache) on first use."""
+        raise NotImplementedError
+
+    # -- parallel searches ------------------------------------------------------------------
+    def prepare(self) -> None:
+        """Train (or load) the supernet here, once, before the evaluator is copied to workers."""
+        self.supernets()
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["log"] = None  # a progress callback of the driver's (a console, a closure) stays there
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        if state.get("log") is None:
+            self.log = _silent
+
     # -- the weight cache -------------------------------------------------------------------
     def _cached_weights(self) -> Any | None:
         """The weights stored in ``cache`` if they were trained with this fingerprint, else None."""
@@ -143,3 +162,7 @@ def recalibrate_batchnorm(net: nn.Module, x: np.ndarray, batch_size: int, batche
     for i in range(0, len(order), batch_size):
         net(data[order[i : i + batch_size]])
     net.eval()
+
+
+def _silent(message: str) -> None:
+    """A worker's copy of a supernet evaluator says nothing."""
