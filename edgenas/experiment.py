@@ -79,12 +79,14 @@ class Progress:
 
 @dataclass
 class _Asked:
-    """One candidate of a round: asked and costed, then settled (``trial``) or evaluated."""
+    """One asked candidate: priced, then either settled at once (broke a limit, could not be priced)
+    or evaluated by the executor; ``trial`` is its outcome once known (or read back from the store)."""
 
     number: int
     arch: Arch
+    evaluate: bool  # goes to the executor (a settled candidate does not)
     cost_s: float = 0.0
-    trial: Trial | None = None  # final: infeasible, a cost failure, or read back from the store
+    trial: Trial | None = None
     cost: Cost | None = None
     violations: tuple[str, ...] = ()
     stored: bool = False  # its row (final or RUNNING) is in the store already
@@ -93,12 +95,12 @@ class _Asked:
 class Experiment:
     """A search over ``space`` with ``strategy``, scored by ``evaluator``, priced by ``cost``.
 
-    The loop runs in **rounds**: ``batch`` candidates are asked (each costed and checked at once;
-    infeasible ones are stored and never evaluated), the feasible ones are evaluated by the
-    ``executor`` (in parallel where it can), and every one is told to the strategy in the order
-    it was asked. The trials stored therefore depend on the seed and ``batch`` only, never on how
-    many workers evaluate them or which finishes first. ``batch=1`` is the classic
-    ask-evaluate-tell loop.
+    The loop runs in **rounds**: candidates are asked until ``batch`` of them need evaluating (each
+    is priced and checked as it is asked; one that breaks a limit is stored and never evaluated),
+    those are evaluated by the ``executor`` (in parallel where it can), and every candidate is
+    told to the strategy in the order it was asked, as soon as all asked before it have been. The
+    trials stored therefore depend on the seed and ``batch`` only, never on how many workers
+    evaluate them or which finishes first. ``batch=1`` is the classic ask-evaluate-tell loop.
 
     Args:
         space: The search space.
@@ -150,7 +152,7 @@ class Experiment:
         self._seen: set[str] = set()
         self._rounds = 0  # rounds told
         self._pending: list[_Asked] = []  # a round read back from the store that still needs work
-        self._pending_unrecorded = False  # ... and whose size the store does not have yet
+        self._pending_asked: int | None = None  # ... and its size, when the store does not have it yet
         bind = getattr(strategy, "bind_feasibility", None)
         if callable(bind):
             bind(self.feasible)
@@ -161,24 +163,26 @@ class Experiment:
         """Re-ask the stored rounds and tell their trials, so the strategy reaches its state again.
 
         Each stored trial must be what the strategy asks at its number (else the store belongs to
-        another search). A round with a trial left RUNNING by a killed process, or cut short
-        while it was being asked, stays pending: :meth:`run` evaluates what it lacks, keeps every
-        trial that finished, and tells the round in order, as an uninterrupted run would have.
+        another search). A round with a trial left RUNNING by a killed process, or cut short while
+        it was being asked, stays pending: :meth:`run` evaluates what it lacks, keeps every trial
+        that finished, and tells the round in order, as an uninterrupted run would have.
         """
         stored = {t.number: t for t in self.store.trials(role="search")}
         sizes = self.store.round_sizes()
         while stored and len(self._trials) < max(stored) + 1:
-            size = sizes[self._rounds] if self._rounds < len(sizes) else (1 if self.batch == 1 else None)
-            asked = self._ask_round(stored, size)
+            size = sizes[self._rounds] if self._rounds < len(sizes) else None
+            before = len(self._trials)
+            waiting, asked = self._ask_round(stored, size)
             if not asked:
                 raise InvalidInputError(
-                    f"{self.store.path}: the strategy has nothing to ask at trial {len(self._trials)}, where the store "
+                    f"{self.store.path}: the strategy has nothing to ask at trial {before}, where the store "
                     "holds one: it was not written by this search"
                 )
-            if size is None or any(a.trial is None for a in asked):
-                self._pending, self._pending_unrecorded = asked, size is None
+            if (size is None and self.batch > 1) or any(a.trial is None for a in waiting):
+                self._pending, self._pending_asked = waiting, (asked if size is None and self.batch > 1 else None)
                 return
-            self._tell_round(asked)
+            self._tell(waiting)
+            self._rounds += 1
 
     @property
     def trials(self) -> list[Trial]:
@@ -219,23 +223,31 @@ class Experiment:
             cost = self.cost(arch)
         except Exception as exc:  # a space or cost model bug must not end the search
             failed = Trial(number, arch, TrialState.FAIL, error=describe(exc), role=role)
-            return _Asked(number, arch, trial=replace(failed, duration_s=time.perf_counter() - start))
+            return _Asked(number, arch, False, trial=replace(failed, duration_s=time.perf_counter() - start))
         violations = tuple(str(v) for v in check(cost, self.limits))
         if violations and enforce_limits:
             infeasible = Trial(number, arch, TrialState.INFEASIBLE, cost=cost, violations=violations, role=role)
-            return _Asked(number, arch, trial=replace(infeasible, duration_s=time.perf_counter() - start))
-        return _Asked(number, arch, time.perf_counter() - start, cost=cost, violations=violations)
+            return _Asked(number, arch, False, trial=replace(infeasible, duration_s=time.perf_counter() - start))
+        return _Asked(number, arch, True, time.perf_counter() - start, cost=cost, violations=violations)
+
+    @staticmethod
+    def _read_back(number: int, arch: Arch, previous: Trial) -> _Asked:
+        """A candidate the store already holds: its outcome, or (RUNNING) the evaluation to run again."""
+        evaluated = previous.state in (TrialState.COMPLETE, TrialState.RUNNING) or (
+            previous.state is TrialState.FAIL and previous.cost is not None
+        )
+        if previous.state is TrialState.RUNNING:
+            log.info("trial %d was running when the search stopped; it runs again", number)
+            return _Asked(number, arch, True, cost=previous.cost, violations=previous.violations, stored=True)
+        return _Asked(number, arch, evaluated, trial=previous, cost=previous.cost, violations=previous.violations, stored=True)
 
     def _evaluate(self, asked: Sequence[_Asked], role: str = "search") -> None:
-        """Store the round's rows, evaluate its unsettled candidates with the executor, store the outcomes."""
+        """Store the round's rows, evaluate its candidates with the executor, store the outcomes."""
         rows = [a.trial for a in asked if a.trial is not None and not a.stored]
         todo = [a for a in asked if a.trial is None]
         if self.record_running:
-            rows += [
-                Trial(a.number, a.arch, TrialState.RUNNING, cost=a.cost, violations=a.violations, role=role)
-                for a in todo
-                if not a.stored
-            ]
+            rows += [Trial(a.number, a.arch, TrialState.RUNNING, cost=a.cost, violations=a.violations, role=role)
+                     for a in todo if not a.stored]  # fmt: skip
         self.store.put_many(rows)
         for a in asked:
             a.stored = a.stored or a.trial is not None or self.record_running
@@ -264,24 +276,30 @@ class Experiment:
         return asked.trial
 
     # -- the loop -------------------------------------------------------------------------
-    def _ask_round(self, stored: Mapping[int, Trial], size: int | None) -> list[_Asked]:
-        """Ask one round: ``size`` candidates when replaying a recorded round, else up to ``batch``
-        (fewer when the budget or ``max_asks`` is reached, or the strategy repeats itself).
-        Stored trials stand for the candidates they match (and must match)."""
-        asked: list[_Asked] = []
+    def _ask_round(
+        self,
+        stored: Mapping[int, Trial],
+        size: int | None,
+        callback: Callable[[Progress], None] | None = None,
+        start: float = 0.0,
+    ) -> tuple[list[_Asked], int]:
+        """Ask one round: ``size`` candidates when replaying a recorded round, else until ``batch``
+        need evaluating (fewer when the budget or ``max_asks`` is reached, or the strategy repeats
+        itself). A settled candidate with nothing waiting before it is told at once; the rest wait
+        for the round's evaluations. Stored trials stand for the candidates they match (and must
+        match). Returns the candidates waiting to be told, and how many were asked."""
+        waiting: list[_Asked] = []
         keys: set[str] = set()
-        uses = 0  # candidates of this round that count against the budget (all but infeasible ones)
+        asked = todo = 0
         while True:
+            number = len(self._trials) + len(waiting)
             if size is not None:
-                if len(asked) >= size:
+                if asked >= size:
                     break
-            elif (
-                len(asked) >= self.batch
-                or self._evaluated + uses >= self.budget
-                or len(self._trials) + len(asked) >= self.max_asks
-            ):
+            elif todo >= self.batch:
                 break
-            number = len(self._trials) + len(asked)
+            elif number not in stored and (self._evaluated + todo >= self.budget or number >= self.max_asks):
+                break  # (what the store holds is replayed whatever the budget now)
             arch = self.strategy.ask()
             previous = stored.get(number)
             if arch.key() in self._seen or arch.key() in keys:  # nothing new: the space (or the queue) is exhausted
@@ -299,25 +317,24 @@ class Experiment:
                     f"{self.store.path}: trial {number} is {list(previous.arch.genes)}, the strategy asks "
                     f"{list(arch.genes)}: the store was written by another search (another seed, strategy or batch)"
                 )
-            elif previous.state is TrialState.RUNNING:
-                log.info("trial %d was running when the search stopped; it runs again", number)
-                item = _Asked(number, arch, cost=previous.cost, violations=previous.violations, stored=True)
             else:
-                item = _Asked(number, arch, trial=previous, stored=True)
-            asked.append(item)
-            uses += item.trial is None or item.trial.state is not TrialState.INFEASIBLE
-        return asked
+                item = self._read_back(number, arch, previous)
+            asked += 1
+            if not item.evaluate and not waiting:  # settled, and every candidate before it told
+                self._evaluate([item])  # stores it
+                self._tell([item], callback, start)
+            else:
+                waiting.append(item)
+                todo += item.evaluate
+        return waiting, asked
 
-    def _tell_round(
-        self, asked: Sequence[_Asked], callback: Callable[[Progress], None] | None = None, start: float = 0.0
-    ) -> None:
+    def _tell(self, asked: Sequence[_Asked], callback: Callable[[Progress], None] | None = None, start: float = 0.0) -> None:
         for a in asked:
             assert a.trial is not None
             self.strategy.tell(a.trial)
             self._append(a.trial)
             if callback is not None:
                 callback(Progress(a.trial, self.evaluated, self.budget, self.best(), time.perf_counter() - start))
-        self._rounds += 1
 
     def _closest_seen(self) -> str:
         """The smallest estimate of each limited figure among the candidates asked: says which limit
@@ -342,11 +359,10 @@ class Experiment:
         """
         start = time.perf_counter()
         if self._pending:  # the round a killed process left unfinished
-            asked, self._pending = self._pending, []
-            if self._pending_unrecorded and self.batch > 1:
-                self.store.add_round(len(asked))
-            self._evaluate(asked)
-            self._tell_round(asked, callback, start)
+            waiting, self._pending = self._pending, []
+            if self._pending_asked is not None:
+                self.store.add_round(self._pending_asked)
+            self._finish_round(waiting, callback, start)
         while self.evaluated < self.budget:
             if deadline is not None and time.perf_counter() >= deadline:
                 self.stop_reason = f"{TIME_LIMIT_REACHED} after {self.evaluated} evaluated candidates"
@@ -357,17 +373,25 @@ class Experiment:
                     "the limits may be too tight for this space" + self._closest_seen()
                 )
                 break
-            asked = self._ask_round({}, None)
+            told = len(self._trials)
+            waiting, asked = self._ask_round({}, None, callback, start)
             if not asked:
                 self.stop_reason = "the strategy found no architecture it had not tried (space exhausted?)"
                 break
             if self.batch > 1:
-                self.store.add_round(len(asked))  # before evaluation: a resumed run replays the same rounds
-            self._evaluate(asked)
-            self._tell_round(asked, callback, start)
+                self.store.add_round(asked)  # before evaluation: a resumed run replays the same rounds
+            self._finish_round(waiting, callback, start)
+            if len(self._trials) == told:  # pragma: no cover - a round always tells what it asked
+                break
         else:
             self.stop_reason = f"budget of {self.budget} evaluated candidates reached"
         return self.trials
+
+    def _finish_round(self, waiting: list[_Asked], callback: Callable[[Progress], None] | None, start: float) -> None:
+        """Evaluate the round's candidates and tell every waiting one, in ask order."""
+        self._evaluate(waiting)
+        self._tell(waiting, callback, start)
+        self._rounds += 1
 
 
 def _accuracy(trial: Trial) -> float:

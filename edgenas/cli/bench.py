@@ -36,6 +36,9 @@ def bench(
     queries: Annotated[int, typer.Option(help="Evaluated (feasible) candidates per run.")] = 300,
     seeds: Annotated[int, typer.Option(help="Runs per strategy (seeds 0..N-1).")] = 20,
     jobs: Annotated[int, typer.Option(help="Worker processes (seed chunks run in parallel; same results).")] = 1,
+    batch: Annotated[
+        int, typer.Option(help="Candidates asked per round before any is told, as a parallel search asks (regret cost of it).")
+    ] = 1,
     accuracy_table: Annotated[
         Path | None, typer.Option(help="Accuracy CSV (default: $EDGENAS_SHARED_DATA/benchmarks/nb201_accuracy.csv).")
     ] = None,
@@ -63,6 +66,7 @@ def bench(
         queries=queries,
         seeds=seeds,
         jobs=jobs,
+        batch=batch,
         accuracy_table=accuracy_table,
         latency_table=latency_table,
         out=out,

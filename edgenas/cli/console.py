@@ -17,7 +17,7 @@ import sys
 import warnings
 from collections.abc import Callable, Sequence
 from types import ModuleType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 import typer
 from rich.console import Console
@@ -33,9 +33,12 @@ err = Console(stderr=True)
 
 
 class State:
-    """What the app's callback learnt (``--debug``), read by the error handler."""
+    """What the app's callback learnt (``--debug``), read by the error handler; and, with ``--json``,
+    the stream the one JSON answer goes to (anything else printed to stdout meanwhile, by a library
+    such as Ray's error listener, is sent to stderr instead)."""
 
     debug = False
+    answer: TextIO | None = None
 
 
 class Interrupted(Exception):
@@ -70,8 +73,9 @@ def one_line(text: str) -> str:
 
 def print_json(payload: Any) -> None:
     """The ``--json`` answer: exactly one JSON object on one line of stdout."""
-    sys.stdout.write(json.dumps(payload) + "\n")
-    sys.stdout.flush()
+    stream = State.answer or sys.stdout
+    stream.write(json.dumps(payload) + "\n")
+    stream.flush()
 
 
 def binary_size(n_bytes: float) -> str:
@@ -158,7 +162,17 @@ def trial_line(p: Progress) -> str:
     else:
         what = state
     evaluated = "scored" if t.metrics is not None and not t.metrics.is_accuracy else "trained"
-    return f"trial {t.number}: {what}; {p.evaluated}/{p.budget} {evaluated}, {best_text(p)}, {_clock(p.elapsed_s)} elapsed"
+    where = f" on {t.worker}" if t.worker not in (None, "main") else ""
+    return (
+        f"trial {t.number}: {what}{where}; {p.evaluated}/{p.budget} {evaluated}, {best_text(p)}, "
+        f"{rate_text(p)}, {_clock(p.elapsed_s)} elapsed"
+    )
+
+
+def rate_text(p: Progress) -> str:
+    """Candidates evaluated per hour so far in this invocation."""
+    per_hour = 3600.0 * p.evaluated / p.elapsed_s if p.elapsed_s > 0 else 0.0
+    return f"{per_hour:.0f} trials/h"
 
 
 class SearchProgress:
@@ -197,7 +211,8 @@ class SearchProgress:
             )
             self._bar.start()
             self._task = self._bar.add_task("search", total=self.total, completed=0, best="")
-        self._bar.update(self._task, completed=p.evaluated, best=f"{best_text(p, number=False)} ({p.trial.number + 1} asked)")
+        best = f"{best_text(p, number=False)} ({p.trial.number + 1} asked, {rate_text(p)})"
+        self._bar.update(self._task, completed=p.evaluated, best=best)
 
     def close(self) -> None:
         if self._bar is not None:

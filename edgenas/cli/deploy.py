@@ -35,6 +35,9 @@ def export(
     retrain: Annotated[
         bool, typer.Option(help="Train a trial without stored weights again (the run's recipe; deterministic).")
     ] = False,
+    device: Annotated[
+        str, typer.Option(help="With --retrain: the torch device that trains (auto, cpu, cuda, cuda:N, mps).")
+    ] = "auto",
     calibration_clips: Annotated[int, typer.Option(help="Training clips that calibrate int8 activation ranges.")] = 400,
     as_json: Annotated[bool, json_option()] = False,
 ) -> None:
@@ -46,7 +49,7 @@ def export(
     """
     from edgenas.workflows.export import export_trial
 
-    outcome = export_trial(run_dir, trial, fmt, out, retrain=retrain, calibration_clips=calibration_clips, say=say)
+    outcome = export_trial(run_dir, trial, fmt, out, retrain=retrain, calibration_clips=calibration_clips, say=say, device=device)
     if as_json:
         print_json(outcome.result)
     else:

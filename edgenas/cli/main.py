@@ -82,6 +82,16 @@ def usage_message(exc: BaseException, args: Sequence[str] = ()) -> str:
 def run(argv: Sequence[str] | None = None) -> None:
     """Run ``edgenas`` with ``argv`` (default: the process's arguments) and exit with its code."""
     args = list(argv) if argv is not None else sys.argv[1:]
+    if "--json" in args:  # stdout is the answer's alone: what libraries print meanwhile goes to stderr
+        State.answer, sys.stdout = sys.stdout, sys.stderr
+    try:
+        _run(args)
+    finally:
+        if argv is not None and State.answer is not None:  # called in-process: give stdout back
+            sys.stdout, State.answer = State.answer, None
+
+
+def _run(args: list[str]) -> None:
     try:
         code = app(args=args, prog_name="edgenas", standalone_mode=False)
     except EdgenasError as exc:

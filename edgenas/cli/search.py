@@ -137,6 +137,21 @@ def search(
         int | None,
         typer.Option(help="Torch threads per training (default: the cores divided among the workers). Part of the run."),
     ] = DEFAULTS["threads_per_trial"],
+    executor: Annotated[
+        str, typer.Option(help="local (this process, or --workers processes) or ray (each candidate a Ray task; edgenas[ray]).")
+    ] = DEFAULTS["executor"],
+    ray_address: Annotated[
+        str | None, typer.Option(help="Ray: a running cluster's host:port (default: a local Ray instance for the search).")
+    ] = DEFAULTS["ray_address"],
+    cpus_per_trial: Annotated[float, typer.Option(help="Ray: CPUs of one candidate's task.")] = DEFAULTS["cpus_per_trial"],
+    gpus_per_trial: Annotated[float, typer.Option(help="Ray: GPUs of one candidate's task (fractions allowed).")] = DEFAULTS[
+        "gpus_per_trial"
+    ],
+    device: Annotated[
+        str,
+        typer.Option(help="Torch device of every training: auto (a GPU when there is one), cpu, cuda, cuda:N or mps."),
+    ] = DEFAULTS["device"],
+    amp: Annotated[bool, typer.Option(help="Mixed precision training on CUDA.")] = DEFAULTS["amp"],
     as_json: Annotated[bool, json_option("Print the summary as one JSON object on stdout.")] = False,
     latency_loss: Annotated[str, typer.Option(help="Differentiable only: the latency loss.")] = DEFAULTS["latency_loss"],
     sweep: Annotated[

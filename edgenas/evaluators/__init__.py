@@ -27,7 +27,13 @@ def train(context: EvaluatorContext, argument: str | None = None) -> Any:
 
     _no_argument("train", argument)
     return TrainEvaluator(
-        context.space, context.data, epochs=context.epochs, seed=context.seed, max_seconds=context.max_trial_seconds
+        context.space,
+        context.data,
+        epochs=context.epochs,
+        seed=context.seed,
+        max_seconds=context.max_trial_seconds,
+        device=context.device,
+        amp=context.amp,
     )
 
 

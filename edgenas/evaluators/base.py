@@ -51,6 +51,8 @@ class EvaluatorContext:
         max_trial_seconds: Wall-clock limit of one candidate's training.
         run: The run folder, where an evaluator may keep what it trains once (a supernet).
         say: Progress lines for the user.
+        device: The torch device that trains (``auto``, ``cpu``, ``cuda[:N]``, ``mps``).
+        amp: Mixed precision on CUDA.
     """
 
     space: SearchSpace
@@ -60,3 +62,5 @@ class EvaluatorContext:
     max_trial_seconds: float | None = None
     run: RunFolder | None = None
     say: Callable[[str], None] = field(default=log.info)
+    device: str = "cpu"
+    amp: bool = False

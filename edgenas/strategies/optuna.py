@@ -104,6 +104,7 @@ class OptunaStrategy:
         self.max_retries = max_retries
         self._asked: set[Arch] = set()
         self._told = 0
+        self._in_flight = 0  # asked and not yet told (a batch): each gets its own sampler seed
         self._study: optuna.Study | None = None  # built lazily: constructors only store parameters
         self._distributions: dict[str, Any] = {}
         self._names: list[str] = []
@@ -145,7 +146,9 @@ class OptunaStrategy:
         study = self._get_study()
         arch: Arch | None = None
         with _quiet():
-            study.sampler = self._sampler(seed_for(self.seed, self.name, self._told) % 2**32)  # RandomState wants 32 bits
+            # one seed per (told, in flight): a batch's asks do not redraw their predecessors' proposals
+            keys = (self._told, self._in_flight) if self._in_flight else (self._told,)
+            study.sampler = self._sampler(seed_for(self.seed, self.name, *keys) % 2**32)  # RandomState wants 32 bits
             for _ in range(self.max_retries + 1):
                 proposal = study.ask()
                 genes = [int(proposal.suggest_categorical(n, self._distributions[n].choices)) for n in self._names]
@@ -154,7 +157,7 @@ class OptunaStrategy:
                 if arch not in self._asked:
                     break
             else:  # Optuna has converged here: walk from its proposal to the nearest unasked architecture
-                rng = rng_for(self.seed, f"{self.name}-fallback", self._told)
+                rng = rng_for(self.seed, f"{self.name}-fallback", *keys)
                 assert arch is not None
                 for _ in range(MAX_REDRAWS):
                     arch = self.space.mutate(arch, rng)
@@ -162,12 +165,14 @@ class OptunaStrategy:
                         break
         assert arch is not None
         self._asked.add(arch)
+        self._in_flight += 1
         return arch
 
     def tell(self, trial: Trial) -> None:
         optuna = _import_optuna()
         study = self._get_study()
         self._told += 1
+        self._in_flight = max(0, self._in_flight - 1)
         self._asked.add(trial.arch)
         if trial.state is TrialState.RUNNING:
             return

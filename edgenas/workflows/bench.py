@@ -77,6 +77,7 @@ class BenchConfig:
     out: Path = Path("runs/bench")
     shared_data: Path | None = None
     jobs: int = 1  # processes running (strategy, seeds) chunks; results are identical to jobs=1
+    batch: int = 1  # candidates asked per round before any is told (what a parallel search does)
 
     def budgets(self) -> list[int]:
         return sorted({b for b in REPORT_BUDGETS if b <= self.queries} | {self.queries})
@@ -106,6 +107,8 @@ class BenchConfig:
             raise InvalidInputError(f"--queries must be a positive number of evaluated candidates, got {self.queries}")
         if self.seeds < 1:
             raise InvalidInputError(f"--seeds must be at least 1, got {self.seeds}")
+        if self.batch < 1:
+            raise InvalidInputError(f"--batch must be at least 1, got {self.batch}")
         if self.jobs < 1:
             raise InvalidInputError(f"--jobs must be at least 1, got {self.jobs}")
         if self.latency_ms is not None and not self.latency_ms > 0:
@@ -159,13 +162,22 @@ class RunResult:
 
 
 def run_one(
-    space: SearchSpace, strategy_name: str, seed: int, evaluator: Evaluator, cost: CostFunction, limits: Limits, queries: int
+    space: SearchSpace,
+    strategy_name: str,
+    seed: int,
+    evaluator: Evaluator,
+    cost: CostFunction,
+    limits: Limits,
+    queries: int,
+    batch: int = 1,
 ) -> RunResult:
-    """One search through the real Experiment loop, with an in-memory store."""
+    """One search through the real Experiment loop, with an in-memory store (``batch`` candidates per round)."""
     start = time.perf_counter()
     with SqliteStore(":memory:") as store:
         strategy = STRATEGIES.create(strategy_name, space=space, seed=seed)
-        experiment = Experiment(space, strategy, evaluator, cost, limits, store, budget=queries, record_running=False)
+        experiment = Experiment(
+            space, strategy, evaluator, cost, limits, store, budget=queries, record_running=False, batch=batch
+        )
         trials = experiment.run()
         stop = experiment.stop_reason
     evaluated = [t for t in trials if t.state in (TrialState.COMPLETE, TrialState.FAIL)]
@@ -281,6 +293,7 @@ def run_bench(config: BenchConfig, progress: Callable[[str], None] | None = None
         "energy_mj": config.energy_mj,
         "objectives": list(config.objectives),
         "queries": config.queries,
+        "batch": config.batch,
         "seeds": config.seeds,
         "tables": problem.tables,
         "optimum": {
@@ -329,7 +342,7 @@ def _run_chunk(
     """Runs of one strategy for some seeds; a worker process builds the problem itself (tables read once per chunk)."""
     if problem is None:
         problem = fbnet_problem(config) if config.space == "fbnet" else nb201_problem(config)
-    return [run_one(problem.space, name, s, problem.evaluator, problem.cost, limits, config.queries) for s in seeds]
+    return [run_one(problem.space, name, s, problem.evaluator, problem.cost, limits, config.queries, config.batch) for s in seeds]
 
 
 @dataclass(frozen=True)

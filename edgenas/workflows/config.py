@@ -30,6 +30,8 @@ if TYPE_CHECKING:
 
 #: ``--latency``: the analytical estimate, or a measurement on this machine (``--target host``).
 LATENCY_SOURCES = ("estimated", "measured")
+#: ``--executor``: where candidates are evaluated.
+EXECUTORS = ("local", "ray")
 #: Where runs go when ``--out`` is not given: ``runs/<task>-<target>``.
 RUNS_DIR = Path("runs")
 
@@ -68,6 +70,12 @@ class SearchConfig:
     workers: int = 1  # local worker processes evaluating candidates (not in identity: the trials do not depend on it)
     batch: int = 1  # candidates asked per round, before any is told
     threads_per_trial: int | None = None  # torch threads of one evaluation (default: today's, or the cores / workers)
+    executor: str = "local"  # local (this process, or --workers processes) or ray (each candidate a Ray task)
+    ray_address: str | None = None  # ray: a running cluster's host:port (default: a local instance for the search)
+    cpus_per_trial: float = 1.0  # ray: CPUs of one candidate's task
+    gpus_per_trial: float = 0.0  # ray: GPUs of one candidate's task (fractions allowed)
+    device: str = "auto"  # torch device of every training: auto (a GPU when there is one), cpu, cuda, cuda:N, mps
+    amp: bool = False  # mixed precision on CUDA
 
     def __post_init__(self) -> None:
         if self.out is None:
@@ -82,6 +90,8 @@ class SearchConfig:
         """
         if self.threads_per_trial is not None:
             return self.threads_per_trial
+        if self.executor == "ray":
+            return max(1, int(self.cpus_per_trial))
         if self.workers > 1:
             from edgenas.executors.local import default_threads
 
@@ -113,6 +123,8 @@ class SearchConfig:
         keys += ("train_subset",) if self.train_subset is not None else ()  # and --train-subset (export --retrain reads it)
         keys += ("batch",) if self.batch != 1 else ()  # the rounds the strategy was asked in
         keys += ("threads_per_trial",) if self.threads_per_trial is not None else ()  # the training's numerics
+        keys += ("device",) if self.device not in ("auto", "cpu") else ()  # likewise
+        keys += ("amp",) if self.amp else ()
         return {k: (str(getattr(self, k)) if isinstance(getattr(self, k), Path) else getattr(self, k)) for k in keys}
 
     def validate(self) -> None:
@@ -148,8 +160,30 @@ class SearchConfig:
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise InvalidInputError(f"{option_name(name)} must be at least 1, got {value}")
-        if self.workers > 1 and self.strategy == DIFFERENTIABLE:
-            raise InvalidInputError("--workers applies to ask/tell strategies; --strategy differentiable trains one supernet")
+        if (self.workers > 1 or self.executor != "local") and self.strategy == DIFFERENTIABLE:
+            raise InvalidInputError(
+                "--workers and --executor apply to ask/tell strategies; --strategy differentiable trains one supernet"
+            )
+        from edgenas.devices import check_device_name, resolve_device
+
+        check_device_name(self.device)
+        if self.executor == "local" and self.device != "auto":
+            resolve_device(self.device)  # --device cuda where there is none: one line, before anything starts
+        if self.executor not in EXECUTORS:
+            raise InvalidInputError(f"--executor must be one of {', '.join(EXECUTORS)}, got {self.executor!r}")
+        if self.executor != "ray" and (self.ray_address is not None or self.gpus_per_trial or self.cpus_per_trial != 1.0):
+            raise InvalidInputError("--ray-address, --cpus-per-trial and --gpus-per-trial go with --executor ray")
+        if self.executor == "ray":
+            if self.workers > 1:
+                raise InvalidInputError(
+                    "--workers is for --executor local; on Ray the cluster's resources set how many run at once"
+                )
+            from edgenas.executors.cluster import RayExecutor, check_counts, check_reachable
+
+            RayExecutor.check_installed()
+            check_counts(self.cpus_per_trial, self.gpus_per_trial)
+            if self.ray_address is not None:
+                check_reachable(self.ray_address)
         if self.max_trial_seconds is not None and self.max_trial_seconds <= 0:
             raise InvalidInputError("the per-trial time limit must be positive")
         if any(not (v > 0 and math.isfinite(v)) for v in self.sweep):

@@ -60,7 +60,13 @@ def _find(trials: list[Trial], trial_id: str) -> Trial:
 
 
 def weights_for_trial(
-    run_dir: Path, config: dict[str, Any], trial_id: str, *, retrain: bool = False, say: Callable[[str], None] | None = None
+    run_dir: Path,
+    config: dict[str, Any],
+    trial_id: str,
+    *,
+    retrain: bool = False,
+    say: Callable[[str], None] | None = None,
+    device: str = "auto",
 ) -> TrialWeights:
     """The checkpoint for ``trial_id`` in ``run_dir``, retraining it if asked (see the module docstring)."""
     run = RunFolder(run_dir)
@@ -89,7 +95,7 @@ def weights_for_trial(
             f"--trial {trial_id} has no stored weights (a search keeps only its best model's): pass --retrain to "
             f"train it again with the run's recipe ({epochs} epochs, deterministic, so the weights the search scored)"
         )
-    return _retrain(run_dir, config, trial, trial_id, folder, say or (lambda message: None))
+    return _retrain(run_dir, config, trial, trial_id, folder, say or (lambda message: None), device)
 
 
 def run_task_data(identity: dict[str, Any], data: str | Path | None = None):
@@ -110,8 +116,11 @@ def run_task_data(identity: dict[str, Any], data: str | Path | None = None):
     return loaded
 
 
-def _retrain(run_dir: Path, config: dict[str, Any], trial: Trial, trial_id: str, folder: Path, say) -> TrialWeights:
+def _retrain(
+    run_dir: Path, config: dict[str, Any], trial: Trial, trial_id: str, folder: Path, say: Callable[[str], None], device: str
+) -> TrialWeights:
     from edgenas.evaluators.train import TrainEvaluator
+    from edgenas.executors import torch_threads
     from edgenas.export.checkpoint import save_checkpoint
     from edgenas.spaces import space_for, space_from_config
 
@@ -127,11 +136,13 @@ def _retrain(run_dir: Path, config: dict[str, Any], trial: Trial, trial_id: str,
     space = space_from_config(config) if config.get("space_params") else space_for(data, str(identity.get("space", "auto")))
     epochs = int(identity.get("epochs", 8))
     say(f"retraining trial {trial_id} ({space.describe(trial.arch)}): {epochs} epochs")
-    evaluator = TrainEvaluator(space, data, epochs=epochs, seed=seed)
-    trained = evaluator.train(trial.arch)
+    training = config.get("training", {})  # threads and AMP as the search trained (the same numerics)
+    evaluator = TrainEvaluator(space, data, epochs=epochs, seed=seed, device=device, amp=bool(training.get("amp", False)))
+    with torch_threads(training.get("threads")):
+        trained = evaluator.train(trial.arch)
     path = save_checkpoint(
         folder / RunFolder(run_dir).best_checkpoint.name,
-        trained.module,
+        trained.module.cpu(),
         trial.arch,
         space.params(),
         data.classes,
@@ -175,6 +186,7 @@ def export_trial(
     retrain: bool = False,
     calibration_clips: int = 400,
     say: Callable[[str], None] | None = None,
+    device: str = "auto",
 ) -> ExportOutcome:
     """Export ``trial`` of the run in ``run_dir`` as ``fmt`` (one of :data:`FORMATS`) to ``out``
     (default: beside its weights, ``RUN/best/`` or ``RUN/trials/ID/``).
@@ -189,7 +201,7 @@ def export_trial(
     config = RunFolder(run_dir).read_config()
     from edgenas.export.checkpoint import load_checkpoint
 
-    weights = weights_for_trial(run_dir, config, trial, retrain=retrain, say=say)
+    weights = weights_for_trial(run_dir, config, trial, retrain=retrain, say=say, device=device)
     ck = load_checkpoint(weights.checkpoint)
     result: dict[str, Any] = {"format": fmt, "trial": trial, "checkpoint": str(weights.checkpoint)}
     if weights.retrained:

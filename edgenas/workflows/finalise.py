@@ -51,12 +51,13 @@ def finalise(
         extra[f"{name}_accuracy"] = accuracy(trained.module, split)
         extra[f"{name}_clips"] = float(len(split.y))
     if trial.role == "search" and config.export:
+        module = trained.module.cpu()  # exported from the CPU, whichever device trained it
         params, mean, std = space.params(), data.feature_mean, data.feature_std
-        save_checkpoint(run.best_checkpoint, trained.module, trial.arch, params, data.classes, mean, std)
+        save_checkpoint(run.best_checkpoint, module, trial.arch, params, data.classes, mean, std)
         example = torch.from_numpy(data.val.x[:8].copy())
-        export_onnx(trained.module, example, run.best_onnx)
-        extra["onnx_max_abs_diff"] = onnx_max_abs_diff(trained.module, run.best_onnx, example)
-        extra.update(_verify_on_tflm(trained.module, data, run))
+        export_onnx(module, example, run.best_onnx)
+        extra["onnx_max_abs_diff"] = onnx_max_abs_diff(module, run.best_onnx, example)
+        extra.update(_verify_on_tflm(module, data, run))
     final = dataclasses.replace(trial, metrics=dataclasses.replace(trial.metrics, extra=extra))
     store.put(final)
     return final

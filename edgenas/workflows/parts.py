@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from edgenas.hardware import Target
     from edgenas.spaces import SearchSpace
     from edgenas.store import RunFolder
+    from edgenas.workflows.config import SearchConfig
 
 #: ``--strategy differentiable``: the supernet search, not an ask/tell strategy (what it derives
 #: enters the loop like any other candidate).
@@ -175,10 +176,17 @@ def make_cost(space: SearchSpace, target: Target, latency: str, run: RunFolder) 
     return cost
 
 
-def make_executor(evaluator: Evaluator, workers: int, threads: int | None, timeout_s: float | None) -> Executor:
-    """Where candidates are evaluated: this process (``workers=1``) or ``workers`` local processes."""
-    if workers == 1:
+def make_executor(evaluator: Evaluator, config: SearchConfig) -> Executor:
+    """Where candidates are evaluated: this process, ``--workers`` local processes, or Ray tasks."""
+    if config.executor == "ray":
+        from edgenas.executors.cluster import RayExecutor
+
+        return RayExecutor(
+            evaluator, config.ray_address, config.cpus_per_trial, config.gpus_per_trial, threads=config.threads,
+            timeout_s=config.max_trial_seconds,
+        )  # fmt: skip
+    if config.workers == 1:
         return SerialExecutor(evaluator)
     from edgenas.executors.local import LocalExecutor
 
-    return LocalExecutor(evaluator, workers, threads=threads, timeout_s=timeout_s)
+    return LocalExecutor(evaluator, config.workers, threads=config.threads, timeout_s=config.max_trial_seconds)

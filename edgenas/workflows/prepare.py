@@ -114,6 +114,8 @@ def open_run(prepared: Prepared, extra_identity: dict[str, Any] | None = None) -
                     "space_params": space.params(),
                     "classes": list(data.classes),
                     "data": data.describe(),
+                    # how every training ran: export --retrain trains a trial again the same way
+                    "training": {"threads": config.threads, "device": config.device, "amp": config.amp},
                 }
             )
         else:

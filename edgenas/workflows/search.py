@@ -88,7 +88,7 @@ def _experiment(
     config, space = prepared.config, prepared.space
     context = EvaluatorContext(
         space, prepared.data, seed=config.seed, epochs=config.epochs, max_trial_seconds=config.max_trial_seconds,
-        run=prepared.run, say=say,
+        run=prepared.run, say=say, device=config.device, amp=config.amp,
     )  # fmt: skip
     trainer = make_evaluator(parse_evaluator("train"), context)
     cost = make_cost(space, prepared.target, config.latency, prepared.run)
@@ -101,7 +101,7 @@ def _experiment(
         with watch.stage("prefilter"), SqliteStore(prepared.run.prefilter_store) as pool:
             strategy = prefilter(spec, space, strategy, evaluator, cost, prepared.limits, pool, config.budget, say)
         evaluator, budget = trainer, min(config.budget, len(strategy.archs))
-    executor = make_executor(evaluator, config.workers, config.threads, config.max_trial_seconds)
+    executor = make_executor(evaluator, config)
     experiment = Experiment(
         space, strategy, evaluator, cost, prepared.limits, store, budget=budget, batch=config.batch, executor=executor
     )

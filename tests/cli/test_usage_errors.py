@@ -166,8 +166,10 @@ def test_trial_lines_say_what_happened_and_where_the_search_stands() -> None:
     line = trial_line(_progress(done, done))
     assert line == (
         "trial 3: complete, val acc 71.2%, latency 2.05 ms (estimated), 12.3 s; 3/60 trained, "
-        "best 71.2% @ 2.05 ms (trial 3), 0:01:23 elapsed"
+        "best 71.2% @ 2.05 ms (trial 3), 130 trials/h, 0:01:23 elapsed"
     )
+    remote = Trial(3, arch, TrialState.COMPLETE, cost=cost, metrics=Metrics(0.712), duration_s=12.3, worker="local-42")
+    assert "12.3 s on local-42; 3/60 trained" in trial_line(_progress(remote, remote))
     infeasible = Trial(4, arch, TrialState.INFEASIBLE, cost=cost, violations=("latency_ms 7.3 > 5",))
     assert trial_line(_progress(infeasible, done)).startswith("trial 4: infeasible, not trained: latency_ms 7.3 > 5; 3/60")
     failed = Trial(5, arch, TrialState.FAIL, cost=cost, error="RuntimeError: out of memory", duration_s=1.5)

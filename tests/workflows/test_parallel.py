@@ -49,3 +49,14 @@ def test_a_batched_run_resumes_only_with_its_batch(tmp_path: Path) -> None:
 def test_bad_counts_are_one_clear_error(field: str, value: int, flag: str) -> None:
     with pytest.raises(InvalidInputError, match=f"{flag} must be at least 1"):
         SearchConfig(**{field: value}).validate()
+
+
+def test_ray_tasks_store_what_one_process_stores(tmp_path: Path) -> None:
+    pytest.importorskip("ray", reason="the ray extra is not installed: pip install 'edgenas[ray]'")
+    one = run_search(_config(tmp_path, "one", workers=1))
+    on_ray = run_search(dataclasses.replace(_config(tmp_path, "ray", workers=1), executor="ray", cpus_per_trial=1.0))
+    assert _trials(one) == _trials(on_ray)
+    assert all(t.worker.startswith("ray-") for t in on_ray.trials if t.accuracy is not None)
+    import ray
+
+    assert not ray.is_initialized()  # the local instance started for the search is shut down
