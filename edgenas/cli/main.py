@@ -87,7 +87,7 @@ def run(argv: Sequence[str] | None = None) -> None:
     try:
         _run(args)
     finally:
-        if argv is not None and State.answer is not None:  # called in-process: give stdout back
+        if State.answer is not None:  # give stdout back (an in-process caller goes on using it)
             sys.stdout, State.answer = State.answer, None
 
 

@@ -130,13 +130,14 @@ class RayExecutor:
         if self.address is not None:
             check_reachable(self.address)
         options: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False, "logging_level": "ERROR"}
-        if ray.is_initialized():
+        if ray.is_initialized():  # the caller's session: left as it is
             pass
         elif self.address is None:
             ray.init(num_cpus=self.num_cpus or os.cpu_count(), **options)
             self._started_here = True
         else:
             ray.init(address=self.address, **options)
+            self._started_here = True  # connected here: disconnected at close (the cluster keeps running)
         self._ray = ray
         resources = ray.cluster_resources()
         for name, wanted, flag in (
@@ -196,7 +197,8 @@ class RayExecutor:
             return Outcome(None, f"WorkerLost: {name}: {first} (after {self.retries + 1} attempts)", elapsed)
 
     def close(self) -> None:
-        """Leave the cluster; a local instance started for the search is shut down."""
+        """Disconnect what this executor connected: a local instance started for the search is shut
+        down; a cluster it joined keeps running (``ray.shutdown`` only disconnects the driver)."""
         if self._ray is not None and self._started_here:
             self._ray.shutdown()
         self._ray, self._started_here, self._evaluator_ref, self._remote = None, False, None, None
