@@ -178,8 +178,10 @@ class Experiment:
                     f"{self.store.path}: the strategy has nothing to ask at trial {before}, where the store "
                     "holds one: it was not written by this search"
                 )
-            if (size is None and self.batch > 1) or any(a.trial is None for a in waiting):
-                self._pending, self._pending_asked = waiting, (asked if size is None and self.batch > 1 else None)
+            unrecorded = size is None and self.batch > 1  # cut short while it was asked: its size is not stored
+            if unrecorded or any(a.trial is None for a in waiting):
+                self._pending = waiting
+                self._pending_asked = asked if unrecorded else None
                 return
             self._tell(waiting)
             self._rounds += 1
@@ -373,7 +375,6 @@ class Experiment:
                     "the limits may be too tight for this space" + self._closest_seen()
                 )
                 break
-            told = len(self._trials)
             waiting, asked = self._ask_round({}, None, callback, start)
             if not asked:
                 self.stop_reason = "the strategy found no architecture it had not tried (space exhausted?)"
@@ -381,8 +382,6 @@ class Experiment:
             if self.batch > 1:
                 self.store.add_round(asked)  # before evaluation: a resumed run replays the same rounds
             self._finish_round(waiting, callback, start)
-            if len(self._trials) == told:  # pragma: no cover - a round always tells what it asked
-                break
         else:
             self.stop_reason = f"budget of {self.budget} evaluated candidates reached"
         return self.trials
