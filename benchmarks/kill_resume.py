@@ -18,6 +18,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from fault_injection import finished  # the benchmarks' shared helpers (run from the repository root)
+
 from edgenas.store import SqliteStore
 from edgenas.trial import TrialState
 
@@ -44,13 +46,6 @@ def search(out: Path, args: argparse.Namespace, *extra: str) -> subprocess.Popen
     return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
-def finished(db: Path) -> int:
-    if not db.exists():
-        return 0
-    with SqliteStore(db) as store:
-        return sum(t.state is not TrialState.RUNNING for t in store.trials(role="search"))
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--budget", type=int, default=10)
@@ -71,13 +66,13 @@ def main() -> int:
             time.sleep(0.05)
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
-        with SqliteStore(killed / "trials.db") as store:
+        with SqliteStore(killed / "trials.db", read_only=True) as store:
             at_kill = store.trials(role="search")
         kept = sum(t.state is not TrialState.RUNNING for t in at_kill)
         running = [t.number for t in at_kill if t.state is TrialState.RUNNING]
         search(killed, args, "--resume").wait()
 
-        with SqliteStore(reference / "trials.db") as a, SqliteStore(killed / "trials.db") as b:
+        with SqliteStore(reference / "trials.db", read_only=True) as a, SqliteStore(killed / "trials.db", read_only=True) as b:
             ref, got = a.trials(), b.trials()
     print(
         f"reference search: {reference_s:.0f} s; SIGKILL after {kept} finished search trials "

@@ -115,6 +115,7 @@ class Trial:
     duration_s: float = 0.0
     role: str = "search"  # "search" or "baseline"
     worker: str | None = None  # where it was evaluated ("main", "local-<pid>", a Ray node); None: not evaluated
+    device: str | None = None  # the torch device that trained it ("cpu", "cuda:0"); None: none (or not recorded)
 
     @property
     def accuracy(self) -> float | None:

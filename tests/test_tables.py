@@ -142,8 +142,8 @@ def test_missing_file_names_the_file_the_environment_variable_and_the_flag(tmp_p
     with pytest.raises(MissingDataError) as info:
         read_table(tmp_path / "nope.csv")
     assert "pass" not in str(info.value)  # no flag, no advice to pass one
-    with pytest.raises(MissingDataError):
-        read_table(tmp_path)  # a folder is not a table
+    with pytest.raises(InvalidInputError, match=r"latency table .* is a directory, not a CSV file: pass --latency-table CSV"):
+        read_table(tmp_path, flag="--latency-table", what="latency table")  # a folder is not a table, nor missing
 
 
 def test_quotes_crlf_bom_and_whitespace(tmp_path):
@@ -197,3 +197,66 @@ def test_shared_tables_read_fast_and_exactly(name):
     fast = _read_fast(path)
     assert fast is not None and same(fast, _read_exact(path, "table"))
     assert len(fast.keys) == len(set(fast.keys)) and all(math.isfinite(v) for c in fast.columns.values() for v in c[:100])
+
+
+def test_an_alias_whose_column_is_missing_names_the_column_not_a_lookalike(tmp_path):
+    table = read_table(write(tmp_path, "arch,C100\na,70\n"))
+    aliases = {"cifar10": "C10", "cifar100": "C100"}
+    with pytest.raises(UnknownNameError, match=r"no dataset 'cifar10': it lacks the column 'C10'\. Accepted: cifar100, C100\.$"):
+        table.column("cifar10", "dataset", aliases)
+    text = read_table(write(tmp_path, "arch,C10,C100\na,x,70\n", "text.csv"))
+    with pytest.raises(UnknownNameError, match=r"no dataset 'cifar10' \(its column 'C10' holds text, not numbers\)"):
+        text.column("cifar10", "dataset", aliases)
+
+
+@pytest.mark.parametrize("text", ["arch,\nx,\n", "arch,genotype\nx,[0]\n", "arch,name\nx,y\n"])
+def test_a_table_without_measurements_says_so_rather_than_accepted_none(tmp_path, text):
+    table = read_table(write(tmp_path, text))
+    with pytest.raises(UnknownNameError, match="has no device 'pixel3': it has no measurement column at all") as info:
+        table.column("pixel3", "device")
+    assert "Accepted" not in str(info.value)
+
+
+@pytest.mark.parametrize("text", [" \n \n", " , \n , \n", ",\n,\n\n"])
+def test_a_table_of_blank_cells_is_empty(tmp_path, text):
+    with pytest.raises(InvalidInputError, match="is empty"):
+        read_table(write(tmp_path, text))
+
+
+def test_an_unnamed_column_is_not_a_measurement(tmp_path):
+    table = read_table(write(tmp_path, "arch,,d\na,1,2\n"))
+    assert table.names() == ["d"] and table.skipped[""] == "unnamed"
+
+
+def test_invalid_rows_tell_blank_from_written_nan_and_out_of_range(tmp_path):
+    table = read_table(write(tmp_path, "arch,d\na,1\nb,\nc,nan\nd,-inf\ne,0\nf,-2\ng,150\nh,NaN\n"))
+    rows = {why: r.tolist() for why, r in table.invalid_rows("d").items()}
+    assert rows == {"blank (not measured)": [1], "not a finite number": [2, 3, 7], "not positive": [4, 5]}
+    rows = {why: r.tolist() for why, r in table.invalid_rows("d", lowest_allowed=True, highest=100).items()}
+    assert rows == {"blank (not measured)": [1], "not a finite number": [2, 3, 7], "below 0": [5], "above 100": [6]}
+    clean = read_table(write(tmp_path, "arch,d\na,1\nb,2\n", "clean.csv"))
+    assert clean.invalid_rows("d") == {}
+
+
+def test_a_written_nan_is_left_to_the_exact_reader(tmp_path):
+    path = write(tmp_path, "arch,d\na,1\nb,nan\n")
+    assert _read_fast(path) is None
+    assert read_table(path).nan_cells["d"].tolist() == [1]
+
+
+def test_a_table_that_cannot_be_read_is_one_error(tmp_path, monkeypatch):
+    path = write(tmp_path, "arch,d\na,1\n")
+
+    def refuse(self, *args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(self))
+
+    monkeypatch.setattr(Path, "open", refuse)
+    with pytest.raises(InvalidInputError, match=r"cannot read latency table .*t\.csv: Permission denied"):
+        read_table(path, what="latency table")
+
+
+def test_a_table_that_is_not_utf8_says_so(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_bytes(b"arch,d\na,1\n\xff\xfe,1\n")
+    with pytest.raises(InvalidInputError, match=r"t\.csv is not a CSV latency table: it is not UTF-8 text; save it as UTF-8 CSV"):
+        read_table(path, what="latency table")

@@ -12,6 +12,7 @@ import typer
 from rich.table import Table
 
 from edgenas.cli.console import json_option, print_json, stdout_console
+from edgenas.files import check_writable
 
 #: ``edgenas predictor --help``.
 GROUP_HELP = "Latency predictors: fit on a latency table, evaluate on held-out architectures."
@@ -51,6 +52,7 @@ def fit(
     from edgenas.workflows.latency_predictors import TableData, default_table, evaluate_predictor, fit_predictor
 
     PREDICTORS.get(kind)  # an unknown kind fails before the table is read
+    check_writable(out, "--out")  # and an output that cannot be written
     data = TableData.load(space, latency_table or default_table(space))
     data.column(device)  # an unknown device fails before anything is fitted
     params = {"seed": seed} if kind in ("lgbm", "mlp") else None
@@ -64,22 +66,29 @@ def fit(
         return
     console = stdout_console()
     console.print(_metrics_table(f"{kind} on {device}, {train_size} training archs (seed {seed})", metrics.to_dict()))
+    dropped = info["dropped_rows"]
+    if dropped:
+        why = ", ".join(f"{n:,} {reason}" for reason, n in dropped.items())
+        rows = len(data.table.keys)
+        console.print(f"left out {sum(dropped.values()):,} of {rows:,} rows of {device!r}: {why}", highlight=False)
     console.print(f"written: {out}", highlight=False)
 
 
 def evaluate(
     predictor_file: Annotated[Path, typer.Argument(help="A predictor file written by `edgenas predictor fit`.")],
-    latency_table: Annotated[Path | None, typer.Option(help="CSV to evaluate on (default: the table it was fitted on).")] = None,
+    latency_table: Annotated[
+        Path | None,
+        typer.Option(help="CSV to evaluate on (default: the space's shared table, if the predictor was fitted on it)."),
+    ] = None,
     device: Annotated[str | None, typer.Option(help="Latency column (default: the device it was fitted on).")] = None,
     as_json: Annotated[bool, json_option()] = False,
 ) -> None:
     """RMSE, MAPE, share within ±5% / ±10%, Spearman and Kendall on the rows the predictor was not trained on."""
     from edgenas.hardware.latency import load
-    from edgenas.workflows.latency_predictors import TableData, evaluate_predictor
+    from edgenas.workflows.latency_predictors import TableData, evaluate_predictor, evaluation_table
 
     predictor, info = load(predictor_file)
-    space = str(info.get("space", "nb201"))
-    table = latency_table or Path(str(info.get("latency_table", "")))
+    space, table = evaluation_table(predictor_file, info, latency_table)
     data = TableData.load(space, table)
     metrics, where = evaluate_predictor(predictor, info, data, device)
     summary = {"predictor": str(predictor_file), "kind": predictor.kind, "space": space, **where, "metrics": metrics.to_dict()}

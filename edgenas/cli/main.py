@@ -6,15 +6,22 @@ Whatever goes wrong, a person reads one line on stderr and the exit code says wh
   a bare ``edgenas``): ``error: <message> (see 'edgenas ... --help')``, exit 2;
 - an :class:`~edgenas.errors.EdgenasError` (bad input the user can fix): one red line, exit 2;
   ``--debug`` shows the traceback instead;
-- Ctrl-C: one line (a search says its finished trials are kept and ``--resume`` continues), exit 130.
+- Ctrl-C: one line (a search says its finished trials are kept and ``--resume`` continues), exit 130;
+  SIGTERM (``kill``, a scheduler's stop) unwinds the same way and says the same, exit 143;
+- an operating-system error writing a file (disk full, read-only file system, no permission):
+  one line naming the file, exit 2.
 
 Anything else is a bug in edgenas and keeps its traceback.
 """
 
 from __future__ import annotations
 
+import errno
+import signal
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import typer
@@ -25,6 +32,12 @@ from edgenas.errors import EdgenasError
 
 #: Ctrl-C's exit code (128 + SIGINT).
 INTERRUPTED = 130
+#: SIGTERM's exit code (128 + SIGTERM).
+TERMINATED = 143
+#: OS errors that are the machine's state, not a bug: one line, exit 2.
+_ENVIRONMENT_ERRNOS = frozenset(
+    {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EACCES, errno.EPERM, errno.EIO, errno.EMFILE, errno.ENFILE}
+)
 
 
 def _click_errors() -> tuple[type[BaseException], ...]:
@@ -85,13 +98,44 @@ def run(argv: Sequence[str] | None = None) -> None:
     if "--json" in args:  # stdout is the answer's alone: what libraries print meanwhile goes to stderr
         State.answer, sys.stdout = sys.stdout, sys.stderr
     try:
-        _run(args)
+        with _sigterm_as_interrupt() as terminated:
+            _run(args, terminated)
     finally:
         if State.answer is not None:  # give stdout back (an in-process caller goes on using it)
             sys.stdout, State.answer = State.answer, None
 
 
-def _run(args: list[str]) -> None:
+@contextmanager
+def _sigterm_as_interrupt() -> Iterator[list[int]]:
+    """While edgenas runs, SIGTERM unwinds like Ctrl-C (stores closed, the lock released, the line
+    saying what was kept); the list yielded records that it came, for the label and exit code.
+
+    Python's default is to die at once and say nothing. Only the main thread can set a handler:
+    elsewhere (an embedding application's thread) SIGTERM keeps the process's own handling.
+    """
+    received: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield received
+        return
+
+    def interrupt(signum: int, frame: object) -> None:
+        received.append(signum)
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield received
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _stopped_by(terminated: list[int]) -> tuple[str, int]:
+    """The label and exit code of a stop: SIGTERM's when it came, else Ctrl-C's."""
+    return ("terminated:", TERMINATED) if terminated else ("interrupted:", INTERRUPTED)
+
+
+def _run(args: list[str], terminated: list[int] | None = None) -> None:
+    terminated = terminated if terminated is not None else []
     try:
         code = app(args=args, prog_name="edgenas", standalone_mode=False)
     except EdgenasError as exc:
@@ -100,20 +144,31 @@ def _run(args: list[str]) -> None:
         error_line(str(exc))
         sys.exit(2)
     except Interrupted as exc:  # a search: its finished trials are in the store
-        error_line(str(exc), style="yellow", label="interrupted:")
-        sys.exit(INTERRUPTED)
+        label, status = _stopped_by(terminated)
+        error_line(str(exc), style="yellow", label=label)
+        sys.exit(status)
     except KeyboardInterrupt:  # before typer ran (while importing)
-        error_line("nothing was changed", style="yellow", label="interrupted:")
-        sys.exit(INTERRUPTED)
+        label, status = _stopped_by(terminated)
+        error_line("nothing was changed", style="yellow", label=label)
+        sys.exit(status)
+    except OSError as exc:  # a file the machine refuses to read or write (disk full, read-only): not a bug
+        if State.debug or exc.errno not in _ENVIRONMENT_ERRNOS:
+            raise
+        from edgenas.files import os_reason
+
+        error_line(f"{exc.filename or 'a file'}: {os_reason(exc)}")
+        sys.exit(2)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except typer.Abort:
         err.print("[yellow]aborted[/yellow]")
-        sys.exit(INTERRUPTED)
+        sys.exit(_stopped_by(terminated)[1])
     except CLICK_ERRORS as exc:  # usage errors: the bundled click's, whatever their kind
         error_line(usage_message(exc, args))
         sys.exit(2)
     if code == INTERRUPTED:  # typer turns Ctrl-C in a command other than search into this code
-        error_line("stopped before it finished", style="yellow", label="interrupted:")
+        label, status = _stopped_by(terminated)
+        error_line("stopped before it finished", style="yellow", label=label)
+        sys.exit(status)
     if isinstance(code, int) and code:
         sys.exit(code)

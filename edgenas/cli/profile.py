@@ -26,7 +26,9 @@ def profile(
 ) -> None:
     """Measure latency on this CPU: median and spread over repeated runs, and the slowest operators."""
     from edgenas.measure import measure_model
+    from edgenas.measure.base import check_top
 
+    check_top(top)  # before the measurement, not after it
     result = measure_model(model, backend, threads=threads, warmup=warmup, repeats=repeats)
     summary = result.to_dict(top=top)
     if as_json:

@@ -15,6 +15,7 @@ from typing import Annotated, Any
 import typer
 
 from edgenas.cli.console import Interrupted, SearchProgress, json_option, lazy_help, print_json, problem, stdout_console
+from edgenas.files import OutputError
 from edgenas.workflows.config import OPTION_NAMES, SearchConfig, build_config, config_fields, read_config_file
 
 #: SearchConfig's defaults: what a flag neither typed nor in --config means (and what --help shows).
@@ -112,8 +113,10 @@ def search(
     ] = DEFAULTS["train_subset"],
     seed: Annotated[int, typer.Option(help="Seed: the same seed gives the same search.")] = DEFAULTS["seed"],
     out: Annotated[
-        Path | None,
-        typer.Option(help="Run folder (trials.db, config.yaml, report, best model).", show_default="runs/<task>-<target>"),
+        str | None,  # a str, not a Path: Path("") is ".", and an empty --out must be refused, not searched into
+        typer.Option(
+            metavar="PATH", help="Run folder (trials.db, config.yaml, report, best model).", show_default="runs/<task>-<target>"
+        ),
     ] = DEFAULTS["out"],
     resume: Annotated[bool, typer.Option(help="Continue the search stored in --out.")] = DEFAULTS["resume"],
     max_trial_seconds: Annotated[float, typer.Option(help="Wall-clock limit per candidate's training, s.")] = DEFAULTS[
@@ -167,6 +170,12 @@ def search(
         outcome = run_search(config, display.trial, display.status)
     except KeyboardInterrupt:
         raise Interrupted(_interrupted(config)) from None
+    except OutputError as exc:  # a full disk mid-run: what was finished is in the store
+        from edgenas.store import RunFolder
+
+        if not RunFolder(config.run_dir).holds_search():
+            raise
+        raise OutputError(f"{exc}; the finished trials are kept in {config.run_dir}: --resume continues") from None
     finally:
         display.close()
     summary = outcome.summary
@@ -187,11 +196,20 @@ def search(
 
 def _interrupted(config: SearchConfig) -> str:
     """What Ctrl-C leaves: the finished trials in the run folder, which --resume continues."""
+    from edgenas.errors import EdgenasError
     from edgenas.store import RunFolder
+    from edgenas.trial import TrialState
 
-    if RunFolder(config.run_dir).holds_search():
+    run = RunFolder(config.run_dir)
+    if not run.holds_search():
+        return f"stopped before the search began; nothing to resume in {config.run_dir}"
+    try:
+        with run.read_store() as store:
+            kept = sum(t.state is not TrialState.RUNNING for t in store.trials(role="search"))
+    except EdgenasError:  # the count is a courtesy: the line says how to go on regardless
         return f"finished trials are kept in {config.run_dir}; continue with the same options and --resume"
-    return f"stopped before the search began; nothing to resume in {config.run_dir}"
+    trials = "1 finished trial is" if kept == 1 else f"{kept} finished trials are"
+    return f"{trials} kept in {config.run_dir}; continue with the same options and --resume"
 
 
 def _typed(ctx: typer.Context, name: str) -> bool:

@@ -277,6 +277,31 @@ def _clip_range(node, init) -> tuple[float, float] | None:
 # --------------------------------------------------------------------------- files
 
 
+#: Largest model file edgenas reads (whole, into memory): protobuf and flatbuffers stop at 2 GiB, and a
+#: model for an edge device is far below this.
+MAX_MODEL_BYTES = 1 << 30
+
+
+def read_model_bytes(path: Path) -> bytes:
+    """The model file's bytes, or one clear ``InvalidInputError`` (missing, a folder, unreadable, too large)."""
+    path = Path(path)
+    if path.is_dir():
+        raise InvalidInputError(f"{path} is a folder, not a model file")
+    if not path.is_file():
+        raise InvalidInputError(f"{path}: no such model file")
+    try:
+        size = path.stat().st_size
+        if size > MAX_MODEL_BYTES:
+            raise InvalidInputError(f"{path} is {size:,} B; edgenas reads model files of at most {MAX_MODEL_BYTES:,} B")
+        with open(path, "rb") as f:
+            data = f.read(MAX_MODEL_BYTES + 1)  # a file that grows (or lies about its size) is still bounded
+    except OSError as exc:
+        raise InvalidInputError(f"{path}: cannot read the model file ({exc.strerror or type(exc).__name__})") from None
+    if len(data) > MAX_MODEL_BYTES:
+        raise InvalidInputError(f"{path} is larger than {MAX_MODEL_BYTES:,} B, the most edgenas reads")
+    return data
+
+
 def model_format(path: Path) -> str:
     suffix = Path(path).suffix.lower().lstrip(".")
     if suffix not in FORMATS:
@@ -288,9 +313,7 @@ def audit_model(path: Path, target) -> AuditResult:
     """Audit the ``.tflite`` or ``.onnx`` at ``path`` against ``target`` (a loaded ``Target``)."""
     path = Path(path)
     fmt = model_format(path)
-    if not path.is_file():
-        raise InvalidInputError(f"{path}: no such model file")
-    data = path.read_bytes()
+    data = read_model_bytes(path)
     try:
         uses = tflite_operators(data) if fmt == "tflite" else onnx_operators(data)
     except InvalidInputError as exc:

@@ -11,20 +11,24 @@ import torch
 from torch import nn
 
 from edgenas.errors import EdgenasError
+from edgenas.files import atomic_path
 
 
 def export_onnx(model: nn.Module, example: torch.Tensor, path: Path) -> Path:
-    """Write ``model`` (eval mode) as ONNX (opset 18, one file, batch axis dynamic)."""
+    """Write ``model`` (eval mode) as ONNX (opset 18, one file, batch axis dynamic).
+
+    The file appears complete or not at all (written beside, then renamed: :mod:`edgenas.files`).
+    """
     model = model.eval()
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path = Path(path)
     batch = torch.export.Dim("batch", min=1, max=1024)
-    with warnings.catch_warnings():
+    with atomic_path(path) as staged, warnings.catch_warnings():
         warnings.simplefilter("ignore")
         logging.getLogger("torch.onnx").setLevel(logging.ERROR)
         torch.onnx.export(
             model,
             (example,),
-            str(path),
+            str(staged),
             input_names=["features"],
             output_names=["logits"],
             dynamic_shapes=({0: batch},),

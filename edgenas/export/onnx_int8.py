@@ -15,7 +15,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from edgenas.errors import InvalidInputError
 from edgenas.export.onnx import export_onnx
+from edgenas.files import write_bytes
 
 
 @dataclass(frozen=True)
@@ -44,14 +46,19 @@ def quantize_onnx_int8(
     import onnxruntime as ort
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
 
+    if max_calibration_clips < 1:
+        raise InvalidInputError(f"int8 calibration needs at least 1 clip, got max_calibration_clips={max_calibration_clips}")
+    if len(calibration) == 0 or len(check) == 0:
+        raise InvalidInputError("int8 quantization needs calibration and check clips; the data have none")
     model = model.eval()
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path = Path(path)
     with tempfile.TemporaryDirectory() as tmp:
         fp32 = export_onnx(model, torch.from_numpy(np.ascontiguousarray(calibration[:2])), Path(tmp) / "fp32.onnx")
         input_name = ort.InferenceSession(str(fp32), providers=["CPUExecutionProvider"]).get_inputs()[0].name
+        quantized = Path(tmp) / "int8.onnx"
         quantize_static(
             str(fp32),
-            str(path),
+            str(quantized),
             _Reader(input_name, calibration[:max_calibration_clips]),
             quant_format=QuantFormat.QDQ,
             per_channel=True,
@@ -60,6 +67,7 @@ def quantize_onnx_int8(
             calibrate_method=CalibrationMethod.MinMax,
         )
         fp32_size = fp32.stat().st_size
+        write_bytes(path, quantized.read_bytes())  # complete or not at all (edgenas.files)
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     got = session.run(None, {input_name: check.astype(np.float32)})[0]
     with torch.no_grad():

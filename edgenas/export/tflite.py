@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from edgenas.errors import InvalidInputError, MissingExtraError, UnsupportedOpError
+from edgenas.files import write_bytes
 
 #: TFLite Micro's CONCATENATION kernel accepts at most this many inputs.
 TFLM_MAX_CONCAT_INPUTS = 10
@@ -128,7 +129,11 @@ def inspect_tflite(model_bytes: bytes) -> TfliteInfo:
     ops: list[str] = []
     float_ops: list[str] = []
     max_concat = 0
-    for op in interpreter._get_ops_details():  # the only API listing operators with their tensors
+    try:
+        details = interpreter._get_ops_details()  # the only API listing operators with their tensors
+    except UnicodeDecodeError:  # an operator name that is not text: a damaged or crafted file
+        raise InvalidInputError("not a valid TFLite model (an operator name is not UTF-8)") from None
+    for op in details:
         name = str(op["op_name"])
         ops.append(name)
         indices = [i for i in list(op["inputs"]) + list(op["outputs"]) if i >= 0 and i in tensors]
@@ -203,6 +208,8 @@ def convert_int8(
 
     from edgenas.spaces.nn.blocks import fold_batchnorm
 
+    if max_calibration_clips < 1:
+        raise InvalidInputError(f"int8 calibration needs at least 1 clip, got max_calibration_clips={max_calibration_clips}")
     calibration = np.asarray(calibration, dtype=np.float32)
     if calibration.ndim < 2 or len(calibration) == 0:
         raise InvalidInputError("int8 calibration needs at least one clip, shaped (clips, ...)")
@@ -224,7 +231,6 @@ def convert_int8(
         with quiet_native_output():
             edge = litert_torch.convert(quantized, example, quant_config=QuantConfig(pt2e_quantizer=quantizer))
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         staged = Path(tmp) / "model.tflite"
         with quiet_native_output():
@@ -233,5 +239,5 @@ def convert_int8(
     info = inspect_tflite(model_bytes)
     if require_full_int8:
         check_full_int8(info)
-    path.write_bytes(model_bytes)
+    write_bytes(path, model_bytes)  # complete or not at all: a full disk never leaves half a model
     return info

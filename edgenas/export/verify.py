@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from edgenas.errors import InvalidInputError, MissingExtraError
+from edgenas.export.audit import read_model_bytes
 from edgenas.export.tflite import TfliteInfo, inspect_tflite, litert_interpreter, quiet_native_output
 
 _MAX_ARENA_BYTES = 64 * 1024 * 1024
@@ -125,16 +126,25 @@ class _ArenaProber:
         except (BrokenPipeError, OSError):
             answer = ""
         if answer not in ("0", "1"):  # the child crashed on this arena: TFLite Micro cannot use it
-            self._proc.wait()
-            self._proc = None
+            self._stop()
             return False
         return answer == "1"
 
+    def _stop(self) -> None:
+        """End the child (closing its stdin ends its loop) and close both pipes."""
+        if self._proc is None:
+            return
+        for pipe in (self._proc.stdin, self._proc.stdout):
+            if pipe is not None:
+                try:
+                    pipe.close()
+                except OSError:  # a crashed child: the pipe is broken already
+                    pass
+        self._proc.wait()
+        self._proc = None
+
     def close(self) -> None:
-        if self._proc is not None and self._proc.poll() is None:
-            assert self._proc.stdin is not None
-            self._proc.stdin.close()
-            self._proc.wait()
+        self._stop()
         self._dir.cleanup()
 
 
@@ -203,14 +213,6 @@ def _fp32_logits(model, x: np.ndarray) -> np.ndarray:
         model = model.eval()
         parts = [model(torch.from_numpy(np.ascontiguousarray(x[i : i + 256]))).numpy() for i in range(0, len(x), 256)]
     return np.concatenate(parts)
-
-
-def read_model_bytes(path: Path) -> bytes:
-    """The file's bytes, or ``InvalidInputError`` for a missing file."""
-    path = Path(path)
-    if not path.is_file():
-        raise InvalidInputError(f"{path}: no such model file")
-    return path.read_bytes()
 
 
 def verify_tflite(

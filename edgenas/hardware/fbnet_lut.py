@@ -41,8 +41,14 @@ def read_fbnet_lut(lut_json: Path) -> dict[str, dict[str, float]]:
             f"FBNet look-up table {path} not found: set EDGENAS_SHARED_DATA to the shared data folder "
             f"(holding benchmarks/{path.name}) or pass its path"
         )
-    data = json.loads(path.read_text())
-    return {m: {k: float(v) for k, v in data[m].items()} for m in METRICS if isinstance(data.get(m), dict)}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return {m: {k: float(v) for k, v in data[m].items()} for m in METRICS if isinstance(data.get(m), dict)}
+    except OSError as exc:
+        raise InvalidInputError(f"cannot read FBNet look-up table {path}: {exc.strerror or type(exc).__name__}") from None
+    except (UnicodeDecodeError, ValueError, TypeError, AttributeError, RecursionError):
+        what = f"FBNet look-up table {path}"
+        raise InvalidInputError(f"{what} is not HW-NAS-Bench's LUT (JSON: metric -> block -> figure)") from None
 
 
 class FbnetLutCost:

@@ -20,6 +20,7 @@ from typing import Annotated, Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from edgenas._yaml import safe_load
 from edgenas.errors import InvalidInputError, UnknownNameError
 from edgenas.ir import Layer, Op
 from edgenas.opset import check_name, layer_requirements
@@ -29,6 +30,8 @@ _TARGETS_DIR = Path(__file__).parent / "targets"
 
 #: Kernel libraries whose scratch-buffer formulas the analytical model knows.
 KERNEL_LIBRARIES = ("cmsis-nn", "reference")
+#: Largest target file read (the built-ins are under 30 KiB); a larger one is refused unread.
+MAX_TARGET_BYTES = 1 << 20
 
 
 # --------------------------------------------------------------------------- frozen records
@@ -172,7 +175,9 @@ _NonNegFloat = Field(ge=0.0)
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # A nan coefficient compares false with every bound, so it would pass ``ge=0`` checks and
+    # price every network at nan: non-finite numbers are refused wherever a float is expected.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class _LatencySchema(_Strict):
@@ -422,16 +427,35 @@ def _first_error(exc: ValidationError) -> str:
 
 
 def _load_file(path: Path, variant: str | None = None) -> Target:
+    return _parse(path, _read_yaml(path), variant)
+
+
+def _read_yaml(path: Path) -> Any:
+    """The plain data of a target file: size bounded, UTF-8, no aliases (``edgenas._yaml``)."""
     try:
+        size = path.stat().st_size
+        if size > MAX_TARGET_BYTES:
+            raise InvalidInputError(
+                f"target file {path} is {size:,} bytes, larger than the {MAX_TARGET_BYTES:,} a target file may be"
+            )
         text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidInputError(
+            f"target file {path} is not UTF-8 text (byte {exc.start}); save it as UTF-8 YAML (docs/targets.md)"
+        ) from None
     except OSError as exc:
-        raise InvalidInputError(f"cannot read target file {path}: {exc.strerror}") from None
+        raise InvalidInputError(f"cannot read target file {path}: {exc.strerror or exc}") from None
     try:
-        data = yaml.safe_load(text)
+        return safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""
+        if isinstance(exc, yaml.composer.ComposerError) and exc.problem:  # an alias, or nesting too deep
+            raise InvalidInputError(f"target file {path}{where}: {exc.problem}") from None
         raise InvalidInputError(f"target file {path}: malformed YAML{where}") from None
+
+
+def _parse(path: Path, data: Any, variant: str | None) -> Target:
     if not isinstance(data, dict):
         raise InvalidInputError(f"target file {path}: expected a mapping of fields at top level")
     try:

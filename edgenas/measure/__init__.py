@@ -12,7 +12,17 @@ from __future__ import annotations
 from pathlib import Path
 
 from edgenas.errors import InvalidInputError, UnknownNameError
-from edgenas.measure.base import BACKENDS, DEFAULT_BACKEND, Measurement, OpTime, RunCounts, host_info, runtime_version
+from edgenas.measure.base import (
+    BACKENDS,
+    DEFAULT_BACKEND,
+    Measurement,
+    OpTime,
+    RunCounts,
+    check_counts,
+    check_readable,
+    host_info,
+    runtime_version,
+)
 
 __all__ = ["BACKENDS", "Measurement", "OpTime", "host_info", "measure_model", "runtime_version"]
 
@@ -32,13 +42,13 @@ def measure_model(
         raise InvalidInputError(
             f"{path}: not a model file edgenas can profile (expected .onnx, .tflite or an edgenas .pt checkpoint)"
         )
-    if not path.is_file():
-        raise InvalidInputError(f"{path}: no such file")
     name = backend or DEFAULT_BACKEND[suffix]
     if name not in BACKENDS:
         raise UnknownNameError(f"unknown backend {name!r}. Accepted: {', '.join(BACKENDS)}.")
     if suffix not in BACKENDS[name]:
         raise InvalidInputError(f"backend {name!r} cannot run a {suffix} file (it reads {', '.join(BACKENDS[name])})")
+    check_counts(repeats, warmup, threads)  # before a runtime loads anything
+    check_readable(path)
     counts: RunCounts = {"threads": threads, "warmup": warmup, "repeats": repeats}
     if name == "litert":
         from edgenas.measure.litert import measure_tflite

@@ -9,10 +9,12 @@ host may be shared, and a reader must be able to see it.
 
 from __future__ import annotations
 
+import math
 import os
 import platform
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TypedDict
 
 import numpy as np
@@ -163,6 +165,7 @@ class Measurement:
 
     def bottlenecks(self, top: int = 5) -> list[tuple[OpTime, float]]:
         """The ``top`` slowest operators and their share of the summed operator time."""
+        check_top(top)  # a negative slice would list all but the last few
         total = sum(op.ms_per_run for op in self.ops)
         ranked = sorted(self.ops, key=lambda r: -r.ms_per_run)[:top]
         return [(op, op.ms_per_run / total if total > 0 else 0.0) for op in ranked]
@@ -252,11 +255,52 @@ def _cpu_name() -> str:
     return platform.processor() or "unknown"
 
 
+#: Most timed (or untimed) runs one measurement makes: every timed run is kept, so the count is memory too.
+MAX_RUNS = 1_000_000
+#: Most intra-op threads a runtime is given (far beyond any host's cores; a bigger count is a typo).
+MAX_THREADS = 1024
+#: Most elements of the random input a model is run on (64 MiB of float32): a model file declares its
+#: input shape, and a crafted one must not make the host allocate terabytes for it.
+MAX_INPUT_ELEMENTS = 1 << 24
+
+
 def check_counts(repeats: int, warmup: int, threads: int) -> None:
     """Reject counts no measurement can use, naming the flag."""
-    if repeats < 1:
-        raise InvalidInputError(f"--repeats must be at least 1, got {repeats}")
-    if warmup < 0:
-        raise InvalidInputError(f"--warmup must be 0 or more, got {warmup}")
-    if threads < 1:
-        raise InvalidInputError(f"--threads must be at least 1, got {threads}")
+    if not 1 <= repeats <= MAX_RUNS:
+        raise InvalidInputError(f"--repeats must be between 1 and {MAX_RUNS:,}, got {repeats}")
+    if not 0 <= warmup <= MAX_RUNS:
+        raise InvalidInputError(f"--warmup must be between 0 and {MAX_RUNS:,}, got {warmup}")
+    if not 1 <= threads <= MAX_THREADS:
+        raise InvalidInputError(f"--threads must be between 1 and {MAX_THREADS:,}, got {threads}")
+
+
+def check_readable(path: Path) -> None:
+    """A model file that exists and can be read, or one clear line (a folder, no permission, an I/O error)."""
+    if path.is_dir():
+        raise InvalidInputError(f"{path} is a folder, not a model file")
+    if not path.is_file():
+        raise InvalidInputError(f"{path}: no such file")
+    try:
+        with open(path, "rb") as f:
+            f.read(1)
+    except OSError as exc:
+        raise InvalidInputError(f"{path}: cannot read it ({exc.strerror or type(exc).__name__})") from None
+
+
+def check_top(top: int) -> None:
+    """``--top``: how many bottleneck operators to list (0 lists none; a negative count is a mistake)."""
+    if top < 0:
+        raise InvalidInputError(f"--top must be 0 or more (operators to list), got {top}")
+
+
+def check_input_shape(shape: Sequence[int], model: str) -> tuple[int, ...]:
+    """The input shape a model declares, refused before anything of that size is allocated."""
+    dims = tuple(int(d) for d in shape)
+    if any(d < 0 for d in dims):
+        raise InvalidInputError(f"{model}: input shape {dims} has a negative dimension")
+    elements = math.prod(dims)
+    if elements > MAX_INPUT_ELEMENTS:
+        raise InvalidInputError(
+            f"{model}: input shape {dims} is {elements:,} values; edgenas profiles inputs of at most {MAX_INPUT_ELEMENTS:,}"
+        )
+    return dims

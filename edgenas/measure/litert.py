@@ -8,14 +8,17 @@ optional extra (``pip install 'edgenas[tflite]'``); without it the error names t
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
 
 from edgenas.errors import InvalidInputError, MissingExtraError
-from edgenas.measure.base import Measurement, check_counts
+from edgenas.measure.base import Measurement, check_counts, check_input_shape
 from edgenas.measure.ort import time_runs_with_cpu
 
+#: Most bytes of tensors a model may declare (all of them together, activations and weights).
+MAX_TENSOR_BYTES = 1 << 30
 NO_OPS_NOTE = "the LiteRT Python interpreter exposes no per-operator times (use --backend onnxruntime on the ONNX export)"
 
 
@@ -29,6 +32,20 @@ def _interpreter_class():
     return Interpreter
 
 
+def _check_tensor_sizes(interpreter, path: Path) -> None:
+    """Refuse a model whose tensors (as its file declares them) would not fit in memory, before LiteRT allocates them."""
+    for detail in interpreter.get_input_details():
+        check_input_shape(detail["shape"], str(path))
+    total = 0
+    for detail in interpreter.get_tensor_details():
+        shape = tuple(max(int(d), 0) for d in detail.get("shape", ()))
+        total += math.prod(shape) * np.dtype(detail.get("dtype", np.float32)).itemsize
+    if total > MAX_TENSOR_BYTES:
+        raise InvalidInputError(
+            f"{path}: its tensors declare {total:,} B; edgenas profiles models of at most {MAX_TENSOR_BYTES:,} B"
+        )
+
+
 def measure_tflite(path: Path, *, threads: int = 1, warmup: int = 10, repeats: int = 50) -> Measurement:
     """Time a ``.tflite`` model with the LiteRT interpreter (``num_threads=threads``)."""
     from edgenas.export.tflite import quiet_native_output
@@ -38,6 +55,7 @@ def measure_tflite(path: Path, *, threads: int = 1, warmup: int = 10, repeats: i
     try:
         with quiet_native_output():  # the XNNPACK delegate announces itself on stderr from native code
             interpreter = interpreter_class(model_path=str(path), num_threads=threads)
+            _check_tensor_sizes(interpreter, path)
             interpreter.allocate_tensors()
     except (ValueError, RuntimeError) as exc:
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from edgenas.errors import InvalidInputError
-from edgenas.measure.base import Measurement, OpTime, check_counts
+from edgenas.measure.base import Measurement, OpTime, check_counts, check_input_shape
 
 _NUMPY_TYPES = {
     "tensor(float)": np.float32,
@@ -63,7 +63,7 @@ def example_inputs(sess, seed: int = 0) -> dict[str, np.ndarray]:
     rng = np.random.default_rng(seed)
     feeds = {}
     for inp in sess.get_inputs():
-        shape = [d if isinstance(d, int) and d > 0 else 1 for d in inp.shape]
+        shape = list(check_input_shape([d if isinstance(d, int) and d > 0 else 1 for d in inp.shape], "the ONNX model"))
         dtype = _NUMPY_TYPES.get(inp.type)
         if dtype is None:
             raise InvalidInputError(f"input {inp.name!r} has type {inp.type}, which edgenas profile cannot feed")

@@ -15,23 +15,20 @@ import torch
 from torch import nn
 
 from edgenas.errors import InvalidInputError
-from edgenas.measure.base import Measurement, OpTime, check_counts
+from edgenas.measure.base import Measurement, OpTime, check_counts, check_input_shape
 from edgenas.measure.ort import time_runs_with_cpu
 
 
 def load_module(path: Path) -> tuple[nn.Module, torch.Tensor]:
     """The checkpoint's network (eval mode) and a random input of its space's shape (batch 1)."""
     from edgenas.export.checkpoint import load_checkpoint
-    from edgenas.spaces import SPACES
 
-    ckpt = load_checkpoint(path)  # foreign or corrupt files -> InvalidInputError
-    raw = torch.load(path, map_location="cpu", weights_only=True)
-    params = {k: tuple(v) if isinstance(v, list) else v for k, v in raw.get("space_params", {}).items()}
-    space = SPACES.create(ckpt.arch.space, **params)
-    shape = getattr(space, "input_shape", None)
+    ckpt = load_checkpoint(path)  # foreign, corrupt or damaged files -> InvalidInputError
+    shape = getattr(ckpt.space, "input_shape", None)
     if shape is None:
         raise InvalidInputError(f"{path}: space {ckpt.arch.space!r} does not declare an input shape to profile with")
-    return ckpt.module, torch.randn(1, *shape, generator=torch.Generator().manual_seed(0))
+    dims = check_input_shape(shape, str(path))
+    return ckpt.module, torch.randn(1, *dims, generator=torch.Generator().manual_seed(0))
 
 
 def profile_ops(module: nn.Module, example: torch.Tensor, runs: int) -> tuple[OpTime, ...]:

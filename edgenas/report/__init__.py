@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from edgenas.files import write_text
 from edgenas.report.markdown import render_markdown
 from edgenas.report.plots import plot_pareto
 from edgenas.report.summary import build_summary
@@ -14,8 +15,8 @@ from edgenas.store import SqliteStore
 def write_report(store: SqliteStore, run_dir: Path, stop_reason: str = "") -> dict:
     """Write the run folder's report files; return the summary (what ``--json`` prints)."""
     summary = build_summary(store, run_dir, stop_reason)
-    (run_dir / "report.json").write_text(json.dumps(summary, indent=2) + "\n")
-    (run_dir / "report.md").write_text(render_markdown(summary))
+    write_text(run_dir / "report.json", json.dumps(summary, indent=2) + "\n")  # each complete or not at all
+    write_text(run_dir / "report.md", render_markdown(summary))
     baseline = next(iter(store.trials(role="baseline")), None)
     title = f"{summary['task']['name']} on {summary['target'].get('name', '?')}"
     plot_pareto(store.trials(role="search"), baseline, summary["constraints"], run_dir / "pareto.png", title)

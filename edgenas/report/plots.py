@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from edgenas.files import atomic_path
 from edgenas.objectives import pareto_front
 from edgenas.trial import Cost, Metrics, Trial, TrialState
 
@@ -76,8 +77,11 @@ def plot_pareto(trials: list[Trial], baseline: Trial | None, limits: dict, path:
     ax.legend(loc="lower right", fontsize=8)
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    try:
+        with atomic_path(path) as staged:  # the format from the real name: the staged one ends in .tmp
+            fig.savefig(staged, format=Path(path).suffix.lstrip(".") or "png")
+    finally:
+        plt.close(fig)
     return path
 
 

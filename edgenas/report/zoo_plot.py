@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from edgenas.files import atomic_path
+
 _STYLE = {"fp32": ("o", "tab:blue"), "int8": ("^", "tab:green")}
 
 
@@ -47,6 +49,9 @@ def plot_zoo(summary: dict, path: Path) -> Path:
     ax.legend(loc="lower right", fontsize=8)
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    try:
+        with atomic_path(path) as staged:  # the format from the real name: the staged one ends in .tmp
+            fig.savefig(staged, format=Path(path).suffix.lstrip(".") or "png")
+    finally:
+        plt.close(fig)
     return path

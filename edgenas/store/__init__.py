@@ -3,7 +3,8 @@
 
 from __future__ import annotations
 
-from edgenas.store._sqlite import SqliteStore
+from edgenas.store._sqlite import SqliteStore, StoreWriteError
+from edgenas.store.lock import RunFolderBusy, RunLock
 from edgenas.store.run_folder import RunFolder
 
-__all__ = ["RunFolder", "SqliteStore"]
+__all__ = ["RunFolder", "RunFolderBusy", "RunLock", "SqliteStore", "StoreWriteError"]

@@ -6,6 +6,7 @@ file (or a renamed one) is one change here. The layout::
 
     RUN/
       trials.db               the store: configuration + one row per trial (SQLite, WAL)
+      search.lock             held by the search writing the folder (its pid; see edgenas.store.lock)
       config.yaml             the resolved configuration of the last invocation (readable copy)
       report.json report.md pareto.png
       best/                   model.pt (checkpoint), model.onnx, model_int8.tflite, c/ (C source)
@@ -20,12 +21,14 @@ file (or a renamed one) is one change here. The layout::
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from edgenas.errors import InvalidInputError
 from edgenas.store._sqlite import SqliteStore
+from edgenas.store.lock import RunLock
 
 
 @dataclass(frozen=True)
@@ -46,10 +49,45 @@ class RunFolder:
         """Whether a search was started here (its store exists)."""
         return self.store_path.is_file()
 
-    def open_store(self) -> SqliteStore:
-        """The run's store, created (with the folder) when absent."""
+    @property
+    def wal_path(self) -> Path:
+        """SQLite's write-ahead log beside the store (a killed search leaves it)."""
+        return self.path / f"{self.store_path.name}-wal"
+
+    @property
+    def lock_file(self) -> Path:
+        return self.path / "search.lock"
+
+    def open_store(self, *, exclusive: bool = False) -> SqliteStore:
+        """The run's store, created (with the folder) when absent.
+
+        ``exclusive``: first take the folder's lock (:class:`RunFolderBusy` when another search
+        holds it), held until the store is closed or the process ends.
+        """
         self.path.mkdir(parents=True, exist_ok=True)
-        return SqliteStore(self.store_path)
+        lock = self.lock() if exclusive else None
+        try:
+            store = SqliteStore(self.store_path)
+        except BaseException:
+            if lock is not None:
+                lock.release()
+            raise
+        if lock is not None:
+            store.hold_until_close(lock.release)
+        return store
+
+    def read_store(self) -> SqliteStore:
+        """The run's store, read-only (works on an archived, read-only folder; writes nothing)."""
+        return SqliteStore(self.require().store_path, read_only=True)
+
+    def lock(self) -> RunLock:
+        """Take the folder's exclusive lock (see :mod:`edgenas.store.lock`); the folder must exist."""
+        return RunLock.acquire(self.lock_file, self.path)
+
+    def check_unlocked(self) -> None:
+        """Raise :class:`RunFolderBusy` if another process holds the folder now (nothing is kept or created)."""
+        if self.lock_file.is_file() and os.access(self.path, os.W_OK):
+            self.lock().release()
 
     def require(self) -> RunFolder:
         """This folder, or a clear error when it holds no search."""
@@ -61,7 +99,7 @@ class RunFolder:
 
     def read_config(self) -> dict[str, Any]:
         """The configuration stored when the search started (an error when there is none)."""
-        with SqliteStore(self.require().store_path) as store:
+        with self.read_store() as store:
             config = store.read_config()
         if not config:
             raise InvalidInputError(f"{self.store_path} holds no search configuration")

@@ -36,6 +36,13 @@ MEL_HIGH_HZ = 4000.0
 N_MFCC = 10
 LOG_FLOOR = 1e-6
 MFCC_SHAPE = (N_FRAMES, N_MFCC)
+#: Sample rates edgenas reads (telephone 8 kHz and below down to 1 kHz, studio rates up to 384 kHz). The
+#: rate is a header field: resampling from a crafted one (2^31 - 1 Hz) would need a filter of billions of taps.
+MIN_SAMPLE_RATE_HZ = 1_000
+MAX_SAMPLE_RATE_HZ = 384_000
+#: Longest recording read (background-noise files are about a minute), and the largest WAV file.
+MAX_WAV_SECONDS = 600
+MAX_WAV_BYTES = 256 * 1024 * 1024
 
 
 def _hz_to_mel(f_hz: np.ndarray | float) -> np.ndarray:
@@ -143,8 +150,20 @@ def _to_float(samples: np.ndarray) -> np.ndarray:
     return np.clip(np.nan_to_num(audio), -1.0, 1.0)
 
 
+def check_sample_rate(sample_rate: int, name: str = "the audio") -> int:
+    """The sample rate, if edgenas can resample from it (see :data:`MIN_SAMPLE_RATE_HZ`)."""
+    if not MIN_SAMPLE_RATE_HZ <= int(sample_rate) <= MAX_SAMPLE_RATE_HZ:
+        raise InvalidInputError(
+            f"{name} has a sample rate of {int(sample_rate):,} Hz; edgenas reads "
+            f"{MIN_SAMPLE_RATE_HZ:,} to {MAX_SAMPLE_RATE_HZ:,} Hz (a damaged header, or convert the file)"
+        )
+    return int(sample_rate)
+
+
 def decode_wav(data: bytes, *, name: str = "<bytes>") -> tuple[np.ndarray, int]:
     """Like :func:`read_wav`, for WAV bytes already in memory (e.g. ``espeak-ng --stdout``)."""
+    if len(data) > MAX_WAV_BYTES:
+        raise InvalidInputError(f"{name} is {len(data):,} B; edgenas reads WAV files of at most {MAX_WAV_BYTES:,} B")
     try:
         with warnings.catch_warnings():
             # Streamed WAVs (espeak-ng --stdout) carry a placeholder length; scipy warns and reads
@@ -157,7 +176,12 @@ def decode_wav(data: bytes, *, name: str = "<bytes>") -> tuple[np.ndarray, int]:
         ) from exc
     if samples.size == 0:
         raise InvalidInputError(f"{name} contains no audio samples")
-    return _to_float(samples), int(sample_rate)
+    rate = check_sample_rate(sample_rate, name)
+    if samples.shape[0] > MAX_WAV_SECONDS * rate:
+        raise InvalidInputError(
+            f"{name} lasts {samples.shape[0] / rate:,.0f} s; edgenas reads recordings of at most {MAX_WAV_SECONDS} s"
+        )
+    return _to_float(samples), rate
 
 
 def read_wav(path: Path) -> tuple[np.ndarray, int]:
@@ -169,11 +193,16 @@ def read_wav(path: Path) -> tuple[np.ndarray, int]:
     """
     path = Path(path)
     try:
-        data = path.read_bytes()
+        if path.stat().st_size > MAX_WAV_BYTES:
+            raise InvalidInputError(
+                f"{path} is {path.stat().st_size:,} B; edgenas reads WAV files of at most {MAX_WAV_BYTES:,} B"
+            )
+        with open(path, "rb") as f:
+            data = f.read(MAX_WAV_BYTES + 1)
     except FileNotFoundError as exc:
         raise MissingDataError(f"WAV file {path} does not exist") from exc
     except OSError as exc:
-        raise InvalidInputError(f"cannot read WAV file {path}: {exc}") from exc
+        raise InvalidInputError(f"cannot read WAV file {path}: {exc.strerror or type(exc).__name__}") from exc
     return decode_wav(data, name=str(path))
 
 
@@ -187,8 +216,11 @@ def fit_to_one_second(audio: np.ndarray, sample_rate: int) -> np.ndarray:
     audio = np.asarray(audio, dtype=np.float32)
     if audio.ndim != 1:
         raise InvalidInputError(f"expected mono audio (1-D array), got shape {audio.shape}")
-    if sample_rate <= 0:
-        raise InvalidInputError(f"sample rate must be positive, got {sample_rate} Hz")
+    check_sample_rate(sample_rate)
+    if audio.shape[0] > MAX_WAV_SECONDS * sample_rate:
+        raise InvalidInputError(
+            f"the audio lasts {audio.shape[0] / sample_rate:,.0f} s; edgenas reads at most {MAX_WAV_SECONDS} s"
+        )
     if sample_rate != SAMPLE_RATE_HZ:
         g = math.gcd(int(sample_rate), SAMPLE_RATE_HZ)
         audio = scipy.signal.resample_poly(audio, SAMPLE_RATE_HZ // g, int(sample_rate) // g).astype(np.float32)

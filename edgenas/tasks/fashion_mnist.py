@@ -13,7 +13,9 @@ class-stratified with the same seed) make a search on two CPU cores affordable.
 from __future__ import annotations
 
 import gzip
+import math
 import struct
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +32,8 @@ FILES = {
     "test_images": "t10k-images-idx3-ubyte.gz",
     "test_labels": "t10k-labels-idx1-ubyte.gz",
 }
+#: Most (uncompressed) bytes one IDX file may hold: four times the training images of Fashion-MNIST.
+MAX_IDX_BYTES = 200 * 1024 * 1024
 _IMAGES_MAGIC = 2051  # IDX: unsigned bytes, 3 dimensions
 _LABELS_MAGIC = 2049  # IDX: unsigned bytes, 1 dimension
 
@@ -39,21 +43,25 @@ def read_idx(path: Path) -> np.ndarray:
     opener = gzip.open if path.suffix == ".gz" else open
     try:
         with opener(path, "rb") as f:
-            raw = f.read()
-    except (OSError, EOFError) as exc:
+            raw = f.read(MAX_IDX_BYTES + 1)  # bounded: a few KB of gzip can inflate to gigabytes
+    except (OSError, EOFError, zlib.error) as exc:
         raise InvalidInputError(f"{path}: not a readable IDX file ({exc})") from None
+    if len(raw) > MAX_IDX_BYTES:
+        raise InvalidInputError(f"{path}: more than {MAX_IDX_BYTES:,} B of data; Fashion-MNIST's largest file holds 47 MB")
     if len(raw) < 8:
         raise InvalidInputError(f"{path}: too short to be an IDX file")
     magic, n = struct.unpack(">II", raw[:8])
     shape: tuple[int, ...]
     if magic == _IMAGES_MAGIC:
+        if len(raw) < 16:
+            raise InvalidInputError(f"{path}: too short to be an IDX image file")
         rows, cols = struct.unpack(">II", raw[8:16])
         shape, offset = (n, rows, cols), 16
     elif magic == _LABELS_MAGIC:
         shape, offset = (n,), 8
     else:
         raise InvalidInputError(f"{path}: IDX magic number {magic} is neither images ({_IMAGES_MAGIC}) nor labels")
-    count = int(np.prod(shape))
+    count = math.prod(shape)  # Python integers: a crafted header cannot overflow it
     if len(raw) - offset != count:
         raise InvalidInputError(f"{path}: header says {count} bytes of data, file holds {len(raw) - offset}")
     return np.frombuffer(raw, dtype=np.uint8, offset=offset).reshape(shape)
@@ -94,6 +102,8 @@ def load_fashion_mnist(
             raise InvalidInputError(f"{name} must be a positive number of images, got {value}")
     arrays = {key: read_idx(folder / name) for key, name in FILES.items()}
     for split in ("train", "test"):
+        if arrays[f"{split}_images"].shape[1:] != (28, 28) or arrays[f"{split}_images"].ndim != 3:
+            raise InvalidInputError(f"{folder / FILES[f'{split}_images']}: expected 28 x 28 images (Fashion-MNIST)")
         if len(arrays[f"{split}_images"]) != len(arrays[f"{split}_labels"]):
             raise InvalidInputError(f"{folder}: {split} images and labels differ in number")
     if val_size >= len(arrays["train_labels"]):

@@ -31,6 +31,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+#: Largest image read (pixels, width x height): 4096 x 4096. The size is a header field, and a 48 KB PNG
+#: can declare 20000 x 20000 pixels (a decompression bomb), so it is checked before the pixels are decoded.
+MAX_IMAGE_PIXELS = 4096 * 4096
 EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
 _GREY_MODES = ("1", "L", "LA", "I", "I;16", "F")
 
@@ -65,8 +68,6 @@ def load_image_folder(
         EmptyClassError: a class folder has no image.
         InvalidInputError: an image cannot be read, or fewer than two classes.
     """
-    from PIL import Image, UnidentifiedImageError
-
     root = Path(data_dir)
     if not root.is_dir():
         raise MissingDataError(f"--data {root}: not a folder (expected one sub-folder of images per class)")
@@ -84,16 +85,11 @@ def load_image_folder(
     if not 0 <= val_fraction < 1 or not 0 <= test_fraction < 1 or val_fraction + test_fraction >= 1:
         raise InvalidInputError(f"val_fraction {val_fraction} and test_fraction {test_fraction} must leave images to train on")
 
-    images: list[Image.Image] = []
+    images: list[PilImage] = []
     labels: list[int] = []
     for label, paths in enumerate(files.values()):
         for path in paths:
-            try:
-                with Image.open(path) as im:
-                    im.load()
-                    images.append(im.copy())
-            except (UnidentifiedImageError, OSError) as exc:
-                raise InvalidInputError(f"{path}: not a readable image ({exc})") from None
+            images.append(read_image(path))
             labels.append(label)
 
     sizes = Counter((im.height, im.width) for im in images)
@@ -128,6 +124,27 @@ def load_image_folder(
         feature_std=std,
         source=f"image folder {root}: {note}; split class-stratified (seed {seed})",
     )
+
+
+def read_image(path: Path) -> PilImage:
+    """One image file, decoded, or one clear error: unreadable, not an image, or larger than
+    :data:`MAX_IMAGE_PIXELS` (checked on the header, before the pixels are decompressed)."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as im:
+            width, height = im.size
+            if width < 1 or height < 1 or width * height > MAX_IMAGE_PIXELS:
+                raise InvalidInputError(
+                    f"{path}: {width} x {height} pixels; edgenas reads images of 1 to {MAX_IMAGE_PIXELS:,} pixels "
+                    "(a damaged file, a decompression bomb, or resize it)"
+                )
+            im.load()
+            return im.copy()
+    except Image.DecompressionBombError:  # Pillow's own bound, met before ours when the header is absurd
+        raise InvalidInputError(f"{path}: declares more pixels than any image edgenas reads (a decompression bomb?)") from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:  # Pillow's plugins raise all of these
+        raise InvalidInputError(f"{path}: not a readable image ({str(exc)[:160]})") from None
 
 
 def _as_array(image: PilImage, mode: str, size: tuple[int, int]) -> np.ndarray:

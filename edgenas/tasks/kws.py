@@ -456,11 +456,32 @@ def _save_atomic(path: Path, arrays: dict[str, np.ndarray]) -> None:
         raise
 
 
+#: Most bytes the synthetic-data cache may unpack to (the default data set is about 15 MB).
+MAX_CACHE_BYTES = 1 << 30
+
+
+def _check_npz_sizes(path: Path) -> None:
+    """Raise ``ValueError`` when an array in the ``.npz`` declares more data than its member holds
+    (NumPy allocates the declared size before reading) or the members unpack beyond :data:`MAX_CACHE_BYTES`."""
+    with zipfile.ZipFile(path) as archive:
+        members = archive.infolist()
+        if sum(m.file_size for m in members) > MAX_CACHE_BYTES:
+            raise ValueError(f"unpacks to more than {MAX_CACHE_BYTES:,} B")
+        for member in members:
+            with archive.open(member) as f:
+                version = np.lib.format.read_magic(f)
+                read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+                shape, _, dtype = read_header(f)
+                if math.prod(shape) * dtype.itemsize > member.file_size:
+                    raise ValueError(f"{member.filename} declares {shape} {dtype} in {member.file_size:,} B")
+
+
 def _load_cache(path: Path, params: dict) -> dict[str, np.ndarray] | None:
     """The cached arrays, or None if the file is missing, corrupt or from other parameters."""
     if not path.is_file():
         return None
     try:
+        _check_npz_sizes(path)
         with np.load(path, allow_pickle=False) as npz:
             arrays = {k: npz[k] for k in npz.files}
         n = arrays["labels"].shape[0]
@@ -610,6 +631,7 @@ def _is_wav(path: Path) -> bool:
 
 
 def _resample_16k(audio: np.ndarray, rate_hz: int) -> np.ndarray:
+    A.check_sample_rate(rate_hz)
     if rate_hz == A.SAMPLE_RATE_HZ:
         return audio
     g = math.gcd(rate_hz, A.SAMPLE_RATE_HZ)

@@ -9,7 +9,10 @@ Each (strategy, seed) runs the real :class:`~edgenas.experiment.Experiment` loop
 search: cost, limits, evaluator, store) with a table evaluator and a table latency, so one query
 is one *evaluated* candidate: infeasible candidates are costed, recorded and not counted, as in a
 real search where they are never trained. The exact constrained optimum is read off the table, so
-each run's regret (optimum minus best accuracy found so far) is exact.
+each run's regret (optimum minus best accuracy found so far) is exact. So the tables are checked
+before anything runs: a negative, zero or non-finite latency, an accuracy outside 0-100 %, or
+too few architectures would make the "exact" optimum nonsense (a blank cell is a row not
+measured, and left out). Every count a flag sets is bounded before memory is taken for it.
 
 >>> from edgenas.workflows.bench import BenchConfig, run_bench          # doctest: +SKIP
 >>> summary = run_bench(BenchConfig(latency_ms=10, strategies=("random", "local"), seeds=5))
@@ -23,7 +26,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import SupportsFloat
+from typing import Any, SupportsFloat
 
 import numpy as np
 
@@ -31,8 +34,9 @@ from edgenas.arch import Arch
 from edgenas.errors import InvalidInputError
 from edgenas.evaluators.base import Evaluator
 from edgenas.evaluators.fbnet_proxy import FbnetCapacityEvaluator, block_macs, exact_optimum
-from edgenas.evaluators.table import TableEvaluator
+from edgenas.evaluators.table import DATASET_COLUMNS, TableEvaluator
 from edgenas.experiment import CostFunction, Experiment
+from edgenas.files import atomic_path, check_writable, write_text
 from edgenas.hardware.fbnet_lut import METRICS, FbnetLutCost, read_fbnet_lut
 from edgenas.hardware.table import TableLatency
 from edgenas.objectives import Limits, hypervolume_2d
@@ -40,6 +44,7 @@ from edgenas.settings import shared_data_dir
 from edgenas.spaces import SPACES, SearchSpace
 from edgenas.store import SqliteStore
 from edgenas.strategies import STRATEGIES
+from edgenas.tables import BLANK, MeasuredTable, read_table
 from edgenas.trial import Trial, TrialState
 
 #: Query counts at which regret is reported (those above ``--queries`` are dropped, ``--queries`` added).
@@ -57,6 +62,15 @@ FBNET_CLASSES = {"cifar100": 100, "cifar10": 10}
 TIE = 1e-9
 #: What ``--objectives`` accepts: the single objective (regret), or accuracy and latency (hypervolume too).
 OBJECTIVES = (("accuracy",), ("accuracy", "latency"))
+#: Upper bounds of the counts the flags set, checked before anything is allocated (a regret
+#: curve is seeds x queries floats; seeds x jobs chunks are listed up front). Far above any
+#: useful benchmark: NB201 has 15,625 architectures, and 20 seeds already give tight means.
+MAX_QUERIES = 100_000
+MAX_SEEDS = 1_000
+MAX_JOBS = 256
+#: Fewest architectures the two tables must share: with fewer, enumeration finds the optimum
+#: and a comparison of strategies says nothing.
+MIN_TABLE_ARCHS = 10
 
 
 @dataclass(frozen=True)
@@ -111,6 +125,14 @@ class BenchConfig:
             raise InvalidInputError(f"--batch must be at least 1, got {self.batch}")
         if self.jobs < 1:
             raise InvalidInputError(f"--jobs must be at least 1, got {self.jobs}")
+        for flag, value, most, what in (
+            ("--queries", self.queries, MAX_QUERIES, "evaluated candidates per run"),
+            ("--seeds", self.seeds, MAX_SEEDS, "runs per strategy"),
+            ("--jobs", self.jobs, MAX_JOBS, "worker processes"),
+            ("--batch", self.batch, MAX_QUERIES, "candidates per round"),
+        ):
+            if value > most:
+                raise InvalidInputError(f"{flag} {value}: at most {most:,} {what}")
         if self.latency_ms is not None and not self.latency_ms > 0:
             raise InvalidInputError(f"--latency-ms must be positive, got {self.latency_ms}")
         if self.energy_mj is not None and not self.energy_mj > 0:
@@ -265,6 +287,7 @@ def _num(x: SupportsFloat) -> float | None:
 def run_bench(config: BenchConfig, progress: Callable[[str], None] | None = None) -> dict[str, object]:
     """Run every strategy for every seed; write ``bench.json``, ``bench.md`` and ``regret.png`` to ``config.out``."""
     config.validate()
+    check_writable(config.out, "--out", folder=True)  # before any table is read
     say = progress or (lambda message: None)
     problem = fbnet_problem(config) if config.space == "fbnet" else nb201_problem(config)
     optimum = problem.optimum
@@ -309,8 +332,8 @@ def run_bench(config: BenchConfig, progress: Callable[[str], None] | None = None
         "out": str(config.out),
     }
     config.out.mkdir(parents=True, exist_ok=True)
-    (config.out / "bench.json").write_text(json.dumps(summary, indent=2) + "\n")
-    (config.out / "bench.md").write_text(markdown(summary))
+    write_text(config.out / "bench.json", json.dumps(summary, indent=2) + "\n")
+    write_text(config.out / "bench.md", markdown(summary))
     plot(results, config, optimum, config.out / "regret.png")
     return summary
 
@@ -383,7 +406,26 @@ def nb201_problem(config: BenchConfig) -> Problem:
     space = SPACES.create(config.space)
     evaluator = TableEvaluator(space, accuracy_csv, config.resolved_dataset())
     cost = TableLatency(latency_csv, config.device, key=space.describe)
+    check_values(
+        read_table(accuracy_csv, flag="--accuracy-table", what="accuracy table"),
+        config.resolved_dataset(),
+        "dataset",
+        "an accuracy is a percentage from 0 to 100",
+        aliases=DATASET_COLUMNS,
+        lowest_allowed=True,
+        highest=100.0,
+    )
+    check_values(cost.table(), config.device, "device", "a latency is a positive number of ms")
     accuracy, latency = evaluator.load(), cost.load()
+    shared = len(accuracy.keys() & latency.keys())
+    if shared < MIN_TABLE_ARCHS or config.queries > shared:
+        measured = f"{accuracy_csv} and {latency_csv} have {shared:,} measured architectures in common"
+        if shared < MIN_TABLE_ARCHS:
+            raise InvalidInputError(f"{measured}; a benchmark needs at least {MIN_TABLE_ARCHS} (with fewer, enumeration wins)")
+        raise InvalidInputError(
+            f"--queries {config.queries}: {measured}, so no run can evaluate more distinct candidates; "
+            f"pass --queries {shared} or fewer"
+        )
     best_arch, optimum, feasible = constrained_optimum(accuracy, latency, config.latency_ms)
     tables: dict[str, str | None] = {"accuracy": str(accuracy_csv), "latency": str(latency_csv)}
     points = [(acc, latency[a]) for a, acc in accuracy.items() if a in latency]
@@ -392,8 +434,25 @@ def nb201_problem(config: BenchConfig) -> Problem:
     # A hair outside the worst point, so that it too dominates a (thin) area.
     reference = (min(acc for acc, _ in points) - TIE, config.latency_ms or max(ms for _, ms in points) * (1 + 1e-9))
     front = TrueFront(_front_size(points), hypervolume_2d(points, reference), reference)
-    return Problem(
-        space, evaluator, cost, "accuracy", optimum, best_arch, latency[best_arch], feasible, len(accuracy), tables, front
+    return Problem(space, evaluator, cost, "accuracy", optimum, best_arch, latency[best_arch], feasible, shared, tables, front)
+
+
+def check_values(
+    table: MeasuredTable, name: str, what: str, rule: str, *, aliases: dict[str, str] | None = None, **bounds: Any
+) -> None:
+    """Refuse a table whose ``name`` column holds a value no measurement can have (``bounds``: as
+    ``MeasuredTable.invalid_rows`` takes them); the error names the first such row and its column.
+    Blank cells are rows not measured, and pass."""
+    bad = {why: rows for why, rows in table.invalid_rows(name, what, aliases=aliases, **bounds).items() if why != BLANK}
+    if not bad:
+        return
+    why, rows = min(bad.items(), key=lambda item: int(item[1][0]))
+    more = sum(len(r) for r in bad.values()) - 1
+    others = f" ({more:,} more rows like it)" if more else ""
+    column = table.column_name(name, what, aliases)
+    raise InvalidInputError(
+        f"{table.path}: row {int(rows[0]) + 2}, column {column!r}: {why}{others}; {rule}. "
+        f"Correct the cell, or leave it blank where nothing was measured"
     )
 
 
@@ -423,9 +482,10 @@ def fbnet_problem(config: BenchConfig) -> Problem:
     # The knapsack's budget: energy when an energy limit is given, else latency.
     on_energy = config.energy_mj is not None
     metric = f"{config.device}_energy" if on_energy else f"{config.device}_latency"
-    lut = read_fbnet_lut(lut_json)[metric]
-    block_cost = np.array([[lut[block_lut_key(*shape, g)] for g in range(len(OPS))] for shape in BLOCKS])
     keys = space.lut_keys(space.arch([0] * len(BLOCKS)))
+    needed = {block_lut_key(*shape, g) for shape in BLOCKS for g in range(len(OPS))} | {keys[0], *keys[len(BLOCKS) + 1 :]}
+    lut = checked_fbnet_lut(lut_json, [m for m in (f"{config.device}_latency", energy) if m is not None], needed)[metric]
+    block_cost = np.array([[lut[block_lut_key(*shape, g)] for g in range(len(OPS))] for shape in BLOCKS])
     fixed = sum(lut[k] for k in (keys[0], *keys[len(BLOCKS) + 1 :]))
     macs, fixed_macs = block_macs(space)
     ceiling = config.energy_mj if on_energy else config.latency_ms
@@ -467,6 +527,25 @@ def fbnet_problem(config: BenchConfig) -> Problem:
         front,
         cost(best).energy_mj,
     )
+
+
+def checked_fbnet_lut(path: Path, metrics: list[str], needed: set[str]) -> dict[str, dict[str, float]]:
+    """HW-NAS-Bench's FBNet LUT, refused in one line where it is not a readable LUT whose ``metrics``
+    price every block in ``needed`` with a finite, non-negative figure (the knapsack's optimum
+    would be nonsense otherwise). Nothing of the file is quoted: it may be any file."""
+    what = f"FBNet look-up table {path}"
+    if path.is_dir():
+        raise InvalidInputError(f"{what} is a directory, not a JSON file: pass --latency-table fbnet_lut.json")
+    lut = read_fbnet_lut(path)  # an unreadable or foreign file is one error there
+    for metric in metrics:
+        entries = lut.get(metric, {})
+        missing = len(needed - entries.keys())
+        if missing:
+            raise InvalidInputError(f"{what}: {metric} lacks {missing} of the {len(needed)} blocks of the FBNet space")
+        bad = sum(not (math.isfinite(entries[k]) and entries[k] >= 0) for k in needed)
+        if bad:
+            raise InvalidInputError(f"{what}: {bad} {metric} figures are negative or not finite")
+    return lut
 
 
 def markdown(summary: dict) -> str:
@@ -544,5 +623,6 @@ def plot(results: dict[str, dict[str, object]], config: BenchConfig, optimum: fl
     ax.grid(True, which="both", alpha=0.3)
     ax.legend()
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    with atomic_path(path) as staged:
+        fig.savefig(staged, format="png", dpi=120)
     plt.close(fig)

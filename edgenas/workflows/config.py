@@ -18,9 +18,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import yaml
-from pydantic import ConfigDict, ValidationError
+from pydantic import ConfigDict, ValidationError, field_validator
 from pydantic.dataclasses import dataclass
 
+from edgenas._yaml import safe_load
 from edgenas.errors import InvalidInputError
 from edgenas.objectives import Limits
 
@@ -76,6 +77,14 @@ class SearchConfig:
     gpus_per_trial: float = 0.0  # ray: GPUs of one candidate's task (fractions allowed)
     device: str = "auto"  # torch device of every training: auto (a GPU when there is one), cpu, cuda, cuda:N, mps
     amp: bool = False  # mixed precision on CUDA
+
+    @field_validator("out", "data", "cache_dir", "shared_data", mode="before")
+    @classmethod
+    def _not_empty(cls, value: Any) -> Any:
+        """An empty path would silently mean the current folder: refused (``--out ''`` is a slip, not a choice)."""
+        if isinstance(value, str) and not value.strip():
+            raise ValueError("an empty path; name a folder")
+        return value
 
     def __post_init__(self) -> None:
         if self.out is None:
@@ -240,7 +249,7 @@ def read_config_file(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise InvalidInputError(f"--config {path}: no such file")
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = safe_load(path.read_text(encoding="utf-8"))  # no aliases: a file cannot expand itself
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise InvalidInputError(f"--config {path} is not valid YAML ({first})") from None
@@ -270,7 +279,8 @@ def build_config(values: Mapping[str, Any], where: str = "the options") -> Searc
         error = exc.errors()[0]
         field = str(error["loc"][0]) if error.get("loc") else "?"
         value = error.get("input")
-        raise InvalidInputError(f"{where}: {option_name(field)} {value!r}: {error['msg']}") from None
+        message = str(error["msg"]).removeprefix("Value error, ")  # a validator's own words, as they are
+        raise InvalidInputError(f"{where}: {option_name(field)} {value!r}: {message}") from None
 
 
 @dataclasses.dataclass

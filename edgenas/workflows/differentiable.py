@@ -28,6 +28,7 @@ from edgenas.arch import Arch
 from edgenas.errors import InvalidInputError
 from edgenas.evaluators import EvaluatorContext
 from edgenas.experiment import Experiment, Progress
+from edgenas.files import write_text
 from edgenas.report import plot_pareto, write_report
 from edgenas.spaces import KwsSpace
 from edgenas.store import RunFolder
@@ -175,7 +176,7 @@ def run_differentiable(
             "history": result.history,
             "probabilities": result.probabilities,
         }
-        run.differentiable_json.write_text(json.dumps(summary["differentiable"], indent=2) + "\n")
+        write_text(run.differentiable_json, json.dumps(summary["differentiable"], indent=2) + "\n")
         summaries.append(summary)
         derived_trials.append(trial)
         rows.append(_row(latency_limit, trial, result))
@@ -185,8 +186,8 @@ def run_differentiable(
     chosen = {**chosen, "resources": resources}
     if config.sweep:
         sweep = {"latency_loss": config.latency_loss, "epochs": config.epochs, "rows": rows, "resources": resources}
-        top.sweep_json.write_text(json.dumps(sweep, indent=2) + "\n")
-        top.sweep_md.write_text(sweep_markdown(sweep))
+        write_text(top.sweep_json, json.dumps(sweep, indent=2) + "\n")
+        write_text(top.sweep_md, sweep_markdown(sweep))
         done = [t for t in derived_trials if t.state is TrialState.COMPLETE]
         plot_pareto(done, baseline, {}, top.sweep_pareto_png, f"differentiable sweep on {target.name}: derived models")
         chosen["sweep"] = rows

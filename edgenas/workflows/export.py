@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from edgenas.errors import InvalidInputError
+from edgenas.files import OutputError, atomic_path, check_writable
 from edgenas.store import RunFolder
 from edgenas.trial import Trial, TrialState
 
@@ -76,9 +77,8 @@ def weights_for_trial(
             raise InvalidInputError(f"{best} not found: the search exports its best model when it finishes")
         return TrialWeights("best", best, best.parent)
     from edgenas.export.checkpoint import load_checkpoint
-    from edgenas.store import SqliteStore
 
-    with SqliteStore(run.require().store_path) as store:
+    with run.read_store() as store:  # read-only: an archived, read-only run folder exports too
         trial = _find(store.trials(), trial_id)
     if trial.state is not TrialState.COMPLETE:
         why = f"it broke {', '.join(trial.violations)}" if trial.violations else (trial.error or trial.state.value)
@@ -140,15 +140,11 @@ def _retrain(
     evaluator = TrainEvaluator(space, data, epochs=epochs, seed=seed, device=device, amp=bool(training.get("amp", False)))
     with torch_threads(training.get("threads")):
         trained = evaluator.train(trial.arch)
-    path = save_checkpoint(
-        folder / RunFolder(run_dir).best_checkpoint.name,
-        trained.module.cpu(),
-        trial.arch,
-        space.params(),
-        data.classes,
-        data.feature_mean,
-        data.feature_std,
-    )
+    path = folder / RunFolder(run_dir).best_checkpoint.name
+    with atomic_path(path) as staged:  # a kill or a full disk never leaves half a checkpoint
+        save_checkpoint(
+            staged, trained.module.cpu(), trial.arch, space.params(), data.classes, data.feature_mean, data.feature_std
+        )
     stored = trial.metrics.accuracy if trial.metrics is not None else None
     return TrialWeights(trial_id, path, folder, True, trained.metrics.accuracy, stored)
 
@@ -197,8 +193,11 @@ def export_trial(
     """
     if fmt not in FORMATS:
         raise InvalidInputError(f"unknown --format {fmt!r}. Accepted: {', '.join(FORMATS)}.")
+    if calibration_clips < 1:
+        raise InvalidInputError(f"--calibration-clips must be at least 1 training clip, got {calibration_clips}")
     run_dir = Path(run_dir)
     config = RunFolder(run_dir).read_config()
+    check_export_destination(RunFolder(run_dir), trial, fmt, out, retrain=retrain)
     from edgenas.export.checkpoint import load_checkpoint
 
     weights = weights_for_trial(run_dir, config, trial, retrain=retrain, say=say, device=device)
@@ -240,6 +239,21 @@ def export_trial(
     else:
         problems = _export_tflite(ck.module, config, weights, fmt, out, calibration_clips, result, say)
     return ExportOutcome(result, problems)
+
+
+def check_export_destination(run: RunFolder, trial: str, fmt: str, out: Path | None, *, retrain: bool = False) -> None:
+    """Refuse, before loading or training anything, an export that could not be written: ``--out``
+    unwritable, or (without ``--out``) a run folder that cannot be written, such as an archived one."""
+    if retrain and trial != "best":  # retrained weights are kept in the run folder, whatever --out says
+        check_writable(run.trial_dir(trial), "--retrain", folder=True)
+    if out is not None:
+        check_writable(out, "--out", folder=fmt == "c")
+        return
+    folder = run.best_dir if trial == "best" else run.trial_dir(trial)
+    try:
+        check_writable(folder, "--out", folder=True)
+    except OutputError as exc:
+        raise OutputError(f"{exc}; the export goes into the run folder unless --out names another place") from None
 
 
 def _export_tflite(
@@ -320,6 +334,8 @@ def verify_model(model: Path, target: str = "cortex-m7", data: Path | None = Non
     from edgenas.export.verify import read_model_bytes, verify_tflite
     from edgenas.hardware.target import load_target
 
+    if clips < 1:
+        raise InvalidInputError(f"--clips must be at least 1 test clip, got {clips}")
     model = Path(model)
     info = inspect_tflite(read_model_bytes(model))  # a corrupt file fails here, before anything is loaded
     board = load_target(target)

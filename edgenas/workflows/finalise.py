@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from edgenas.experiment import Experiment
+from edgenas.files import atomic_path
 from edgenas.store import RunFolder, SqliteStore
 from edgenas.tasks import TaskData, extra_test_splits
 from edgenas.trial import Trial, TrialState
@@ -53,7 +54,8 @@ def finalise(
     if trial.role == "search" and config.export:
         module = trained.module.cpu()  # exported from the CPU, whichever device trained it
         params, mean, std = space.params(), data.feature_mean, data.feature_std
-        save_checkpoint(run.best_checkpoint, module, trial.arch, params, data.classes, mean, std)
+        with atomic_path(run.best_checkpoint) as staged:  # a kill or a full disk never leaves half a checkpoint
+            save_checkpoint(staged, module, trial.arch, params, data.classes, mean, std)
         example = torch.from_numpy(data.val.x[:8].copy())
         export_onnx(module, example, run.best_onnx)
         extra["onnx_max_abs_diff"] = onnx_max_abs_diff(module, run.best_onnx, example)

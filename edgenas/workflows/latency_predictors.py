@@ -3,14 +3,16 @@
 The library side of ``edgenas predictor fit`` / ``eval`` and of ``benchmarks/predictors.py``: it
 joins a space (archs -> layers) to a table (archs -> measured ms) and to the torch-free
 :mod:`edgenas.hardware.latency`. A predictor file records which table rows trained it (their keys), so
-evaluation is always on held-out architectures.
+evaluation is always on held-out architectures. It also records where that table was, for people
+to read: a predictor file is data from elsewhere, so evaluation never opens a path it names
+(:func:`evaluation_table`).
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any
 
 import numpy as np
@@ -21,6 +23,9 @@ from edgenas.hardware.latency.table import select_rows, split_rows, table_archs
 from edgenas.settings import shared_data_dir
 from edgenas.spaces import SPACES
 from edgenas.tables import MeasuredTable, read_table
+
+#: The CLI option that names a latency table (quoted in messages).
+TABLE_FLAG = "--latency-table"
 
 #: The shared table each space is measured in (``$EDGENAS_SHARED_DATA/benchmarks/``).
 DEFAULT_TABLES = {"nb201": "nb201_latency_ms.csv", "fbnet": "fbnet_cifar100_latency_ms.csv"}
@@ -34,6 +39,55 @@ def default_table(space: str, shared_data: Path | None = None) -> Path:
     if space not in DEFAULT_TABLES:
         raise InvalidInputError(f"space {space!r} has no shared latency table: pass --latency-table CSV (see docs/predictors.md)")
     return shared_data_dir(shared_data) / "benchmarks" / DEFAULT_TABLES[space]
+
+
+def evaluation_table(predictor_file: Path, info: dict[str, Any], latency_table: Path | None) -> tuple[str, Path]:
+    """The space and the table to evaluate a predictor file on: ``(space, table)``.
+
+    The file's ``info`` says which table trained it, but a predictor file is data from elsewhere:
+    were its word enough, any file on this machine could be read (and a line of it quoted in an
+    error). So the table is the one passed on the command line; without one, the space's shared
+    table, and only where the file says it was fitted on a table of that name (the shared one,
+    perhaps on another machine). Any other table must be named again.
+    """
+    space = info.get("space", "nb201")
+    if not isinstance(space, str) or space not in SPACES.names():
+        raise InvalidInputError(
+            f"{predictor_file}: field info.space is not a search space ({', '.join(SPACES.names())}); "
+            "write the file again with `edgenas predictor fit`"
+        )
+    device, keys = info.get("device"), info.get("train_keys")
+    bad = [
+        name
+        for name, ok in (
+            ("device", device is None or isinstance(device, str)),
+            ("train_keys", keys is None or (isinstance(keys, list) and all(isinstance(k, str) for k in keys))),
+        )
+        if not ok
+    ]
+    if bad:
+        raise InvalidInputError(
+            f"{predictor_file}: field info.{bad[0]} is malformed; write the file again with `edgenas predictor fit`"
+        )
+    if latency_table is not None:
+        return space, latency_table
+    recorded, shared = info.get("latency_table"), DEFAULT_TABLES.get(space)
+    if shared is not None and (recorded is None or (isinstance(recorded, str) and PurePath(recorded).name == shared)):
+        return space, default_table(space)
+    fitted_on = (
+        f"the {space} space has no shared latency table"
+        if shared is None
+        else f"{predictor_file} was fitted on a table other than the shared {space} one"
+    )
+    raise InvalidInputError(
+        f"{fitted_on}, and edgenas opens no file on a predictor file's word: "
+        f"pass {TABLE_FLAG} CSV (the table it was fitted on, or another)"
+    )
+
+
+def _measured(latency_ms: np.ndarray) -> np.ndarray:
+    """Which rows hold a usable latency (finite, positive ms), as a mask."""
+    return np.isfinite(latency_ms) & (latency_ms > 0)
 
 
 def device_family(device: str) -> str:
@@ -52,7 +106,7 @@ class TableData:
     @classmethod
     def load(cls, space: str, latency_table: Path) -> TableData:
         sp = SPACES.create(space)
-        table = read_table(latency_table, flag="--latency-table", what="latency table")
+        table = read_table(latency_table, flag=TABLE_FLAG, what="latency table")
         return cls(space, table, nets_of(sp, table_archs(sp, table)))
 
     def column(self, device: str) -> np.ndarray:
@@ -61,6 +115,10 @@ class TableData:
 
     def pick(self, rows: np.ndarray | list[int]) -> list[Net]:
         return [self.nets[i] for i in rows]
+
+    def dropped(self, device: str) -> dict[str, int]:
+        """How many rows of ``device``'s column no predictor learns from, by why (blank, not finite, not positive)."""
+        return {why: len(rows) for why, rows in self.table.invalid_rows(device, "latency column").items()}
 
 
 def fit_predictor(
@@ -88,6 +146,7 @@ def fit_predictor(
         "train_size": int(train_size),
         "seed": int(seed),
         "train_keys": [data.table.keys[i] for i in train],
+        "dropped_rows": data.dropped(device),
     }
     if isinstance(predictor, FewShotPredictor):
         family = device_family(device)
@@ -96,7 +155,7 @@ def fit_predictor(
             raise InvalidInputError(
                 f"--kind fewshot needs other devices in {data.table.path} to learn from; it has only {device!r}'s family"
             )
-        pool = np.flatnonzero(np.all([np.isfinite(data.column(d)) for d in sources], axis=0))
+        pool = np.flatnonzero(np.all([_measured(data.column(d)) for d in sources], axis=0))
         rng = np.random.default_rng([seed, 1])
         chosen = np.sort(rng.choice(pool, size=min(source_size, len(pool)), replace=False))
         predictor.pretrain(data.pick(chosen), {d: data.column(d)[chosen] for d in sources})

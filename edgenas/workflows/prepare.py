@@ -4,10 +4,17 @@
 applied), builds the space for the data and removes the choices the target cannot run natively.
 ``open_run`` then opens the run folder's store: a new run records the configuration that
 defines it; a resumed one must match it, and a mismatch names the stored value and the new one.
+
+One search at a time writes a run folder: ``open_run`` takes the folder's lock (released when
+the store closes or the process ends, however it ends), and ``check_run_folder`` already refuses,
+before any data is prepared, a folder another search holds, or an output that cannot be written.
+A resume also refuses a store that lost what the folder says it held (its ``-wal`` file missing
+or damaged), rather than silently starting the search over.
 """
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -16,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from edgenas.errors import InvalidInputError
+from edgenas.files import check_writable, write_text
 from edgenas.hardware import Target, load_target
 from edgenas.objectives import Limits
 from edgenas.spaces import SearchSpace, filter_by_ops, space_for, space_from_config
@@ -89,7 +97,10 @@ def prepare(config: SearchConfig, say: Callable[[str], None], watch: Stopwatch |
 
 
 def check_run_folder(run: RunFolder, resume: bool) -> None:
-    """A new search needs an empty folder; ``--resume`` needs one that holds a search."""
+    """A new search needs an empty folder; ``--resume`` needs one that holds a search; either needs
+    a folder it can write that no other search is using."""
+    check_writable(run.path, "--out", folder=True)
+    run.check_unlocked()
     if run.holds_search() and not resume:
         raise InvalidInputError(f"{run.path} already holds a search: pass --resume to continue it, or choose another --out")
     if resume and not run.holds_search():
@@ -100,10 +111,15 @@ def open_run(prepared: Prepared, extra_identity: dict[str, Any] | None = None) -
     """The run's store: a new run records its configuration; a resumed one must match it."""
     config, space, data = prepared.config, prepared.space, prepared.data
     run = prepared.run
-    store = run.open_store()
+    had_wal = run.wal_path.is_file()  # before opening: opening creates one
+    store = run.open_store(exclusive=True)
     try:
         identity = {**config.identity(), "data_sha1": data.fingerprint(), **(extra_identity or {})}
         stored = store.read_config()
+        if config.resume:
+            _check_nothing_lost(run, stored, store, had_wal)
+        elif stored is not None:  # another search created it while this one prepared its data
+            raise InvalidInputError(f"{run.path} already holds a search: pass --resume to continue it, or choose another --out")
         if stored is None:
             store.write_config(
                 {
@@ -120,23 +136,65 @@ def open_run(prepared: Prepared, extra_identity: dict[str, Any] | None = None) -
             )
         else:
             _check_resume(run.path, stored, identity, space)
-        run.config_file.write_text(config.to_yaml(), encoding="utf-8")
+        write_text(run.config_file, config.to_yaml())
     except BaseException:
         store.close()
         raise
     return store
 
 
+def _check_nothing_lost(run: RunFolder, stored: dict[str, Any] | None, store: SqliteStore, had_wal: bool) -> None:
+    """Refuse a resume whose store lacks what the run folder shows it held: the trials of a search
+    killed before its store was checkpointed live in ``trials.db-wal``, and a copy of ``trials.db``
+    alone (or a damaged ``-wal``) would silently train everything again."""
+    if stored is None and run.config_file.is_file():
+        lost = "holds no search configuration, but config.yaml shows a search was started here"
+    elif stored is not None and not store.trials(role="search") and _had_trials(run):
+        lost = "holds no trials, but the report or best/ shows the search had some"
+    else:
+        return
+    wal = run.wal_path.name
+    present = "is damaged" if had_wal else "is missing"
+    raise InvalidInputError(
+        f"--resume: {run.store_path} {lost}: its trials were kept in {wal}, which {present}; copy trials.db together "
+        f"with {wal} from the original folder, or start a new search with another --out"
+    )
+
+
+def _had_trials(run: RunFolder) -> bool:
+    """Whether files beside the store show finished search trials (a report counting some, a best model)."""
+    if run.best_checkpoint.is_file():
+        return True
+    try:
+        report = json.loads(run.report_json.read_text(encoding="utf-8"))
+        counts = report["search"]["trials"]
+        return isinstance(counts, dict) and sum(int(n) for n in counts.values()) > 0
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+
+
+#: Options the task's data are made from: when one changed, so did the data's fingerprint.
+_DATA_OPTIONS = ("task", "data", "seed", "train_subset")
+
+
 def _check_resume(path: Path, stored: dict[str, Any], identity: dict[str, Any], space: SearchSpace) -> None:
-    """The options that define the stored search must be the same; the error names each difference."""
+    """The options that define the stored search must be the same; the error names each difference.
+
+    A changed option is named before what follows from it: a new ``--task`` or ``--seed`` changes
+    the data and the space too, so those are not reported as causes of their own.
+    """
     before = stored.get("identity", {})
     changed = sorted(k for k in identity if before.get(k) != identity[k])
+    if any(k in changed for k in _DATA_OPTIONS):
+        changed = [k for k in changed if k != "data_sha1"]
+    options = [k for k in changed if k not in ("space", "data_sha1")]
     if stored.get("space_params") is not None or stored.get("space", space.name) != space.name:
         searched = space_from_config(stored)
-        if searched.name != space.name or searched.params() != space.params():
+        if (searched.name != space.name or searched.params() != space.params()) and not options:
             flag = searched.preset
             raise InvalidInputError(f"--resume: {path} searched the {flag} space; pass --space {flag} to continue it")
-        changed = [k for k in changed if k != "space"]  # --space auto or its explicit value: the same genes
+        if searched.name == space.name and searched.params() == space.params():
+            changed = [k for k in changed if k != "space"]  # --space auto or its explicit value: the same genes
     if changed:
         parts = []
         for key in changed:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from edgenas.errors import InvalidInputError, MissingExtraError
+from edgenas.files import write_text
 from edgenas.spaces.mbconv_named import ZOO, zoo_entry
 
 if TYPE_CHECKING:
@@ -257,7 +258,7 @@ def run_zoo(
 
         plot.parent.mkdir(parents=True, exist_ok=True)
         summary["plot"] = str(plot_zoo(summary, plot))
-    (out / "zoo.json").write_text(json.dumps(summary, indent=2) + "\n")
+    write_text(out / "zoo.json", json.dumps(summary, indent=2) + "\n")
     return summary
 
 

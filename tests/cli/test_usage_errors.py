@@ -39,6 +39,23 @@ USAGE_ERRORS = [
     pytest.param(("audit", "{tmp}/m.tflite", "--target", "npu-int9"), "Did you mean 'npu-int8'", id="bad choice (target)"),
     pytest.param(("verify", "{tmp}/absent.tflite"), "no such model file", id="missing model file"),
     pytest.param(("export", "{tmp}/absent"), "not a search run folder", id="missing run folder"),
+    pytest.param(("verify", "{tmp}/absent.tflite", "--clips", "0"), "--clips must be at least 1", id="verify no clips"),
+    pytest.param(("verify", "{tmp}/absent.tflite", "--clips", "-1"), "--clips must be at least 1", id="verify negative clips"),
+    pytest.param(
+        ("export", "{tmp}", "--format", "onnx-int8", "--calibration-clips", "0"),
+        "--calibration-clips must be at least 1",
+        id="export no calibration clips",
+    ),
+    pytest.param(
+        ("export", "{tmp}", "--calibration-clips", "-5"), "--calibration-clips must be at least 1", id="export negative clips"
+    ),
+    pytest.param(("search", "--out", "{tmp}/good.yaml"), "--out {tmp}/good.yaml: a file, not a folder", id="search out a file"),
+    pytest.param(
+        ("export", "{tmp}/run", "--format", "onnx", "--out", "{tmp}"),
+        "--out {tmp}: a folder; name the file",
+        id="export out a folder",
+    ),
+    pytest.param(("export", "{tmp}/run", "--out", "/proc/edgenas.tflite"), "--out /proc/edgenas.tflite: ", id="export out /proc"),
     pytest.param(("search", "--config", "{tmp}/absent.yaml"), "no such file", id="missing --config file"),
     pytest.param(
         ("search", "--config", "{tmp}/badkey.yaml"), "unknown option 'bugdet'. Did you mean 'budget'", id="bad config key"
@@ -68,13 +85,17 @@ def config_folder(tmp_path_factory) -> Path:
     (tmp / "badtype.yaml").write_text("budget: many\n")
     (tmp / "badyaml.yaml").write_text("budget: [3\n")
     (tmp / "list.yaml").write_text("- budget\n- 3\n")
+    from edgenas.store import RunFolder
+
+    with RunFolder(tmp / "run").open_store() as store:  # a run folder whose export is refused before any work
+        store.write_config({"identity": {"task": "kws", "target": "cortex-m7"}})
     return tmp
 
 
 @pytest.mark.parametrize(("args", "fragment"), USAGE_ERRORS)
 def test_a_usage_error_is_one_line_and_exit_2(config_folder: Path, args: tuple[str, ...], fragment: str) -> None:
     line = one_line(edgenas(*(a.replace("{tmp}", str(config_folder)) for a in args)))
-    assert fragment in line, line
+    assert fragment.replace("{tmp}", str(config_folder)) in line, line
     if "--config" not in args and not any(a.startswith("{tmp}") for a in args) and "--target" not in args:
         assert "--help" in line  # click's errors say where help is
 
@@ -149,6 +170,38 @@ def test_ctrl_c_says_what_is_kept_and_how_to_continue(tmp_path: Path, monkeypatc
     assert f"finished trials are kept in {tmp_path / 'run'}" in line and "--resume" in line
     _, line = _resolved(monkeypatch, capsys, "--out", str(tmp_path / "other"), started=False)
     assert "before the search began" in line
+
+
+def test_sigterm_says_what_is_kept_and_how_to_continue(tmp_path: Path, monkeypatch, capsys) -> None:
+    """``kill`` (or a scheduler's stop) unwinds like Ctrl-C: the store closed, one line, exit 143."""
+    import signal
+    import time
+
+    import edgenas.workflows.search as workflow
+    from edgenas.cli import run
+    from edgenas.store import RunFolder
+
+    def terminated_search(config, progress=None, status=None):
+        RunFolder(config.run_dir).open_store(exclusive=True).close()
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(30)  # the handler interrupts this at once
+        raise AssertionError("SIGTERM did not stop the search")
+
+    before = signal.getsignal(signal.SIGTERM)
+    monkeypatch.setattr(workflow, "run_search", terminated_search)
+    with pytest.raises(SystemExit) as exit_info:
+        run(["search", "--out", str(tmp_path / "run")])
+    assert exit_info.value.code == 143
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("terminated: 0 finished trials are kept in"), lines
+    assert "--resume" in lines[0]
+    assert signal.getsignal(signal.SIGTERM) is before  # an in-process caller gets its handler back
+
+
+def test_an_empty_out_is_refused_not_searched_into_the_current_folder(tmp_path: Path) -> None:
+    r = edgenas("search", "--out", "", cwd=tmp_path)
+    assert r.returncode == 2 and "--out '': an empty path" in r.stderr, r.stderr
+    assert list(tmp_path.iterdir()) == []
 
 
 # -- the per-trial log lines -------------------------------------------------------------------------

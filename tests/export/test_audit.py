@@ -236,6 +236,45 @@ def test_cli_exit_codes(tmp_path: Path, monkeypatch, capsys) -> None:
     assert code == 2 and "did you mean 'npu-int8'" in err.lower()
 
 
+# --------------------------------------------------------------------------- files that cannot be read
+
+
+def _unreadable(tmp_path: Path, name: str, how: str) -> Path:
+    """A model path that exists but cannot be read: a folder, or a file whose read fails with an I/O error."""
+    path = tmp_path / name
+    if how == "folder":
+        path.mkdir()
+    else:  # /proc/self/mem reads as EIO at offset 0, whoever runs the test (mode 000 is no obstacle to root)
+        if not Path("/proc/self/mem").exists():
+            pytest.skip("needs /proc/self/mem (Linux)")
+        path.symlink_to("/proc/self/mem")
+    return path
+
+
+@pytest.mark.parametrize("command", ["audit", "verify"])
+@pytest.mark.parametrize("how", ["folder", "io-error"])
+def test_a_model_that_cannot_be_read_is_one_line(tmp_path: Path, monkeypatch, capsys, command: str, how: str) -> None:
+    path = _unreadable(tmp_path, "m.tflite", how)
+    code, out, err = run_cli(monkeypatch, capsys, command, str(path))
+    assert code == 2 and out == "" and err.count("error:") == 1 and "Traceback" not in err, err
+    assert "m.tflite" in err and ("folder" in err if how == "folder" else "cannot read" in err)
+
+
+def test_audit_reads_onnx_through_the_same_checks(tmp_path: Path) -> None:
+    with pytest.raises(InvalidInputError, match="cannot read the model file"):
+        audit_model(_unreadable(tmp_path, "m.onnx", "io-error"), load_target("cortex-m7"))
+
+
+def test_a_model_file_beyond_the_size_bound_is_refused_before_reading(tmp_path: Path, monkeypatch) -> None:
+    from edgenas.export import audit
+
+    path = tmp_path / "big.tflite"
+    path.write_bytes(tflite_bytes([("CONV_2D", 0)]))
+    monkeypatch.setattr(audit, "MAX_MODEL_BYTES", 64)
+    with pytest.raises(InvalidInputError, match="at most 64 B"):
+        audit_model(path, load_target("cortex-m7"))
+
+
 # --------------------------------------------------------------------------- export --trial, verify
 
 

@@ -1,4 +1,5 @@
-"""The store: a version-1 store (before trials recorded their worker) is read and upgraded in place."""
+"""The store: older stores (version 1: before trials recorded their worker; 2: their device) are read
+and upgraded in place."""
 
 from __future__ import annotations
 
@@ -31,6 +32,20 @@ def test_a_version_1_store_is_upgraded_and_keeps_its_trials(tmp_path: Path) -> N
         store.put(Trial(1, Arch("toy", (0, 0)), TrialState.COMPLETE, metrics=Metrics(0.7), worker="local-12"))
     with SqliteStore(path) as store:
         assert [t.worker for t in store.trials()] == [None, "local-12"]
+        assert store._get("schema_version") == 3
+
+
+def test_a_version_2_store_gains_the_device_and_keeps_its_workers(tmp_path: Path) -> None:
+    path = tmp_path / "v2.db"
+    with sqlite3.connect(path) as db:
+        db.executescript(VERSION_1.replace("'then');", "'then', worker TEXT);").replace("'1');", "'2');"))
+        db.execute("UPDATE trials SET worker = 'local-7'")
+    with SqliteStore(path, read_only=True) as store:  # read as it is
+        assert [(t.worker, t.device) for t in store.trials()] == [("local-7", None)]
+    with SqliteStore(path) as store:
+        store.put(Trial(1, Arch("toy", (0, 0)), TrialState.COMPLETE, metrics=Metrics(0.7), worker="main", device="cuda:0"))
+    with SqliteStore(path) as store:
+        assert [(t.worker, t.device) for t in store.trials()] == [("local-7", None), ("main", "cuda:0")]
 
 
 def test_rounds_and_invocations_are_kept_beside_the_trials(tmp_path: Path) -> None:

@@ -97,10 +97,13 @@ def test_cli_fit_and_eval(monkeypatch, capsys, nb201_csv, tmp_path):
     summary = json.loads(stdout)
     assert summary["kind"] == "lgbm" and summary["held_out"]["n"] == 80
     code, stdout, err = cli(monkeypatch, capsys, "predictor", "eval", str(out), "--json")
+    assert code == 2 and "--latency-table" in err  # a table the predictor file names is never opened on its word
+    table = ("--latency-table", str(nb201_csv))
+    code, stdout, err = cli(monkeypatch, capsys, "predictor", "eval", str(out), *table, "--json")
     assert code == 0, err
     again = json.loads(stdout)
     assert again["metrics"] == summary["held_out"]
-    code, stdout, err = cli(monkeypatch, capsys, "predictor", "eval", str(out), "--device", "a")
+    code, stdout, err = cli(monkeypatch, capsys, "predictor", "eval", str(out), *table, "--device", "a")
     assert code == 0 and "Spearman" in stdout and "within ±10%" in stdout
 
 

@@ -22,6 +22,7 @@ import numpy as np
 
 from edgenas.arch import Arch
 from edgenas.errors import InvalidInputError, MissingDataError
+from edgenas.files import write_text
 from edgenas.ir import Layer
 
 #: The ``format`` field of a predictor file; anything else is not one.
@@ -125,29 +126,58 @@ def save(path: Path, predictor: LatencyPredictor, info: dict[str, Any] | None = 
         "info": info or {},
         "state": predictor.state(),
     }
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    Path(path).write_text(json.dumps(record, separators=(",", ":")) + "\n")
+    write_text(path, json.dumps(record, separators=(",", ":")) + "\n")
 
 
 def load(path: Path) -> tuple[LatencyPredictor, dict[str, Any]]:
-    """Read a predictor file written by :func:`save`: ``(predictor, info)``."""
+    """Read a predictor file written by :func:`save`: ``(predictor, info)``.
+
+    A predictor file is data from elsewhere: every field is checked before it is used, and a
+    malformed one is an :class:`InvalidInputError` naming the file and the field, never quoting
+    what the file holds. ``info`` is returned as recorded: its paths are for people to read, and
+    nothing here opens them.
+    """
+    record = _read_record(Path(path))
+    kind, params, state, info = (record.get(k) for k in ("kind", "params", "state", "info"))
     from edgenas.hardware.latency import PREDICTORS
 
-    path = Path(path)
+    if not isinstance(kind, str) or kind not in PREDICTORS.names():
+        raise InvalidInputError(f"{path}: field kind is not a predictor kind ({', '.join(PREDICTORS.names())}); {_REFIT}")
+    for name, value, optional in (("params", params, True), ("state", state, False), ("info", info, True)):
+        if not isinstance(value, dict) and not (optional and value is None):
+            raise InvalidInputError(f"{path}: field {name} is not a JSON object; {_REFIT}")
+    try:
+        predictor = PREDICTORS.create(kind, **(params or {}))
+    except Exception:  # whatever a constructor makes of crafted parameters, the file is at fault
+        raise InvalidInputError(f"{path}: field params does not fit a {kind} predictor; {_REFIT}") from None
+    try:
+        predictor.set_state(dict(state or {}))
+    except Exception:  # a missing figure, a list for a table, a corrupt LightGBM model: the file is at fault
+        raise InvalidInputError(f"{path}: field state is not a fitted {kind} predictor's; {_REFIT}") from None
+    try:
+        predictor.predict([])  # parameters are checked where they are used: use them once, on nothing
+    except Exception:
+        raise InvalidInputError(f"{path}: fields params and state do not make a {kind} predictor; {_REFIT}") from None
+    return predictor, dict(info or {})
+
+
+_REFIT = "write one with `edgenas predictor fit`"
+
+
+def _read_record(path: Path) -> dict[str, Any]:
+    """The JSON object of a predictor file, its format and version checked."""
+    if path.is_dir():
+        raise InvalidInputError(f"predictor file {path} is a directory; pass the JSON file `edgenas predictor fit` wrote")
     if not path.is_file():
         raise MissingDataError(f"predictor file {path} not found")
     try:
-        record = json.loads(path.read_text())
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise InvalidInputError(f"{path} is not a predictor file (not JSON; write one with `edgenas predictor fit`)") from None
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise InvalidInputError(f"cannot read predictor file {path}: {exc.strerror or type(exc).__name__}") from None
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+        raise InvalidInputError(f"{path} is not a predictor file (not JSON; {_REFIT})") from None
     if not isinstance(record, dict) or record.get("format") != FILE_FORMAT:
-        raise InvalidInputError(
-            f"{path} is not a predictor file (no format {FILE_FORMAT!r}; write one with `edgenas predictor fit`)"
-        )
-    if record.get("version") != FILE_VERSION:
-        raise InvalidInputError(
-            f"{path}: predictor file version {record.get('version')} is not supported (expected {FILE_VERSION})"
-        )
-    predictor = PREDICTORS.create(str(record["kind"]), **record.get("params", {}))
-    predictor.set_state(record["state"])
-    return predictor, dict(record.get("info", {}))
+        raise InvalidInputError(f"{path} is not a predictor file (no format {FILE_FORMAT!r}; {_REFIT})")
+    if record.get("version") != FILE_VERSION or isinstance(record.get("version"), bool):
+        raise InvalidInputError(f"{path}: this predictor file's version is not supported (expected {FILE_VERSION}); {_REFIT}")
+    return record

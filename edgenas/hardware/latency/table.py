@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -31,7 +31,7 @@ def parse_genes(text: str) -> list[int]:
     text = text.strip()
     try:
         value: Any = json.loads(text)
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, RecursionError):
         value = [p for p in re.split(r"[-,\s]+", text.strip("[]()")) if p]
     if isinstance(value, dict):
         value = value.get("genes")
@@ -39,18 +39,26 @@ def parse_genes(text: str) -> list[int]:
         value = [value]
     try:
         return [int(g) for g in value]
-    except (TypeError, ValueError):
-        raise InvalidInputError(f"genotype {text!r} is not a list of genes (e.g. [0,3,1] or 0-3-1)") from None
+    except (TypeError, ValueError, OverflowError):
+        raise InvalidInputError("a genotype cell is not a list of genes (e.g. [0,3,1] or 0-3-1)") from None
 
 
 def table_archs(space: Any, table: MeasuredTable) -> list[Arch]:
-    """The ``Arch`` of every row of ``table`` in ``space`` (from the genotype column, else the key)."""
+    """The ``Arch`` of every row of ``table`` in ``space`` (from the genotype column, else the key).
+
+    A cell that is not one of ``space``'s architectures is an error naming its row, never
+    quoting the cell: a table may be any file a user was handed.
+    """
     if table.genotypes is not None:
-        archs = [space.arch(parse_genes(g)) for g in table.genotypes]
-        for arch, key in zip(archs, table.keys, strict=True):
+
+        def from_genotype(cell: str) -> Arch:
+            return space.arch(parse_genes(cell))
+
+        archs = [_row(table, i, "genotype", space, from_genotype, g) for i, g in enumerate(table.genotypes)]
+        for i, (arch, key) in enumerate(zip(archs, table.keys, strict=True)):
             if _ARCH_KEY.match(key) and arch.key() != key:
                 raise InvalidInputError(
-                    f"{table.path}: genotype {list(arch.genes)} has Arch.key() {arch.key()}, not the row's {key} "
+                    f"{table.path}: row {i + 2}: the genotype's Arch.key() is not the row's {table.key_column!r} "
                     f"(another space, or another version of it?)"
                 )
         return archs
@@ -60,7 +68,18 @@ def table_archs(space: Any, table: MeasuredTable) -> list[Arch]:
             f"{table.path}: the {table.key_column!r} keys cannot be turned back into {space.name} architectures "
             f"(Arch.key() is a one-way hash): add a 'genotype' column with each row's genes as a JSON list"
         )
-    return [parse(k) for k in table.keys]
+    return [_row(table, i, repr(table.key_column), space, parse, k) for i, k in enumerate(table.keys)]
+
+
+def _row(table: MeasuredTable, index: int, column: str, space: Any, make: Callable[[str], Arch], cell: str) -> Arch:
+    """``make(cell)``, or an error naming the row (numbered as in the file, the header being row 1)."""
+    try:
+        return make(cell)
+    except (InvalidInputError, ValueError, TypeError, IndexError):
+        raise InvalidInputError(
+            f"{table.path}: row {index + 2}: the {column} cell is not an architecture of the {space.name} space "
+            f"(see docs/predictors.md for the accepted forms)"
+        ) from None
 
 
 def select_rows(table: MeasuredTable, device: str) -> np.ndarray:
