@@ -1,6 +1,7 @@
 """Which search strategy wins where? Every registered strategy on NB201 (4 devices x 2 limits) and the FBNet proxy.
 
     python benchmarks/strategies.py [--queries 300] [--seeds 20] [--strategies a,b] [--jobs 2] [--md PATH]
+    python benchmarks/strategies.py --spaces nb201 --batches 1,4,8 --queries 100 --seeds 10 --jobs 2 --md PATH
 
 NB201 problems: CIFAR-10 accuracy under a latency limit T measured on pixel3, raspi4, fpga and
 eyeriss (HW-NAS-Bench devices with different latency ranges and op costs), T = the 25th and 50th
@@ -13,6 +14,11 @@ sampled networks (no measured energy table exists); the optimum is exact (knapsa
 adds the hypervolume ratio of the found front. Each problem is one ``run_bench`` (the ``edgenas bench`` code);
 its outputs go to ``--out/<problem>/``, and the combined table to ``--md``
 (``benchmarks/strategies.md`` keeps the last full run, with its reading).
+
+``--batches 1,4,8`` runs every problem once per batch size (``edgenas bench --batch B``: B candidates
+asked before any is told, as a search with B workers asks them) and adds a table of what batching
+costs: each strategy's regret at each budget, averaged over the problems, per batch size, and in how
+many problems a batch did worse than batch 1 by more than the seed-to-seed spread.
 """
 
 from __future__ import annotations
@@ -66,6 +72,7 @@ def problems(
     objectives: tuple[str, ...] = ("accuracy",),
     spaces: tuple[str, ...] = ("nb201", "fbnet"),
     nb201_devices: tuple[str, ...] = NB201_DEVICES,
+    batch: int = 1,
 ) -> list[tuple[str, BenchConfig]]:
     folder = shared_data_dir() / "benchmarks"
     found = []
@@ -78,7 +85,7 @@ def problems(
         for device in devices:
             for q in PERCENTILES:
                 limit = percentile_ms(folder / table, device, q)
-                name = f"{space}-{device}-p{q}"
+                name = f"{space}-{device}-p{q}" + (f"-b{batch}" if batch > 1 else "")
                 config = BenchConfig(
                     space=space,
                     device=device,
@@ -88,6 +95,7 @@ def problems(
                     queries=queries,
                     seeds=seeds,
                     out=out / name,
+                    batch=batch,
                 )
                 found.append((f"{name} (T = {limit:g} ms)", config))
     if len(objectives) > 1 or "fbnet" not in spaces:  # energy-limited problems have no exact accuracy-latency front
@@ -95,10 +103,11 @@ def problems(
     for device in FBNET_ENERGY_DEVICES:
         for q in PERCENTILES:
             limit = energy_percentile_mj(device, q)
-            name = f"fbnet-{device}-energy-p{q}"
+            name = f"fbnet-{device}-energy-p{q}" + (f"-b{batch}" if batch > 1 else "")
             config = BenchConfig(
-                space="fbnet", device=device, energy_mj=limit, strategies=strategies, queries=queries, seeds=seeds, out=out / name
-            )
+                space="fbnet", device=device, energy_mj=limit, strategies=strategies, queries=queries, seeds=seeds,
+                out=out / name, batch=batch,
+            )  # fmt: skip
             found.append((f"{name} (E = {limit:g} mJ)", config))
     return found
 
@@ -149,6 +158,46 @@ def table(results: list[tuple[str, dict, float]]) -> str:
     return "\n".join(lines)
 
 
+def batch_table(by_batch: dict[int, list[tuple[str, dict, float]]]) -> str:
+    """What asking in batches costs: per strategy and budget, the regret (accuracy points) averaged
+    over the problems for each batch size, and in how many problems batch B was worse than batch 1
+    by more than the larger of the two seed standard deviations."""
+    batches = sorted(by_batch)
+    first = by_batch[batches[0]]
+    budgets = list(next(iter(first[0][1]["strategies"].values()))["regret"])
+    strategies = list(first[0][1]["strategies"])
+    n = len(first)
+    head = [f"@{b}, batch {k}" for b in budgets for k in batches]
+    worse_head = [f"@{b}: worse at batch {k}" for b in budgets for k in batches[1:]]
+    lines = [
+        f"### The regret cost of batching ({n} problems, mean regret in accuracy points)",
+        "",
+        "| strategy | " + " | ".join(head + worse_head) + " |",
+        "|---|" + "---:|" * (len(head) + len(worse_head)),
+    ]
+
+    def regret(k: int, problem: int, strategy: str, b: str) -> tuple[float, float]:
+        r = by_batch[k][problem][1]["strategies"][strategy]["regret"][b]
+        return (float("nan"), 0.0) if r["mean"] is None else (100 * r["mean"], 100 * r["std"])
+
+    for strategy in strategies:
+        cells = []
+        for b in budgets:
+            for k in batches:
+                cells.append(f"{np.nanmean([regret(k, i, strategy, b)[0] for i in range(n)]):.2f}")
+        for b in budgets:
+            for k in batches[1:]:
+                worse = 0
+                for i in range(n):
+                    (m1, s1), (mk, sk) = regret(batches[0], i, strategy, b), regret(k, i, strategy, b)
+                    worse += mk - m1 > max(s1, sk)
+                cells.append(f"{worse}/{n}")
+        lines.append(f"| {strategy} | " + " | ".join(cells) + " |")
+    walls = ", ".join(f"batch {k}: {sum(w for _, _, w in by_batch[k]):.0f} s" for k in batches)
+    lines += ["", f"Problem wall time summed: {walls}.", ""]
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--queries", type=int, default=300)
@@ -161,24 +210,33 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("runs/strategies"))
     parser.add_argument("--md", type=Path, default=None, help="also write the tables to this Markdown file")
     parser.add_argument("--json", action="store_true", help="print one JSON object (all summaries) instead of the tables")
+    parser.add_argument("--batches", default="1", help="comma-separated batch sizes (e.g. 1,4,8): the regret cost of batching")
     args = parser.parse_args()
+    batches = sorted({int(b) for b in args.batches.split(",") if b})
 
     names = tuple(s for s in (args.strategies or ",".join(STRATEGIES.names())).split(",") if s)
-    todo = problems(
-        args.queries,
-        args.seeds,
-        names,
-        args.out,
-        tuple(args.objectives.split(",")),
-        tuple(args.spaces.split(",")),
-        tuple(args.nb201_devices.split(",")),
-    )
+    todo = {
+        batch: problems(
+            args.queries,
+            args.seeds,
+            names,
+            args.out,
+            tuple(args.objectives.split(",")),
+            tuple(args.spaces.split(",")),
+            tuple(args.nb201_devices.split(",")),
+            batch,
+        )
+        for batch in batches
+    }
     start = time.perf_counter()
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:
-        results = list(pool.map(_run, todo))
-    text = table(results)
+        by_batch = {batch: list(pool.map(_run, items)) for batch, items in todo.items()}
+    results = [result for batch in batches for result in by_batch[batch]]
+    text = table(results) + ("\n" + batch_table(by_batch) if len(batches) > 1 else "")
     header = (
-        f"Strategies: {', '.join(names)}; {args.seeds} seeds x {args.queries} queries per problem; "
+        f"Strategies: {', '.join(names)}; {args.seeds} seeds x {args.queries} queries per problem"
+        + (f", batch sizes {', '.join(map(str, batches))}" if len(batches) > 1 else "")
+        + "; "
         f"total wall time {time.perf_counter() - start:.0f} s with {args.jobs} process(es), "
         f"{platform.machine()} {os.cpu_count()} CPUs.\n\n"
     )

@@ -14,12 +14,14 @@ Mixed precision (``--amp``, CUDA only) is not bit-reproducible across GPU models
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from edgenas.errors import InvalidInputError
 
 if TYPE_CHECKING:
     import torch
+
+    from edgenas.tasks.base import TaskData
 
 #: What ``--device`` accepts (``cuda:N`` for a given GPU).
 DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
@@ -76,3 +78,44 @@ def _mps_available() -> bool:
 
     backend = getattr(torch.backends, "mps", None)
     return bool(backend is not None and backend.is_available())
+
+
+class SplitTensors:
+    """A task's splits as tensors on the training device, moved there once per process and kept.
+
+    Evaluators and supernets index these tensors every step; moving a batch from host memory
+    per step would make a GPU wait on copies. The cache is not pickled: a worker process (or a
+    Ray task) that receives the evaluator moves the splits to *its* device on first use.
+
+    Args:
+        data: The task's splits.
+        device: A ``--device`` name, resolved in the process that first asks for a split.
+    """
+
+    def __init__(self, data: TaskData, device: str = "cpu") -> None:
+        check_device_name(device)
+        self.data = data
+        self.name = device
+        self._device: torch.device | None = None
+        self._tensors: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"data": self.data, "name": self.name, "_device": None, "_tensors": {}}
+
+    def device(self) -> torch.device:
+        """The device ``device`` names in this process (resolved once)."""
+        if self._device is None:
+            self._device = resolve_device(self.name)
+        return self._device
+
+    def __call__(self, split: str) -> tuple[torch.Tensor, torch.Tensor]:
+        """The inputs and labels of ``split`` (``train``, ``val``, ``test``) on the device."""
+        if split not in self._tensors:
+            import numpy as np
+            import torch
+
+            part = self.data.splits()[split]
+            device = self.device()
+            x = torch.from_numpy(np.ascontiguousarray(part.x)).to(device)
+            self._tensors[split] = (x, torch.from_numpy(np.asarray(part.y)).to(device))
+        return self._tensors[split]

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Protocol
 from edgenas.arch import Arch
 from edgenas.errors import InvalidInputError
 from edgenas.evaluators.base import Evaluator
-from edgenas.executors.base import Executor, SerialExecutor, describe
+from edgenas.executors.base import Activity, Executor, Outcome, SerialExecutor, describe
 from edgenas.ir import Layer
 from edgenas.objectives import Limits, check
 from edgenas.spaces.base import SearchSpace
@@ -68,13 +68,15 @@ def layers_cost(space: SearchSpace, model: LayerCostModel, target: Target) -> Co
 
 @dataclass(frozen=True)
 class Progress:
-    """What a progress display needs after each trial."""
+    """What a progress display needs after each trial (``activity``: what the executor was doing
+    when the trial was told; None for a trial settled without it)."""
 
     trial: Trial
     evaluated: int
     budget: int
     best: Trial | None
     elapsed_s: float
+    activity: Activity | None = None
 
 
 @dataclass
@@ -243,8 +245,11 @@ class Experiment:
             return _Asked(number, arch, True, cost=previous.cost, violations=previous.violations, stored=True)
         return _Asked(number, arch, evaluated, trial=previous, cost=previous.cost, violations=previous.violations, stored=True)
 
-    def _evaluate(self, asked: Sequence[_Asked], role: str = "search") -> None:
-        """Store the round's rows, evaluate its candidates with the executor, store the outcomes."""
+    def _evaluate(
+        self, asked: Sequence[_Asked], role: str = "search", on_trial: Callable[[Activity], None] | None = None
+    ) -> None:
+        """Store the round's rows, evaluate its candidates with the executor, and store each outcome
+        as soon as it comes back (then ``on_trial`` is called with the executor's activity)."""
         rows = [a.trial for a in asked if a.trial is not None and not a.stored]
         todo = [a for a in asked if a.trial is None]
         if self.record_running:
@@ -255,17 +260,27 @@ class Experiment:
             a.stored = a.stored or a.trial is not None or self.record_running
         if not todo:
             return
-        for a, outcome in zip(todo, self.executor.evaluate([a.arch for a in todo]), strict=True):
+
+        def done(index: int, outcome: Outcome, activity: Activity) -> None:
+            a = todo[index]
             duration = a.cost_s + outcome.duration_s
             if outcome.metrics is None:
                 log.warning("trial %d failed: %s", a.number, outcome.error)
                 trial = Trial(a.number, a.arch, TrialState.FAIL, cost=a.cost, error=outcome.error, violations=a.violations,
-                              duration_s=duration, role=role, worker=outcome.worker)  # fmt: skip
+                              duration_s=duration, role=role, worker=outcome.worker, device=outcome.device)  # fmt: skip
             else:
                 trial = Trial(a.number, a.arch, TrialState.COMPLETE, cost=a.cost, metrics=outcome.metrics,
-                              violations=a.violations, duration_s=duration, role=role, worker=outcome.worker)  # fmt: skip
+                              violations=a.violations, duration_s=duration, role=role, worker=outcome.worker,
+                              device=outcome.device)  # fmt: skip
             self.store.put(trial)
             a.trial, a.stored = trial, True
+            if on_trial is not None:
+                on_trial(activity)
+
+        outcomes = self.executor.evaluate([a.arch for a in todo], done)
+        for index, outcome in enumerate(outcomes):  # an executor that reported none of them as they came
+            if todo[index].trial is None:
+                done(index, outcome, Activity(1, 0, 0))
 
     def assess(self, number: int, arch: Arch, role: str = "search", enforce_limits: bool = True) -> Trial:
         """Cost, check and (if feasible) evaluate one architecture outside the strategy's rounds; store it.
@@ -330,13 +345,20 @@ class Experiment:
                 todo += item.evaluate
         return waiting, asked
 
-    def _tell(self, asked: Sequence[_Asked], callback: Callable[[Progress], None] | None = None, start: float = 0.0) -> None:
+    def _tell(
+        self,
+        asked: Sequence[_Asked],
+        callback: Callable[[Progress], None] | None = None,
+        start: float = 0.0,
+        activity: Activity | None = None,
+    ) -> None:
         for a in asked:
             assert a.trial is not None
             self.strategy.tell(a.trial)
             self._append(a.trial)
             if callback is not None:
-                callback(Progress(a.trial, self.evaluated, self.budget, self.best(), time.perf_counter() - start))
+                elapsed = time.perf_counter() - start
+                callback(Progress(a.trial, self.evaluated, self.budget, self.best(), elapsed, activity))
 
     def _closest_seen(self) -> str:
         """The smallest estimate of each limited figure among the candidates asked: says which limit
@@ -387,9 +409,22 @@ class Experiment:
         return self.trials
 
     def _finish_round(self, waiting: list[_Asked], callback: Callable[[Progress], None] | None, start: float) -> None:
-        """Evaluate the round's candidates and tell every waiting one, in ask order."""
-        self._evaluate(waiting)
-        self._tell(waiting, callback, start)
+        """Evaluate the round's candidates and tell every waiting one in ask order, each as soon as it
+        and every one before it are known (nothing is asked until the whole round is told, so telling
+        early changes nothing but what the user sees, and when)."""
+        told = 0
+
+        def tell_ready(activity: Activity | None = None) -> None:
+            nonlocal told
+            ready = told
+            while ready < len(waiting) and waiting[ready].trial is not None:
+                ready += 1
+            self._tell(waiting[told:ready], callback, start, activity)
+            told = ready
+
+        tell_ready()  # what was settled (or read back) before anything else in the round
+        self._evaluate(waiting, on_trial=tell_ready)
+        tell_ready()
         self._rounds += 1
 
 

@@ -55,3 +55,54 @@ def test_auto_trains_what_cpu_trains_here() -> None:
     assert on_cpu.metrics.accuracy == on_auto.metrics.accuracy
     for a, b in zip(on_cpu.module.state_dict().values(), on_auto.module.state_dict().values(), strict=True):
         assert torch.equal(a, b)
+
+
+def test_splits_move_to_the_device_once_and_stay_in_their_process() -> None:
+    import pickle
+
+    from edgenas.devices import SplitTensors
+
+    tensors = SplitTensors(_data(), "cpu")
+    x, y = tensors("train")
+    assert tensors("train")[0] is x and x.shape == (48, 49, 10) and y.dtype == torch.int64
+    copy = pickle.loads(pickle.dumps(tensors))
+    assert copy._tensors == {} and copy._device is None  # a worker moves the splits to its own device
+    assert torch.equal(copy("train")[0], x)
+    with pytest.raises(InvalidInputError, match="--device must be one of"):
+        SplitTensors(_data(), "gpu")
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="auto would train on the GPU")
+def test_supernets_train_and_score_on_the_device_asked_for(tmp_path) -> None:
+    from edgenas.evaluators import EVALUATORS, EvaluatorContext
+    from edgenas.store import RunFolder
+
+    space, data = KwsSpace(num_classes=3, max_depth=2), _data()
+    arch = space.sample(np.random.default_rng(2))
+    scores = []
+    for device in ("cpu", "auto"):
+        run = RunFolder(tmp_path / device)
+        context = EvaluatorContext(space, data, seed=1, run=run, device=device)
+        evaluator = EVALUATORS.get("supernet")(context, None)
+        assert evaluator.device == device and evaluator.torch_device().type == "cpu"
+        evaluator.finetune_steps = 2
+        scores.append(evaluator.evaluate(arch).accuracy)
+        cached = torch.load(run.supernet_weights, weights_only=True)
+        assert all(t.device.type == "cpu" for w in cached["weights"].values() for t in w.values())
+    assert scores[0] == scores[1]
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="auto would train on the GPU")
+def test_the_differentiable_search_trains_on_the_device_asked_for() -> None:
+    from edgenas.hardware import load_target
+    from edgenas.objectives import Limits
+    from edgenas.supernets.differentiable.losses import ArchLoss
+    from edgenas.supernets.differentiable.search import DifferentiableSearch
+
+    space, data, target = KwsSpace(num_classes=3, max_depth=2), _data(), load_target("cortex-m7")
+    derived = []
+    for device in ("cpu", "auto"):
+        search = DifferentiableSearch(space, data, target, epochs=2, batch_size=16, seed=3, device=device)
+        limits = Limits(latency_ms=20.0)
+        derived.append(search.search(limits, ArchLoss("lagrangian", latency_ms=20.0)))
+    assert derived[0].arch == derived[1].arch and derived[0].probabilities == derived[1].probabilities

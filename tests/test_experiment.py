@@ -195,10 +195,15 @@ class ReversedExecutor:
     def __init__(self, evaluator):
         self.evaluator = evaluator
 
-    def evaluate(self, archs):
-        from edgenas.executors.base import evaluate_one
+    def evaluate(self, archs, on_outcome=None):
+        from edgenas.executors.base import Activity, evaluate_one
 
-        return list(reversed([evaluate_one(self.evaluator, a, worker="reversed") for a in reversed(archs)]))
+        outcomes = {}
+        for i in reversed(range(len(archs))):
+            outcomes[i] = evaluate_one(self.evaluator, archs[i], worker="reversed")
+            if on_outcome is not None:
+                on_outcome(i, outcomes[i], Activity(2, min(i, 2), max(0, i - 2)))
+        return [outcomes[i] for i in range(len(archs))]
 
     def close(self):
         pass
@@ -245,6 +250,32 @@ def test_a_batch_gives_the_same_trials_whatever_order_the_executor_finishes_in(s
     with SqliteStore(":memory:") as c:
         one = signature(batched(c, 1, strategy=strategy)[0].run())
     assert one != serial or strategy == "random"  # a batch changes what is asked when (random: asks the same)
+
+
+def test_each_outcome_is_stored_as_it_comes_and_told_once_all_before_it_are():
+    """A round's last candidate finishing first is in the store at once (a kill then keeps it), but
+    is told (and shown) only after every candidate asked before it, with the executor's activity."""
+    seen_in_store: list[set[int]] = []
+
+    class Watching(ReversedExecutor):
+        def evaluate(self, archs, on_outcome=None):
+            def watch(i, outcome, activity):
+                on_outcome(i, outcome, activity)
+                seen_in_store.append({t.number for t in store.trials() if t.state is not TrialState.RUNNING})
+
+            return super().evaluate(archs, watch)
+
+    told = []
+    with SqliteStore(":memory:") as store:
+        experiment, _ = batched(store, 4, executor=Watching, budget=8)
+        experiment.run(told.append)
+    assert [p.trial.number for p in told] == list(range(len(told)))
+    last_first = [p for p in told if p.activity is not None]
+    assert last_first, "evaluated trials carry the executor's activity"
+    assert len(seen_in_store[0]) < len(seen_in_store[-1])  # stored one by one, not at the end of the round
+    first_round = sorted(seen_in_store[0])
+    assert first_round and max(first_round) > min(p.trial.number for p in last_first)  # the last asked came back first
+    assert {p.activity.workers for p in last_first} == {2}
 
 
 def test_a_round_told_in_ask_order_and_counted_against_the_budget():

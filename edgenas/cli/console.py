@@ -146,7 +146,9 @@ def best_text(p: Progress, number: bool = True) -> str:
 def trial_line(p: Progress) -> str:
     """One log line for a finished trial: what happened to it, then where the search stands, e.g.
     ``trial 3: complete, val acc 71.2%, latency 2.05 ms (estimated), 12.3 s; 4/60 trained,
-    best 72.0% @ 1.90 ms (trial 1), 0:00:51 elapsed`` (on one line)."""
+    best 72.0% @ 1.90 ms (trial 1), 281 trials/h, 0:00:51 elapsed`` (on one line). With several
+    workers it says where the trial ran and what the workers are doing: ``... 12.3 s on local-4711
+    (cuda:0); 4/60 trained, 2/2 workers busy, 3 in flight, best ...``."""
     t = p.trial
     state = str(t.state)
     if state == "complete" and t.metrics is not None:
@@ -163,10 +165,19 @@ def trial_line(p: Progress) -> str:
         what = state
     evaluated = "scored" if t.metrics is not None and not t.metrics.is_accuracy else "trained"
     where = f" on {t.worker}" if t.worker not in (None, "main") else ""
+    where += f" ({t.device})" if t.device not in (None, "cpu") else ""
     return (
-        f"trial {t.number}: {what}{where}; {p.evaluated}/{p.budget} {evaluated}, {best_text(p)}, "
+        f"trial {t.number}: {what}{where}; {p.evaluated}/{p.budget} {evaluated}, {activity_text(p)}{best_text(p)}, "
         f"{rate_text(p)}, {_clock(p.elapsed_s)} elapsed"
     )
+
+
+def activity_text(p: Progress) -> str:
+    """``2/2 workers busy, 3 in flight, `` when several workers evaluate; nothing for one."""
+    a = p.activity
+    if a is None or a.workers <= 1:
+        return ""
+    return f"{a.busy}/{a.workers} workers busy, {a.in_flight} in flight, "
 
 
 def rate_text(p: Progress) -> str:
@@ -211,7 +222,7 @@ class SearchProgress:
             )
             self._bar.start()
             self._task = self._bar.add_task("search", total=self.total, completed=0, best="")
-        best = f"{best_text(p, number=False)} ({p.trial.number + 1} asked, {rate_text(p)})"
+        best = f"{best_text(p, number=False)} ({p.trial.number + 1} asked, {activity_text(p)}{rate_text(p)})"
         self._bar.update(self._task, completed=p.evaluated, best=best)
 
     def close(self) -> None:

@@ -46,7 +46,7 @@ def supernet(context: EvaluatorContext, argument: str | None = None) -> Any:
     # The supernet keeps its own schedule (kws: 1 epoch + 80 fine-tuning steps per subnet ranked
     # best, benchmarks/results/supernet_kws.md); --epochs is the stand-alone training (finalists,
     # or prefilter:supernet's shortlist).
-    return supernet_evaluator(context.space, context.data, seed=context.seed, cache=cache, log=context.say)
+    return supernet_evaluator(context.space, context.data, seed=context.seed, cache=cache, log=context.say, device=context.device)
 
 
 def zerocost(context: EvaluatorContext, argument: str | None = None) -> Any:

@@ -19,10 +19,10 @@ from torch import nn
 
 from edgenas._rng import seed_for
 from edgenas.arch import Arch
-from edgenas.devices import deterministic, resolve_device
+from edgenas.devices import SplitTensors, deterministic
 from edgenas.evaluators.base import TrialFailed
 from edgenas.spaces.base import SearchSpace
-from edgenas.tasks.base import Split, TaskData
+from edgenas.tasks.base import TaskData
 from edgenas.trial import Metrics
 
 
@@ -76,25 +76,11 @@ class TrainEvaluator:
         self.max_seconds = max_seconds
         self.device = device
         self.amp = amp
-        self._splits: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}  # on the device, made once per process
-
-    def __getstate__(self) -> dict[str, object]:
-        state = dict(self.__dict__)
-        state["_splits"] = {}  # device tensors stay in the process that made them
-        return state
+        self.tensors = SplitTensors(data, device)  # on the device, moved once per process
 
     def torch_device(self) -> torch.device:
         """The device this process trains on (``device`` resolved here)."""
-        return resolve_device(self.device)
-
-    def tensors(self, name: str) -> tuple[torch.Tensor, torch.Tensor]:
-        """A split's inputs and labels on the training device (moved once, then kept)."""
-        if name not in self._splits:
-            split = self.data.splits()[name]
-            device = self.torch_device()
-            x = torch.from_numpy(np.ascontiguousarray(split.x)).to(device)
-            self._splits[name] = (x, torch.from_numpy(split.y).to(device))
-        return self._splits[name]
+        return self.tensors.device()
 
     def evaluate(self, arch: Arch, *, budget: float = 1.0) -> Metrics:
         return self.train(arch, budget=budget).metrics
@@ -144,7 +130,7 @@ class TrainEvaluator:
                 if self.max_seconds is not None and time.perf_counter() - start > self.max_seconds:
                     raise TrialFailed(f"training exceeded the {self.max_seconds:g} s limit in epoch {epoch + 1}")
         model.eval()
-        val = accuracy(model, self.data.val, self.batch_size * 4)
+        val = accuracy(model, *self.tensors("val"), batch_size=self.batch_size * 4)
         metrics = Metrics(
             accuracy=val,
             extra={"train_loss": float(loss.item()), "epochs": float(epochs), "train_s": time.perf_counter() - start},
@@ -153,20 +139,26 @@ class TrainEvaluator:
 
     def test_accuracy(self, model: nn.Module) -> float:
         """Accuracy on the held-out test split (finalists only)."""
-        return accuracy(model, self.data.test, self.batch_size * 4)
+        return accuracy(model, *self.tensors("test"), batch_size=self.batch_size * 4)
 
 
 @torch.no_grad()
-def accuracy(model: nn.Module, split: Split, batch_size: int = 256) -> float:
-    """Top-1 accuracy of ``model`` (in eval mode, on whichever device it is) on ``split``, a fraction in [0, 1]."""
-    if len(split.y) == 0:
+def accuracy(model: nn.Module, x: torch.Tensor | np.ndarray, y: torch.Tensor | np.ndarray, batch_size: int = 256) -> float:
+    """Top-1 accuracy of ``model`` (in eval mode, on whichever device it is) on inputs ``x`` and
+    labels ``y``, a fraction in [0, 1].
+
+    Tensors already on the model's device (:class:`~edgenas.devices.SplitTensors`) are used where
+    they are; arrays are moved a batch at a time.
+    """
+    if len(y) == 0:
         raise TrialFailed("cannot score on an empty split")
     device = next(model.parameters(), torch.empty(0)).device
-    x = torch.from_numpy(np.ascontiguousarray(split.x))
+    inputs = torch.from_numpy(np.ascontiguousarray(x)) if isinstance(x, np.ndarray) else x
+    labels = torch.from_numpy(np.asarray(y)) if isinstance(y, np.ndarray) else y
     correct = 0
-    for i in range(0, len(x), batch_size):
-        logits = model(x[i : i + batch_size].to(device)).cpu()
+    for i in range(0, len(inputs), batch_size):
+        logits = model(inputs[i : i + batch_size].to(device))
         if not torch.isfinite(logits).all():
             raise TrialFailed("the network produced non-finite outputs")
-        correct += int((logits.argmax(1).numpy() == split.y[i : i + batch_size]).sum())
-    return correct / len(split.y)
+        correct += int((logits.argmax(1) == labels[i : i + batch_size].to(logits.device)).sum())
+    return correct / len(labels)

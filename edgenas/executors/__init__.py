@@ -7,6 +7,6 @@ the trials a search stores depend on the seed and the batch size, never on the e
 
 from __future__ import annotations
 
-from edgenas.executors.base import Executor, Outcome, SerialExecutor, describe, torch_threads
+from edgenas.executors.base import Activity, Executor, Outcome, OutcomeCallback, SerialExecutor, describe, torch_threads
 
-__all__ = ["Executor", "Outcome", "SerialExecutor", "describe", "torch_threads"]
+__all__ = ["Activity", "Executor", "Outcome", "OutcomeCallback", "SerialExecutor", "describe", "torch_threads"]

@@ -26,7 +26,7 @@ from typing import Any
 from edgenas.arch import Arch
 from edgenas.errors import InvalidInputError, MissingExtraError
 from edgenas.evaluators.base import Evaluator
-from edgenas.executors.base import Outcome, evaluate_one
+from edgenas.executors.base import Activity, Outcome, OutcomeCallback, evaluate_one
 
 log = logging.getLogger(__name__)
 
@@ -160,7 +160,7 @@ class RayExecutor:
             num_cpus=self.cpus_per_trial, num_gpus=self.gpus_per_trial, max_retries=self.retries, retry_exceptions=False
         )
 
-    def evaluate(self, archs: Sequence[Arch]) -> list[Outcome]:
+    def evaluate(self, archs: Sequence[Arch], on_outcome: OutcomeCallback | None = None) -> list[Outcome]:
         """The round's outcomes in the order asked; at most ``capacity`` tasks in flight, so a task's
         start is its submission (what the time limit is measured from)."""
         self.start()
@@ -173,9 +173,11 @@ class RayExecutor:
                 i = waiting.pop(0)
                 in_flight[self._remote.remote(self._evaluator_ref, archs[i], self.threads)] = (i, time.perf_counter())
             done, _ = ray.wait(list(in_flight), num_returns=1, timeout=1.0)
+            finished = []
             for ref in done:
                 i, submitted = in_flight.pop(ref)
                 outcomes[i] = self._result(ref, submitted)
+                finished.append(i)
             for ref, (i, submitted) in list(in_flight.items()):
                 elapsed = time.perf_counter() - submitted
                 if self.timeout_s is not None and elapsed > self.timeout_s + self.grace_s:
@@ -184,6 +186,11 @@ class RayExecutor:
                     outcomes[i] = Outcome(
                         None, f"TrialFailed: stopped after {elapsed:.0f} s (limit {self.timeout_s:g} s)", elapsed
                     )
+                    finished.append(i)
+            for i in finished:
+                outcome = outcomes[i]
+                if on_outcome is not None and outcome is not None:
+                    on_outcome(i, outcome, Activity(self.capacity, len(in_flight), len(waiting)))
         return [o or Outcome(None, "WorkerLost: no outcome came back") for o in outcomes]
 
     def _result(self, ref: Any, submitted: float) -> Outcome:

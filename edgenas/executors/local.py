@@ -10,8 +10,9 @@ What can go wrong is recorded, never raised: a candidate whose evaluation raises
 an outcome with the reason; a worker process that dies (killed, out of memory) breaks the pool,
 which is rebuilt, and the candidates it held are run again once, then recorded as failed; a
 candidate still running ``timeout_s`` after it started has its worker killed and is recorded as
-failed ("stopped after ..."), the others in flight run again. At most ``workers`` candidates are
-in flight, so a candidate's start is its submission.
+failed ("stopped after ..."), the others in flight run again. A candidate's clock starts when a
+worker says it has started it, so a worker's own start-up (a fresh interpreter importing torch,
+slow on a loaded machine) is never charged to a candidate.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from typing import Any
 from edgenas.arch import Arch
 from edgenas.errors import InvalidInputError
 from edgenas.evaluators.base import Evaluator
-from edgenas.executors.base import Outcome, evaluate_one
+from edgenas.executors.base import Activity, Outcome, OutcomeCallback, evaluate_one
 
 log = logging.getLogger(__name__)
 
@@ -57,14 +58,14 @@ def _start(evaluator: bytes, threads: int, started: Any) -> None:
 
     torch.set_num_threads(threads)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the driver's to handle
-    started.put((None, os.getpid()))
+    started.put((None, os.getpid(), time.time()))
     _WORKER["evaluator"] = pickle.loads(evaluator)
     _WORKER["started"] = started
 
 
 def _run(index: int, arch: Arch) -> Outcome:
     """One candidate in the worker: say which process runs it, then evaluate it."""
-    _WORKER["started"].put((index, os.getpid()))
+    _WORKER["started"].put((index, os.getpid(), time.time()))
     return evaluate_one(_WORKER["evaluator"], arch, worker=f"local-{os.getpid()}")
 
 
@@ -76,6 +77,7 @@ class _Task:
     attempts: int = 0
     future: Future[Outcome] | None = None
     submitted: float = 0.0
+    started: float | None = None  # time.time() in the worker when it began this attempt
     pid: int | None = None
     outcome: Outcome | None = None
 
@@ -156,21 +158,22 @@ class LocalExecutor:
     def _drain_started(self, tasks: dict[int, _Task]) -> None:
         """Which worker process took which candidate (the workers say so as they start it)."""
         while self._started is not None and not self._started.empty():
-            index, pid = self._started.get()
+            index, pid, when = self._started.get()
             self._worker_pids.add(pid)
             if index in tasks:
-                tasks[index].pid = pid
+                tasks[index].pid, tasks[index].started = pid, when
 
     # -- a round ----------------------------------------------------------------------------------
-    def evaluate(self, archs: Sequence[Arch]) -> list[Outcome]:
+    def evaluate(self, archs: Sequence[Arch], on_outcome: OutcomeCallback | None = None) -> list[Outcome]:
         tasks = {i: _Task(i, arch) for i, arch in enumerate(archs)}
         waiting = list(tasks.values())
         self._in_flight = []
+        reported: set[int] = set()
         while waiting or self._in_flight:
             while waiting and len(self._in_flight) < self.workers:
                 task = waiting.pop(0)
                 task.attempts += 1
-                task.submitted, task.pid = time.perf_counter(), None
+                task.submitted, task.pid, task.started = time.perf_counter(), None, None
                 task.future = self._get_pool().submit(_run, task.index, task.arch)
                 self._in_flight.append(task)
             futures = [t.future for t in self._in_flight if t.future is not None]
@@ -193,10 +196,18 @@ class LocalExecutor:
             overdue = [t for t in self._in_flight if self._overdue(t)]
             if overdue:
                 self._stop(overdue, waiting)
+            for task in tasks.values():  # what is final now (a worker that died may give its candidate another go)
+                if task.outcome is not None and task.index not in reported:
+                    reported.add(task.index)
+                    if on_outcome is not None:
+                        on_outcome(task.index, task.outcome, Activity(self.workers, len(self._in_flight), len(waiting)))
         return [tasks[i].outcome or Outcome(None, "WorkerLost: no outcome came back") for i in range(len(archs))]
 
     def _overdue(self, task: _Task) -> bool:
-        return self.timeout_s is not None and time.perf_counter() - task.submitted > self.timeout_s + self.grace_s
+        """Running past its limit (plus the grace period) since its worker started it."""
+        if self.timeout_s is None or task.started is None:
+            return False
+        return time.time() - task.started > self.timeout_s + self.grace_s
 
     def _requeue(self, waiting: list[_Task]) -> None:
         for task in reversed(self._in_flight):
@@ -214,7 +225,7 @@ class LocalExecutor:
     def _stop(self, overdue: list[_Task], waiting: list[_Task]) -> None:
         """Kill the workers of overdue candidates (they fail); the others in flight run again."""
         for task in overdue:
-            elapsed = time.perf_counter() - task.submitted
+            elapsed = time.time() - (task.started or time.time())
             task.outcome = Outcome(None, f"TrialFailed: stopped after {elapsed:.0f} s (limit {self.timeout_s:g} s)", elapsed)
             self._in_flight.remove(task)
         self._requeue(waiting)

@@ -56,6 +56,8 @@ def trial_record(trial: Trial, describe: Callable[[Arch], str]) -> dict:
         out["error"] = trial.error
     if trial.worker is not None:
         out["worker"] = trial.worker
+    if trial.device is not None:
+        out["device"] = trial.device
     out["wall_s"] = trial.duration_s
     return out
 

@@ -103,7 +103,9 @@ def run_differentiable(
     prepared = prepare(config, say)
     space, data, target = prepared.space, prepared.data, prepared.target
     # validate() admitted the kws space only; its target-filtered view acts as one
-    search = DifferentiableSearch(cast(KwsSpace, space), data, target, epochs=config.epochs, seed=config.seed)
+    search = DifferentiableSearch(
+        cast(KwsSpace, space), data, target, epochs=config.epochs, seed=config.seed, device=config.device
+    )
     say("building the per-choice cost tables from the layer IR")
     t0 = time.perf_counter()
     search.table  # noqa: B018  (built once, shared by every limit)

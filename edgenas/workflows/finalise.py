@@ -49,7 +49,7 @@ def finalise(
     for name, split in extra_test_splits(
         config.task, data, user_data=user_data, seed=config.seed, shared_data=config.shared_data
     ).items():
-        extra[f"{name}_accuracy"] = accuracy(trained.module, split)
+        extra[f"{name}_accuracy"] = accuracy(trained.module, split.x, split.y)
         extra[f"{name}_clips"] = float(len(split.y))
     if trial.role == "search" and config.export:
         module = trained.module.cpu()  # exported from the CPU, whichever device trained it

@@ -33,6 +33,7 @@ def test_two_workers_store_what_one_stores_and_record_where(tmp_path: Path) -> N
     best = two.summary["best"]
     assert best["retrain_val_accuracy"] == best["accuracy"]  # the finalist retrained with the workers' threads
     assert best["worker"].startswith("local-") and best["wall_s"] > 0
+    assert best["device"] == "cpu" and {t.device for t in two.trials if t.accuracy is not None} == {"cpu"}
 
 
 def test_a_batched_run_resumes_only_with_its_batch(tmp_path: Path) -> None:

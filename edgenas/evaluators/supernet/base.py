@@ -22,6 +22,7 @@ from torch import nn
 
 from edgenas._rng import seed_for
 from edgenas.arch import Arch
+from edgenas.devices import SplitTensors, deterministic
 from edgenas.errors import InvalidInputError
 from edgenas.evaluators.train import accuracy
 from edgenas.spaces.base import SearchSpace
@@ -40,8 +41,11 @@ class SupernetEvaluatorBase:
         seed: Seed of every random draw.
         calibration_batches: Training batches used to re-estimate batch-norm statistics per subnet.
         cache: A ``.pt`` file for the trained weights: loaded if present and made with the same
-            fingerprint, written after training, so a resumed search does not train again.
+            fingerprint, written after training, so a resumed search does not train again. The
+            weights are stored on the CPU, so a cache trained on a GPU serves a CPU-only machine.
         log: Called with progress lines.
+        device: ``auto``, ``cpu``, ``cuda``, ``cuda:N`` or ``mps`` (:mod:`edgenas.devices`): where the
+            supernet trains and subnets are scored; the splits are moved there once per process.
     """
 
     name = "supernet"
@@ -59,6 +63,7 @@ class SupernetEvaluatorBase:
         calibration_batches: int,
         cache: Path | None,
         log: Callable[[str], None] | None,
+        device: str = "cpu",
     ) -> None:
         if epochs < 1:
             raise InvalidInputError(f"supernet epochs must be >= 1, got {epochs}")
@@ -72,6 +77,8 @@ class SupernetEvaluatorBase:
         self.calibration_batches = calibration_batches
         self.cache = cache
         self.log = log or (lambda message: None)
+        self.device = device
+        self.tensors = SplitTensors(data, device)
         self.train_seconds = 0.0  # wall seconds of training in this process (0 when loaded)
         #: CPU seconds the training took, also when loaded from ``cache`` (stored with the weights, so
         #: a study that reuses the cache still reports the one-off cost; NaN for caches without it).
@@ -89,6 +96,13 @@ class SupernetEvaluatorBase:
     def supernets(self) -> dict[str, Any]:
         """The trained supernet(s), trained (or loaded from the cache) on first use."""
         raise NotImplementedError
+
+    def torch_device(self) -> torch.device:
+        """The device this process trains and scores on (``device`` resolved here; deterministic
+        kernels switched on where the device has them)."""
+        device = self.tensors.device()
+        deterministic(device)
+        return device
 
     # -- parallel searches ------------------------------------------------------------------
     def prepare(self) -> None:
@@ -110,7 +124,7 @@ class SupernetEvaluatorBase:
         """The weights stored in ``cache`` if they were trained with this fingerprint, else None."""
         if self.cache is None or not self.cache.exists():
             return None
-        state = torch.load(self.cache, weights_only=True)
+        state = torch.load(self.cache, weights_only=True, map_location="cpu")
         if state.get("fingerprint") != self._fingerprint():
             self.log(f"{self.cache} was trained with other settings: training again")
             return None
@@ -126,27 +140,27 @@ class SupernetEvaluatorBase:
         self.train_cpu_seconds = time.process_time() - cpu
         if self.cache is not None:
             self.cache.parent.mkdir(parents=True, exist_ok=True)
-            state = {"fingerprint": self._fingerprint(), "weights": weights, "train_cpu_s": self.train_cpu_seconds}
+            state = {"fingerprint": self._fingerprint(), "weights": _on_cpu(weights), "train_cpu_s": self.train_cpu_seconds}
             torch.save(state, self.cache)
 
     # -- scoring ----------------------------------------------------------------------------
     def _recalibrated(self, net: nn.Module, arch: Arch) -> nn.Module:
         """``net`` with batch norm re-estimated on this arch's own draw of training batches."""
-        recalibrate_batchnorm(
-            net, self.data.train.x, self.batch_size, self.calibration_batches, seed_for(self.seed, "bn", arch.key())
-        )
+        x, _ = self.tensors("train")
+        recalibrate_batchnorm(net, x, self.batch_size, self.calibration_batches, seed_for(self.seed, "bn", arch.key()))
         return net
 
     def evaluate(self, arch: Arch, *, budget: float = 1.0) -> Metrics:
         start = time.perf_counter()
         net = self.subnet(arch)
-        val = accuracy(net, self.data.val, self.batch_size * 4)
+        val = accuracy(net, *self.tensors("val"), batch_size=self.batch_size * 4)
         return Metrics(accuracy=val, extra={"inherited": 1.0, "eval_s": time.perf_counter() - start})
 
 
 @torch.no_grad()
-def recalibrate_batchnorm(net: nn.Module, x: np.ndarray, batch_size: int, batches: int, seed: int) -> None:
-    """Re-estimate every batch norm's running statistics as a plain average over ``batches`` training batches.
+def recalibrate_batchnorm(net: nn.Module, x: torch.Tensor | np.ndarray, batch_size: int, batches: int, seed: int) -> None:
+    """Re-estimate every batch norm's running statistics as a plain average over ``batches`` training batches
+    (``x``: the training inputs, on the network's device or as an array).
 
     The supernet's running statistics were accumulated over many subnets and belong to none of
     them; without this, inherited accuracy measures the mismatch, not the weights.
@@ -156,13 +170,24 @@ def recalibrate_batchnorm(net: nn.Module, x: np.ndarray, batch_size: int, batche
         m.reset_running_stats()
         m.momentum = None  # cumulative moving average: every batch counts equally
     generator = torch.Generator().manual_seed(seed % 2**62)
-    order = torch.randperm(len(x), generator=generator)[: batch_size * batches]
-    data = torch.from_numpy(np.ascontiguousarray(x))
+    order = torch.randperm(len(x), generator=generator)[: batch_size * batches]  # drawn on the CPU: the same on every device
+    data = torch.from_numpy(np.ascontiguousarray(x)) if isinstance(x, np.ndarray) else x
+    device = next(net.parameters(), torch.empty(0)).device
+    order = order.to(data.device)
     net.train()
     for i in range(0, len(order), batch_size):
-        net(data[order[i : i + batch_size]])
+        net(data[order[i : i + batch_size]].to(device))
     net.eval()
 
 
 def _silent(message: str) -> None:
     """A worker's copy of a supernet evaluator says nothing."""
+
+
+def _on_cpu(weights: Any) -> Any:
+    """``weights`` (a state dict, or a dict of them) with every tensor on the CPU."""
+    if isinstance(weights, torch.Tensor):
+        return weights.detach().cpu()
+    if isinstance(weights, dict):
+        return type(weights)((key, _on_cpu(value)) for key, value in weights.items())
+    return weights

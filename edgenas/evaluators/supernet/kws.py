@@ -104,6 +104,7 @@ class KwsSupernetEvaluator(SupernetEvaluatorBase):
         share_families: One supernet for both families (shared blocks and classifier, see
             :mod:`edgenas.supernets.weight_sharing.kws`) instead of one each.
         finetune_steps: Steps each scored subnet trains alone from its inherited weights (0: none).
+        device: Where the supernets train and subnets are scored (``--device``; see the base class).
     """
 
     name = "supernet"
@@ -127,6 +128,7 @@ class KwsSupernetEvaluator(SupernetEvaluatorBase):
         warmup_epochs: int = 0,
         share_families: bool = True,
         finetune_steps: int = 80,
+        device: str = "cpu",
     ) -> None:
         base = getattr(space, "base", space)
         if space.name not in SUPERNET_SPACES or not isinstance(base, KwsSpace):
@@ -152,6 +154,7 @@ class KwsSupernetEvaluator(SupernetEvaluatorBase):
             calibration_batches=calibration_batches,
             cache=cache,
             log=log,
+            device=device,
         )
         #: The ``KwsSpace`` itself (``space`` may be a target-filtered view of it).
         self.kws = base
@@ -211,7 +214,8 @@ class KwsSupernetEvaluator(SupernetEvaluatorBase):
     def _fresh(self, family: str) -> KwsSharedSupernet:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed_for(self.seed, "supernet", "init", family) % 2**62)
-            return KwsSharedSupernet(self.kws, family)
+            net = KwsSharedSupernet(self.kws, family)  # initialised on the CPU: the same weights on every device
+        return net.to(self.torch_device())
 
     def _random_plan(self, family: str, rng: np.random.Generator) -> dict:
         genes = list(self.space.sample(rng).genes)
@@ -234,8 +238,7 @@ class KwsSupernetEvaluator(SupernetEvaluatorBase):
         by both families takes its steps from each family in turn (as many steps per family as
         a family's own supernet gets).
         """
-        x = torch.from_numpy(np.ascontiguousarray(self.data.train.x))
-        y = torch.from_numpy(self.data.train.y)
+        x, y = self.tensors("train")
         name = families[0] if len(families) == 1 else "both"
         steps_per_epoch = math.ceil(len(x) / self.batch_size) * len(families)
         epochs = self.warmup_epochs + self.epochs
@@ -253,7 +256,7 @@ class KwsSupernetEvaluator(SupernetEvaluatorBase):
         for epoch in range(epochs):
             warm = epoch < self.warmup_epochs
             sums: dict[tuple[str, str], list[float]] = {}
-            orders = [torch.randperm(len(x), generator=generator) for _ in families]
+            orders = [torch.randperm(len(x), generator=generator).to(x.device) for _ in families]  # drawn on the CPU
             for i in range(steps_per_epoch):
                 family = families[i % len(families)]
                 j = i // len(families)
@@ -298,7 +301,7 @@ class KwsSupernetEvaluator(SupernetEvaluatorBase):
         family = "2d" if plan["two_d"] else "1d"
         if family not in self.families:
             raise TrialFailed(f"the supernet was trained for the {', '.join(self.families)} family only, not {family}")
-        net = self.supernets()[family].extract(plan)
+        net = self.supernets()[family].extract(plan).to(self.torch_device())
         if self.finetune_steps:
             self._finetune(net, seed_for(self.seed, "finetune", arch.key()))
         return self._recalibrated(net, arch)
@@ -309,10 +312,9 @@ class KwsSupernetEvaluator(SupernetEvaluatorBase):
         Inherited weights are a compromise among every subnet; a few steps of its own move each
         subnet towards what it would learn alone, at a small fraction of training it from scratch.
         """
-        x = torch.from_numpy(np.ascontiguousarray(self.data.train.x))
-        y = torch.from_numpy(self.data.train.y)
+        x, y = self.tensors("train")
         generator = torch.Generator().manual_seed(seed % 2**62)
-        order = torch.randperm(len(x), generator=generator)
+        order = torch.randperm(len(x), generator=generator).to(x.device)  # drawn on the CPU
         optimizer = torch.optim.AdamW(net.parameters(), lr=self.lr / 5, weight_decay=self.weight_decay)
         loss_fn = nn.CrossEntropyLoss(label_smoothing=0.1)
         net.train()

@@ -23,7 +23,6 @@ from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -89,6 +88,7 @@ class MbconvSupernetEvaluator(SupernetEvaluatorBase):
         distill: Train the non-largest subnets on the largest one's soft predictions too.
         zero_init_residual: Start always-residual block positions as the identity (see
             :class:`~edgenas.supernets.weight_sharing.mbconv.MbconvSharedSupernet`).
+        device: Where the supernet trains and subnets are scored (``--device``; see the base class).
     """
 
     name = "supernet"
@@ -108,6 +108,7 @@ class MbconvSupernetEvaluator(SupernetEvaluatorBase):
         families: tuple[str, ...] | None = None,
         distill: bool = False,
         zero_init_residual: bool = False,
+        device: str = "cpu",
     ) -> None:
         base = getattr(space, "base", space)
         if space.name != "mbconv" or not isinstance(base, MbconvSpace):
@@ -127,6 +128,7 @@ class MbconvSupernetEvaluator(SupernetEvaluatorBase):
             calibration_batches=calibration_batches,
             cache=cache,
             log=log,
+            device=device,
         )
         #: The ``MbconvSpace`` itself (``space`` may be a target-filtered view of it).
         self.mbconv = base
@@ -182,14 +184,14 @@ class MbconvSupernetEvaluator(SupernetEvaluatorBase):
     def _fresh(self) -> MbconvSharedSupernet:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed_for(self.seed, "supernet", "init", "mbconv") % 2**62)
-            return MbconvSharedSupernet(self.space, self.zero_init_residual)
+            net = MbconvSharedSupernet(self.space, self.zero_init_residual)  # initialised on the CPU
+        return net.to(self.torch_device())
 
     def _run(self, net: MbconvSharedSupernet, x: torch.Tensor, arch: Arch) -> torch.Tensor:
         return net(x, self.mbconv.plan(arch), stage_depths(self.space, arch))
 
     def _train(self, net: MbconvSharedSupernet) -> None:
-        x = torch.from_numpy(np.ascontiguousarray(self.data.train.x))
-        y = torch.from_numpy(self.data.train.y)
+        x, y = self.tensors("train")
         steps_per_epoch = math.ceil(len(x) / self.batch_size)
         total = self.epochs * steps_per_epoch
         loss_fn = nn.CrossEntropyLoss(label_smoothing=0.1)
@@ -206,7 +208,7 @@ class MbconvSupernetEvaluator(SupernetEvaluatorBase):
         step = 0
         loss = torch.tensor(0.0)
         for epoch in range(self.epochs):
-            order = torch.randperm(len(x), generator=generator)
+            order = torch.randperm(len(x), generator=generator).to(x.device)  # drawn on the CPU: the same on every device
             for i in range(steps_per_epoch):
                 idx = order[i * self.batch_size : (i + 1) * self.batch_size]
                 rng = rng_for(self.seed, "supernet", "subnets", "mbconv", step)
@@ -235,5 +237,5 @@ class MbconvSupernetEvaluator(SupernetEvaluatorBase):
         plan = self.mbconv.plan(arch)  # checks the arch belongs to this space
         net = self.supernet()
         net.check_plan(plan)
-        sub = net.extract(plan, stage_depths(self.space, arch))
+        sub = net.extract(plan, stage_depths(self.space, arch)).to(self.torch_device())
         return self._recalibrated(sub, arch)

@@ -176,7 +176,12 @@ class KwsCostTable:
         return dist
 
     def expected_parts(self, probs: Mapping[str, torch.Tensor]) -> torch.Tensor:
-        """Expected (latency ms, sum of scaled live bytes^p, persistent bytes), a 3-vector."""
+        """Expected (latency ms, sum of scaled live bytes^p, persistent bytes), a 3-vector.
+
+        Priced on the CPU in float64 whichever device holds ``probs`` (a GPU supernet's logits):
+        the tables are small, and float64 is not on every accelerator. Gradients flow back.
+        """
+        probs = {name: p.cpu() for name, p in probs.items()}
         res = self._resolution(probs)
         depth = probs["depth"].double()
         total = torch.zeros(3, dtype=torch.float64)

@@ -17,12 +17,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
 from edgenas._rng import seed_for
 from edgenas.arch import Arch
+from edgenas.devices import SplitTensors, deterministic
 from edgenas.errors import InvalidInputError
 from edgenas.hardware import AnalyticalCostModel, Target
 from edgenas.objectives import Limits, check
@@ -31,7 +31,7 @@ from edgenas.supernets.differentiable.derive import DERIVATIONS, grow
 from edgenas.supernets.differentiable.latency_table import KwsCostTable
 from edgenas.supernets.differentiable.losses import ArchLoss
 from edgenas.supernets.differentiable.supernet import KwsGumbelSupernet
-from edgenas.tasks.base import Split, TaskData
+from edgenas.tasks.base import TaskData
 from edgenas.trial import Cost
 
 
@@ -78,6 +78,8 @@ class DifferentiableSearch:
         tau_start, tau_end: Gumbel-softmax temperature at the first and last search epoch.
         seed: Seeds weights, batch order and Gumbel noise.
         derivation: ``argmax`` or ``grow`` (``derive``: grow the argmax towards the latency limit).
+        device: ``auto``, ``cpu``, ``cuda``, ``cuda:N`` or ``mps`` (:mod:`edgenas.devices`): where the
+            supernet trains; the splits are moved there once. The cost tables stay on the CPU.
     """
 
     def __init__(
@@ -96,6 +98,7 @@ class DifferentiableSearch:
         seed: int = 0,
         table: KwsCostTable | None = None,
         derivation: str = "grow",
+        device: str = "cpu",
     ) -> None:
         if derivation not in DERIVATIONS:
             raise InvalidInputError(f"unknown derivation {derivation!r}. Accepted: {', '.join(DERIVATIONS)}.")
@@ -113,6 +116,8 @@ class DifferentiableSearch:
         self.seed = seed
         self._table = table
         self.derivation = derivation
+        self.device = device
+        self.tensors = SplitTensors(data, device)
         self._warm: dict | None = None
         self._costs: dict[str, Cost] = {}
 
@@ -130,21 +135,27 @@ class DifferentiableSearch:
         return self._costs[key]
 
     # -- phases ---------------------------------------------------------------------------
-    def _tensors(self, split: Split) -> tuple[torch.Tensor, torch.Tensor]:
-        return torch.from_numpy(np.ascontiguousarray(split.x)), torch.from_numpy(split.y)
+    def _fresh(self, generator: torch.Generator | None = None) -> KwsGumbelSupernet:
+        """A supernet on the training device (initialised on the CPU: the same weights on every device)."""
+        device = self.tensors.device()
+        deterministic(device)
+        if generator is None:  # weights and logits are loaded next
+            return KwsGumbelSupernet(self.space).to(device)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(int(torch.randint(2**62, (1,), generator=generator)))
+            net = KwsGumbelSupernet(self.space)
+        return net.to(device)
 
     def warmup(self, status: Callable[[str], None] | None = None) -> None:
         """Weights-only epochs on uniformly sampled paths; kept for every later ``search``."""
         generator = torch.Generator().manual_seed(seed_for(self.seed, "differentiable", "weights"))
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(int(torch.randint(2**62, (1,), generator=generator)))
-            net = KwsGumbelSupernet(self.space)
+        net = self._fresh(generator)
         optimizer = torch.optim.AdamW(net.weight_parameters(), lr=self.weight_lr, weight_decay=1e-4)
-        x, y = self._tensors(self.data.train)
+        x, y = self.tensors("train")
         net.train()
         for epoch in range(self.warmup_epochs):
             loss_sum, steps = 0.0, 0
-            for idx in torch.randperm(len(x), generator=generator).split(self.batch_size):
+            for idx in torch.randperm(len(x), generator=generator).to(x.device).split(self.batch_size):
                 gates = net.sample_gates(self.tau_start, generator)
                 optimizer.zero_grad(set_to_none=True)
                 loss = F.cross_entropy(net(x[idx], gates), y[idx])
@@ -161,7 +172,7 @@ class DifferentiableSearch:
             self.warmup(status)
         assert self._warm is not None
         wall, cpu = time.perf_counter(), time.process_time()
-        net = KwsGumbelSupernet(self.space)
+        net = self._fresh()
         net.load_state_dict(self._warm["net"])
         w_opt = torch.optim.AdamW(net.weight_parameters(), lr=self.weight_lr, weight_decay=1e-4)
         w_opt.load_state_dict(self._warm["opt"])
@@ -169,17 +180,17 @@ class DifferentiableSearch:
         loss = copy.deepcopy(loss)
         generator = torch.Generator().manual_seed(seed_for(self.seed, "differentiable", "search", limits.latency_ms))
         table = self.table
-        x, y = self._tensors(self.data.train)
-        vx, vy = self._tensors(self.data.val)
+        x, y = self.tensors("train")
+        vx, vy = self.tensors("val")
         search_epochs = max(1, self.epochs - self.warmup_epochs)
         history: list[dict[str, float]] = []
         net.train()
         steps_per_epoch = -(-len(x) // self.batch_size)
         total_steps = max(1, search_epochs * steps_per_epoch - 1)
         for epoch in range(search_epochs):
-            val_order = torch.randperm(len(vx), generator=generator).split(self.batch_size)
+            val_order = torch.randperm(len(vx), generator=generator).to(x.device).split(self.batch_size)  # drawn on the CPU
             ce_sum = arch_steps = 0.0
-            for step, idx in enumerate(torch.randperm(len(x), generator=generator).split(self.batch_size)):
+            for step, idx in enumerate(torch.randperm(len(x), generator=generator).to(x.device).split(self.batch_size)):
                 # temperature annealed exponentially per step, tau_start -> tau_end over the search
                 tau = self.tau_start * (self.tau_end / self.tau_start) ** ((epoch * steps_per_epoch + step) / total_steps)
                 w_opt.zero_grad(set_to_none=True)
@@ -191,7 +202,7 @@ class DifferentiableSearch:
                 a_opt.zero_grad(set_to_none=True)
                 ce = F.cross_entropy(net(vx[vidx], net.sample_gates(tau, generator)), vy[vidx])
                 expected = table.expected(net.probabilities())
-                loss(ce, expected).backward()
+                loss(ce.cpu(), expected).backward()  # the cost side is priced on the CPU
                 a_opt.step()
                 loss.update(self.cost(net.derive()))
                 ce_sum, arch_steps = ce_sum + float(ce.detach()), arch_steps + 1
@@ -217,7 +228,7 @@ class DifferentiableSearch:
                     f"{derived.peak_sram_bytes:,} B, mu " + "/".join(f"{v:.2f}" for v in loss.multipliers.values())
                 )
         argmax = net.derive()
-        probs = {k: v.detach() for k, v in net.probabilities().items()}
+        probs = {k: v.detach().cpu() for k, v in net.probabilities().items()}
         arch, steps = repair(self.space, argmax, self.cost, limits, probs)
         repaired, grow_steps = arch != argmax, 0
         if not repaired and self.derivation == "grow":

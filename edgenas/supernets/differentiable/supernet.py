@@ -184,7 +184,8 @@ class KwsGumbelSupernet(nn.Module):
         gates = {}
         for name in self.alpha:
             a = self.logits(name)
-            u = torch.rand(a.shape, generator=generator).clamp_(1e-10, 1 - 1e-10)
+            # drawn on the CPU (where the generator is): the same noise on every device
+            u = torch.rand(a.shape, generator=generator).to(a.device).clamp_(1e-10, 1 - 1e-10)
             soft = F.softmax((a - torch.log(-torch.log(u))) / tau, dim=0)
             hard = F.one_hot(soft.argmax(), len(a)).to(soft.dtype)
             gates[name] = hard - soft.detach() + soft
