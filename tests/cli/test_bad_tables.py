@@ -400,3 +400,15 @@ def test_predictor_eval_of_a_space_without_a_shared_table_asks_for_one(kws_csv, 
     code, out_text, err = cli(capsys, "predictor", "eval", str(out), "--latency-table", str(kws_csv), "--json")
     assert code == 0, err
     assert json.loads(out_text)["metrics"]["n"] == 30
+
+
+def test_a_predictor_file_beyond_the_size_bound_is_refused_unread(tmp_path, monkeypatch) -> None:
+    from edgenas.errors import InvalidInputError
+    from edgenas.hardware.latency import base
+
+    path = tmp_path / "big.json"
+    path.write_text('{"format": "' + "x" * 200 + '"}')
+    monkeypatch.setattr(base, "MAX_PREDICTOR_BYTES", 100)
+    monkeypatch.setattr(pathlib.Path, "read_text", lambda *a, **k: pytest.fail("read before its size was checked"))
+    with pytest.raises(InvalidInputError, match=r"big.json is 2\d\d bytes; a predictor file is at most 100"):
+        base.load(path)

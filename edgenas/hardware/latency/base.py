@@ -164,6 +164,10 @@ def load(path: Path) -> tuple[LatencyPredictor, dict[str, Any]]:
 _REFIT = "write one with `edgenas predictor fit`"
 
 
+#: The largest predictor file read (a fitted LightGBM or MLP predictor is a few MB).
+MAX_PREDICTOR_BYTES = 256 * 2**20
+
+
 def _read_record(path: Path) -> dict[str, Any]:
     """The JSON object of a predictor file, its format and version checked."""
     if path.is_dir():
@@ -171,6 +175,11 @@ def _read_record(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise MissingDataError(f"predictor file {path} not found")
     try:
+        size = path.stat().st_size
+        if size > MAX_PREDICTOR_BYTES:  # read whole below: bounded before it is
+            raise InvalidInputError(
+                f"predictor file {path} is {size:,} bytes; a predictor file is at most {MAX_PREDICTOR_BYTES:,} ({_REFIT})"
+            )
         record = json.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise InvalidInputError(f"cannot read predictor file {path}: {exc.strerror or type(exc).__name__}") from None
