@@ -1,7 +1,8 @@
 """The ``edgenas`` command: parse flags, call the library, format the answer.
 
 One module per command group (``search``, ``targets``, ``bench``, ``deploy``: export, verify and
-audit, ``latency_predictor``: the ``predictor`` group, ``profile``, ``zoo``), the app and its
+audit, ``latency_predictor``: the ``predictor`` group, ``profile``, ``zoo``, ``agent``: the
+measurement agent and its client), the app and its
 callback in ``app``, what is printed and how in ``console``, and the one error handler in
 ``main`` (``run``, the console entry point). Every command is registered here, in one place.
 
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import typer
 
+from edgenas.cli.agent import register as register_agent
 from edgenas.cli.app import app
 from edgenas.cli.bench import bench
 from edgenas.cli.console import LazyHelpCommand
@@ -38,5 +40,6 @@ predictor = typer.Typer(no_args_is_help=False, help=GROUP_HELP)
 predictor.command()(fit)
 predictor.command("eval")(evaluate)
 app.add_typer(predictor, name="predictor")
+register_agent(app)
 
 __all__ = ["app", "run"]
