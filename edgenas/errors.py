@@ -33,3 +33,8 @@ class MissingExtraError(EdgenasError, ImportError):
 
 class MissingDataError(InvalidInputError, FileNotFoundError):
     """A data file or folder edgenas needs is absent; the message names it."""
+
+
+class DeviceUnavailableError(EdgenasError):
+    """A device that measures candidates stopped answering. Not one candidate's fault: a search
+    stops with what it finished kept, and ``--resume`` continues once the device is back."""

@@ -26,7 +26,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Protocol
 
 from edgenas.arch import Arch
-from edgenas.errors import InvalidInputError
+from edgenas.errors import DeviceUnavailableError, InvalidInputError
 from edgenas.evaluators.base import Evaluator
 from edgenas.executors.base import Activity, Executor, Outcome, SerialExecutor, describe
 from edgenas.ir import Layer
@@ -225,6 +225,8 @@ class Experiment:
         start = time.perf_counter()
         try:
             cost = self.cost(arch)
+        except DeviceUnavailableError:  # the measuring device is gone: stop, keep what is finished
+            raise
         except Exception as exc:  # a space or cost model bug must not end the search
             failed = Trial(number, arch, TrialState.FAIL, error=describe(exc), role=role)
             return _Asked(number, arch, False, trial=replace(failed, duration_s=time.perf_counter() - start))

@@ -311,3 +311,32 @@ def test_a_store_of_another_search_is_refused_on_resume(tmp_path):
         batched(store, 2, seed=3, budget=6)[0].run()
     with SqliteStore(path) as store, pytest.raises(InvalidInputError, match="written by another search"):
         batched(store, 2, seed=4, budget=8)
+
+
+def test_a_device_that_stops_answering_stops_the_search_and_a_resume_finishes_it(tmp_path):
+    """The measuring device gone mid-search is not one candidate's fault: the search stops with
+    every finished trial kept, and a resume (the device back) gives the uninterrupted trials."""
+    from edgenas.errors import DeviceUnavailableError
+
+    with SqliteStore(":memory:") as store:
+        reference = signature(make(store)[0].run())
+    calls = 0
+
+    def flaky(arch):
+        nonlocal calls
+        calls += 1
+        if calls == 9:
+            raise DeviceUnavailableError("the agent at http://127.0.0.1:1 did not answer")
+        return toy_cost(arch)
+
+    path = tmp_path / "device.db"
+    with SqliteStore(path) as store:
+        experiment, _ = make(store)
+        experiment.cost = flaky
+        with pytest.raises(DeviceUnavailableError):
+            experiment.run()
+        kept = [t for t in store.trials() if t.state is not TrialState.RUNNING]
+    assert kept and len(kept) < len(reference)
+    with SqliteStore(path) as store:
+        resumed, _ = make(store)
+        assert signature(resumed.run()) == reference

@@ -18,11 +18,15 @@ from typing import Any
 
 from edgenas.agent.auth import require
 from edgenas.agent.protocol import MODEL_SUFFIXES, AgentInfo, AgentMeasurement, ProtocolError
-from edgenas.errors import EdgenasError, InvalidInputError
+from edgenas.errors import DeviceUnavailableError, EdgenasError, InvalidInputError
 
 
 class AgentError(EdgenasError):
     """The agent refused a request, or could not be reached."""
+
+
+class AgentUnreachable(AgentError, DeviceUnavailableError):
+    """The agent did not answer after every retry (a search stops here, and resumes later)."""
 
 
 @dataclass(frozen=True)
@@ -154,7 +158,7 @@ class AgentClient:
                 elapsed = time.monotonic() - start
                 pause = wait if wait is not None else self.retry.wait(attempt)
                 if attempt >= self.retry.tries or elapsed + pause > self.retry.total_s:
-                    raise AgentError(
+                    raise AgentUnreachable(
                         f"the agent at {self.url} did not answer {method} {path} after {attempt} tries "
                         f"in {elapsed:.1f} s (last: {last}); is 'edgenas agent serve' running there?"
                     )

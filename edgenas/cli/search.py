@@ -15,6 +15,7 @@ from typing import Annotated, Any
 import typer
 
 from edgenas.cli.console import Interrupted, SearchProgress, json_option, lazy_help, print_json, problem, stdout_console
+from edgenas.errors import DeviceUnavailableError
 from edgenas.files import OutputError
 from edgenas.workflows.config import OPTION_NAMES, SearchConfig, build_config, config_fields, read_config_file
 
@@ -99,6 +100,13 @@ def search(
     target: Annotated[str, typer.Option(help="Target device.")] = DEFAULTS["target"],
     latency_ms: Annotated[float, typer.Option(help="Latency limit, ms (estimated on the target).")] = DEFAULTS["latency_ms"],
     latency: Annotated[str, typer.Option(help="Where latency comes from.")] = DEFAULTS["latency"],
+    agent: Annotated[
+        str | None,
+        typer.Option(help="--latency measured on the device of 'edgenas agent serve' at this URL (docs/agent.md)."),
+    ] = DEFAULTS["agent"],
+    agent_token_file: Annotated[
+        Path | None, typer.Option(help="The token file of --agent (the agent's own, chmod 600).")
+    ] = DEFAULTS["agent_token_file"],
     sram_kb: Annotated[float, typer.Option(help="Peak SRAM limit, KiB (tensor arena).")] = DEFAULTS["sram_kb"],
     flash_kb: Annotated[float, typer.Option(help="Flash limit, KiB (model size).")] = DEFAULTS["flash_kb"],
     space: Annotated[str, typer.Option(help="Search space.")] = DEFAULTS["space"],
@@ -176,6 +184,13 @@ def search(
         if not RunFolder(config.run_dir).holds_search():
             raise
         raise OutputError(f"{exc}; the finished trials are kept in {config.run_dir}: --resume continues") from None
+    except DeviceUnavailableError as exc:  # the measuring device stopped answering mid-search
+        from edgenas.store import RunFolder
+
+        if not RunFolder(config.run_dir).holds_search():
+            raise
+        kept = f"the finished trials are kept in {config.run_dir}: --resume continues once the device answers"
+        raise DeviceUnavailableError(f"{exc}; {kept}") from None
     finally:
         display.close()
     summary = outcome.summary

@@ -46,6 +46,12 @@ class MeasuredLatency:
     """
 
     name = "measured-onnxruntime"
+    #: What measured the figures in the cache: a cache measured elsewhere is never mixed in.
+    backend = "onnxruntime"
+
+    def measured_by(self) -> str:
+        """What measures (recorded in the cache, checked when it is read back)."""
+        return self.backend
 
     def __init__(
         self,
@@ -78,8 +84,14 @@ class MeasuredLatency:
                 try:
                     data = json.loads(self.cache.read_text(encoding="utf-8"))
                     self._records = dict(data["latency_ms_by_arch"])
-                except (ValueError, KeyError, TypeError):
+                    measured_by = str(data.get("backend", "onnxruntime"))
+                except (ValueError, KeyError, TypeError, AttributeError):
                     raise InvalidInputError(f"{self.cache}: not an edgenas measured-latency cache; move it away") from None
+                if measured_by != self.measured_by():
+                    raise InvalidInputError(
+                        f"{self.cache} holds latencies measured by {measured_by}, not {self.measured_by()}: "
+                        "measure in another run folder (--out), or move the file away to measure again"
+                    )
         return self._records
 
     def _save(self) -> None:
@@ -87,7 +99,7 @@ class MeasuredLatency:
             return
         self.cache.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.cache.with_suffix(".tmp")
-        payload = {"kind": "measured", "backend": "onnxruntime", **self.get_params(), "latency_ms_by_arch": self.records()}
+        payload = {"kind": "measured", "backend": self.measured_by(), **self.get_params(), "latency_ms_by_arch": self.records()}
         tmp.write_text(json.dumps(payload, indent=1, sort_keys=True), encoding="utf-8")
         os.replace(tmp, self.cache)  # atomic: a kill mid-write leaves the previous file
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -9,7 +10,7 @@ from pathlib import Path
 from edgenas.arch import Arch
 from edgenas.objectives import pareto_front
 from edgenas.spaces import space_from_config
-from edgenas.store import SqliteStore
+from edgenas.store import RunFolder, SqliteStore
 from edgenas.trial import Trial, TrialState
 
 
@@ -89,11 +90,25 @@ def build_summary(store: SqliteStore, run_dir: Path, stop_reason: str = "") -> d
             "epochs": identity.get("epochs"),
             "trials": dict(Counter(t.state.value for t in search)),
             "stop_reason": stop_reason,
+            "latency_measured_by": measured_by(RunFolder(run_dir).measured_latency),
         },
         "pareto_front": [trial_record(t, describe) for t in pareto_front(search)],
         "timing": timing(store.invocations()),
         "run_dir": str(run_dir),
     }
+
+
+def measured_by(cache: Path) -> str | None:
+    """What measured the run's latencies (``--latency measured``): this machine's ONNX Runtime, or an
+    agent's device by name; None for estimated latencies (or a cache that cannot be read)."""
+    try:
+        data = json.loads(cache.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    backend = data.get("backend") if isinstance(data, dict) else None
+    if not isinstance(backend, str):
+        return None
+    return "onnxruntime on this machine" if backend == "onnxruntime" else backend
 
 
 def timing(invocations: list[dict]) -> dict:

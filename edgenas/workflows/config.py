@@ -62,7 +62,9 @@ class SearchConfig:
     cache_dir: Path | None = None
     shared_data: Path | None = None  # real Speech Commands clips to report on (default: edgenas.settings)
     export: bool = True
-    latency: str = "estimated"  # or "measured": ONNX Runtime on this machine (edgenas.measure.loop), --target host
+    latency: str = "estimated"  # or "measured": ONNX Runtime on this machine (--target host) or on an --agent's device
+    agent: str | None = None  # --latency measured on the device of an `edgenas agent serve` at this URL
+    agent_token_file: Path | None = None  # the agent's token (a private file)
     latency_loss: str = "lagrangian"  # differentiable only: fbnet, proxyless, lagrangian or band
     sweep: tuple[float, ...] = ()  # differentiable only: latency limits (ms) to search one after another
     train_subset: int | None = None  # train every network on this many training examples (class-stratified)
@@ -78,7 +80,7 @@ class SearchConfig:
     device: str = "auto"  # torch device of every training: auto (a GPU when there is one), cpu, cuda, cuda:N, mps
     amp: bool = False  # mixed precision on CUDA
 
-    @field_validator("out", "data", "cache_dir", "shared_data", mode="before")
+    @field_validator("out", "data", "cache_dir", "shared_data", "agent_token_file", mode="before")
     @classmethod
     def _not_empty(cls, value: Any) -> Any:
         """An empty path would silently mean the current folder: refused (``--out ''`` is a slip, not a choice)."""
@@ -123,10 +125,28 @@ class SearchConfig:
             flash = target.flash_bytes if flash is None else min(flash, target.flash_bytes)
         return Limits(latency_ms=self.latency_ms, sram_bytes=sram, flash_bytes=flash)
 
+    def _check_agent(self) -> None:
+        """``--agent`` goes with ``--latency measured`` and a token file that can be read (the agent
+        itself is asked what it is when the search starts)."""
+        if self.agent is None:
+            if self.agent_token_file is not None:
+                raise InvalidInputError("--agent-token-file goes with --agent URL")
+            return
+        if self.latency != "measured":
+            raise InvalidInputError("--agent measures latency on a device: add --latency measured")
+        if not self.agent.startswith(("http://", "https://")):
+            raise InvalidInputError(f"--agent {self.agent!r}: expected the agent's URL, e.g. http://192.168.1.20:8765")
+        if self.agent_token_file is None:
+            raise InvalidInputError("--agent needs --agent-token-file F (the token the agent was started with)")
+        from edgenas.agent.auth import read_token_file
+
+        read_token_file(self.agent_token_file)
+
     def identity(self) -> dict[str, object]:
         """The options a resumed search must share with the original (the rest may change)."""
         keys: tuple[str, ...] = ("task", "data", "target", "latency_ms", "sram_kb", "flash_kb", "strategy", "epochs", "seed")
         keys += ("latency",) if self.latency != "estimated" else ()  # runs from before --latency stay resumable
+        keys += ("agent",) if self.agent is not None else ()  # measured on one device: resumed on the same
         keys += ("evaluator",) if self.evaluator != "train" else ()  # likewise for --evaluator
         keys += ("space",) if self.space != "auto" else ()  # and --space
         keys += ("train_subset",) if self.train_subset is not None else ()  # and --train-subset (export --retrain reads it)
@@ -157,6 +177,7 @@ class SearchConfig:
         if self.latency not in LATENCY_SOURCES:
             raise InvalidInputError(f"--latency must be one of {', '.join(LATENCY_SOURCES)}, got {self.latency!r}")
         parse_evaluator(self.evaluator)  # unknown evaluator or proxy -> the accepted names
+        self._check_agent()
         if self.time_limit_s is not None and not self.time_limit_s > 0:
             raise InvalidInputError(f"--time-limit must be a positive number of seconds, got {self.time_limit_s:g}")
         if self.budget < 1:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from edgenas.errors import InvalidInputError, UnknownNameError
@@ -161,12 +162,29 @@ def make_strategy(name: str, space: SearchSpace, seed: int) -> Any:
     return STRATEGIES.create(name, space=space, seed=seed)
 
 
-def make_cost(space: SearchSpace, target: Target, latency: str, run: RunFolder) -> CostFunction:
+def make_cost(
+    space: SearchSpace,
+    target: Target,
+    latency: str,
+    run: RunFolder,
+    agent: str | None = None,
+    agent_token_file: Path | None = None,
+) -> CostFunction:
     """The analytical cost of ``space`` on ``target``; with ``latency="measured"``, its latency
-    timed on this machine (ONNX Runtime, cached in the run folder)."""
+    timed on this machine, or on the device of the agent at ``agent`` (ONNX Runtime, cached in the
+    run folder)."""
     from edgenas.hardware import AnalyticalCostModel
 
     cost = layers_cost(space, AnalyticalCostModel(), target)
+    if latency == "measured" and agent is not None:
+        from edgenas.agent.auth import read_token_file
+        from edgenas.agent.client import AgentClient
+        from edgenas.agent.loop import AgentLatency
+
+        assert agent_token_file is not None  # SearchConfig.validate
+        measured = AgentLatency(space, cost, AgentClient(agent, read_token_file(agent_token_file)), run.measured_latency)
+        measured.device  # noqa: B018  (asked now: an agent that does not answer stops the search before it starts)
+        return measured
     if latency == "measured":
         if target.name.split(":")[0] != "host":
             raise InvalidInputError(f"--latency measured times candidates on this machine: use --target host, not {target.name}")

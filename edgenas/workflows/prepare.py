@@ -78,8 +78,11 @@ def prepare(config: SearchConfig, say: Callable[[str], None], watch: Stopwatch |
     config.validate()
     target = load_target(config.target)
     limits = config.limits(target)
-    if config.latency == "measured" and target.name.split(":")[0] != "host":
-        raise InvalidInputError(f"--latency measured times candidates on this machine: use --target host, not {target.name}")
+    if config.latency == "measured" and config.agent is None and target.name.split(":")[0] != "host":
+        raise InvalidInputError(
+            f"--latency measured times candidates on this machine: use --target host, not {target.name} "
+            "(or --agent URL to measure on the device itself)"
+        )
     if limits != config.limits():
         say(f"limits capped at what {target.name} has: {limits.sram_bytes:,} B SRAM, {limits.flash_bytes:,} B flash")
     if config.data is not None and not Path(config.data).is_dir():

@@ -91,7 +91,7 @@ def _experiment(
         run=prepared.run, say=say, device=config.device, amp=config.amp,
     )  # fmt: skip
     trainer = make_evaluator(parse_evaluator("train"), context)
-    cost = make_cost(space, prepared.target, config.latency, prepared.run)
+    cost = make_cost(space, prepared.target, config.latency, prepared.run, config.agent, config.agent_token_file)
     strategy = make_strategy(config.strategy, space, config.seed)
     spec = parse_evaluator(config.evaluator)
     evaluator, budget = trainer, config.budget

@@ -1,0 +1,120 @@
+"""A keyword-spotting search whose latencies an agent measures, against the same models timed directly.
+
+    python benchmarks/agent_search.py [--budget 12] [--epochs 1] [--train-subset 800] [--seed 0]
+
+Starts ``edgenas agent serve`` as its own process pinned to one core (``taskset -c 1``, loopback),
+runs ``edgenas search --latency measured --agent URL`` pinned to the other core (``taskset -c 0``),
+then stops the agent and times every candidate it measured directly, in this process pinned to the
+agent's core, with the same protocol (ONNX Runtime, 1 thread, 10 warm-up runs, 50 timed, median).
+Prints one row per candidate (agent ms, direct ms, ratio) and the summary: median and spread of the
+ratio, Spearman's rank correlation. Both are measurements on this machine; the agent adds an HTTP
+upload and a fresh ONNX Runtime session per candidate, not to the timed runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+from scipy.stats import spearmanr
+
+from edgenas.measure.loop import MeasuredLatency
+from edgenas.spaces import space_from_config
+from edgenas.store import SqliteStore
+from edgenas.trial import TrialState
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _pinned(core: int) -> list[str]:
+    return ["taskset", "-c", str(core)] if shutil.which("taskset") and (os.cpu_count() or 1) > 1 else []
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--budget", type=int, default=12)
+    parser.add_argument("--epochs", type=int, default=1)
+    parser.add_argument("--train-subset", type=int, default=800)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+
+    folder = Path(tempfile.mkdtemp(prefix="edgenas-agent-search-"))
+    token = folder / "token"
+    token.write_text("benchmark-token-" + os.urandom(16).hex() + "\n")
+    token.chmod(0o600)
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    agent = subprocess.Popen(
+        [*_pinned(1), sys.executable, "-m", "edgenas.cli", "agent", "serve", "--token-file", str(token), "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        for _ in range(300):
+            try:
+                if httpx.get(f"{url}/health", timeout=1.0).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        run = folder / "run"
+        start = time.perf_counter()
+        search = subprocess.run(
+            [*_pinned(0), sys.executable, "-m", "edgenas.cli", "search", "--budget", str(args.budget), "--epochs",
+             str(args.epochs), "--train-subset", str(args.train_subset), "--seed", str(args.seed), "--latency", "measured",
+             "--agent", url, "--agent-token-file", str(token), "--out", str(run), "--json"],
+            capture_output=True, text=True,
+        )  # fmt: skip
+        search_s = time.perf_counter() - start
+        if search.returncode != 0:
+            sys.exit(f"the search failed ({search.returncode}): {search.stderr.strip().splitlines()[-1:]}")
+    finally:
+        agent.terminate()
+        agent.wait(timeout=30)
+
+    cache = json.loads((run / "measured_latency.json").read_text())
+    by_key = cache["latency_ms_by_arch"]
+    with SqliteStore(run / "trials.db", read_only=True) as store:
+        config = store.read_config() or {}
+        archs = {t.arch.key(): t.arch for t in store.trials() if t.state is not TrialState.INFEASIBLE}
+    space = space_from_config(config)
+    if hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) > 1:
+        os.sched_setaffinity(0, {1})  # the core the agent ran on
+    direct = MeasuredLatency(space, lambda arch: None, cache=None, threads=1, warmup=10, repeats=50, rounds=1)  # type: ignore[arg-type, return-value]
+    rows = []
+    for key, record in by_key.items():
+        if key in archs:
+            rows.append((key, float(record["latency_ms"]), direct.measure(archs[key])["latency_ms"]))
+    agent_ms = np.array([r[1] for r in rows])
+    direct_ms = np.array([r[2] for r in rows])
+    ratio = agent_ms / direct_ms
+    print(f"KWS search, --budget {args.budget} --epochs {args.epochs} --train-subset {args.train_subset} --seed {args.seed}: "
+          f"{search_s:.0f} s; measured by {cache['backend']}")  # fmt: skip
+    print()
+    print("| candidate | agent ms | direct ms | agent / direct |")
+    print("|---|---:|---:|---:|")
+    for (key, a, d), r in zip(rows, ratio, strict=True):
+        print(f"| {key[:40]} | {a:.3f} | {d:.3f} | {r:.3f} |")
+    rho = spearmanr(agent_ms, direct_ms).statistic if len(rows) > 2 else float("nan")
+    print()
+    print(
+        f"{len(rows)} candidates measured; agent/direct ratio median {np.median(ratio):.3f} "
+        f"(min {ratio.min():.3f}, max {ratio.max():.3f}); Spearman {rho:.3f}"
+    )
+
+
+if __name__ == "__main__":
+    main()
