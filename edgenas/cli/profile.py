@@ -1,4 +1,4 @@
-"""``edgenas profile``: measure a model on this machine, with a per-operator breakdown.
+"""``edgenas profile``: measure a model on this machine (or an agent's device), with a per-operator breakdown.
 
 Everything printed is a measurement on the host (milliseconds, wall clock), never an estimate;
 the load average is printed beside it because a shared machine makes every figure noisier.
@@ -22,13 +22,25 @@ def profile(
     repeats: Annotated[int, typer.Option(help="Timed runs.")] = 100,
     warmup: Annotated[int, typer.Option(help="Untimed runs before timing.")] = 10,
     top: Annotated[int, typer.Option(help="Bottleneck operators to list.")] = 5,
+    agent: Annotated[
+        str | None, typer.Option(help="Measure on the device of 'edgenas agent serve' at this URL instead (docs/agent.md).")
+    ] = None,
+    agent_token_file: Annotated[Path | None, typer.Option(help="The token file of --agent.")] = None,
     as_json: Annotated[bool, json_option()] = False,
 ) -> None:
-    """Measure latency on this CPU: median and spread over repeated runs, and the slowest operators."""
+    """Measure latency on this CPU (or an agent's device): median and spread over repeated runs, and the slowest operators."""
+    from edgenas.errors import InvalidInputError
     from edgenas.measure import measure_model
     from edgenas.measure.base import check_top
 
     check_top(top)  # before the measurement, not after it
+    if agent is not None or agent_token_file is not None:
+        if agent is None or agent_token_file is None:
+            raise InvalidInputError("--agent URL and --agent-token-file F go together")
+        from edgenas.cli.agent import measure
+
+        measure(agent, model, agent_token_file, backend, threads, warmup, repeats, top, as_json)
+        return
     result = measure_model(model, backend, threads=threads, warmup=warmup, repeats=repeats)
     summary = result.to_dict(top=top)
     if as_json:

@@ -82,6 +82,22 @@ def test_cli_measure_and_info_print_json(agent, models, capsys):
     assert "onnxruntime" in json.loads(capsys.readouterr().out)["runtimes"]
 
 
+def test_profile_measures_on_the_agent_with_its_bottlenecks(agent, models, capsys):
+    flags = ["--agent", agent.url, "--agent-token-file", str(agent.token_file), "--repeats", "3", "--top", "2"]
+    run(["profile", str(models["onnx"]), *flags, "--json"])
+    answer = json.loads(capsys.readouterr().out)
+    assert answer["repeats"] == 3 and answer["device"]["hostname"] and answer["runtime"] == "onnxruntime"
+    run(["profile", str(models["onnx"]), *flags])
+    printed = capsys.readouterr().out
+    assert "measured on " in printed and "MatMul" in printed  # the device, and its slowest operator
+
+
+def test_profile_agent_flags_go_together(models, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        run(["profile", str(models["onnx"]), "--agent", "http://127.0.0.1:1"])
+    assert exit_.value.code == 2 and "--agent URL and --agent-token-file F go together" in capsys.readouterr().err
+
+
 def test_uploads_leave_nothing_behind(agent, models):
     _client(agent).measure(models["onnx"], repeats=1, warmup=0)
     assert _uploads(agent) == []  # the private folder is deleted after each measurement
