@@ -12,6 +12,7 @@ import typer
 from rich.table import Table
 
 from edgenas.cli.console import json_option, print_json, stdout_console
+from edgenas.errors import InvalidInputError
 from edgenas.files import check_writable
 
 #: ``edgenas predictor --help``.
@@ -52,6 +53,8 @@ def fit(
     from edgenas.workflows.latency_predictors import TableData, default_table, evaluate_predictor, fit_predictor
 
     PREDICTORS.get(kind)  # an unknown kind fails before the table is read
+    if seed < 0:
+        raise InvalidInputError(f"--seed must be 0 or more, got {seed}")
     check_writable(out, "--out")  # and an output that cannot be written
     data = TableData.load(space, latency_table or default_table(space))
     data.column(device)  # an unknown device fails before anything is fitted

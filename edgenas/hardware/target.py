@@ -493,6 +493,14 @@ def target_names() -> list[str]:
     return TARGETS.names()
 
 
+def _is_file(path: Path) -> bool:
+    """``path.is_file()``, False for a name the file system cannot even look up (too long, say)."""
+    try:
+        return path.is_file()
+    except OSError:
+        return False
+
+
 def load_target(name_or_path: str | Path) -> Target:
     """Load a built-in target by name (``"cortex-m7"``) or a target YAML file by path.
 
@@ -504,13 +512,13 @@ def load_target(name_or_path: str | Path) -> Target:
     """
     text = str(name_or_path)
     variant: str | None = None
-    if not isinstance(name_or_path, Path) and not Path(text).is_file() and ":" in text:
+    if not isinstance(name_or_path, Path) and not _is_file(Path(text)) and ":" in text:
         text, variant = text.rsplit(":", 1)
         if not variant:
             raise InvalidInputError(f"target {str(name_or_path)!r}: empty runtime variant after ':'")
     path = Path(text)
-    if isinstance(name_or_path, Path) or path.suffix in (".yaml", ".yml") or path.is_file():
-        if not path.is_file():
+    if isinstance(name_or_path, Path) or path.suffix in (".yaml", ".yml") or _is_file(path):
+        if not _is_file(path):
             raise InvalidInputError(f"target file {path} does not exist")
         return _load_file(path, variant)
     names = target_names()

@@ -72,7 +72,10 @@ def measure_tflite(path: Path, *, threads: int = 1, warmup: int = 10, repeats: i
             value = rng.integers(info.min, info.max, size=shape, endpoint=True).astype(dtype)
         interpreter.set_tensor(detail["index"], value)
     times, cpu_times = time_runs_with_cpu(interpreter.invoke, warmup, repeats)
-    op_names = sorted({str(op.get("op_name", "?")) for op in interpreter._get_ops_details()})  # noqa: SLF001
+    try:
+        op_names = sorted({str(op.get("op_name", "?")) for op in interpreter._get_ops_details()})  # noqa: SLF001
+    except UnicodeDecodeError:  # an operator name that is not text: a damaged or crafted file
+        raise InvalidInputError(f"{path}: not a valid TFLite model (an operator name is not UTF-8)") from None
     return Measurement(
         backend="litert",
         model=str(path),

@@ -182,6 +182,8 @@ class SearchConfig:
             raise InvalidInputError(f"--time-limit must be a positive number of seconds, got {self.time_limit_s:g}")
         if self.budget < 1:
             raise InvalidInputError(f"--budget must be a positive number of candidates, got {self.budget}")
+        if self.seed < 0:
+            raise InvalidInputError(f"--seed must be 0 or more, got {self.seed}")
         if self.train_subset is not None and self.train_subset < 1:
             raise InvalidInputError(f"--train-subset must be a positive number of examples, got {self.train_subset}")
         if self.epochs < 1:

@@ -412,3 +412,24 @@ def test_a_predictor_file_beyond_the_size_bound_is_refused_unread(tmp_path, monk
     monkeypatch.setattr(pathlib.Path, "read_text", lambda *a, **k: pytest.fail("read before its size was checked"))
     with pytest.raises(InvalidInputError, match=r"big.json is 2\d\d bytes; a predictor file is at most 100"):
         base.load(path)
+
+
+def test_a_damaged_lightgbm_predictor_never_reaches_lightgbm(tmp_path, capsys, monkeypatch) -> None:
+    """LightGBM aborts the whole process on some corrupt model strings: the checksum stops them first."""
+    table = write_csv(tmp_path / "nb201_small.csv", synthetic_nb201_rows(40))
+    out = tmp_path / "p.json"
+    code, _, err = cli(capsys, "predictor", "fit", "--latency-table", str(table), "--device", "a",
+                       "--train-size", "20", "--kind", "lgbm", "--out", str(out))  # fmt: skip
+    assert code == 0, err
+    record = json.loads(out.read_text())
+    lightgbm = pytest.importorskip("lightgbm")
+    monkeypatch.setattr(lightgbm, "Booster", lambda *a, **k: pytest.fail("a damaged model reached LightGBM"))
+    damaged = json.loads(json.dumps(record))
+    damaged["state"]["lightgbm_model"] = damaged["state"]["lightgbm_model"].replace("tree", "trex", 1)
+    out.write_text(json.dumps(damaged))
+    code, _, err = cli(capsys, "predictor", "eval", str(out), "--latency-table", str(table))
+    one_line_error(code, err, "p.json is damaged: its fitted state does not match its checksum")
+    del record["state_sha256"]
+    out.write_text(json.dumps(record))
+    code, _, err = cli(capsys, "predictor", "eval", str(out), "--latency-table", str(table))
+    one_line_error(code, err, "has no checksum")

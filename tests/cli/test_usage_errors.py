@@ -41,6 +41,11 @@ USAGE_ERRORS = [
     pytest.param(("export", "{tmp}/absent"), "not a search run folder", id="missing run folder"),
     pytest.param(("verify", "{tmp}/absent.tflite", "--clips", "0"), "--clips must be at least 1", id="verify no clips"),
     pytest.param(("verify", "{tmp}/absent.tflite", "--clips", "-1"), "--clips must be at least 1", id="verify negative clips"),
+    pytest.param(("search", "--seed", "-1", "--out", "{tmp}/s"), "--seed must be 0 or more, got -1", id="search negative seed"),
+    pytest.param(
+        ("predictor", "fit", "--out", "{tmp}/p.json", "--seed", "-1"), "--seed must be 0 or more", id="fit negative seed"
+    ),
+    pytest.param(("audit", "{tmp}/m.tflite", "--target", "a" * 300), "unknown target", id="target name too long"),
     pytest.param(
         ("export", "{tmp}", "--format", "onnx-int8", "--calibration-clips", "0"),
         "--calibration-clips must be at least 1",

@@ -53,6 +53,9 @@ BASE_ARGS: dict[str, tuple[str, ...]] = {
     "targets": (),
     "verify": ("{seeds}/model.tflite", "--data", "{seeds}/speech", "--clips", "2"),
     "zoo": ("--models", "mobilenetv2", "--repeats", "1", "--warmup", "0"),
+    "agent serve": ("--token-file", "{seeds}/token", "--port", "8765"),
+    "agent info": ("http://127.0.0.1:8765", "--token-file", "{seeds}/token"),
+    "agent measure": ("http://127.0.0.1:8765", "{seeds}/model.onnx", "--token-file", "{seeds}/token", "--repeats", "2"),
 }
 #: Files a command's base arguments need in the case's own folder (it may write beside them).
 BASE_FILES: dict[str, tuple[tuple[str, str, int], ...]] = {"export": (("run", "run", 0),)}
@@ -65,6 +68,8 @@ HEAVY = (
     "edgenas.export.verify:min_arena_bytes",  # TFLite Micro in child processes
     "edgenas.export.tflite:convert_int8",
     "edgenas.export.onnx_int8:quantize_onnx_int8",
+    "edgenas.agent.server:serve",  # an agent's flags and token file were checked: it would start serving
+    "edgenas.agent.client:AgentClient",  # the client's inputs were checked: it would contact the agent
 )
 #: Entries a case's folder holds; anything else was written outside the working folder.
 CASE_ENTRIES = {"in", "work", "home", "cache"}
@@ -240,6 +245,8 @@ def build_seeds(folder: Path) -> Path:
     (folder / "target.yaml").write_bytes(G.target_yaml())
     (folder / "config.yaml").write_text("budget: 1\nepochs: 1\nseed: 0\n")
     (folder / "latency.csv").write_bytes(G.latency_csv())
+    (folder / "token").write_text("fuzz-token-0123456789abcdef\n")
+    (folder / "token").chmod(0o600)
     for word in ("yes", "no"):
         for speaker in ("a", "b", "c"):
             (folder / "speech" / word).mkdir(parents=True, exist_ok=True)

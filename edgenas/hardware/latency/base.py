@@ -10,6 +10,7 @@ share and readable in a diff.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from abc import ABC, abstractmethod
@@ -126,7 +127,23 @@ def save(path: Path, predictor: LatencyPredictor, info: dict[str, Any] | None = 
         "info": info or {},
         "state": predictor.state(),
     }
+    record["state_sha256"] = state_digest(record["state"])
     write_text(path, json.dumps(record, separators=(",", ":")) + "\n")
+
+
+def state_digest(state: Any) -> str:
+    """SHA-256 of a fitted state's canonical JSON: a damaged state is caught before a native
+    library (LightGBM aborts the process on some corrupt models) is handed it."""
+    return hashlib.sha256(json.dumps(state, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def _holds_native_model(state: Any) -> bool:
+    """Whether a state carries a model a native library parses (a LightGBM model string)."""
+    if isinstance(state, dict):
+        return "lightgbm_model" in state or any(_holds_native_model(v) for v in state.values())
+    if isinstance(state, list):
+        return any(_holds_native_model(v) for v in state)
+    return False
 
 
 def load(path: Path) -> tuple[LatencyPredictor, dict[str, Any]]:
@@ -146,6 +163,11 @@ def load(path: Path) -> tuple[LatencyPredictor, dict[str, Any]]:
     for name, value, optional in (("params", params, True), ("state", state, False), ("info", info, True)):
         if not isinstance(value, dict) and not (optional and value is None):
             raise InvalidInputError(f"{path}: field {name} is not a JSON object; {_REFIT}")
+    digest = record.get("state_sha256")
+    if digest is None and _holds_native_model(state):
+        raise InvalidInputError(f"{path}: its fitted model has no checksum (written by an older edgenas); {_REFIT}")
+    if digest is not None and digest != state_digest(state):
+        raise InvalidInputError(f"{path} is damaged: its fitted state does not match its checksum; {_REFIT}")
     try:
         predictor = PREDICTORS.create(kind, **(params or {}))
     except Exception:  # whatever a constructor makes of crafted parameters, the file is at fault
