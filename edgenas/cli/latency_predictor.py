@@ -60,10 +60,10 @@ def fit(
     data.column(device)  # an unknown device fails before anything is fitted
     params = {"seed": seed} if kind in ("lgbm", "mlp") else None
     predictor, info = fit_predictor(data, device, train_size, kind, seed, params)
-    save(out, predictor, info)
     metrics, where = evaluate_predictor(predictor, info, data)
+    info["held_out"] = metrics.to_dict()  # in the file: a search using the predictor reports its error
+    save(out, predictor, info)
     summary = {"predictor": str(out), "kind": kind, **{k: v for k, v in info.items() if k != "train_keys"}}
-    summary["held_out"] = metrics.to_dict()
     if as_json:
         print_json(summary)
         return
