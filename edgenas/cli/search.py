@@ -107,6 +107,9 @@ def search(
     agent_token_file: Annotated[
         Path | None, typer.Option(help="The token file of --agent (the agent's own, chmod 600).")
     ] = DEFAULTS["agent_token_file"],
+    predictor: Annotated[
+        Path | None, typer.Option(help="--latency predicted: rank by this latency predictor (edgenas predictor fit).")
+    ] = DEFAULTS["predictor"],
     sram_kb: Annotated[float, typer.Option(help="Peak SRAM limit, KiB (tensor arena).")] = DEFAULTS["sram_kb"],
     flash_kb: Annotated[float, typer.Option(help="Flash limit, KiB (model size).")] = DEFAULTS["flash_kb"],
     space: Annotated[str, typer.Option(help="Search space.")] = DEFAULTS["space"],

@@ -91,11 +91,26 @@ def build_summary(store: SqliteStore, run_dir: Path, stop_reason: str = "") -> d
             "trials": dict(Counter(t.state.value for t in search)),
             "stop_reason": stop_reason,
             "latency_measured_by": measured_by(RunFolder(run_dir).measured_latency),
+            "latency_predicted_by": predicted_by(RunFolder(run_dir).latency_predictor),
         },
         "pareto_front": [trial_record(t, describe) for t in pareto_front(search)],
         "timing": timing(store.invocations()),
         "run_dir": str(run_dir),
     }
+
+
+def predicted_by(copy: Path) -> dict | None:
+    """The latency predictor a search ranked by (``--latency predicted``): its kind, the device and
+    table it learnt, and its error on the rows that did not train it; None when latency was not predicted."""
+    try:
+        record = json.loads(copy.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    info = record.get("info") if isinstance(record, dict) else None
+    if not isinstance(info, dict):
+        return None
+    keep = ("space", "device", "latency_table", "train_size", "held_out")
+    return {"kind": record.get("kind"), **{k: info[k] for k in keep if k in info}}
 
 
 def measured_by(cache: Path) -> str | None:

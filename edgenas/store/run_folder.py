@@ -13,7 +13,8 @@ file (or a renamed one) is one change here. The layout::
       trials/<ID>/            weights of another trial, trained again on request (export --retrain)
       prefilter.db            the pre-filter's proxy-scored pool (--evaluator prefilter:...)
       supernet.pt             the weight-sharing supernet's weights (--evaluator supernet)
-      measured_latency.json   latencies measured on this machine (--latency measured)
+      measured_latency.json   latencies measured on this machine or an agent's device (--latency measured)
+      latency_predictor.json  the latency predictor the search ranked by (--latency predicted)
       differentiable.json     what a differentiable search derived, and how
       latency-<T>ms/          one run folder per limit of a differentiable --sweep
       sweep.json sweep.md sweep_pareto.png
@@ -153,6 +154,11 @@ class RunFolder:
     @property
     def measured_latency(self) -> Path:
         return self.path / "measured_latency.json"
+
+    @property
+    def latency_predictor(self) -> Path:
+        """A copy of the latency predictor the search ranked by (``--latency predicted``)."""
+        return self.path / "latency_predictor.json"
 
     @property
     def differentiable_json(self) -> Path:

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from edgenas.trial import Trial
 
 #: ``--latency``: the analytical estimate, or a measurement on this machine (``--target host``).
-LATENCY_SOURCES = ("estimated", "measured")
+LATENCY_SOURCES = ("estimated", "measured", "predicted")
 #: ``--executor``: where candidates are evaluated.
 EXECUTORS = ("local", "ray")
 #: Where runs go when ``--out`` is not given: ``runs/<task>-<target>``.
@@ -65,6 +65,7 @@ class SearchConfig:
     latency: str = "estimated"  # or "measured": ONNX Runtime on this machine (--target host) or on an --agent's device
     agent: str | None = None  # --latency measured on the device of an `edgenas agent serve` at this URL
     agent_token_file: Path | None = None  # the agent's token (a private file)
+    predictor: Path | None = None  # --latency predicted: a latency predictor file (edgenas predictor fit)
     latency_loss: str = "lagrangian"  # differentiable only: fbnet, proxyless, lagrangian or band
     sweep: tuple[float, ...] = ()  # differentiable only: latency limits (ms) to search one after another
     train_subset: int | None = None  # train every network on this many training examples (class-stratified)
@@ -80,7 +81,7 @@ class SearchConfig:
     device: str = "auto"  # torch device of every training: auto (a GPU when there is one), cpu, cuda, cuda:N, mps
     amp: bool = False  # mixed precision on CUDA
 
-    @field_validator("out", "data", "cache_dir", "shared_data", "agent_token_file", mode="before")
+    @field_validator("out", "data", "cache_dir", "shared_data", "agent_token_file", "predictor", mode="before")
     @classmethod
     def _not_empty(cls, value: Any) -> Any:
         """An empty path would silently mean the current folder: refused (``--out ''`` is a slip, not a choice)."""
@@ -147,6 +148,7 @@ class SearchConfig:
         keys: tuple[str, ...] = ("task", "data", "target", "latency_ms", "sram_kb", "flash_kb", "strategy", "epochs", "seed")
         keys += ("latency",) if self.latency != "estimated" else ()  # runs from before --latency stay resumable
         keys += ("agent",) if self.agent is not None else ()  # measured on one device: resumed on the same
+        keys += ("predictor",) if self.predictor is not None else ()  # ranked by one predictor: resumed with it
         keys += ("evaluator",) if self.evaluator != "train" else ()  # likewise for --evaluator
         keys += ("space",) if self.space != "auto" else ()  # and --space
         keys += ("train_subset",) if self.train_subset is not None else ()  # and --train-subset (export --retrain reads it)
@@ -178,6 +180,12 @@ class SearchConfig:
             raise InvalidInputError(f"--latency must be one of {', '.join(LATENCY_SOURCES)}, got {self.latency!r}")
         parse_evaluator(self.evaluator)  # unknown evaluator or proxy -> the accepted names
         self._check_agent()
+        if (self.latency == "predicted") != (self.predictor is not None):
+            raise InvalidInputError("--latency predicted and --predictor P.json go together (written by edgenas predictor fit)")
+        if self.predictor is not None:
+            from edgenas.hardware.latency import load
+
+            load(self.predictor)  # a missing or damaged file: one line before anything starts
         if self.time_limit_s is not None and not self.time_limit_s > 0:
             raise InvalidInputError(f"--time-limit must be a positive number of seconds, got {self.time_limit_s:g}")
         if self.budget < 1:

@@ -19,6 +19,7 @@ from edgenas.errors import InvalidInputError, UnknownNameError
 from edgenas.evaluators import EVALUATORS, EvaluatorContext
 from edgenas.executors import Executor, SerialExecutor
 from edgenas.experiment import CostFunction, layers_cost
+from edgenas.files import write_bytes
 
 if TYPE_CHECKING:
     from edgenas.evaluators import Evaluator
@@ -169,6 +170,7 @@ def make_cost(
     run: RunFolder,
     agent: str | None = None,
     agent_token_file: Path | None = None,
+    predictor: Path | None = None,
 ) -> CostFunction:
     """The analytical cost of ``space`` on ``target``; with ``latency="measured"``, its latency
     timed on this machine, or on the device of the agent at ``agent`` (ONNX Runtime, cached in the
@@ -176,6 +178,17 @@ def make_cost(
     from edgenas.hardware import AnalyticalCostModel
 
     cost = layers_cost(space, AnalyticalCostModel(), target)
+    if latency == "predicted":
+        import numpy as np
+
+        from edgenas.hardware.latency.predicted import PredictedLatency
+
+        assert predictor is not None  # SearchConfig.validate
+        rng = np.random.default_rng(0)
+        probe = [space.sample(rng) for _ in range(4)]
+        predicted = PredictedLatency.from_file(predictor, space, cost, probe)
+        write_bytes(run.latency_predictor, predictor.read_bytes())  # the run keeps what it was ranked by
+        return predicted
     if latency == "measured" and agent is not None:
         from edgenas.agent.auth import read_token_file
         from edgenas.agent.client import AgentClient

@@ -91,7 +91,9 @@ def _experiment(
         run=prepared.run, say=say, device=config.device, amp=config.amp,
     )  # fmt: skip
     trainer = make_evaluator(parse_evaluator("train"), context)
-    cost = make_cost(space, prepared.target, config.latency, prepared.run, config.agent, config.agent_token_file)
+    cost = make_cost(
+        space, prepared.target, config.latency, prepared.run, config.agent, config.agent_token_file, config.predictor
+    )
     strategy = make_strategy(config.strategy, space, config.seed)
     spec = parse_evaluator(config.evaluator)
     evaluator, budget = trainer, config.budget
