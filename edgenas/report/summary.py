@@ -39,6 +39,7 @@ def trial_record(trial: Trial, describe: Callable[[Arch], str]) -> dict:
             "real_speech_accuracy",
             "retrain_val_accuracy",
             "onnx_max_abs_diff",
+            "device_latency_ms",
             "train_s",
             "tflm_int8_test_accuracy",
             "tflm_argmax_agreement_litert",

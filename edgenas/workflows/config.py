@@ -133,8 +133,11 @@ class SearchConfig:
             if self.agent_token_file is not None:
                 raise InvalidInputError("--agent-token-file goes with --agent URL")
             return
-        if self.latency != "measured":
-            raise InvalidInputError("--agent measures latency on a device: add --latency measured")
+        if self.latency == "estimated":
+            raise InvalidInputError(
+                "--agent measures latency on a device: add --latency measured (every candidate) or --latency predicted "
+                "--predictor P.json (the finalists, beside the prediction)"
+            )
         if not self.agent.startswith(("http://", "https://")):
             raise InvalidInputError(f"--agent {self.agent!r}: expected the agent's URL, e.g. http://192.168.1.20:8765")
         if self.agent_token_file is None:

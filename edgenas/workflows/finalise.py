@@ -44,6 +44,8 @@ def finalise(
     trained = trainer.train(trial.arch)
     extra = dict(trial.metrics.extra)
     extra["test_accuracy"] = trainer.test_accuracy(trained.module)
+    if config.agent is not None and config.latency == "predicted":  # the prediction, checked on the device
+        extra["device_latency_ms"] = _measured_on_agent(trial, space, run, config)
     extra["retrain_val_accuracy"] = trained.metrics.accuracy
     user_data = config.data is not None
     for name, split in extra_test_splits(
@@ -63,6 +65,20 @@ def finalise(
     final = dataclasses.replace(trial, metrics=dataclasses.replace(trial.metrics, extra=extra))
     store.put(final)
     return final
+
+
+def _measured_on_agent(trial: Trial, space: Any, run: RunFolder, config: SearchConfig) -> float:
+    """A finalist's latency measured on the agent's device (cached in the run folder like a
+    ``--latency measured`` search's, so a resume does not measure it again)."""
+    from edgenas.agent.auth import read_token_file
+    from edgenas.agent.client import AgentClient
+    from edgenas.agent.loop import AgentLatency
+
+    assert config.agent is not None and config.agent_token_file is not None  # SearchConfig.validate
+    assert trial.cost is not None  # a finalist was priced
+    cost = trial.cost
+    client = AgentClient(config.agent, read_token_file(config.agent_token_file))
+    return AgentLatency(space, lambda arch: cost, client, run.measured_latency).latency_ms(trial.arch)
 
 
 def _verify_on_tflm(module: Any, data: TaskData, run: RunFolder) -> dict[str, float]:

@@ -74,3 +74,24 @@ def test_agent_flags_are_checked_before_anything_runs(tmp_path: Path, flags: lis
     r = edgenas("search", *flags, "--out", str(tmp_path / "run"), cwd=tmp_path)
     assert_one_line_error(r, fragment)
     assert not (tmp_path / "run").exists()
+
+
+def test_a_predicted_search_has_its_finalists_measured_on_the_agent(tmp_path: Path) -> None:
+    from edgenas.workflows.search import run_search
+    from tests.workflows.test_predicted_latency import _estimated, _fitted
+
+    estimated = _estimated(tmp_path)
+    predictor = _fitted(estimated, tmp_path / "p.json")
+    agent = start_agent(tmp_path / "agent")
+    try:
+        config = dataclasses.replace(
+            estimated, latency="predicted", predictor=predictor, agent=agent.url, agent_token_file=agent.token_file
+        )
+        outcome = run_search(config)
+    finally:
+        stop(agent)
+    best = outcome.summary["best"]
+    assert best["sources"]["latency_ms"] == "predicted" and best["device_latency_ms"] > 0  # beside the prediction
+    measured = json.loads((tmp_path / "run" / "measured_latency.json").read_text())["latency_ms_by_arch"]
+    searched = [t for t in outcome.trials if t.role == "search" and t.accuracy is not None]
+    assert 1 <= len(measured) <= 2 < len(searched) + 2  # the finalists only (best, baseline), not every candidate
