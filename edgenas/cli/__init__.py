@@ -20,7 +20,7 @@ from edgenas.cli.app import app
 from edgenas.cli.bench import bench
 from edgenas.cli.console import LazyHelpCommand
 from edgenas.cli.deploy import audit, export, verify
-from edgenas.cli.latency_predictor import GROUP_HELP, evaluate, fit
+from edgenas.cli.latency_predictor import GROUP_HELP, collect, evaluate, fit
 from edgenas.cli.main import run
 from edgenas.cli.profile import profile
 from edgenas.cli.search import search
@@ -39,6 +39,7 @@ app.command()(zoo)
 predictor = typer.Typer(no_args_is_help=False, help=GROUP_HELP)
 predictor.command()(fit)
 predictor.command("eval")(evaluate)
+predictor.command()(collect)
 app.add_typer(predictor, name="predictor")
 register_agent(app)
 

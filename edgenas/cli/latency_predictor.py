@@ -1,6 +1,6 @@
-"""``edgenas predictor fit|eval``: latency predictors from a measured table (see ``docs/predictors.md``).
+"""``edgenas predictor fit|eval|collect``: latency predictors from a measured table (see ``docs/predictors.md``).
 
-The group (``GROUP_HELP``, ``fit``, ``eval``) is registered on the app in ``edgenas/cli/__init__.py``.
+The group (``GROUP_HELP``, ``fit``, ``eval``, ``collect``) is registered on the app in ``edgenas/cli/__init__.py``.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from edgenas.errors import InvalidInputError
 from edgenas.files import check_writable
 
 #: ``edgenas predictor --help``.
-GROUP_HELP = "Latency predictors: fit on a latency table, evaluate on held-out architectures."
+GROUP_HELP = "Latency predictors: fit on a latency table, evaluate on held-out architectures, collect a table on a device."
 
 
 def _metrics_table(title: str, metrics: dict) -> Table:
@@ -99,3 +99,47 @@ def evaluate(
         print_json(summary)
         return
     stdout_console().print(_metrics_table(f"{predictor.kind} ({predictor_file.name}) on {where['device']}", metrics.to_dict()))
+
+
+def collect(
+    agent: Annotated[str, typer.Option(help="The agent's URL (http://HOST:PORT or https://...): see `edgenas agent serve`.")],
+    token_file: Annotated[Path, typer.Option(help="File holding the agent's token (mode 600).")],
+    out: Annotated[
+        Path, typer.Option(help="Latency table to write (CSV); an existing one written for the same options is continued.")
+    ],
+    space: Annotated[str, typer.Option(help="Search space to measure: nb201, fbnet, kws, mbconv.")] = "nb201",
+    n: Annotated[int, typer.Option("--n", help="Architectures to measure, spread over the space's range of MACs.")] = 200,
+    device_name: Annotated[
+        str | None, typer.Option(help="Name of the latency column (default: the agent's hostname, as a column name).")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the architectures drawn.")] = 0,
+    threads: Annotated[int, typer.Option(help="ONNX Runtime threads on the device.")] = 1,
+    warmup: Annotated[int, typer.Option(help="Untimed runs per architecture.")] = 10,
+    repeats: Annotated[int, typer.Option(help="Timed runs per architecture (the latency is their median).")] = 50,
+    as_json: Annotated[bool, json_option()] = False,
+) -> None:
+    """Measure --n architectures of --space on an agent's device into a latency table for `predictor fit`."""
+    from edgenas.agent.auth import read_token_file
+    from edgenas.agent.client import AgentClient
+    from edgenas.cli.console import say
+    from edgenas.workflows.collect import Planned, collect_latency_table
+
+    client = AgentClient(agent, read_token_file(token_file))
+
+    def progress(done: int, total: int, planned: Planned, latency_ms: float) -> None:
+        if not as_json:
+            say(f"{done}/{total} {planned.arch.key()} {planned.macs:,} MACs: {latency_ms:.4g} ms")
+
+    summary = collect_latency_table(
+        space, client, out, n, seed=seed, device_name=device_name, threads=threads, warmup=warmup, repeats=repeats,
+        on_row=progress,
+    )  # fmt: skip
+    if as_json:
+        print_json(summary.to_dict())
+        return
+    lo, hi = summary.table_macs
+    stdout_console().print(
+        f"{summary.rows} architectures of {summary.space} in {summary.table} (column {summary.device!r}): "
+        f"{summary.measured} measured now, {summary.kept} kept; MACs {lo:,} to {hi:,}",
+        highlight=False,
+    )

@@ -143,6 +143,10 @@ class FbnetSpace(DecisionSpace):
         ]
 
     # -- hardware IR ----------------------------------------------------------------------
+    def input_shape(self, arch: Arch) -> tuple[int, int, int]:
+        """The network's input, channels first (the same for every network): what an exported model takes."""
+        return (3, INPUT_SIZE, INPUT_SIZE)
+
     def layers(self, arch: Arch) -> list[Layer]:
         """Deployed operators (batch norm folded, ReLU fused; the g2 channel shuffle is a free permutation and not listed)."""
         self.check(arch)

@@ -152,6 +152,10 @@ class Nb201Space(DecisionSpace):
         return tuple(out)
 
     # -- hardware IR ----------------------------------------------------------------------
+    def input_shape(self, arch: Arch) -> tuple[int, int, int]:
+        """The network's input, channels first (the same for every cell): what an exported model takes."""
+        return (3, self.input_size, self.input_size)
+
     def layers(self, arch: Arch) -> list[Layer]:
         """Deployed operators (batch norm folded). ReLU-conv-BN is a CONV2D without a *fused* activation:
         its ReLU runs on the input, before the conv, which the IR has no field for (it costs no MACs)."""
