@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import re
 import secrets
 import tempfile
 from collections.abc import Iterator
@@ -151,3 +152,34 @@ def check_writable(path: Path | str, flag: str, *, folder: bool = False) -> Path
     if stats.f_bavail == 0 and stats.f_blocks > 0:
         raise output_error(OSError(errno.ENOSPC, os.strerror(errno.ENOSPC)), path, flag)
     return path
+
+
+#: ``atomic_path``'s temporary files: ``.NAME.<pid>.<8 hex>.tmp``.
+_TEMPORARY = re.compile(r"^\..+\.(\d+)\.[0-9a-f]{8}\.tmp$")
+
+
+def sweep_temporaries(folder: Path | str) -> list[Path]:
+    """Delete what writers killed mid-write left under ``folder``: temporary files of
+    :func:`atomic_path` whose process is gone (the files they were to replace are intact). A
+    process still running keeps its own; nothing else is touched. Returns what was deleted."""
+    removed = []
+    for path in Path(folder).rglob(".*.tmp"):
+        match = _TEMPORARY.match(path.name)
+        if match is None or not path.is_file() or _alive(int(match.group(1))):
+            continue
+        with contextlib.suppress(FileNotFoundError, PermissionError):
+            path.unlink()
+            removed.append(path)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):  # another user's process, or not a pid at all
+        return True
+    return True

@@ -109,3 +109,20 @@ def test_os_errors_read_as_what_to_do() -> None:
         "--out /mnt/run: the file system is read-only: write elsewhere"
     )
     assert "Bad thing" in str(output_error(OSError(errno.ENOTSUP, "Bad thing"), "x"))
+
+
+def test_temporaries_of_killed_writers_are_swept_and_nothing_else(tmp_path: Path) -> None:
+    import os
+
+    from edgenas.files import sweep_temporaries
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    gone = int(dead.stdout)  # a process that has ended
+    (tmp_path / "best").mkdir()
+    stale = tmp_path / "best" / f".model.onnx.{gone}.0123abcd.tmp"
+    mine = tmp_path / f".report.json.{os.getpid()}.89abcdef.tmp"
+    keep = [tmp_path / "best" / "model.onnx", tmp_path / ".hidden.tmp", tmp_path / f"model.{gone}.0123abcd.tmp"]
+    for path in (stale, mine, *keep):
+        path.write_text("x")
+    assert sweep_temporaries(tmp_path) == [stale]
+    assert not stale.exists() and mine.exists() and all(path.exists() for path in keep)

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from edgenas.errors import InvalidInputError
-from edgenas.files import check_writable, write_text
+from edgenas.files import check_writable, sweep_temporaries, write_text
 from edgenas.hardware import Target, load_target
 from edgenas.objectives import Limits
 from edgenas.spaces import SearchSpace, filter_by_ops, space_for, space_from_config
@@ -117,6 +117,7 @@ def open_run(prepared: Prepared, extra_identity: dict[str, Any] | None = None) -
     had_wal = run.wal_path.is_file()  # before opening: opening creates one
     store = run.open_store(exclusive=True)
     try:
+        sweep_temporaries(run.path)  # half-written files of a killed search (holding the lock: none is ours)
         identity = {**config.identity(), "data_sha1": data.fingerprint(), **(extra_identity or {})}
         stored = store.read_config()
         if config.resume:
