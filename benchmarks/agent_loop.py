@@ -15,30 +15,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-import httpx
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _pinned(core: int) -> list[str]:
-    return ["taskset", "-c", str(core)] if shutil.which("taskset") and (os.cpu_count() or 1) > 1 else []
+from local_agent import local_agent, pinned
 
 
 def _edgenas(*args: str) -> dict:
-    done = subprocess.run([*_pinned(0), sys.executable, "-m", "edgenas.cli", *args, "--json"], capture_output=True, text=True)
+    done = subprocess.run([*pinned(0), sys.executable, "-m", "edgenas.cli", *args, "--json"], capture_output=True, text=True)
     if done.returncode != 0:
         sys.exit(f"edgenas {args[0]} failed ({done.returncode}): {done.stderr.strip().splitlines()[-1:]}")
     return json.loads(done.stdout)
@@ -53,23 +40,8 @@ def main() -> None:
     args = parser.parse_args()
 
     folder = Path(tempfile.mkdtemp(prefix="edgenas-agent-loop-"))
-    token = folder / "token"
-    token.write_text("benchmark-token-" + os.urandom(16).hex() + "\n")
-    token.chmod(0o600)
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    agent = subprocess.Popen(
-        [*_pinned(1), sys.executable, "-m", "edgenas.cli", "agent", "serve", "--token-file", str(token), "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        for _ in range(300):
-            try:
-                if httpx.get(f"{url}/health", timeout=1.0).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
+    with local_agent(folder, core=1) as agent:
+        url, token = agent.url, agent.token_file
         table, predictor, run = folder / "kws_vm.csv", folder / "p.json", folder / "run"
         start = time.perf_counter()
         _edgenas("predictor", "collect", "--agent", url, "--token-file", str(token), "--space", "kws", "--n", str(args.n),
@@ -82,9 +54,6 @@ def main() -> None:
                            "--latency-ms", str(args.latency_ms), "--latency", "predicted", "--predictor", str(predictor),
                            "--agent", url, "--agent-token-file", str(token), "--out", str(run))  # fmt: skip
         search_s = time.perf_counter() - start
-    finally:
-        agent.terminate()
-        agent.wait(timeout=30)
 
     held = fitted["held_out"]
     print(f"collect: {args.n} kws architectures measured on the agent in {collect_s:.0f} s")

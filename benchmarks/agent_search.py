@@ -16,32 +16,20 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-import httpx
 import numpy as np
+from local_agent import local_agent, pinned
 from scipy.stats import spearmanr
 
 from edgenas.measure.loop import MeasuredLatency
 from edgenas.spaces import space_from_config
 from edgenas.store import SqliteStore
 from edgenas.trial import TrialState
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _pinned(core: int) -> list[str]:
-    return ["taskset", "-c", str(core)] if shutil.which("taskset") and (os.cpu_count() or 1) > 1 else []
 
 
 def main() -> None:
@@ -53,37 +41,18 @@ def main() -> None:
     args = parser.parse_args()
 
     folder = Path(tempfile.mkdtemp(prefix="edgenas-agent-search-"))
-    token = folder / "token"
-    token.write_text("benchmark-token-" + os.urandom(16).hex() + "\n")
-    token.chmod(0o600)
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    agent = subprocess.Popen(
-        [*_pinned(1), sys.executable, "-m", "edgenas.cli", "agent", "serve", "--token-file", str(token), "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        for _ in range(300):
-            try:
-                if httpx.get(f"{url}/health", timeout=1.0).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
+    with local_agent(folder, core=1) as agent:
         run = folder / "run"
         start = time.perf_counter()
         search = subprocess.run(
-            [*_pinned(0), sys.executable, "-m", "edgenas.cli", "search", "--budget", str(args.budget), "--epochs",
+            [*pinned(0), sys.executable, "-m", "edgenas.cli", "search", "--budget", str(args.budget), "--epochs",
              str(args.epochs), "--train-subset", str(args.train_subset), "--seed", str(args.seed), "--latency", "measured",
-             "--agent", url, "--agent-token-file", str(token), "--out", str(run), "--json"],
+             "--agent", agent.url, "--agent-token-file", str(agent.token_file), "--out", str(run), "--json"],
             capture_output=True, text=True,
         )  # fmt: skip
         search_s = time.perf_counter() - start
         if search.returncode != 0:
             sys.exit(f"the search failed ({search.returncode}): {search.stderr.strip().splitlines()[-1:]}")
-    finally:
-        agent.terminate()
-        agent.wait(timeout=30)
 
     cache = json.loads((run / "measured_latency.json").read_text())
     by_key = cache["latency_ms_by_arch"]
