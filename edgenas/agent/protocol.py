@@ -212,13 +212,7 @@ class AgentInfo:
     @classmethod
     def from_dict(cls, d: Any) -> AgentInfo:
         where = "the agent's /info answer"
-        if not isinstance(d, Mapping):
-            raise ProtocolError(f"{where} is not a JSON object")
-        protocol = _count(d, "protocol", where)
-        if protocol != PROTOCOL_VERSION:
-            raise ProtocolError(
-                f"the agent speaks protocol {protocol}; this edgenas speaks {PROTOCOL_VERSION} (upgrade the older one)"
-            )
+        protocol = _check_envelope(d, where)
         runtimes = _get(d, "runtimes", dict, where)
         if not all(isinstance(k, str) and isinstance(v, str) for k, v in runtimes.items()):
             raise ProtocolError(f"{where}: 'runtimes' must map names to version strings")
@@ -322,13 +316,7 @@ class AgentMeasurement:
     @classmethod
     def from_dict(cls, d: Any, *, max_runs: int = 1_000_000) -> AgentMeasurement:
         where = "the agent's measurement"
-        if not isinstance(d, Mapping):
-            raise ProtocolError(f"{where} is not a JSON object")
-        protocol = _count(d, "protocol", where)
-        if protocol != PROTOCOL_VERSION:
-            raise ProtocolError(
-                f"the agent speaks protocol {protocol}; this edgenas speaks {PROTOCOL_VERSION} (upgrade the older one)"
-            )
+        _check_envelope(d, where)
         times = _numbers(_get(d, "times_ms", list, where), "times_ms", where, max_runs)
         if not times:
             raise ProtocolError(f"{where}: no timed run")
@@ -374,3 +362,15 @@ class AgentMeasurement:
             finished_at=finished,
             cpu_times_ms=cpu,
         )
+
+
+def _check_envelope(d: Any, where: str) -> int:
+    """An answer is a JSON object in this edgenas's protocol version (else one clear error); its version."""
+    if not isinstance(d, Mapping):
+        raise ProtocolError(f"{where} is not a JSON object")
+    protocol = _count(d, "protocol", where)
+    if protocol != PROTOCOL_VERSION:
+        raise ProtocolError(
+            f"the agent speaks protocol {protocol}; this edgenas speaks {PROTOCOL_VERSION} (upgrade the older one)"
+        )
+    return protocol
