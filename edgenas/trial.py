@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from enum import StrEnum
 from typing import Any, Literal, SupportsFloat
 
@@ -47,6 +47,15 @@ class Cost:
         out = {f.name: getattr(self, f.name) for f in fields(self)}
         out["sources"] = dict(self.sources)
         return out
+
+    def with_latency(self, latency_ms: float, source: Source) -> Cost:
+        """This cost with its latency replaced by one measured or predicted elsewhere (``source``).
+
+        The energy estimate goes: derived from the *estimated* latency, it would contradict the new one.
+        """
+        sources = {k: v for k, v in self.sources.items() if k != "energy_mj"}
+        sources["latency_ms"] = source
+        return replace(self, latency_ms=latency_ms, energy_mj=None, sources=sources)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, object]) -> Cost:

@@ -15,7 +15,6 @@ keeps the figure the original search decided with.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 import os
@@ -134,8 +133,4 @@ class MeasuredLatency:
         return float(records[key]["latency_ms"])
 
     def __call__(self, arch: Arch) -> Cost:
-        cost = self.base(arch)
-        sources = {k: v for k, v in cost.sources.items() if k != "energy_mj"}
-        sources["latency_ms"] = "measured"
-        # an energy figure derived from the *estimated* latency would contradict the measurement
-        return dataclasses.replace(cost, latency_ms=self.latency_ms(arch), energy_mj=None, sources=sources)
+        return self.base(arch).with_latency(self.latency_ms(arch), "measured")

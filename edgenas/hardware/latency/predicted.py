@@ -10,7 +10,6 @@ layers, and a mismatch is one clear error before the search starts, not a nonsen
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -75,8 +74,4 @@ class PredictedLatency:
         return value
 
     def __call__(self, arch: Arch) -> Cost:
-        cost = self.base(arch)
-        sources = {k: v for k, v in cost.sources.items() if k != "energy_mj"}
-        sources["latency_ms"] = "predicted"
-        # an energy figure derived from the *estimated* latency would contradict the prediction
-        return dataclasses.replace(cost, latency_ms=self.latency_ms(arch), energy_mj=None, sources=sources)
+        return self.base(arch).with_latency(self.latency_ms(arch), "predicted")
