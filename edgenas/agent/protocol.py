@@ -25,7 +25,7 @@ PROTOCOL_VERSION = 1
 #: The model files an agent accepts (never a pickle, never code).
 MODEL_SUFFIXES = (".onnx", ".tflite")
 #: The runtimes an agent can offer, and the model file each reads.
-RUNTIME_SUFFIX = {"onnxruntime": ".onnx", "litert": ".tflite"}
+RUNTIME_SUFFIX = {"onnxruntime": ".onnx", "litert": ".tflite", "litert-no-xnnpack": ".tflite"}
 
 _T = TypeVar("_T")
 

@@ -57,7 +57,7 @@ except ImportError:  # pragma: no cover - exercised only without the extra
     raise MissingExtraError("the measurement agent needs FastAPI: pip install 'edgenas[agent]'") from None
 
 #: The Python module behind each runtime (present = offered).
-RUNTIME_MODULES = {"onnxruntime": "onnxruntime", "litert": "ai_edge_litert"}
+RUNTIME_MODULES = {"onnxruntime": "onnxruntime", "litert": "ai_edge_litert", "litert-no-xnnpack": "ai_edge_litert"}
 #: Room for the form fields and multipart boundaries around the model file.
 FORM_OVERHEAD_BYTES = 64 * 1024
 #: The paths a client may reach without the token.
@@ -96,7 +96,7 @@ def available_runtimes(wanted: tuple[str, ...] = ()) -> dict[str, str]:
     found = {name: runtime_version(name) for name in names if find_spec(RUNTIME_MODULES[name]) is not None}
     missing = [n for n in wanted if n not in found]
     if missing:
-        extra = {"onnxruntime": "pip install onnxruntime", "litert": "pip install 'edgenas[tflite]'"}
+        extra = {n: "pip install 'edgenas[tflite]'" for n in RUNTIME_MODULES} | {"onnxruntime": "pip install onnxruntime"}
         raise MissingExtraError(f"--runtimes {','.join(missing)}: not installed here ({'; '.join(extra[n] for n in missing)})")
     if not found:
         raise MissingExtraError("no runtime installed: pip install onnxruntime (or 'edgenas[tflite]' for LiteRT)")
@@ -317,7 +317,7 @@ def _measure(path: Path, runtime: str, counts: dict[str, int], queue: _Queue, di
             queue.active -= 1
             queue.done += 1
     ops = tuple(OpRecord(o.name, o.op_type, o.ms_per_run, o.calls_per_run) for o in m.ops)
-    if not ops and runtime == "litert":
+    if not ops and runtime.startswith("litert"):
         from edgenas.measure.litert import NO_OPS_NOTE
 
         note: str | None = NO_OPS_NOTE

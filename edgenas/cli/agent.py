@@ -32,7 +32,10 @@ def serve(
     ] = None,
     tls_key: Annotated[Path | None, typer.Option("--tls-key", help="TLS private key (PEM).")] = None,
     runtimes: Annotated[
-        str, typer.Option(help="Runtimes to offer, comma-separated: onnxruntime, litert (default: every one installed).")
+        str,
+        typer.Option(
+            help="Runtimes to offer, comma-separated: onnxruntime, litert, litert-no-xnnpack (default: every one installed)."
+        ),
     ] = "",
     max_upload_mb: Annotated[int, typer.Option("--max-upload-mb", help="Largest model file accepted, in MiB.")] = 64,
     rate_limit: Annotated[int, typer.Option("--rate-limit", help="Requests per minute per client address (0: no limit).")] = 600,
@@ -107,7 +110,9 @@ def measure(
     url: Annotated[str, typer.Argument(help="The agent: http://HOST:PORT or https://HOST:PORT.")],
     model: Annotated[Path, typer.Argument(help="Model file: .onnx or .tflite.")],
     token_file: TokenFile,
-    runtime: Annotated[str | None, typer.Option(help="onnxruntime or litert (default: from the file suffix).")] = None,
+    runtime: Annotated[
+        str | None, typer.Option(help="onnxruntime, litert or litert-no-xnnpack (default: from the file suffix).")
+    ] = None,
     threads: Annotated[int, typer.Option(help="Intra-op threads the runtime may use.")] = 1,
     warmup: Annotated[int, typer.Option(help="Untimed runs before timing.")] = 10,
     repeats: Annotated[int, typer.Option(help="Timed runs.")] = 50,

@@ -113,7 +113,14 @@ def collect(
         str | None, typer.Option(help="Name of the latency column (default: the agent's hostname, as a column name).")
     ] = None,
     seed: Annotated[int, typer.Option(help="Seed of the architectures drawn.")] = 0,
-    threads: Annotated[int, typer.Option(help="ONNX Runtime threads on the device.")] = 1,
+    threads: Annotated[int, typer.Option(help="Runtime threads on the device.")] = 1,
+    runtime: Annotated[
+        str,
+        typer.Option(
+            help="What times them on the device: onnxruntime (ONNX), litert or litert-no-xnnpack (int8 TFLite, "
+            "converted here: edgenas[tflite])."
+        ),
+    ] = "onnxruntime",
     warmup: Annotated[int, typer.Option(help="Untimed runs per architecture.")] = 10,
     repeats: Annotated[int, typer.Option(help="Timed runs per architecture (the latency is their median).")] = 50,
     as_json: Annotated[bool, json_option()] = False,
@@ -132,7 +139,7 @@ def collect(
 
     summary = collect_latency_table(
         space, client, out, n, seed=seed, device_name=device_name, threads=threads, warmup=warmup, repeats=repeats,
-        on_row=progress,
+        runtime=runtime, on_row=progress,
     )  # fmt: skip
     if as_json:
         print_json(summary.to_dict())

@@ -17,7 +17,10 @@ from edgenas.cli.console import json_option, print_json, stdout_console
 
 def profile(
     model: Annotated[Path, typer.Argument(help="Model file: .onnx, .tflite, or an edgenas checkpoint .pt (best/model.pt).")],
-    backend: Annotated[str | None, typer.Option(help="onnxruntime, litert or torch (default: from the file suffix).")] = None,
+    backend: Annotated[
+        str | None,
+        typer.Option(help="onnxruntime, litert (XNNPACK), litert-no-xnnpack or torch (default: from the file suffix)."),
+    ] = None,
     threads: Annotated[int, typer.Option(help="Intra-op threads the runtime may use.")] = 1,
     repeats: Annotated[int, typer.Option(help="Timed runs.")] = 100,
     warmup: Annotated[int, typer.Option(help="Untimed runs before timing.")] = 10,

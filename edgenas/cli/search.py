@@ -107,6 +107,13 @@ def search(
     agent_token_file: Annotated[
         Path | None, typer.Option(help="The token file of --agent (the agent's own, chmod 600).")
     ] = DEFAULTS["agent_token_file"],
+    agent_runtime: Annotated[
+        str,
+        typer.Option(
+            help="What times candidates on --agent's device: onnxruntime (ONNX), litert (int8 TFLite, XNNPACK) "
+            "or litert-no-xnnpack (int8 TFLite, built-in kernels; litert needs edgenas[tflite] here and there)."
+        ),
+    ] = DEFAULTS["agent_runtime"],
     predictor: Annotated[
         Path | None, typer.Option(help="--latency predicted: rank by this latency predictor (edgenas predictor fit).")
     ] = DEFAULTS["predictor"],

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -132,6 +132,19 @@ class LatencyAnchor:
 
 
 @dataclass(frozen=True, slots=True)
+class AgentEndpoint:
+    """The ``edgenas agent serve`` that measures on this board: where it listens, its token, its runtime.
+
+    ``token_file`` is a path (relative ones are resolved against the target file's folder), never
+    the token itself: a target file is shared and committed, a token is not.
+    """
+
+    url: str
+    token_file: str
+    runtime: str = "onnxruntime"
+
+
+@dataclass(frozen=True, slots=True)
 class Target:
     """A board plus the runtime whose latency and memory the coefficients describe."""
 
@@ -155,6 +168,7 @@ class Target:
     variants: tuple[str, ...] = ()
     native_ops: frozenset[str] = frozenset()  # canonical operators (edgenas.opset) the runtime runs natively, int8
     native_ops_source: str = ""
+    agent: AgentEndpoint | None = None  # the device's measurement agent (searches with --latency measured use it)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able form for reports (sets become sorted lists)."""
@@ -261,6 +275,12 @@ class _AnchorSchema(_Strict):
     ratio_band: tuple[float, float]
 
 
+class _AgentSchema(_Strict):
+    url: str = Field(pattern=r"^https?://[^\s]+$", max_length=2048)
+    token_file: str = Field(min_length=1, max_length=4096)
+    runtime: str = "onnxruntime"
+
+
 class _VariantSchema(_Strict):
     runtime: str = Field(min_length=1)
     latency: _LatencySchema
@@ -283,6 +303,7 @@ class _TargetSchema(_Strict):
     variants: dict[str, _VariantSchema] = Field(default_factory=dict)
     missing_variants: dict[str, str] = Field(default_factory=dict)  # runtime -> why there is no calibrated variant
     native_ops: _NativeOpsSchema | None = None  # operators the runtime executes natively (the operator audit)
+    agent: _AgentSchema | None = None  # the board's measurement agent (docs/agent.md)
 
 
 _MAC_KINDS = ("conv_pointwise", "conv_general", "conv_depthwise", "fc")
@@ -455,11 +476,24 @@ def _read_yaml(path: Path) -> Any:
         raise InvalidInputError(f"target file {path}: malformed YAML{where}") from None
 
 
+def _agent(schema: _AgentSchema | None, folder: Path) -> AgentEndpoint | None:
+    """The target's agent, its token file resolved against the target file's folder."""
+    if schema is None:
+        return None
+    from edgenas.agent.protocol import RUNTIME_SUFFIX
+
+    if schema.runtime not in RUNTIME_SUFFIX:
+        raise ValueError(f"agent.runtime: {schema.runtime!r} is not one of {list(RUNTIME_SUFFIX)}")
+    token_file = Path(schema.token_file).expanduser()
+    return AgentEndpoint(schema.url, str(token_file if token_file.is_absolute() else folder / token_file), schema.runtime)
+
+
 def _parse(path: Path, data: Any, variant: str | None) -> Target:
     if not isinstance(data, dict):
         raise InvalidInputError(f"target file {path}: expected a mapping of fields at top level")
     try:
-        return _build(_TargetSchema.model_validate(data), variant)
+        schema = _TargetSchema.model_validate(data)
+        return replace(_build(schema, variant), agent=_agent(schema.agent, path.parent))
     except UnknownNameError:
         raise
     except ValidationError as exc:

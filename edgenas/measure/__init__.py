@@ -50,10 +50,10 @@ def measure_model(
     check_counts(repeats, warmup, threads)  # before a runtime loads anything
     check_readable(path)
     counts: RunCounts = {"threads": threads, "warmup": warmup, "repeats": repeats}
-    if name == "litert":
+    if name in ("litert", "litert-no-xnnpack"):
         from edgenas.measure.litert import measure_tflite
 
-        return measure_tflite(path, **counts)
+        return measure_tflite(path, xnnpack=name == "litert", **counts)
     if name == "torch":
         from edgenas.measure.pytorch import measure_checkpoint
 

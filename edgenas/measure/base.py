@@ -24,13 +24,19 @@ from edgenas.errors import InvalidInputError
 #: Backends ``edgenas profile`` knows, and the model files each one reads.
 BACKENDS: dict[str, tuple[str, ...]] = {
     "onnxruntime": (".onnx", ".pt"),
-    "litert": (".tflite",),
+    "litert": (".tflite",),  # LiteRT as it runs by default: XNNPACK delegate for the float and int8 ops it takes
+    "litert-no-xnnpack": (".tflite",),  # LiteRT's built-in kernels only (no default delegate)
     "torch": (".pt",),
 }
 #: The backend used when none is named, by file suffix.
 DEFAULT_BACKEND = {".onnx": "onnxruntime", ".tflite": "litert", ".pt": "torch"}
 #: The Python package that provides each backend's runtime (whose version a measurement reports).
-RUNTIME_PACKAGES = {"onnxruntime": "onnxruntime", "litert": "ai-edge-litert", "torch": "torch"}
+RUNTIME_PACKAGES = {
+    "onnxruntime": "onnxruntime",
+    "litert": "ai-edge-litert",
+    "litert-no-xnnpack": "ai-edge-litert",
+    "torch": "torch",
+}
 
 
 class RunCounts(TypedDict):

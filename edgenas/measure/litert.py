@@ -32,6 +32,15 @@ def _interpreter_class():
     return Interpreter
 
 
+def _resolver(xnnpack: bool) -> dict[str, object]:
+    """The interpreter's keyword that turns the default XNNPACK delegate off (nothing when it stays on)."""
+    if xnnpack:
+        return {}
+    from ai_edge_litert.interpreter import OpResolverType
+
+    return {"experimental_op_resolver_type": OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES}
+
+
 def _check_tensor_sizes(interpreter, path: Path) -> None:
     """Refuse a model whose tensors (as its file declares them) would not fit in memory, before LiteRT allocates them."""
     for detail in interpreter.get_input_details():
@@ -46,15 +55,20 @@ def _check_tensor_sizes(interpreter, path: Path) -> None:
         )
 
 
-def measure_tflite(path: Path, *, threads: int = 1, warmup: int = 10, repeats: int = 50) -> Measurement:
-    """Time a ``.tflite`` model with the LiteRT interpreter (``num_threads=threads``)."""
+def measure_tflite(path: Path, *, threads: int = 1, warmup: int = 10, repeats: int = 50, xnnpack: bool = True) -> Measurement:
+    """Time a ``.tflite`` model with the LiteRT interpreter (``num_threads=threads``).
+
+    ``xnnpack=False`` runs LiteRT's built-in kernels only: the XNNPACK delegate, on by default,
+    takes over the operators it supports and can be several times faster (or, on some int8
+    graphs, slower), so a device's figure means little without saying which one ran.
+    """
     from edgenas.export.tflite import quiet_native_output
 
     check_counts(repeats, warmup, threads)
     interpreter_class = _interpreter_class()
     try:
         with quiet_native_output():  # the XNNPACK delegate announces itself on stderr from native code
-            interpreter = interpreter_class(model_path=str(path), num_threads=threads)
+            interpreter = interpreter_class(model_path=str(path), num_threads=threads, **_resolver(xnnpack))
             _check_tensor_sizes(interpreter, path)
             interpreter.allocate_tensors()
     except (ValueError, RuntimeError) as exc:
@@ -77,7 +91,7 @@ def measure_tflite(path: Path, *, threads: int = 1, warmup: int = 10, repeats: i
     except UnicodeDecodeError:  # an operator name that is not text: a damaged or crafted file
         raise InvalidInputError(f"{path}: not a valid TFLite model (an operator name is not UTF-8)") from None
     return Measurement(
-        backend="litert",
+        backend="litert" if xnnpack else "litert-no-xnnpack",
         model=str(path),
         threads=threads,
         warmup=warmup,

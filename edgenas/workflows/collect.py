@@ -133,9 +133,11 @@ def plan(space: Any, n: int, seed: int, pool_size: int = POOL_SIZE) -> tuple[lis
     return chosen, (ordered[0].macs, ordered[-1].macs), len(ordered)
 
 
-def device_column(hostname: str) -> str:
-    """A latency column name from an agent's hostname (``Pi-4.local`` -> ``pi_4_local``)."""
-    name = re.sub(r"[^a-z0-9]+", "_", hostname.lower()).strip("_")
+def device_column(hostname: str, runtime: str = "onnxruntime") -> str:
+    """A latency column name from an agent's hostname (``Pi-4.local`` -> ``pi_4_local``), with the
+    runtime where it is not ONNX Runtime (``pi_4_local_litert``): one column is one way of running."""
+    suffix = "" if runtime == "onnxruntime" else f" {runtime}"
+    name = re.sub(r"[^a-z0-9]+", "_", (hostname + suffix).lower()).strip("_")
     if not name or not name[0].isalpha():
         name = f"device_{name}".rstrip("_")
     return name[:64]
@@ -221,6 +223,7 @@ def collect_latency_table(
     threads: int = 1,
     warmup: int = 10,
     repeats: int = 50,
+    runtime: str = "onnxruntime",
     on_row: Callable[[int, int, Planned, float], None] | None = None,
 ) -> CollectSummary:
     """Measure the first ``n`` planned architectures of ``space_name`` on ``client``'s agent into ``out``.
@@ -239,6 +242,10 @@ def collect_latency_table(
     if seed < 0:
         raise InvalidInputError(f"--seed must be 0 or more, got {seed}")
     check_counts(repeats, warmup, threads)
+    from edgenas.agent.protocol import RUNTIME_SUFFIX
+
+    if runtime not in RUNTIME_SUFFIX:
+        raise InvalidInputError(f"--runtime must be one of {', '.join(RUNTIME_SUFFIX)}, got {runtime!r}")
     if device_name is not None:
         check_device_name(device_name)
     space = SPACES.create(space_name)
@@ -265,7 +272,7 @@ def collect_latency_table(
         measured_by = f"{info.device.hostname} ({info.device.cpu_model})"
         if device_name is None:
             default = check_device_name(
-                device_column(info.device.hostname), "the agent's hostname as a column name: pass --device-name"
+                device_column(info.device.hostname, runtime), "the agent's hostname as a column name: pass --device-name"
             )
             if device is not None and device != default:
                 raise InvalidInputError(
@@ -281,6 +288,7 @@ def collect_latency_table(
             threads=threads,
             warmup=warmup,
             repeats=repeats,
+            runtime=runtime,
         )
         for item in todo:
             try:

@@ -65,6 +65,7 @@ class SearchConfig:
     latency: str = "estimated"  # or "measured": ONNX Runtime on this machine (--target host) or on an --agent's device
     agent: str | None = None  # --latency measured on the device of an `edgenas agent serve` at this URL
     agent_token_file: Path | None = None  # the agent's token (a private file)
+    agent_runtime: str = "onnxruntime"  # on the agent: onnxruntime (ONNX), litert[-no-xnnpack] (int8 TFLite)
     predictor: Path | None = None  # --latency predicted: a latency predictor file (edgenas predictor fit)
     latency_loss: str = "lagrangian"  # differentiable only: fbnet, proxyless, lagrangian or band
     sweep: tuple[float, ...] = ()  # differentiable only: latency limits (ms) to search one after another
@@ -129,9 +130,15 @@ class SearchConfig:
     def _check_agent(self) -> None:
         """``--agent`` goes with ``--latency measured`` and a token file that can be read (the agent
         itself is asked what it is when the search starts)."""
+        from edgenas.agent.protocol import RUNTIME_SUFFIX
+
+        if self.agent_runtime not in RUNTIME_SUFFIX:
+            raise InvalidInputError(f"--agent-runtime must be one of {', '.join(RUNTIME_SUFFIX)}, got {self.agent_runtime!r}")
         if self.agent is None:
             if self.agent_token_file is not None:
                 raise InvalidInputError("--agent-token-file goes with --agent URL")
+            if self.agent_runtime != "onnxruntime":
+                raise InvalidInputError("--agent-runtime goes with --agent URL")
             return
         if self.latency == "estimated":
             raise InvalidInputError(
@@ -146,11 +153,25 @@ class SearchConfig:
 
         read_token_file(self.agent_token_file)
 
+    def with_target_agent(self) -> SearchConfig:
+        """This config, measuring on the target's own agent where its file names one and no
+        ``--agent`` was given (a search with ``--latency estimated`` never asks a device)."""
+        if self.agent is not None or self.latency == "estimated":
+            return self
+        from edgenas.hardware.target import load_target
+
+        endpoint = load_target(self.target).agent
+        if endpoint is None:
+            return self
+        runtime = endpoint.runtime if self.agent_runtime == "onnxruntime" else self.agent_runtime
+        return dataclasses.replace(self, agent=endpoint.url, agent_token_file=Path(endpoint.token_file), agent_runtime=runtime)
+
     def identity(self) -> dict[str, object]:
         """The options a resumed search must share with the original (the rest may change)."""
         keys: tuple[str, ...] = ("task", "data", "target", "latency_ms", "sram_kb", "flash_kb", "strategy", "epochs", "seed")
         keys += ("latency",) if self.latency != "estimated" else ()  # runs from before --latency stay resumable
         keys += ("agent",) if self.agent is not None else ()  # measured on one device: resumed on the same
+        keys += ("agent_runtime",) if self.agent_runtime != "onnxruntime" else ()  # by one runtime
         keys += ("predictor",) if self.predictor is not None else ()  # ranked by one predictor: resumed with it
         keys += ("evaluator",) if self.evaluator != "train" else ()  # likewise for --evaluator
         keys += ("space",) if self.space != "auto" else ()  # and --space

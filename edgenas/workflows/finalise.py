@@ -78,7 +78,8 @@ def _measured_on_agent(trial: Trial, space: Any, run: RunFolder, config: SearchC
     assert trial.cost is not None  # a finalist was priced
     cost = trial.cost
     client = AgentClient(config.agent, read_token_file(config.agent_token_file))
-    return AgentLatency(space, lambda arch: cost, client, run.measured_latency).latency_ms(trial.arch)
+    meter = AgentLatency(space, lambda arch: cost, client, run.measured_latency, runtime=config.agent_runtime)
+    return meter.latency_ms(trial.arch)
 
 
 def _verify_on_tflm(module: Any, data: TaskData, run: RunFolder) -> dict[str, float]:

@@ -171,10 +171,11 @@ def make_cost(
     agent: str | None = None,
     agent_token_file: Path | None = None,
     predictor: Path | None = None,
+    agent_runtime: str = "onnxruntime",
 ) -> CostFunction:
     """The analytical cost of ``space`` on ``target``; with ``latency="measured"``, its latency
-    timed on this machine, or on the device of the agent at ``agent`` (ONNX Runtime, cached in the
-    run folder)."""
+    timed on this machine, or on the device of the agent at ``agent`` (with ``agent_runtime``,
+    cached in the run folder)."""
     from edgenas.hardware import AnalyticalCostModel
 
     cost = layers_cost(space, AnalyticalCostModel(), target)
@@ -195,7 +196,8 @@ def make_cost(
         from edgenas.agent.loop import AgentLatency
 
         assert agent_token_file is not None  # SearchConfig.validate
-        measured = AgentLatency(space, cost, AgentClient(agent, read_token_file(agent_token_file)), run.measured_latency)
+        client = AgentClient(agent, read_token_file(agent_token_file))
+        measured = AgentLatency(space, cost, client, run.measured_latency, runtime=agent_runtime)
         measured.device  # noqa: B018  (asked now: an agent that does not answer stops the search before it starts)
         return measured
     if latency == "measured":

@@ -53,6 +53,7 @@ def run_search(
     watch = Stopwatch()
     # --time-limit counts from here: data, the baseline and any supernet or pre-filter pool included
     deadline = None if config.time_limit_s is None else time.perf_counter() + config.time_limit_s
+    config = config.with_target_agent()
     config.validate()
     check_run_folder(RunFolder(config.run_dir), config.resume)
     prepared = prepare(config, say, watch)
@@ -92,7 +93,14 @@ def _experiment(
     )  # fmt: skip
     trainer = make_evaluator(parse_evaluator("train"), context)
     cost = make_cost(
-        space, prepared.target, config.latency, prepared.run, config.agent, config.agent_token_file, config.predictor
+        space,
+        prepared.target,
+        config.latency,
+        prepared.run,
+        config.agent,
+        config.agent_token_file,
+        config.predictor,
+        config.agent_runtime,
     )
     strategy = make_strategy(config.strategy, space, config.seed)
     spec = parse_evaluator(config.evaluator)

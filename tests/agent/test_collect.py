@@ -128,6 +128,7 @@ def test_another_space_and_a_foreign_file_are_refused(running: Agent, tmp_path: 
         (["--token-file", "{tmp}/absent"], "--token-file"),
         (["--device-name", "lat_std"], "not a latency"),
         (["--repeats", "0"], "--repeats must be between"),
+        (["--runtime", "tensorrt"], "--runtime must be one of onnxruntime, litert, litert-no-xnnpack"),
     ],
 )
 def test_bad_flags_are_one_line_before_anything_is_measured(tmp_path: Path, flags: list[str], fragment: str) -> None:
@@ -140,3 +141,20 @@ def test_bad_flags_are_one_line_before_anything_is_measured(tmp_path: Path, flag
     r = edgenas("predictor", "collect", *[x for kv in base.items() for x in kv])
     assert_one_line_error(r, fragment)
     assert not out.exists()
+
+
+def test_collect_with_litert_times_int8_tflite_in_a_column_named_for_the_runtime(running: Agent, tmp_path: Path) -> None:
+    pytest.importorskip("litert_torch")
+    import socket
+
+    from edgenas.workflows.collect import device_column
+
+    out = tmp_path / "table.csv"
+    r = edgenas(
+        "predictor", "collect", "--agent", running.url, "--token-file", str(running.token_file), "--space", "kws",
+        "--n", "2", "--out", str(out), "--runtime", "litert-no-xnnpack", *FAST, "--json",
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    column = json.loads(r.stdout)["device"]
+    assert column == device_column(socket.gethostname(), "litert-no-xnnpack") and column.endswith("_litert_no_xnnpack")
+    assert [float(row[column]) > 0 for row in _rows(out)] == [True, True]

@@ -117,7 +117,7 @@ def test_bad_inputs_are_user_errors(models, tmp_path):
     bad.write_bytes(b"not a model")
     with pytest.raises(InvalidInputError, match="not an ONNX model"):
         measure_model(bad, **FAST)
-    with pytest.raises(UnknownNameError, match="onnxruntime, litert, torch"):
+    with pytest.raises(UnknownNameError, match="onnxruntime, litert, litert-no-xnnpack, torch"):
         measure_model(models["onnx"], "tvm", **FAST)
     with pytest.raises(InvalidInputError, match="cannot run a .onnx"):
         measure_model(models["onnx"], "torch", **FAST)
