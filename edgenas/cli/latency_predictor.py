@@ -44,7 +44,9 @@ def fit(
     ] = None,
     device: Annotated[str, typer.Option(help="Latency column to predict.")] = "pixel3",
     train_size: Annotated[int, typer.Option(help="Measured architectures to train on (seeded random rows).")] = 100,
-    kind: Annotated[str, typer.Option(help="Predictor: lut, lgbm, mlp, fewshot (or macs, the MACs-only baseline).")] = "lgbm",
+    kind: Annotated[
+        str, typer.Option(help="Predictor: lut, lgbm, mlp, fewshot, transfer (or macs, the MACs-only baseline).")
+    ] = "lgbm",
     seed: Annotated[int, typer.Option(help="Seed of the row split and of the predictor.")] = 0,
     as_json: Annotated[bool, json_option()] = False,
 ) -> None:

@@ -18,7 +18,16 @@ from typing import Any
 import numpy as np
 
 from edgenas.errors import InvalidInputError
-from edgenas.hardware.latency import PREDICTORS, FewShotPredictor, LatencyMetrics, LatencyPredictor, Net, latency_metrics, nets_of
+from edgenas.hardware.latency import (
+    PREDICTORS,
+    FewShotPredictor,
+    LatencyMetrics,
+    LatencyPredictor,
+    Net,
+    TransferPredictor,
+    latency_metrics,
+    nets_of,
+)
 from edgenas.hardware.latency.table import select_rows, split_rows, table_archs
 from edgenas.settings import shared_data_dir
 from edgenas.spaces import SPACES
@@ -133,12 +142,20 @@ def fit_predictor(
     """Fit ``kind`` on ``train_size`` seeded random rows measured on ``device``: ``(predictor, info)``.
 
     ``fewshot`` first pretrains on ``source_size`` rows of every other device column outside the
-    target's family, then adapts with the ``train_size`` target rows.
+    target's family, then adapts with the ``train_size`` target rows. ``transfer`` keeps those
+    columns' measurements of every row they all measured and draws its training rows among them.
     """
     factory = PREDICTORS.get(kind)
     y = data.column(device)
-    train, _ = split_rows(select_rows(data.table, device), train_size, seed)
     predictor = factory(**(params or {}))
+    rows = select_rows(data.table, device)
+    sources: list[str] = []
+    if isinstance(predictor, FewShotPredictor):
+        sources = _source_devices(data, device, kind)
+        pool = np.flatnonzero(np.all([_measured(data.column(d)) for d in sources], axis=0))
+        if isinstance(predictor, TransferPredictor):  # it knows only what every source measured
+            rows = np.intersect1d(rows, pool)
+    train, _ = split_rows(rows, train_size, seed)
     info: dict[str, Any] = {
         "space": data.space_name,
         "device": device,
@@ -149,20 +166,27 @@ def fit_predictor(
         "dropped_rows": data.dropped(device),
     }
     if isinstance(predictor, FewShotPredictor):
-        family = device_family(device)
-        sources = [d for d in data.table.names() if device_family(d) != family]
-        if not sources:
-            raise InvalidInputError(
-                f"--kind fewshot needs other devices in {data.table.path} to learn from; it has only {device!r}'s family"
-            )
-        pool = np.flatnonzero(np.all([_measured(data.column(d)) for d in sources], axis=0))
-        rng = np.random.default_rng([seed, 1])
-        chosen = np.sort(rng.choice(pool, size=min(source_size, len(pool)), replace=False))
+        if isinstance(predictor, TransferPredictor):  # every architecture the sources measured
+            chosen = pool
+        else:
+            rng = np.random.default_rng([seed, 1])
+            chosen = np.sort(rng.choice(pool, size=min(source_size, len(pool)), replace=False))
         predictor.pretrain(data.pick(chosen), {d: data.column(d)[chosen] for d in sources})
         info["sources"] = sources
         info["source_size"] = int(len(chosen))
     predictor.fit(data.pick(train), y[train])
     return predictor, info
+
+
+def _source_devices(data: TableData, device: str, kind: str) -> list[str]:
+    """Every device column of the table outside ``device``'s family: what fewshot and transfer learn from."""
+    family = device_family(device)
+    sources = [d for d in data.table.names() if device_family(d) != family]
+    if not sources:
+        raise InvalidInputError(
+            f"--kind {kind} needs other devices in {data.table.path} to learn from; it has only {device!r}'s family"
+        )
+    return sources
 
 
 def evaluate_predictor(

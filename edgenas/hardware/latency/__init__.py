@@ -1,4 +1,4 @@
-"""Latency predictors: look-up table, LightGBM, MLP, few-shot adaptation, and the MACs baseline.
+"""Latency predictors: look-up table, LightGBM, MLP, few-shot adaptation, transfer, and the MACs baseline.
 
 All share :class:`LatencyPredictor` (``fit`` / ``predict`` on :class:`Net` s, milliseconds) and
 save as JSON (:func:`save` / :func:`load`). No torch here: spaces turn archs into nets
@@ -13,6 +13,7 @@ from edgenas.hardware.latency.gbdt import LgbmPredictor
 from edgenas.hardware.latency.lut import LayerLutPredictor, MacsPredictor
 from edgenas.hardware.latency.metrics import LatencyMetrics, latency_metrics
 from edgenas.hardware.latency.mlp import MlpPredictor
+from edgenas.hardware.latency.transfer import TransferPredictor
 from edgenas.registry import Registry
 
 PREDICTORS: Registry[LatencyPredictor] = Registry("predictor kind")
@@ -20,6 +21,7 @@ PREDICTORS.add("lut", LayerLutPredictor)
 PREDICTORS.add("lgbm", LgbmPredictor)
 PREDICTORS.add("mlp", MlpPredictor)
 PREDICTORS.add("fewshot", FewShotPredictor)
+PREDICTORS.add("transfer", TransferPredictor)
 PREDICTORS.add("macs", MacsPredictor)
 
 __all__ = [
@@ -31,6 +33,7 @@ __all__ = [
     "LgbmPredictor",
     "MacsPredictor",
     "MlpPredictor",
+    "TransferPredictor",
     "Net",
     "latency_metrics",
     "load",
