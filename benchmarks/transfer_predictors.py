@@ -12,7 +12,8 @@ Methods (``--method``, comma-separated; the first one fills the main table):
 
 * ``transfer``: ``edgenas predictor fit --kind transfer`` (:class:`TransferPredictor`): a ridge
   of the log latency on the other devices' *measured* log latencies of the same architecture,
-  ``--train`` rows drawn at random;
+  its residuals corrected by a cross-validated RBF kernel ridge, ``--train`` rows drawn at random;
+* ``linear``: the same without the residual correction (the ridge alone);
 * ``kcenter`` / ``kmeans++``: the same predictor, its rows chosen to cover the sources' latency
   space (greedy k-center, or k-means++ seeding, on standardised source log latencies) instead of
   at random;
@@ -50,7 +51,7 @@ from edgenas.spaces.nb201 import EDGES, Nb201Space
 from edgenas.tables import read_table
 from edgenas.workflows.latency_predictors import device_family
 
-METHODS = ("transfer", "kcenter", "kmeans++", "twin", "onehot", "lgbm-residual")
+METHODS = ("transfer", "linear", "kcenter", "kmeans++", "twin", "onehot", "lgbm-residual")
 EDGE_DEVICES = ("essential_ph_1", "pixel3", "raspi4", "samsung_s7", "silver_4114")
 
 
@@ -137,7 +138,9 @@ def predict(method: str, case: Case, nets: list[Net], onehot: np.ndarray, train:
         scale = np.where(scale > 0, scale, 1.0)
         model = RidgeCV(alphas=ALPHAS).fit((x[train] - mean) / scale, log_y[train])
         return model.predict((x[case.rows] - mean) / scale)
-    predictor = case.predictor().fit([nets[i] for i in train], case.y[train])
+    predictor = case.predictor()
+    predictor.kernel_residual = method != "linear"
+    predictor.fit([nets[i] for i in train], case.y[train])
     all_nets = [nets[i] for i in case.rows]
     out = np.log(predictor.predict(all_nets))
     if method == "lgbm-residual":

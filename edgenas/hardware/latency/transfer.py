@@ -8,6 +8,12 @@ network, learnt from a handful of the new device's measurements. This is
 replaced by the source devices' measurements (looked up by the architecture's genes), so the
 ridge, its leave-one-out penalty and the saved weights are the few-shot ones.
 
+A device is rarely a linear mix of the known ones in every corner of the space (an accelerator
+simulator, say, saturates where the CPUs do not), so by default a kernel ridge (RBF kernel on the
+standardised source log latencies, its width and penalty chosen by 5-fold cross-validation on
+the same few measurements) corrects the ridge's residuals; where the mix is linear the
+cross-validation picks a heavy penalty and the correction stays near zero.
+
 The price of using measurements instead of models: the predictor knows only architectures the
 source devices measured. Predicting another one is an :class:`InvalidInputError` naming how many
 are missing, never a guess. The file carries the source columns (five significant digits: below
@@ -27,6 +33,11 @@ from edgenas.hardware.latency.fewshot import FewShotPredictor
 
 #: Significant digits kept of each source measurement (the file's size; noise is far larger).
 DIGITS = 5
+#: Penalties and RBF widths (on standardised features) the residual kernel ridge is chosen among.
+RESIDUAL_ALPHAS = (1e-4, 1e-3, 1e-2, 1e-1, 1.0)
+RESIDUAL_GAMMAS = (1e-4, 1e-3, 1e-2, 1e-1)
+#: Fewer measurements than this: no residual correction (5-fold cross-validation needs a few per fold).
+MIN_RESIDUAL_ROWS = 20
 
 
 def _rounded(values: np.ndarray) -> np.ndarray:
@@ -40,12 +51,20 @@ class TransferPredictor(FewShotPredictor):
     ``pretrain(nets, sources)`` remembers the source devices' measurements of ``nets`` (rows with
     a missing or non-positive value on any source are left out); ``fit`` learns the few-shot
     ridge on the new device's measurements of architectures among them.
+
+    Args:
+        kernel_residual: Correct the ridge's residuals with a cross-validated RBF kernel ridge
+            (needs :data:`MIN_RESIDUAL_ROWS` measurements; fewer: the ridge alone).
     """
 
     kind = "transfer"
 
-    def __init__(self) -> None:
+    def __init__(self, kernel_residual: bool = True) -> None:
+        if not isinstance(kernel_residual, bool):
+            raise InvalidInputError(f"kernel_residual must be true or false, got {kernel_residual!r}")
         super().__init__(source_kind="measured")
+        self.kernel_residual = kernel_residual
+        self.residual_: dict[str, Any] | None = None
         self.cardinalities_: tuple[int, ...] | None = None
         self.rows_: dict[tuple[int, ...], int] = {}
         self.source_names_: list[str] = []
@@ -98,6 +117,41 @@ class TransferPredictor(FewShotPredictor):
         self._check_fitted(self.coef_)
         return dict(zip(self.source_names_, self.coef_ or [], strict=True))
 
+    def fit(self, nets: Sequence[Net], latency_ms: np.ndarray) -> Self:
+        super().fit(nets, latency_ms)
+        self.residual_ = None
+        if not self.kernel_residual or len(nets) < MIN_RESIDUAL_ROWS:
+            return self
+        from sklearn.kernel_ridge import KernelRidge
+        from sklearn.model_selection import GridSearchCV
+
+        z = (self.source_features(nets) - self.mean_) / self.scale_
+        residual = np.log(np.asarray(latency_ms, dtype=float)) - self._linear(z)
+        grid = {"alpha": list(RESIDUAL_ALPHAS), "gamma": list(RESIDUAL_GAMMAS)}
+        search = GridSearchCV(KernelRidge(kernel="rbf"), grid, cv=5).fit(z, residual)  # unshuffled folds: deterministic
+        best = search.best_estimator_
+        self.residual_ = {
+            "alpha": float(best.alpha),
+            "gamma": float(best.gamma),
+            "points": z.tolist(),
+            "dual": [float(c) for c in np.ravel(best.dual_coef_)],
+        }
+        return self
+
+    def _linear(self, z: np.ndarray) -> np.ndarray:
+        return z @ np.asarray(self.coef_) + self.intercept_
+
+    def predict(self, nets: Sequence[Net]) -> np.ndarray:
+        self._check_fitted(self.coef_)
+        z = (self.source_features(nets) - self.mean_) / self.scale_
+        log_ms = self._linear(z)
+        if self.residual_ is not None and len(z):
+            from sklearn.metrics.pairwise import rbf_kernel
+
+            points = np.asarray(self.residual_["points"], dtype=float)
+            log_ms = log_ms + rbf_kernel(z, points, gamma=self.residual_["gamma"]) @ np.asarray(self.residual_["dual"])
+        return np.asarray(np.exp(log_ms))
+
     def state(self) -> dict[str, Any]:
         self._check_fitted(self.coef_)
         genes = sorted(self.rows_, key=self.rows_.__getitem__)
@@ -110,6 +164,7 @@ class TransferPredictor(FewShotPredictor):
             "mean": self.mean_.tolist(),
             "scale": self.scale_.tolist(),
             "alpha": self.alpha_,
+            "residual": self.residual_,
         }
 
     def set_state(self, state: dict[str, Any]) -> None:
@@ -138,3 +193,20 @@ class TransferPredictor(FewShotPredictor):
         self.intercept_ = float(state["intercept"])
         self.mean_, self.scale_ = mean, scale
         self.alpha_ = float(state["alpha"])
+        self.residual_ = _residual(state.get("residual"), len(sources))
+
+
+def _residual(record: Any, n_sources: int) -> dict[str, Any] | None:
+    """The saved residual kernel ridge, checked: one dual weight per point, one feature per source."""
+    if record is None:
+        return None
+    if not isinstance(record, dict):
+        raise ValueError("residual is not a mapping")
+    points = np.asarray(record["points"], dtype=float)
+    dual = np.asarray(record["dual"], dtype=float)
+    gamma, alpha = float(record["gamma"]), float(record["alpha"])
+    if points.ndim != 2 or points.shape[1] != n_sources or dual.shape != (len(points),):
+        raise ValueError("residual: the kernel ridge does not have one weight per point and one feature per source")
+    if not (np.all(np.isfinite(points)) and np.all(np.isfinite(dual)) and gamma > 0 and alpha > 0):
+        raise ValueError("residual: a figure is not finite and positive")
+    return {"alpha": alpha, "gamma": gamma, "points": points.tolist(), "dual": dual.tolist()}

@@ -63,7 +63,8 @@ def test_round_trip_keeps_the_predictions_and_the_file_is_compact(data, tmp_path
     path = tmp_path / "t.json"
     save(path, predictor, info)
     record = json.loads(path.read_text())
-    assert record["kind"] == "transfer" and record["params"] == {}
+    assert record["kind"] == "transfer" and record["params"] == {"kernel_residual": True}
+    assert len(record["state"]["residual"]["dual"]) == 30  # the residual kernel ridge, one weight per measurement
     assert len(record["state"]["genes"]) == 300 and set(record["state"]["sources"]) == {"cpu", "dsp"}
     assert all(v == float(f"{v:.5g}") for v in record["state"]["sources"]["cpu"])  # 5 significant digits kept
     again, _ = load(path)
@@ -105,13 +106,33 @@ def test_damaged_state_is_refused_with_the_field_named(data, tmp_path):
     path = tmp_path / "t.json"
     save(path, predictor, info)
     record = json.loads(path.read_text())
-    record["state"]["sources"]["cpu"] = record["state"]["sources"]["cpu"][:-1]
     from edgenas.hardware.latency.base import state_digest
 
-    record["state_sha256"] = state_digest(record["state"])  # well-formed file, inconsistent state
-    path.write_text(json.dumps(record))
-    with pytest.raises(InvalidInputError, match="field state is not a fitted transfer"):
-        load(path)
+    for damage in (
+        lambda state: state["sources"].update(cpu=state["sources"]["cpu"][:-1]),
+        lambda state: state["residual"].update(dual=state["residual"]["dual"][:-1]),
+        lambda state: state["residual"].update(gamma=-1.0),
+    ):
+        broken = json.loads(json.dumps(record))
+        damage(broken["state"])
+        broken["state_sha256"] = state_digest(broken["state"])  # well-formed file, inconsistent state
+        path.write_text(json.dumps(broken))
+        with pytest.raises(InvalidInputError, match="field state is not a fitted transfer"):
+            load(path)
+
+
+def test_the_kernel_residual_corrects_a_device_the_others_do_not_mix_linearly(tmp_path):
+    rows = transfer_rows(400)
+    for row in rows:  # an accelerator that saturates: flat above 2.5 ms of the cpu's work, unlike either source
+        row["gpu_1"] = float(np.exp(min(np.log(float(row["cpu"])), np.log(2.5))))  # type: ignore[arg-type]
+        row["gpu_32"] = 9 * row["gpu_1"]
+    data = TableData.load("nb201", write_csv(tmp_path / "sat.csv", rows))
+    linear, info = fit_predictor(data, "gpu_1", 60, "transfer", seed=0, params={"kernel_residual": False})
+    corrected, _ = fit_predictor(data, "gpu_1", 60, "transfer", seed=0)
+    plain, _ = evaluate_predictor(linear, info, data)
+    better, _ = evaluate_predictor(corrected, info, data)
+    assert corrected.residual_ is not None and linear.residual_ is None
+    assert better.mape < plain.mape / 2 and better.within_10pct > plain.within_10pct
 
 
 def test_cli_fit_and_eval_transfer(monkeypatch, capsys, tmp_path):
