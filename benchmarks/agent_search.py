@@ -1,14 +1,16 @@
 """A keyword-spotting search whose latencies an agent measures, against the same models timed directly.
 
     python benchmarks/agent_search.py [--budget 12] [--epochs 1] [--train-subset 800] [--seed 0]
+        [--runtime onnxruntime|litert|litert-no-xnnpack]
 
 Starts ``edgenas agent serve`` as its own process pinned to one core (``taskset -c 1``, loopback),
 runs ``edgenas search --latency measured --agent URL`` pinned to the other core (``taskset -c 0``),
 then stops the agent and times every candidate it measured directly, in this process pinned to the
-agent's core, with the same protocol (ONNX Runtime, 1 thread, 10 warm-up runs, 50 timed, median).
+agent's core, with the same protocol (the same runtime on the same export: ONNX, or int8 TFLite for
+LiteRT; 1 thread, 10 warm-up runs, 50 timed, median).
 Prints one row per candidate (agent ms, direct ms, ratio) and the summary: median and spread of the
 ratio, Spearman's rank correlation. Both are measurements on this machine; the agent adds an HTTP
-upload and a fresh ONNX Runtime session per candidate, not to the timed runs.
+upload and a fresh runtime session per candidate, not to the timed runs.
 """
 
 from __future__ import annotations
@@ -26,7 +28,8 @@ import numpy as np
 from local_agent import local_agent, pinned
 from scipy.stats import spearmanr
 
-from edgenas.measure.loop import MeasuredLatency
+from edgenas.agent.loop import export_candidate
+from edgenas.measure import measure_model
 from edgenas.spaces import space_from_config
 from edgenas.store import SqliteStore
 from edgenas.trial import TrialState
@@ -38,6 +41,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--train-subset", type=int, default=800)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--runtime", default="onnxruntime", help="--agent-runtime of the search")
     args = parser.parse_args()
 
     folder = Path(tempfile.mkdtemp(prefix="edgenas-agent-search-"))
@@ -47,7 +51,8 @@ def main() -> None:
         search = subprocess.run(
             [*pinned(0), sys.executable, "-m", "edgenas.cli", "search", "--budget", str(args.budget), "--epochs",
              str(args.epochs), "--train-subset", str(args.train_subset), "--seed", str(args.seed), "--latency", "measured",
-             "--agent", agent.url, "--agent-token-file", str(agent.token_file), "--out", str(run), "--json"],
+             "--agent", agent.url, "--agent-token-file", str(agent.token_file), "--agent-runtime", args.runtime,
+             "--out", str(run), "--json"],
             capture_output=True, text=True,
         )  # fmt: skip
         search_s = time.perf_counter() - start
@@ -62,15 +67,18 @@ def main() -> None:
     space = space_from_config(config)
     if hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) > 1:
         os.sched_setaffinity(0, {1})  # the core the agent ran on
-    direct = MeasuredLatency(space, lambda arch: None, cache=None, threads=1, warmup=10, repeats=50, rounds=1)  # type: ignore[arg-type, return-value]
     rows = []
     for key, record in by_key.items():
         if key in archs:
-            rows.append((key, float(record["latency_ms"]), direct.measure(archs[key])["latency_ms"]))
+            with tempfile.TemporaryDirectory() as tmp:
+                model = export_candidate(space, archs[key], args.runtime, Path(tmp))
+                direct = measure_model(model, args.runtime, threads=1, warmup=10, repeats=50, per_op=False)
+            rows.append((key, float(record["latency_ms"]), float(np.median(direct.times_ms))))
     agent_ms = np.array([r[1] for r in rows])
     direct_ms = np.array([r[2] for r in rows])
     ratio = agent_ms / direct_ms
-    print(f"KWS search, --budget {args.budget} --epochs {args.epochs} --train-subset {args.train_subset} --seed {args.seed}: "
+    print(f"KWS search, --budget {args.budget} --epochs {args.epochs} --train-subset {args.train_subset} --seed {args.seed} "
+          f"--agent-runtime {args.runtime}: "
           f"{search_s:.0f} s; measured by {cache['backend']}")  # fmt: skip
     print()
     print("| candidate | agent ms | direct ms | agent / direct |")

@@ -92,23 +92,29 @@ class AgentLatency(MeasuredLatency):
         return {"latency_ms": float(np.median(times)), "iqr_ms": float(q3 - q1), "finished_at": result.finished_at}
 
     def export(self, arch: Arch, folder: Path) -> Path:
-        """The candidate as the device runs it: ONNX, or full-integer int8 TFLite for LiteRT."""
-        import numpy as np
-        import torch
+        """The candidate as the device runs it (:func:`export_candidate`)."""
+        return export_candidate(self.space, arch, self.runtime, folder)
 
-        shape = self.space.input_shape  # kws: an attribute; mbconv: a method (the resolution is a decision)
-        clip_shape = tuple(shape(arch) if callable(shape) else shape)
-        module = self.space.build(arch).eval()
-        if self.runtime == "onnxruntime":
-            from edgenas.measure.pytorch import onnx_bytes
 
-            model = folder / "candidate.onnx"
-            model.write_bytes(onnx_bytes(module, torch.zeros(1, *clip_shape)))
-            return model
-        from edgenas.export.tflite import convert_int8
+def export_candidate(space: Any, arch: Arch, runtime: str, folder: Path) -> Path:
+    """``arch`` of ``space`` written into ``folder`` as ``runtime`` reads it: ONNX for ONNX
+    Runtime, full-integer int8 TFLite for LiteRT (the PT2E route of ``edgenas export``)."""
+    import numpy as np
+    import torch
 
-        # Standardised features: unit normal inputs give the converter sane ranges; the timing does not depend on them.
-        calibration = np.random.default_rng(0).standard_normal((CALIBRATION_CLIPS, *clip_shape)).astype(np.float32)
-        model = folder / "candidate.tflite"
-        convert_int8(module, calibration, model, require_full_int8=False)  # timed as converted, float ops and all
+    shape = space.input_shape  # kws: an attribute; mbconv: a method (the resolution is a decision)
+    clip_shape = tuple(shape(arch) if callable(shape) else shape)
+    module = space.build(arch).eval()
+    if runtime == "onnxruntime":
+        from edgenas.measure.pytorch import onnx_bytes
+
+        model = folder / "candidate.onnx"
+        model.write_bytes(onnx_bytes(module, torch.zeros(1, *clip_shape)))
         return model
+    from edgenas.export.tflite import convert_int8
+
+    # Standardised features: unit normal inputs give the converter sane ranges; the timing does not depend on them.
+    calibration = np.random.default_rng(0).standard_normal((CALIBRATION_CLIPS, *clip_shape)).astype(np.float32)
+    model = folder / "candidate.tflite"
+    convert_int8(module, calibration, model, require_full_int8=False)  # timed as converted, float ops and all
+    return model
