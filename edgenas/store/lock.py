@@ -56,6 +56,28 @@ class RunLock:
         self.fd = None
 
 
+def is_held(path: Path) -> bool:
+    """Whether a search holds the lock at ``path`` now, asked without writing anything.
+
+    A shared lock on a read-only descriptor fails only while another process holds the exclusive
+    one; taken, it is dropped at once. A watcher (the dashboard, ``runs list``) must never write
+    to a run, not even the lock file's pid, so it cannot use :meth:`RunLock.acquire`.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:  # no lock file: no search ever held it (or it cannot be read: then nothing says it is held)
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    except OSError:
+        return False
+    finally:
+        os.close(fd)  # closing drops the shared lock if it was taken
+    return False
+
+
 def busy_message(folder: Path, pid: int | None) -> str:
     """Why a second search cannot use ``folder``, naming the process that holds it."""
     who = "another process" if pid is None else f"process {pid}"
