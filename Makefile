@@ -29,7 +29,7 @@ $(STAMP): pyproject.toml Makefile
 	  else sudo apt-get update -qq && sudo apt-get install -y -qq dataset-fashion-mnist; fi; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e '.[dev,tflite,ray,agent]'
+	$(BIN)/pip install -q -e '.[dev,tflite,ray,agent,track]'
 	touch $(STAMP)
 
 lint: setup

@@ -173,6 +173,13 @@ def search(
         typer.Option(help="Torch device of every training: auto (a GPU when there is one), cpu, cuda, cuda:N or mps."),
     ] = DEFAULTS["device"],
     amp: Annotated[bool, typer.Option(help="Mixed precision training on CUDA.")] = DEFAULTS["amp"],
+    log: Annotated[
+        str | None,
+        typer.Option(
+            help="Mirror each trial to trackers: tensorboard (RUN/tensorboard/), mlflow (RUN/mlflow.db, or "
+            "MLFLOW_TRACKING_URI), comma-separated; edgenas[track]."
+        ),
+    ] = DEFAULTS["log"],
     as_json: Annotated[bool, json_option("Print the summary as one JSON object on stdout.")] = False,
     latency_loss: Annotated[str, typer.Option(help="Differentiable only: the latency loss.")] = DEFAULTS["latency_loss"],
     sweep: Annotated[

@@ -81,6 +81,7 @@ class SearchConfig:
     gpus_per_trial: float = 0.0  # ray: GPUs of one candidate's task (fractions allowed)
     device: str = "auto"  # torch device of every training: auto (a GPU when there is one), cpu, cuda, cuda:N, mps
     amp: bool = False  # mixed precision on CUDA
+    log: str | None = None  # trackers mirroring each trial: tensorboard, mlflow (comma-separated; not in identity)
 
     @field_validator("out", "data", "cache_dir", "shared_data", "agent_token_file", "predictor", mode="before")
     @classmethod
@@ -204,6 +205,12 @@ class SearchConfig:
             raise InvalidInputError(f"--latency must be one of {', '.join(LATENCY_SOURCES)}, got {self.latency!r}")
         parse_evaluator(self.evaluator)  # unknown evaluator or proxy -> the accepted names
         self._check_agent()
+        from edgenas.trackers import parse_trackers
+
+        if parse_trackers(self.log) and self.strategy == DIFFERENTIABLE:
+            raise InvalidInputError(
+                "--log mirrors the trials of ask/tell strategies; --strategy differentiable trains one supernet"
+            )
         if (self.latency == "predicted") != (self.predictor is not None):
             raise InvalidInputError("--latency predicted and --predictor P.json go together (written by edgenas predictor fit)")
         if self.predictor is not None:

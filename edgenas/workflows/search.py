@@ -16,6 +16,8 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from edgenas.evaluators import Evaluator, EvaluatorContext
 from edgenas.executors import torch_threads
@@ -35,6 +37,9 @@ from edgenas.workflows.parts import (
 )
 from edgenas.workflows.prefilter import prefilter
 from edgenas.workflows.prepare import Prepared, Stopwatch, check_run_folder, open_run, prepare, record_invocation
+
+if TYPE_CHECKING:
+    from edgenas.trackers import Trackers
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +64,7 @@ def run_search(
     prepared = prepare(config, say, watch)
     store = open_run(prepared)
     experiment: Experiment | None = None
+    trackers = open_trackers(config, prepared.run.path)
     try:
         with torch_threads(config.threads):
             experiment, trainer = _experiment(prepared, store, say, watch)
@@ -70,7 +76,7 @@ def run_search(
             batch = f", asked {config.batch} at a time" if config.batch > 1 else ""
             say(f"searching: {config.strategy}, {config.budget} candidates to train{batch}{limit}{parallel}")
             with watch.stage("search"):
-                experiment.run(progress, deadline=deadline)
+                experiment.run(trackers.watch(progress), deadline=deadline)
             experiment.executor.close()
             finalise_all((experiment.best(), baseline), trainer, prepared, store, say, watch)
         record_invocation(store, watch)
@@ -79,7 +85,17 @@ def run_search(
     finally:
         if experiment is not None:
             experiment.executor.close()
+        trackers.close()
         store.close()
+
+
+def open_trackers(config: SearchConfig, run_dir: Path) -> Trackers:
+    """The ``--log`` trackers of the search, its parameters logged (none: a tracker that does nothing)."""
+    from edgenas.trackers import Trackers, parse_trackers
+
+    trackers = Trackers.open(parse_trackers(config.log), run_dir)
+    trackers.log_params({**config.identity(), "out": str(run_dir)})
+    return trackers
 
 
 def _experiment(
