@@ -18,18 +18,22 @@ test: setup
 setup: $(STAMP)
 
 # espeak-ng synthesises the default keyword-spotting data offline (Debian package);
-# dataset-fashion-mnist is the vision task's data (IDX files under /usr/share/datasets/fashion-mnist).
+# dataset-fashion-mnist is the vision task's data (IDX files under /usr/share/datasets/fashion-mnist);
+# chromium + chromium-driver run the dashboard's browser tests (headless, through selenium).
 # torch==2.13.0 first: it resolves to the CPU build on disk; a bare `torch` pulls CUDA.
 $(STAMP): pyproject.toml Makefile
 	@command -v espeak-ng >/dev/null || { \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq espeak-ng; \
 	  else sudo apt-get update -qq && sudo apt-get install -y -qq espeak-ng; fi; }
+	@command -v chromedriver >/dev/null && command -v chromium >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium chromium-driver; \
+	  else sudo apt-get update -qq && sudo apt-get install -y -qq chromium chromium-driver; fi; }
 	@test -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz || { \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq dataset-fashion-mnist; \
 	  else sudo apt-get update -qq && sudo apt-get install -y -qq dataset-fashion-mnist; fi; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e '.[dev,tflite,ray,agent,track]'
+	$(BIN)/pip install -q -e '.[dev,tflite,ray,agent,track,dashboard]'
 	touch $(STAMP)
 
 lint: setup

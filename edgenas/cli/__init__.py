@@ -19,10 +19,12 @@ from edgenas.cli.agent import register as register_agent
 from edgenas.cli.app import app
 from edgenas.cli.bench import bench
 from edgenas.cli.console import LazyHelpCommand
+from edgenas.cli.dashboard import register as register_dashboard
 from edgenas.cli.deploy import audit, export, verify
 from edgenas.cli.latency_predictor import GROUP_HELP, collect, evaluate, fit
 from edgenas.cli.main import run
 from edgenas.cli.profile import profile
+from edgenas.cli.runs import register as register_runs
 from edgenas.cli.search import search
 from edgenas.cli.targets import targets
 from edgenas.cli.zoo import zoo
@@ -42,5 +44,7 @@ predictor.command("eval")(evaluate)
 predictor.command()(collect)
 app.add_typer(predictor, name="predictor")
 register_agent(app)
+register_runs(app)
+register_dashboard(app)
 
 __all__ = ["app", "run"]

@@ -56,9 +56,20 @@ BASE_ARGS: dict[str, tuple[str, ...]] = {
     "agent serve": ("--token-file", "{seeds}/token", "--port", "8765"),
     "agent info": ("http://127.0.0.1:8765", "--token-file", "{seeds}/token"),
     "agent measure": ("http://127.0.0.1:8765", "{seeds}/model.onnx", "--token-file", "{seeds}/token", "--repeats", "2"),
+    "dashboard": ("{in}", "--port", "0"),
+    "report": ("{in}/run",),
+    "runs compare": ("{in}/run", "{in}/run2", "--plot", "{work}/compare.png"),
+    "runs list": ("{in}",),
+    "runs show": ("{in}/run",),
 }
 #: Files a command's base arguments need in the case's own folder (it may write beside them).
-BASE_FILES: dict[str, tuple[tuple[str, str, int], ...]] = {"export": (("run", "run", 0),)}
+BASE_FILES: dict[str, tuple[tuple[str, str, int], ...]] = {
+    "export": (("run", "run", 0),),
+    "report": (("run", "run", 0),),
+    "runs compare": (("run", "run", 0), ("run2", "run", 1)),
+    "runs list": (("run", "run", 0),),
+    "runs show": (("run", "run", 0),),
+}
 #: ``module:function`` that start the heavy work of a command: reaching one means the input was accepted.
 HEAVY = (
     "edgenas.workflows.search:open_run",  # after search's flags, target and data were checked
@@ -70,6 +81,7 @@ HEAVY = (
     "edgenas.export.onnx_int8:quantize_onnx_int8",
     "edgenas.agent.server:serve",  # an agent's flags and token file were checked: it would start serving
     "edgenas.agent.client:AgentClient",  # the client's inputs were checked: it would contact the agent
+    "edgenas.dashboard.app:listen",  # the dashboard's folder, host and token were checked: it would start serving
 )
 #: Entries a case's folder holds; anything else was written outside the working folder.
 CASE_ENTRIES = {"in", "work", "home", "cache"}
