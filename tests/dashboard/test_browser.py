@@ -3,6 +3,7 @@ by Selenium) against a real ``edgenas dashboard`` process. Each wait is explicit
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -76,6 +77,20 @@ def test_the_run_page_shows_every_trial_of_the_run(tmp_path: Path, dashboard_of,
     assert "infeasible" in rows(browser)[1].text and "(estimated)" in rows(browser)[0].text
     wait_for(browser, lambda b: b.find_elements(By.CSS_SELECTOR, "#chart-latency .main-svg"), "the latency chart drawn")
     assert browser.find_element(By.ID, "state").text == "stopped"
+    assert not browser.find_element(By.ID, "chart-energy").is_displayed()  # no trial has an energy figure
+
+
+def test_a_run_priced_in_energy_gets_its_accuracy_energy_chart(tmp_path: Path, dashboard_of, browser) -> None:
+    priced = [
+        dataclasses.replace(t, cost=dataclasses.replace(t.cost, energy_mj=0.1 * (n + 1)))
+        for n, t in enumerate([trial(0, 0.5), trial(1, 0.6)])
+    ]
+    make_run(tmp_path / "a", priced)
+    d = dashboard_of(tmp_path)
+    browser.get(f"{d.url}/run/a")
+    wait_for(browser, lambda b: b.find_elements(By.CSS_SELECTOR, "#chart-energy .main-svg"), "the energy chart drawn")
+    assert browser.find_element(By.ID, "chart-energy").is_displayed()
+    assert "energy mJ" in browser.find_element(By.ID, "chart-energy").text
 
 
 def test_a_trial_that_lands_after_the_page_opened_appears_without_a_reload(tmp_path: Path, dashboard_of, browser) -> None:

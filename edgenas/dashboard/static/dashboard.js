@@ -135,6 +135,13 @@ function drawCharts(run) {
   Plotly.react("chart-latency", lat.traces, lat.layout, CONFIG);
   const sram = scatter(rows, "peak_sram_bytes", 1024, limits.sram_bytes, "accuracy against peak SRAM (dashed: the limit)", "peak SRAM KiB");
   Plotly.react("chart-sram", sram.traces, sram.layout, CONFIG);
+  const energyChart = document.getElementById("chart-energy");
+  const withEnergy = rows.some((t) => typeof t.energy_mj === "number");
+  energyChart.hidden = !withEnergy;  // only targets with a power figure price energy
+  if (withEnergy) {
+    const energy = scatter(rows, "energy_mj", 1, limits.energy_mj, "accuracy against energy per inference", "energy mJ (estimated)");
+    Plotly.react("chart-energy", energy.traces, energy.layout, CONFIG);
+  }
   const best = run.best_so_far || [];
   Plotly.react("chart-best", [
     { type: "scatter", mode: "markers", name: "each trial", x: best.map((p) => p.number), y: best.map((p) => p.accuracy), marker: { color: "#9ecae1" } },
