@@ -31,7 +31,7 @@ class Op(StrEnum):
     DWCONV1D = "dwconv1d"  # DEPTHWISE_CONV_2D on a (T, 1, C) tensor
     FC = "fc"  # FULLY_CONNECTED
     AVGPOOL2D = "avgpool2d"  # AVERAGE_POOL_2D
-    GLOBAL_AVGPOOL = "global_avgpool"  # MEAN over the spatial axes
+    GLOBAL_AVGPOOL = "global_avgpool"  # average over the spatial axes (exported as AVERAGE_POOL_2D)
     ADD = "add"  # ADD (residual)
     RESHAPE = "reshape"  # RESHAPE (free at run time, but a node and a tensor)
     PAD = "pad"  # PAD: the converter's explicit zero border where SAME padding would be asymmetric

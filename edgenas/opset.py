@@ -199,7 +199,7 @@ _IR: dict[str, tuple[str, ...]] = {
     "fc": ("fully_connected",),
     "avgpool2d": ("avg_pool2d",),
     "maxpool2d": ("max_pool2d",),
-    "global_avgpool": ("mean",),
+    "global_avgpool": ("avg_pool2d",),
     "add": ("add",),
     "mul": ("mul",),
     "reshape": ("reshape",),

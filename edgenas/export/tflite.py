@@ -173,6 +173,43 @@ def check_full_int8(info: TfliteInfo) -> None:
         raise UnsupportedOpError("the int8 model is not full-integer: " + "; ".join(problems))
 
 
+def _int8_quantizer():
+    """litert-torch's PT2E quantizer, with every average pool sharing its input's scale.
+
+    litert-torch annotates ``mean`` and ``adaptive_avg_pool2d`` that way but leaves ``avg_pool``
+    out, so the pool's output would take the next layer's input scale. The converter keeps
+    AVERAGE_POOL_2D at its input's scale and adds a QUANTIZE to bridge the two; for a 1-D map
+    that QUANTIZE lands between two layout TRANSPOSEs it would otherwise cancel, so the whole
+    feature map is requantised and copied twice on reference kernels. With the scale shared the
+    pool converts to a bare AVERAGE_POOL_2D, which CMSIS-NN runs on its fast kernel (global
+    pooling is written as an average pool for that reason, see ``GlobalAvgPool``).
+    """
+    import torch
+    from litert_torch.quantize import pt2e_quantizer
+    from litert_torch.quantize.pt2e_quantizer_utils import propagate_annotation
+    from torchao.quantization.pt2e.quantizer import QuantizationAnnotation, SharedQuantizationSpec
+
+    pools = {torch.ops.aten.avg_pool1d.default, torch.ops.aten.avg_pool2d.default}
+
+    class _Quantizer(pt2e_quantizer.PT2EQuantizer):
+        def annotate(self, model: torch.fx.GraphModule) -> torch.fx.GraphModule:
+            model = super().annotate(model)
+            for node in model.graph.nodes:
+                source = node.args[0] if node.op == "call_function" and node.target in pools else None
+                if not isinstance(source, torch.fx.Node) or "quantization_annotation" in node.meta:
+                    continue
+                source_annotation = source.meta.get("quantization_annotation")
+                if source_annotation is not None and source_annotation.output_qspec is not None:
+                    shared = SharedQuantizationSpec(source)
+                    node.meta["quantization_annotation"] = QuantizationAnnotation(
+                        input_qspec_map={source: shared}, output_qspec=shared, _annotated=True
+                    )
+            propagate_annotation(model)  # again: what follows a pool (flatten, view) now shares it too
+            return model
+
+    return _Quantizer()
+
+
 def convert_int8(
     model,
     calibration: np.ndarray,
@@ -221,9 +258,7 @@ def convert_int8(
     two = (torch.cat([clips[:1], clips[:1]]),)
     with torch.no_grad():
         graph = torch.export.export(folded, two, dynamic_shapes=({0: batch},), strict=True).module()
-        quantizer = pt2e_quantizer.PT2EQuantizer().set_global(
-            pt2e_quantizer.get_symmetric_quantization_config(is_per_channel=True)
-        )
+        quantizer = _int8_quantizer().set_global(pt2e_quantizer.get_symmetric_quantization_config(is_per_channel=True))
         prepared = quantize_pt2e.prepare_pt2e(graph, quantizer)
         for start in range(0, len(clips), batch_size):
             prepared(clips[start : start + batch_size])

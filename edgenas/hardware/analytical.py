@@ -89,12 +89,13 @@ def scratch_bytes(layer: Layer, target: Target) -> int:
 
     With ``kernels: cmsis-nn`` these are the CMSIS-NN ``*_get_buffer_size`` formulas for cores
     with the DSP extension (Cortex-M4/M7/M33, no MVE), as TFLite Micro's CMSIS-NN kernels call
-    them in ``Prepare``; the reference kernels use no scratch for these ops. MEAN requests one
-    int32 accumulator per output element in both (TFLite Micro ``reduce``).
+    them in ``Prepare``; the reference kernels use no scratch for these ops. Global pooling runs
+    as AVERAGE_POOL_2D (``arm_avgpool_s8``: one int32 per channel), and over one spatial position
+    as no operator at all.
     """
     op = layer.op
-    if op is Op.GLOBAL_AVGPOOL:
-        return layer.out_elements * 4
+    if op is Op.GLOBAL_AVGPOOL and layer.in_elements == layer.in_channels:
+        return 0
     if target.kernels != "cmsis-nn":
         return 0
     if op in _CONV_OPS:
@@ -109,7 +110,7 @@ def scratch_bytes(layer: Layer, target: Target) -> int:
             return 0  # arm_depthwise_conv_3x3_s8 (padding <= 1 always holds for 3x3)
         # arm_depthwise_conv_s8_opt: one int16 im2col column per channel
         return layer.in_channels * math.prod(layer.kernel) * 2
-    if op is Op.AVGPOOL2D:
+    if op in (Op.AVGPOOL2D, Op.GLOBAL_AVGPOOL):
         return layer.out_channels * 4  # arm_avgpool_s8_get_buffer_size: int32 per channel
     return 0  # FC (arm_fully_connected_s8), ADD, RESHAPE, SOFTMAX: none
 
@@ -120,8 +121,6 @@ def _op_scratch(op: TfliteOp, target: Target) -> int:
         return 0
     if op.builtin == "DEPTHWISE_CONV_2D" and op.layer.op in _CONV_OPS:
         return 0  # one-channel conv run as depthwise with multiplier > 1: generic kernel, no buffer
-    if op.builtin == "SUM":
-        return 0 if target.kernels == "cmsis-nn" else op.out_bytes * 4
     return scratch_bytes(op.layer, target)
 
 

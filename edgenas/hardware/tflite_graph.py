@@ -2,7 +2,7 @@
 
 The IR lists the operators a network *computes*. The file TFLite Micro runs holds more: the
 PyTorch model is NCHW, TFLite is NHWC, and litert-torch (0.10, PT2E route of
-:mod:`edgenas.export.tflite`) keeps layout-sensitive ops (PAD, MEAN) in the torch layout, so it
+:mod:`edgenas.export.tflite`) keeps layout-sensitive ops (PAD) in the torch layout, so it
 brackets them with TRANSPOSE/RESHAPE copies. Each copy is a node, a tensor record, a constant
 shape/permutation tensor and, while it runs, a second live activation buffer, so memory and flash
 estimates must see them. The rules below were read off converted ``kws`` files and match them
@@ -11,14 +11,14 @@ op for op (68 files: 41 architectures with randomised batch-norm statistics, 27 
 
 * **2-D networks** (IR shapes ``(H, W, C)``): the network input gets one layout op (a RESHAPE
   when it has one channel, else a TRANSPOSE); a PAD runs in NCHW, so it gets a layout op after
-  it and, unless it reads the network input, one before it; GLOBAL_AVGPOOL (MEAN over H, W) gets
-  a TRANSPOSE before it; a regular conv with one input channel becomes DEPTHWISE_CONV_2D (channel
-  multiplier = output channels).
+  it and, unless it reads the network input, one before it; a regular conv with one input channel
+  becomes DEPTHWISE_CONV_2D (channel multiplier = output channels).
 * **1-D networks** (IR shapes ``(T, C)``, run as ``(1, T, C)`` 2-D tensors): the input is
   ``(T, C)``; a PAD on it runs first, then TRANSPOSE, RESHAPE, TRANSPOSE bring it to ``(1, T, C)``;
-  any other PAD gets TRANSPOSE, RESHAPE before and RESHAPE, TRANSPOSE after it; GLOBAL_AVGPOOL
-  gets TRANSPOSE, RESHAPE before it.
-* Both: a GLOBAL_AVGPOOL over a single spatial position becomes RESHAPE + SUM.
+  any other PAD gets TRANSPOSE, RESHAPE before and RESHAPE, TRANSPOSE after it.
+* Both: GLOBAL_AVGPOOL is one AVERAGE_POOL_2D with no layout copy (the spaces pool with
+  ``avg_pool``, whose output keeps its input's quantisation); over a single spatial position it
+  is no operator at all (the FULLY_CONNECTED reads the conv output).
 
 Not modelled: a QUANTIZE the converter sometimes places after a 2-D PAD (17 of the 68 files; it
 never changes the activation peak, which is then two padded buffers either way, and costs about
@@ -41,7 +41,7 @@ BUILTIN = {
     Op.DWCONV1D: "DEPTHWISE_CONV_2D",
     Op.FC: "FULLY_CONNECTED",
     Op.AVGPOOL2D: "AVERAGE_POOL_2D",
-    Op.GLOBAL_AVGPOOL: "MEAN",
+    Op.GLOBAL_AVGPOOL: "AVERAGE_POOL_2D",
     Op.ADD: "ADD",
     Op.RESHAPE: "RESHAPE",
     Op.PAD: "PAD",
@@ -126,13 +126,9 @@ def lower(layers: Sequence[Layer]) -> tuple[int, list[TfliteOp]]:
                 out = glue(("TRANSPOSE", "RESHAPE", "TRANSPOSE"), out, out_bytes)
             where[i] = out
             continue
-        if layer.op is Op.GLOBAL_AVGPOOL and rank in (2, 3):
-            in_bytes = _nbytes(layer, layer.in_elements)
-            if layer.in_elements == layer.in_channels:  # one spatial position: the mean is a reshape + SUM
-                before, builtin = ("RESHAPE",), "SUM"
-            else:
-                before = {3: ("TRANSPOSE",), 2: ("TRANSPOSE", "RESHAPE")}[rank]
-            srcs = [glue(before, srcs[0], in_bytes)]
+        if layer.op is Op.GLOBAL_AVGPOOL and layer.in_elements == layer.in_channels:
+            where[i] = srcs[0]  # one spatial position: the pool is a flatten the next FC does itself
+            continue
         if layer.op in MULTI_OP_ACTIVATIONS:
             prev = srcs[0]
             kinds = MULTI_OP_ACTIVATIONS[layer.op]

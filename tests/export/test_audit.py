@@ -203,13 +203,13 @@ def test_native_ops_block_is_validated(tmp_path: Path) -> None:
     bad.write_text(text.replace("    softmax: 'table-based", "    softmaxx: 'table-based"))
     with pytest.raises(InvalidInputError, match="native_ops.ops: unknown operator 'softmaxx'"):
         load_target(bad)
-    bad.write_text(text.replace("    mean: 'global average", "    max_pool2d: 'global average"))
-    with pytest.raises(InvalidInputError, match="ops: global_avgpool needs mean"):
+    bad.write_text(text.replace("    avg_pool2d: 'pooling unit", "    max_pool2d: 'pooling unit"))
+    with pytest.raises(InvalidInputError, match="ops: (global_)?avgpool(2d)? needs avg_pool2d"):
         load_target(bad)
     older = tmp_path / "older.yaml"  # a user file written before native_ops existed: implied by its IR ops
     older.write_text((BUILTIN_DIR / "cortex-m7.yaml").read_text().split("\nnative_ops:")[0] + "\n")
     implied = load_target(older)
-    assert {"conv2d", "depthwise_conv2d", "mean", "pad", "relu", "relu6"} <= implied.native_ops
+    assert {"conv2d", "depthwise_conv2d", "avg_pool2d", "pad", "relu", "relu6"} <= implied.native_ops
     assert "implied by `ops`" in implied.native_ops_source and "gru" not in implied.native_ops
     npu = load_target("npu-int8")
     assert {"hard_swish", "logistic", "mul", "gru"}.isdisjoint(npu.native_ops)
@@ -281,7 +281,7 @@ def test_a_model_file_beyond_the_size_bound_is_refused_before_reading(tmp_path: 
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory, request):
     """A search run folder as `edgenas search` leaves it, on the shared real-speech sample, with a
-    target whose SRAM (4 KiB) no model fits: best/model.pt (untrained weights), three trials."""
+    target whose SRAM (2 KiB) no model fits: best/model.pt (untrained weights), three trials."""
     from tests.conftest import shared_data
 
     folder = shared_data() / "kws" / "speech_commands_v0.01_sample"
@@ -299,7 +299,7 @@ def run_dir(tmp_path_factory, request):
 
     run = tmp_path_factory.mktemp("run")
     tiny = run / "tiny.yaml"
-    tiny.write_text((BUILTIN_DIR / "cortex-m7.yaml").read_text().replace("sram_bytes: 327680", "sram_bytes: 4096", 1))
+    tiny.write_text((BUILTIN_DIR / "cortex-m7.yaml").read_text().replace("sram_bytes: 327680", "sram_bytes: 2048", 1))
     data = load_kws(folder, seed=0)
     space = KwsSpace(num_classes=len(data.classes), input_shape=tuple(data.input_shape))
     best, other = space.arch([1, 0, 1, 0, 0] + [0] * 18), space.arch([0, 0, 1, 0, 0] + [0] * 18)
@@ -335,12 +335,12 @@ def test_int8_export_that_does_not_fit_is_reported_then_verify_and_audit(run_dir
     record = json.loads(out)
     model = Path(record["path"])
     assert code == 2 and model.is_file() and record["fits"] is False and record["fallback_operators"] == []
-    assert f"arena {record['arena_bytes']:,} B" in err and "of 4,096 B SRAM" in err  # the figures, not just "no"
+    assert f"arena {record['arena_bytes']:,} B" in err and "of 2,048 B SRAM" in err  # the figures, not just "no"
 
     tiny = str(run_dir / "tiny.yaml")
     code, out, err = run_cli(monkeypatch, capsys, "verify", str(model), "--target", tiny, "--clips", "4")
     assert code == 2 and "fits" in out and "NO" in out
-    assert "does not fit" in err and f"arena {record['arena_bytes']:,} B of 4,096 B SRAM" in err
+    assert "does not fit" in err and f"arena {record['arena_bytes']:,} B of 2,048 B SRAM" in err
     code, out, _ = run_cli(monkeypatch, capsys, "verify", str(model), "--target", "cortex-m7", "--clips", "4", "--json")
     assert code == 0 and json.loads(out)["fits"] is True
 

@@ -21,7 +21,7 @@ BUILTIN = Path(__file__).resolve().parents[2] / "edgenas" / "hardware" / "target
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory) -> Path:
-    """A run folder on a six-clip speech folder, for a target with 4 KiB of SRAM (nothing fits)."""
+    """A run folder on a six-clip speech folder, for a target with 2 KiB of SRAM (nothing fits)."""
     from edgenas.store import RunFolder
 
     root = tmp_path_factory.mktemp("quiet")
@@ -31,7 +31,7 @@ def run(tmp_path_factory) -> Path:
             (speech / word).mkdir(parents=True, exist_ok=True)
             (speech / word / f"{speaker}_nohash_0.wav").write_bytes(wav_bytes())
     tiny = root / "tiny.yaml"
-    tiny.write_text(BUILTIN.read_text().replace("sram_bytes: 327680", "sram_bytes: 4096", 1))
+    tiny.write_text(BUILTIN.read_text().replace("sram_bytes: 327680", "sram_bytes: 2048", 1))
     folder = RunFolder(root / "run")
     with folder.open_store() as store:
         store.write_config({"identity": {"task": "kws", "data": str(speech), "target": str(tiny)}, "data": {}})

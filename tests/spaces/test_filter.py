@@ -67,7 +67,7 @@ class CellSpace(DecisionSpace):
 def test_ir_requirements_map_to_canonical_ops() -> None:
     assert layer_requirements(Layer(Op.CONV1D, (49, 10), (49, 16), (3,), (1,), activation="relu")) == ("conv2d", "relu")
     assert layer_requirements(Layer(Op.DWCONV2D, (4, 4, 8), (4, 4, 8), (3, 3), (1, 1), groups=8)) == ("depthwise_conv2d",)
-    assert layer_requirements(Layer(Op.GLOBAL_AVGPOOL, (4, 4, 8), (8,))) == ("mean",)
+    assert layer_requirements(Layer(Op.GLOBAL_AVGPOOL, (4, 4, 8), (8,))) == ("avg_pool2d",)
     assert layer_requirements(Layer(Op.FC, (8,), (4,), dtype="float32")) == ("fully_connected[float32]",)
     assert layer_requirements(Layer(Op.CONV2D, (4, 4, 1), (4, 4, 8), (3, 3), (1, 1), activation="swish")) == (
         "conv2d",
@@ -131,8 +131,8 @@ def test_nothing_remaining_is_a_clear_error() -> None:
     native = load_target("npu-int8").native_ops - {"relu", "relu6"}
     with pytest.raises(UnsupportedOpError, match="every choice of 'act'.*nothing remains"):
         filter_by_ops(CellSpace(), native, "tiny-npu")
-    with pytest.raises(UnsupportedOpError, match="every network of space 'cell' needs mean"):
-        filter_by_ops(CellSpace(), native - {"mean"} | {"relu", "relu6"}, "tiny-npu")
+    with pytest.raises(UnsupportedOpError, match="every network of space 'cell' needs avg_pool2d"):
+        filter_by_ops(CellSpace(), native - {"avg_pool2d"} | {"relu", "relu6"}, "tiny-npu")
 
 
 @pytest.mark.parametrize("target", ["cortex-m7", "cortex-m4", "npu-int8"])

@@ -7,7 +7,10 @@ stride of 2 on an odd input) an explicit zero-pad goes first, which the converte
 
 from __future__ import annotations
 
+import math
+
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from edgenas.spaces.shapes import same_padding
@@ -77,6 +80,25 @@ class ConvBNReLU(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.act(self.bn(self.conv(self.pad(x))))
+
+
+class GlobalAvgPool(nn.Module):
+    """Average over every spatial position: ``(batch, C, *spatial) -> (batch, C)``, 1-D or 2-D.
+
+    Written as an average pool whose window is the whole map, not as ``x.mean``, because that is
+    what the int8 converter turns into TFLite's AVERAGE_POOL_2D, which CMSIS-NN runs on an
+    optimised kernel; ``mean`` becomes MEAN, which TFLite Micro runs on its slow reference
+    kernel, and is bracketed by layout copies (TRANSPOSE, and a RESHAPE for 1-D maps) that the
+    pool does not need. The float function is the same. It holds no weights, so checkpoints of
+    the networks that use it are those of the ``mean`` form.
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if math.prod(x.shape[2:]) == 1:  # one position: the average is the value itself, no operator
+            return x.flatten(1)
+        if x.dim() == 3:
+            return F.avg_pool1d(x, x.shape[2]).flatten(1)
+        return F.avg_pool2d(x, tuple(x.shape[2:])).flatten(1)
 
 
 class SqueezeExcite(nn.Module):

@@ -7,7 +7,7 @@ import math
 import torch
 from torch import nn
 
-from edgenas.spaces.nn.blocks import ConvBNReLU
+from edgenas.spaces.nn.blocks import ConvBNReLU, GlobalAvgPool
 
 
 class KwsNet(nn.Module):
@@ -38,6 +38,7 @@ class KwsNet(nn.Module):
             layers.append(ConvBNReLU(cin, c, (1,) * dims, (1,) * dims, size))
             cin = c
         self.features = nn.Sequential(*layers)
+        self.pool = GlobalAvgPool()
         self.classifier = nn.Linear(cin, num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -45,5 +46,4 @@ class KwsNet(nn.Module):
             x = x.squeeze(1)
         x = x.unsqueeze(1) if self.two_d else x.transpose(1, 2)
         x = self.features(x)
-        x = x.mean(dim=(2, 3)) if self.two_d else x.mean(dim=2)
-        return self.classifier(x)
+        return self.classifier(self.pool(x))

@@ -13,14 +13,14 @@ from typing import TYPE_CHECKING
 import torch
 from torch import nn
 
-from edgenas.spaces.nn.blocks import ConvBNReLU, InvertedResidual, make_activation
+from edgenas.spaces.nn.blocks import ConvBNReLU, GlobalAvgPool, InvertedResidual, make_activation
 
 if TYPE_CHECKING:
     from edgenas.spaces.mbconv import NetPlan
 
 
 class MbconvNet(nn.Module):
-    """Stem, MBConv blocks, 1x1 head, pooling, optional FC, classifier.
+    """Stem, MBConv blocks, 1x1 head, global average pooling, optional FC, classifier.
 
     Input ``(batch, channels, resolution, resolution)`` images; output ``(batch, classes)`` logits.
     """
@@ -51,6 +51,7 @@ class MbconvNet(nn.Module):
         else:
             size, c = -(-r // 2), plan.stem_channels
         self.head = ConvBNReLU(c, plan.head_channels, (1, 1), (1, 1), (size, size), act=plan.head_act)
+        self.pool = GlobalAvgPool()
         features = plan.head_channels
         if plan.head_fc:
             self.head_fc: nn.Module = nn.Sequential(nn.Linear(features, plan.head_fc), make_activation(plan.head_act))
@@ -61,4 +62,4 @@ class MbconvNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.head(self.blocks(self.stem(x)))
-        return self.classifier(self.head_fc(x.mean(dim=(2, 3))))
+        return self.classifier(self.head_fc(self.pool(x)))

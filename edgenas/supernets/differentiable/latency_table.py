@@ -11,7 +11,7 @@ Which decisions a group depends on (read off ``KwsSpace.layers``):
 * block ``i`` (dw PAD, depthwise, pointwise): family, first_stride, the number ``r`` of stride-2
   blocks before it (its input resolution), its input channels (``first_channels`` for block 0,
   else ``b{i-1}_channels``), and its own kernel, stride and channels; it exists when depth > i;
-* the head (MEAN + FULLY_CONNECTED) of a depth-``d`` network: family, first_stride, the stride-2
+* the head (AVERAGE_POOL_2D + FULLY_CONNECTED) of a depth-``d`` network: family, first_stride, the stride-2
   count after ``d`` blocks and ``b{d-1}_channels``.
 
 Every table cell is computed from the IR that ``space.layers(arch)`` returns for a genotype that
