@@ -24,7 +24,13 @@ from edgenas.workflows.runs import find_runs, run_state
 #: The cost figures a trial carries, each with the source the store recorded for it.
 COST_FIGURES = ("latency_ms", "peak_sram_bytes", "flash_bytes", "macs", "params", "energy_mj")
 #: What no stored run holds today, said on the page instead of an empty panel.
-NO_PROFILE = "no per-operator profile is stored in this run; `edgenas profile RUN/best/model.onnx` measures one on this machine"
+NO_PROFILE = (
+    "no best model yet (or its target cannot be loaded again); `edgenas profile RUN/best/model.onnx` measures one on this machine"
+)
+PROFILE_NOTE = (
+    "estimated by the target's analytical model, operator by operator, with the kernel each runs on "
+    "(measured per-operator times: `edgenas profile RUN/best/model.onnx`, or `--agent` for a device)"
+)
 
 
 @dataclass(frozen=True)
@@ -112,8 +118,8 @@ def run_detail(watched: WatchedRun, *, with_trials: bool = True) -> dict[str, An
         "best_so_far": best_so_far(trials),
         "estimated_vs_measured": estimated_vs_measured(trials),
         "pareto_png": run.pareto_png.is_file(),
-        "profile": None,
-        "profile_note": NO_PROFILE,
+        "profile": summary.get("best_operators"),
+        "profile_note": PROFILE_NOTE if summary.get("best_operators") else NO_PROFILE,
         "timing": summary["timing"],
     }
 

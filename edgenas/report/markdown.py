@@ -91,6 +91,29 @@ def _evaluator_note(evaluator: str) -> list[str]:
     return []
 
 
+def _operator_lines(profile: dict | None) -> list[str]:
+    """The best model's estimated latency per operator, with the kernel each runs on."""
+    if not profile:
+        return []
+    by_share = sorted(profile["share_by_path"].items(), key=lambda kv: -kv[1])
+    paths = ", ".join(f"{path} {100 * share:.0f} %" for path, share in by_share)
+    lines = [
+        "",
+        f"## Where the best model's estimated latency goes ({profile['target']})",
+        "",
+        f"Estimated by the target's analytical model, per operator, with the kernel it runs on; by kind of kernel: {paths}.",
+        "",
+        "| # | operator | builtin | kernel | kind | MACs | ms (est.) | share |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for row in profile["operators"]:
+        lines.append(
+            f"| {row['index']} | {md_cell(row['name'])} | {row['builtin']} | {md_cell(row['kernel'])} | {row['path']} | "
+            f"{row['macs']:,} | {row['latency_ms']:.3f} | {100 * row['share']:.1f} % |"
+        )
+    return lines
+
+
 def render_markdown(summary: dict) -> str:
     limits = summary["constraints"]
     target = summary.get("target", {})
@@ -147,6 +170,7 @@ def render_markdown(summary: dict) -> str:
             f"{rec['peak_sram_bytes']:,} | {rec['flash_bytes']:,} | {rec['macs']:,} | {rec['params']:,} |"
         )
     best = summary["best"]
+    lines += _operator_lines(summary.get("best_operators"))
     if best is not None:
         lines += [
             "",

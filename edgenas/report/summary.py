@@ -6,6 +6,7 @@ import json
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from edgenas.arch import Arch
 from edgenas.objectives import pareto_front
@@ -95,8 +96,33 @@ def build_summary(store: SqliteStore, run_dir: Path, stop_reason: str = "") -> d
             "latency_predicted_by": predicted_by(RunFolder(run_dir).latency_predictor),
         },
         "pareto_front": [trial_record(t, describe) for t in pareto_front(search)],
+        "best_operators": None
+        if best is None
+        else operator_profile_of(space, best, identity.get("target") or (config.get("target") or {}).get("name")),
         "timing": timing(store.invocations()),
         "run_dir": str(run_dir),
+    }
+
+
+def operator_profile_of(space: Any, trial: Trial, target_name: object) -> dict | None:
+    """Where a trial's estimated latency goes on its target, operator by operator, with the kernel
+    each runs on; None when the target cannot be loaded again (a target file moved away)."""
+    from edgenas.errors import EdgenasError
+    from edgenas.hardware import load_target
+    from edgenas.hardware.kernels import operator_profile, share_by_path
+
+    if not isinstance(target_name, str):
+        return None
+    try:
+        target = load_target(target_name)
+        rows = operator_profile(space.layers(trial.arch), target)
+    except (EdgenasError, OSError, ValueError):
+        return None
+    return {
+        "target": target.name,
+        "latency_source": "estimated",
+        "operators": [row.to_dict() for row in rows],
+        "share_by_path": share_by_path(rows),
     }
 
 

@@ -171,6 +171,9 @@ def test_report_rebuilds_the_files_from_the_store(tmp_path, capsys):
     assert json.loads(run.report_json.read_text()) == summary
     assert "# edgenas search: kws on cortex-m7" in run.report_md.read_text() and run.pareto_png.stat().st_size > 1000
     assert run.store_path.read_bytes() == store_before  # the store is only read
+    report = run.report_md.read_text()  # where the best model's estimated latency goes, kernel by kernel
+    assert "## Where the best model's estimated latency goes (cortex-m7)" in report and "arm_fully_connected_s8" in report
+    assert summary["best_operators"]["latency_source"] == "estimated"
     # the search had stopped before its own report: rebuilt, the run still says so
     assert summary["search"]["stop_reason"] == REBUILT_STOPPED
     code, out, _ = _cli(["runs", "list", str(run.path), "--json"], capsys)

@@ -46,7 +46,12 @@ def test_runs_are_listed_with_state_and_each_trial_with_its_cost_sources(tmp_pat
     assert {"latency_ms", "peak_sram_bytes", "flash_bytes", "macs", "params", "wall_s"} <= set(rows[0])
     assert run["limits"]["latency_ms"] == 5.0 and run["limits"]["sram_bytes"] == 204800
     assert [p["best"] for p in run["best_so_far"]] == [0.5, 0.7]
-    assert run["pareto_png"] is False and "no per-operator profile" in run["profile_note"]
+    assert run["pareto_png"] is False and run["profile_note"].startswith("estimated by the target's analytical model")
+    profile = run["profile"]  # the best model's estimated latency, operator by operator, with its kernel
+    assert profile["target"] == "cortex-m7" and profile["latency_source"] == "estimated"
+    assert [op["name"] for op in profile["operators"]][-2:] == ["pool", "fc"]
+    assert profile["operators"][-1]["kernel"] == "arm_fully_connected_s8"
+    assert sum(op["share"] for op in profile["operators"]) == pytest.approx(1.0)
     page = c.get("/run/a")
     assert page.status_code == 200 and 'id="trial-count">3<' in page.text
 

@@ -78,6 +78,9 @@ def test_the_run_page_shows_every_trial_of_the_run(tmp_path: Path, dashboard_of,
     wait_for(browser, lambda b: b.find_elements(By.CSS_SELECTOR, "#chart-latency .main-svg"), "the latency chart drawn")
     assert browser.find_element(By.ID, "state").text == "stopped"
     assert not browser.find_element(By.ID, "chart-energy").is_displayed()  # no trial has an energy figure
+    profile = browser.find_elements(By.CSS_SELECTOR, "#profile tbody tr")  # the best model, operator by operator
+    assert browser.find_element(By.ID, "profile").is_displayed() and profile
+    assert "arm_fully_connected_s8" in profile[-1].text
 
 
 def test_a_run_priced_in_energy_gets_its_accuracy_energy_chart(tmp_path: Path, dashboard_of, browser) -> None:

@@ -231,6 +231,23 @@ function drawFacts(run) {
     if (img.getAttribute("src") !== run.pareto_url) img.src = run.pareto_url;
   }
   if (run.profile_note !== undefined) document.getElementById("profile-note").textContent = run.profile_note || "";
+  drawProfile(run.profile);
+}
+
+function drawProfile(profile) {
+  const table = document.getElementById("profile");
+  const body = table.querySelector("tbody");
+  body.replaceChildren();
+  table.hidden = !profile;
+  if (!profile) return;
+  for (const op of profile.operators) {
+    const tr = el("tr");
+    for (const cell of [op.index, op.name, op.builtin, op.kernel, op.path, op.macs.toLocaleString("en-US"), fmt(op.latency_ms, 3), pct(op.share)]) {
+      tr.appendChild(el("td", String(cell)));
+    }
+    if (op.path !== "cmsis-nn fast" && op.path !== "runtime" && op.path !== "none") tr.className = "slow-path";
+    body.appendChild(tr);
+  }
 }
 
 function drawRun(run) {
