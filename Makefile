@@ -19,12 +19,16 @@ setup: $(STAMP)
 
 # espeak-ng synthesises the default keyword-spotting data offline (Debian package);
 # dataset-fashion-mnist is the vision task's data (IDX files under /usr/share/datasets/fashion-mnist);
-# chromium + chromium-driver run the dashboard's browser tests (headless, through selenium).
+# chromium + chromium-driver run the dashboard's browser tests (headless, through selenium);
+# gcc-arm-none-eabi + qemu-system-arm build the firmware's C front end for a Cortex-M7 and run it (mps2-an500).
 # torch==2.13.0 first: it resolves to the CPU build on disk; a bare `torch` pulls CUDA.
 $(STAMP): pyproject.toml Makefile
 	@command -v espeak-ng >/dev/null || { \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq espeak-ng; \
 	  else sudo apt-get update -qq && sudo apt-get install -y -qq espeak-ng; fi; }
+	@command -v arm-none-eabi-gcc >/dev/null && command -v qemu-system-arm >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq --no-install-recommends gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm; \
+	  else sudo apt-get update -qq && sudo apt-get install -y -qq --no-install-recommends gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm; fi; }
 	@command -v chromedriver >/dev/null && command -v chromium >/dev/null || { \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium chromium-driver; \
 	  else sudo apt-get update -qq && sudo apt-get install -y -qq chromium chromium-driver; fi; }

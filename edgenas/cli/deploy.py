@@ -27,10 +27,16 @@ def export(
         str, typer.Option(help="'best', 'baseline' or a trial number (other than best: needs --retrain once).")
     ] = "best",
     fmt: Annotated[
-        str, typer.Option("--format", help=f"{', '.join(FORMATS[:-1])} or {FORMATS[-1]} (C array for TFLite Micro).")
+        str,
+        typer.Option(
+            "--format",
+            help=f"{', '.join(FORMATS)}: c is the C array for TFLite Micro; firmware adds the front end in C, "
+            "labels, normalisation, op resolver, example main and Makefile (docs/firmware.md).",
+        ),
     ] = ("tflite-int8"),
     out: Annotated[
-        Path | None, typer.Option(help="Output file (onnx, tflite-int8) or folder (c). Default: RUN/best/ or RUN/trials/ID/.")
+        Path | None,
+        typer.Option(help="Output file (onnx, tflite-int8) or folder (c, firmware). Default: RUN/best/ or RUN/trials/ID/."),
     ] = None,
     retrain: Annotated[
         bool, typer.Option(help="Train a trial without stored weights again (the run's recipe; deterministic).")

@@ -28,8 +28,11 @@ from edgenas.trial import Trial, TrialState
 if TYPE_CHECKING:
     from edgenas.hardware import Target
 
-#: ``edgenas export --format``: fp32 ONNX, int8 QDQ ONNX, full-integer int8 TFLite, C source for TFLite Micro.
-FORMATS = ("onnx", "onnx-int8", "tflite-int8", "c")
+#: ``edgenas export --format``: fp32 ONNX, int8 QDQ ONNX, full-integer int8 TFLite, C source for TFLite Micro,
+#: and that C source with what a firmware needs around it (front end in C, labels, resolver, example).
+FORMATS = ("onnx", "onnx-int8", "tflite-int8", "c", "firmware")
+#: The formats written into a folder rather than a file.
+FOLDER_FORMATS = ("c", "firmware")
 
 
 @dataclass(frozen=True)
@@ -202,6 +205,10 @@ def export_trial(
 
     weights = weights_for_trial(run_dir, config, trial, retrain=retrain, say=say, device=device)
     ck = load_checkpoint(weights.checkpoint)
+    if fmt == "firmware":  # before the conversion: a model the C front end cannot feed is refused at once
+        from edgenas.export.firmware.bundle import check_checkpoint
+
+        check_checkpoint(ck.classes, ck.feature_mean, ck.feature_std, config.get("data", {}).get("input_shape"))
     result: dict[str, Any] = {"format": fmt, "trial": trial, "checkpoint": str(weights.checkpoint)}
     if weights.retrained:
         result.update(retrain_val_accuracy=weights.retrain_val_accuracy, search_val_accuracy=weights.stored_val_accuracy)
@@ -238,7 +245,37 @@ def export_trial(
         )
     else:
         problems = _export_tflite(ck.module, config, weights, fmt, out, calibration_clips, result, say)
+        if fmt == "firmware":
+            _write_firmware(Path(result["path"]), ck, result, say)
     return ExportOutcome(result, problems)
+
+
+def _write_firmware(model_path: Path, ck: Any, result: dict[str, Any], say: Callable[[str], None] | None) -> None:
+    """The firmware bundle beside the C array, and its front end checked on the host when a C
+    compiler is there (the Cortex-M7 check is ``make frontend-qemu`` in the bundle)."""
+    import shutil
+    import tempfile
+
+    from edgenas.export.firmware import write_firmware_bundle
+    from edgenas.export.firmware.build import build_host, run_host
+    from edgenas.export.tflite import inspect_tflite
+
+    model_bytes = model_path.read_bytes()
+    bundle = write_firmware_bundle(
+        model_path.parent, model_bytes, inspect_tflite(model_bytes), ck.classes, ck.feature_mean, ck.feature_std
+    )
+    result.update(firmware_dir=str(bundle.folder), labels=list(bundle.classes), resolver_operators=list(bundle.operators))
+    if shutil.which("cc") is None:
+        (say or (lambda message: None))("front end not checked: no C compiler (cc) on this machine")
+        return
+    import numpy as np
+
+    with tempfile.TemporaryDirectory(prefix="edgenas-frontend-") as scratch:
+        exe = build_host(bundle.folder, Path(scratch) / "build")
+        expected = np.fromfile(bundle.folder / "check" / "expected.bin", dtype="<f4")
+        clips = np.fromfile(bundle.folder / "check" / "clips.bin", dtype="<i2").reshape(bundle.check_clips, -1)
+        run = run_host(exe, clips, Path(scratch) / "run", expected)
+    result["frontend_host_max_abs_diff"] = float(np.abs(run.features.ravel() - expected).max())
 
 
 def check_export_destination(run: RunFolder, trial: str, fmt: str, out: Path | None, *, retrain: bool = False) -> None:
@@ -247,7 +284,7 @@ def check_export_destination(run: RunFolder, trial: str, fmt: str, out: Path | N
     if retrain and trial != "best":  # retrained weights are kept in the run folder, whatever --out says
         check_writable(run.trial_dir(trial), "--retrain", folder=True)
     if out is not None:
-        check_writable(out, "--out", folder=fmt == "c")
+        check_writable(out, "--out", folder=fmt in FOLDER_FORMATS)
         return
     folder = run.best_dir if trial == "best" else run.trial_dir(trial)
     try:
@@ -274,12 +311,12 @@ def _export_tflite(
     path = (
         (out or weights.folder / "model_int8.tflite")
         if fmt == "tflite-int8"
-        else (out or weights.folder / "c") / "model_int8.tflite"
+        else (out or weights.folder / fmt) / "model_int8.tflite"
     )
     info = convert_int8(module, data.train.x, path, max_calibration_clips=calibration_clips)
     arena = min_arena_bytes(path.read_bytes())
     result.update(path=str(path), size_bytes=info.size_bytes, operators=info.operator_counts, arena_bytes=arena)
-    if fmt == "c":
+    if fmt in FOLDER_FORMATS:
         from edgenas.export.c_array import write_c_array
 
         files = write_c_array(path.read_bytes(), path.parent, arena_bytes=arena)
