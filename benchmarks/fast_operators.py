@@ -1,6 +1,10 @@
-"""Global pooling as AVERAGE_POOL_2D instead of MEAN: the same network on the host's TFLite Micro, both forms.
+"""Fast operators against the former ones: the same network on the host's TFLite Micro, both forms.
 
-    python benchmarks/fast_operators.py [--n 8] [--epochs 1] [--clips 400] [--seed 0] [--md benchmarks/results/fast_operators.md]
+    python benchmarks/fast_operators.py [--change pool|pad] [--n 8] [--epochs 1] [--clips 400] [--seed 0] [--md FILE]
+
+``--change pool`` (default): global pooling as AVERAGE_POOL_2D instead of MEAN (writes ``--md``).
+``--change pad``: 2-D zero pads folded into their convolution instead of TRANSPOSE, PAD, QUANTIZE,
+TRANSPOSE (appends its section to ``--md``, replacing an earlier one).
 
 The spaces' networks pool globally with :class:`edgenas.spaces.nn.blocks.GlobalAvgPool`, which the
 int8 converter turns into AVERAGE_POOL_2D (CMSIS-NN has an optimised kernel for it); the former
@@ -14,16 +18,22 @@ changed, the file size, the smallest arena (bisection, :func:`edgenas.export.ver
 how far the two forms' dequantised outputs are apart (absolute, and in output LSB of the ``mean``
 form), how often they pick the same class, and each form's TFLite Micro accuracy. Needs the
 ``tflite`` extra.
+
+For ``pad`` the networks are DS-CNN-S (a PAD on its one-channel input) and seeded random 2-D ``kws``
+architectures with a PAD; the former form (``pad``) is converted as the export did before: input
+laid out with ``unsqueeze(1)``, the pad's scale its own, the zero pad left in the torch layout.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import copy
 import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,10 +41,12 @@ import numpy as np
 import torch
 from torch import nn
 
+import edgenas.export.tflite as tflite_export
 from edgenas.arch import Arch
 from edgenas.evaluators.train import TrainEvaluator
 from edgenas.export.tflite import TfliteInfo, check_full_int8, convert_int8, quiet_native_output
 from edgenas.export.verify import min_arena_bytes, quantize_input
+from edgenas.ir import Op
 from edgenas.report.markdown import md_cell
 from edgenas.spaces import KwsSpace
 from edgenas.tasks.kws import load_kws
@@ -42,6 +54,10 @@ from edgenas.tasks.kws import load_kws
 #: Genes (family, first channels/kernel/stride, depth, then (channels, kernel, stride) per block) of
 #: the default ``edgenas search`` best model, ``1d c96 k5 s1 / dw5 s2 c96 / dw5 s1 c16``.
 DEFAULT_SEARCH_BEST = (1, 5, 1, 2, 1, 5, 1, 1, 0, 1, 0)
+
+
+#: Per change: the labels of the former and the new form.
+CHANGES = {"pool": ("mean", "pool"), "pad": ("pad", "fold")}
 
 
 class _MeanPool(nn.Module):
@@ -78,6 +94,45 @@ def _archs(space: KwsSpace, n: int, seed: int) -> list[Arch]:
     return archs
 
 
+def _pad_archs(space: KwsSpace, n: int, seed: int) -> list[Arch]:
+    """DS-CNN-S (PAD on its input), then seeded random 2-D architectures with a PAD mid-network."""
+    archs = [space.named("ds-cnn-s")]
+    rng = np.random.default_rng(seed)
+    while len(archs) < n:
+        arch = space.sample(rng)
+        layers = space.layers(arch)
+        mid_pad = any(layer.op is Op.PAD for layer in layers[1:])
+        if space.plan(arch)["two_d"] and mid_pad and arch.key() not in {a.key() for a in archs}:
+            archs.append(arch)
+    return archs
+
+
+class _FormerInputLayout(nn.Module):
+    """A 2-D ``kws`` network fed as before: ``unsqueeze(1)`` (its input pad then converted to
+    RESHAPE, PAD, RESHAPE). Same weights, same float function."""
+
+    def __init__(self, net: nn.Module) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() == 4:
+            x = x.squeeze(1)
+        return self.net.classifier(self.net.pool(self.net.features(x.unsqueeze(1))))
+
+
+@contextlib.contextmanager
+def _former_pad_export() -> Iterator[None]:
+    """The export as it was: the zero pad left in the torch layout, with a scale of its own."""
+    saved = tflite_export._zero_pad_in_nhwc, tflite_export._SCALE_SHARING_OPS
+    tflite_export._zero_pad_in_nhwc = contextlib.nullcontext  # type: ignore[assignment]
+    tflite_export._SCALE_SHARING_OPS = ("avg_pool1d", "avg_pool2d")
+    try:
+        yield
+    finally:
+        tflite_export._zero_pad_in_nhwc, tflite_export._SCALE_SHARING_OPS = saved
+
+
 def _randomise_batchnorm(model: nn.Module, seed: int) -> nn.Module:
     """Batch-norm statistics as training would leave them: an untrained network's collapse to the
     smallest quantisation scale would hide what the pooling's own scale does."""
@@ -105,10 +160,11 @@ def _tflm_logits(model_bytes: bytes, arena_bytes: int, info: TfliteInfo, x: np.n
     return (q - info.output_zero_point) * info.output_scale
 
 
-def _measure(model: nn.Module, calibration: np.ndarray, x: np.ndarray) -> Form:
+def _measure(model: nn.Module, calibration: np.ndarray, x: np.ndarray, *, former_pad: bool = False) -> Form:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "model.tflite"
-        info = convert_int8(model, calibration, path)
+        with _former_pad_export() if former_pad else contextlib.nullcontext():
+            info = convert_int8(model, calibration, path)
         check_full_int8(info)
         model_bytes = path.read_bytes()
     arena = min_arena_bytes(model_bytes)
@@ -128,11 +184,12 @@ def _changed_ops(old: TfliteInfo, new: TfliteInfo) -> str:
     return " ".join(removed + added) or "(same)"
 
 
-HEADER = (
-    "| # | architecture | operators mean -> pool | ops | file B mean | file B pool | arena B mean | arena B pool "
-    "| max abs diff | max diff (LSB) | same class | vs fp32 LSB mean | vs fp32 LSB pool | = fp32 class mean | = fp32 class pool "
-    "| acc fp32 | acc mean | acc pool |"
-)
+def _header(old: str, new: str) -> str:
+    return (
+        f"| # | architecture | operators {old} -> {new} | ops | file B {old} | file B {new} | arena B {old} | arena B {new} "
+        f"| max abs diff | max diff (LSB) | same class | vs fp32 LSB {old} | vs fp32 LSB {new} | = fp32 class {old} "
+        f"| = fp32 class {new} | acc fp32 | acc {old} | acc {new} |"
+    )
 
 
 def _lsb_from(form: Form, fp32: np.ndarray) -> float:
@@ -149,7 +206,7 @@ class _Totals:
     file_saved: list[int] = field(default_factory=list)
     arena_saved: list[int] = field(default_factory=list)
     ops_saved: list[int] = field(default_factory=list)
-    fp32_lsb: list[tuple[float, float]] = field(default_factory=list)  # (mean form, pool form)
+    fp32_lsb: list[tuple[float, float]] = field(default_factory=list)  # (former form, new form)
     accuracy_change: list[float] = field(default_factory=list)
 
     def add(self, old: Form, new: Form, fp32: np.ndarray, y: np.ndarray, lsb: float, agree: float) -> None:
@@ -160,15 +217,15 @@ class _Totals:
         self.fp32_lsb.append((_lsb_from(old, fp32), _lsb_from(new, fp32)))
         self.accuracy_change.append(new.accuracy(y) - old.accuracy(y))
 
-    def summary(self, n: int, clips: int, seconds: float) -> str:
+    def summary(self, n: int, clips: int, seconds: float, new: str = "pool") -> str:
         closer = sum(p <= m for m, p in self.fp32_lsb)
         return (
-            f"{n} networks, {clips} test clips each, {seconds:.0f} s. The pool form has "
+            f"{n} networks, {clips} test clips each, {seconds:.0f} s. The {new} form has "
             f"{min(self.ops_saved)}-{max(self.ops_saved)} operators fewer, a file {min(self.file_saved):,}-"
             f"{max(self.file_saved):,} B smaller and an arena {min(self.arena_saved):,}-{max(self.arena_saved):,} B "
             f"smaller. The two forms' dequantised outputs differ by at most {self.worst_lsb:.1f} output LSB and pick "
-            f"the same class on at least {self.worst_agree:.1%} of clips; the pool form is as close to the float network "
-            f"as the mean form or closer on {closer} of {n} networks (mean distance in LSB), and its TFLite Micro "
+            f"the same class on at least {self.worst_agree:.1%} of clips; the {new} form is as close to the float network "
+            f"as the former form or closer on {closer} of {n} networks (mean distance in LSB), and its TFLite Micro "
             f"accuracy differs by {min(self.accuracy_change):+.3f} to {max(self.accuracy_change):+.3f}."
         )
 
@@ -191,27 +248,35 @@ def _row(i: int, name: str, old: Form, new: Form, fp32: np.ndarray, y: np.ndarra
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--n", type=int, default=8, help="architectures (DS-CNN-S, the default search's best, n-2 random)")
+    parser.add_argument("--change", choices=sorted(CHANGES), default="pool", help="which fast operator to check")
+    parser.add_argument("--n", type=int, default=8, help="architectures (DS-CNN-S, [pool: the default search's best,] random)")
     parser.add_argument("--epochs", type=int, default=1, help="training epochs per network (0: untrained, batch norm randomised)")
     parser.add_argument("--clips", type=int, default=400, help="test clips run on TFLite Micro per form")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--md", type=Path, default=None, help="write the table and the operator lists as Markdown here")
+    parser.add_argument("--md", type=Path, default=None, help="write (pad: append) the table and operator lists as Markdown")
     args = parser.parse_args()
 
     space = KwsSpace()
     data = load_kws(seed=args.seed)
     x, y = data.test.x[: args.clips], np.asarray(data.test.y[: args.clips])
     trainer = TrainEvaluator(space, data, epochs=args.epochs, seed=args.seed) if args.epochs > 0 else None
-    lines = [HEADER, "|" + "---|" * (HEADER.count("|") - 1)]
-    print(HEADER, flush=True)
+    old_label, new_label = CHANGES[args.change]
+    header = _header(old_label, new_label)
+    lines = [header, "|" + "---|" * (header.count("|") - 1)]
+    print(header, flush=True)
     lists: list[str] = []
     totals = _Totals()
     start = time.perf_counter()
-    for i, arch in enumerate(_archs(space, args.n, args.seed), start=1):
+    archs = _pad_archs(space, args.n, args.seed) if args.change == "pad" else _archs(space, args.n, args.seed)
+    for i, arch in enumerate(archs, start=1):
         torch.manual_seed(args.seed + i)
         model = trainer.train(arch).module if trainer else _randomise_batchnorm(space.build(arch), args.seed + i)
         model = model.eval()
-        old, new = _measure(_mean_form(model), data.train.x, x), _measure(model, data.train.x, x)
+        if args.change == "pad":
+            old = _measure(_FormerInputLayout(model), data.train.x, x, former_pad=True)
+        else:
+            old = _measure(_mean_form(model), data.train.x, x)
+        new = _measure(model, data.train.x, x)
         with torch.no_grad():
             fp32 = model(torch.from_numpy(np.ascontiguousarray(x))).double().numpy()
         name = space.describe(arch)
@@ -219,13 +284,20 @@ def main() -> int:
         totals.add(old, new, fp32, y, lsb, agree)
         lines.append(row)
         print(row, flush=True)
-        lists.append(f"* {i} `{name}`\n  * mean: {' '.join(old.info.operators)}\n  * pool: {' '.join(new.info.operators)}")
-    summary = totals.summary(args.n, len(x), time.perf_counter() - start)
+        lists.append(
+            f"* {i} `{name}`\n  * {old_label}: {' '.join(old.info.operators)}\n  * {new_label}: {' '.join(new.info.operators)}"
+        )
+    summary = totals.summary(len(archs), len(x), time.perf_counter() - start, new_label)
     print(summary)
     if args.md is not None:
         command = "python benchmarks/fast_operators.py " + " ".join(sys.argv[1:])
         args.md.parent.mkdir(parents=True, exist_ok=True)
-        args.md.write_text(_markdown(command.strip(), lines, lists, summary, args))
+        if args.change == "pad":
+            earlier = args.md.read_text() if args.md.exists() else ""
+            kept = earlier.split(PAD_SECTION)[0].rstrip()
+            args.md.write_text((kept + "\n\n" if kept else "") + _pad_markdown(command.strip(), lines, lists, summary, args))
+        else:
+            args.md.write_text(_markdown(command.strip(), lines, lists, summary, args))
     return 0
 
 
@@ -262,6 +334,42 @@ The operators removed are the MEAN and the layout copies the converter put befor
 {chr(10).join(lines)}
 
 ## Operator lists
+
+{chr(10).join(lists)}
+"""
+
+
+PAD_SECTION = "# Asymmetric 2-D padding: folded into the convolution (fold) against PAD (pad) on TFLite Micro"
+
+
+def _pad_markdown(command: str, lines: list[str], lists: list[str], summary: str, args: argparse.Namespace) -> str:
+    training = (
+        f"trained for {args.epochs} epoch(s) on the synthetic keyword-speech task"
+        if args.epochs > 0
+        else "untrained, with randomised batch-norm statistics"
+    )
+    return f"""{PAD_SECTION}
+
+`{command}` (host x86-64, tflite-micro Python package, reference kernels). Each network is {training};
+both forms are converted from the same weights (calibrated on training clips) and run on the first
+{args.clips} test clips. Row 1: DS-CNN-S (its PAD is on the one-channel input); then random 2-D `kws`
+networks with a PAD mid-network (where SAME padding is asymmetric: a stride of 2 on an odd size).
+Columns as in the table above; `pad` is the former export (input laid out with `unsqueeze(1)`, the
+zero pad in the torch layout with a scale of its own), `fold` the current one.
+
+{summary}
+
+How to read it: the former export ran each mid-network pad as TRANSPOSE, PAD, QUANTIZE, TRANSPOSE
+(the pad in NCHW between two layout copies of the whole map, then a requantisation), and the input
+pad as RESHAPE, PAD, RESHAPE. The current export keeps the zero pad in NHWC right before its
+convolution, where the converter folds it into the convolution's SAME padding: all of those
+operators go, and with them the padded copies of the map. Both forms compute the same float
+function; they differ only in where they round (the former QUANTIZE gave the padded map a scale
+of its own).
+
+{chr(10).join(lines)}
+
+## Operator lists (padding)
 
 {chr(10).join(lists)}
 """

@@ -173,29 +173,36 @@ def check_full_int8(info: TfliteInfo) -> None:
         raise UnsupportedOpError("the int8 model is not full-integer: " + "; ".join(problems))
 
 
+#: aten ops whose output keeps their input's int8 scale (see :func:`_int8_quantizer`).
+_SCALE_SHARING_OPS = ("avg_pool1d", "avg_pool2d", "pad", "constant_pad_nd")
+
+
 def _int8_quantizer():
-    """litert-torch's PT2E quantizer, with every average pool sharing its input's scale.
+    """litert-torch's PT2E quantizer, with every average pool and zero pad sharing its input's scale.
 
     litert-torch annotates ``mean`` and ``adaptive_avg_pool2d`` that way but leaves ``avg_pool``
-    out, so the pool's output would take the next layer's input scale. The converter keeps
-    AVERAGE_POOL_2D at its input's scale and adds a QUANTIZE to bridge the two; for a 1-D map
-    that QUANTIZE lands between two layout TRANSPOSEs it would otherwise cancel, so the whole
-    feature map is requantised and copied twice on reference kernels. With the scale shared the
-    pool converts to a bare AVERAGE_POOL_2D, which CMSIS-NN runs on its fast kernel (global
-    pooling is written as an average pool for that reason, see ``GlobalAvgPool``).
+    and ``pad`` out, so their output would take the next layer's input scale and the converter
+    would bridge the two with a QUANTIZE. For the pool, AVERAGE_POOL_2D stays at its input's
+    scale; for a 1-D map that QUANTIZE lands between two layout TRANSPOSEs it would otherwise
+    cancel, so the whole feature map is requantised and copied twice on reference kernels. With
+    the scale shared the pool converts to a bare AVERAGE_POOL_2D, which CMSIS-NN runs on its fast
+    kernel (global pooling is written as an average pool for that reason, see ``GlobalAvgPool``).
+    A zero pad only adds zeros, which every int8 scale represents exactly (the zero point), so
+    sharing loses nothing; a pad that stays in the graph then needs no QUANTIZE after it (one the
+    converter folds into its convolution, :func:`_zero_pad_in_nhwc`, leaves nothing either way).
     """
     import torch
     from litert_torch.quantize import pt2e_quantizer
     from litert_torch.quantize.pt2e_quantizer_utils import propagate_annotation
     from torchao.quantization.pt2e.quantizer import QuantizationAnnotation, SharedQuantizationSpec
 
-    pools = {torch.ops.aten.avg_pool1d.default, torch.ops.aten.avg_pool2d.default}
+    shared_ops = {getattr(torch.ops.aten, name).default for name in _SCALE_SHARING_OPS}
 
     class _Quantizer(pt2e_quantizer.PT2EQuantizer):
         def annotate(self, model: torch.fx.GraphModule) -> torch.fx.GraphModule:
             model = super().annotate(model)
             for node in model.graph.nodes:
-                source = node.args[0] if node.op == "call_function" and node.target in pools else None
+                source = node.args[0] if node.op == "call_function" and node.target in shared_ops else None
                 if not isinstance(source, torch.fx.Node) or "quantization_annotation" in node.meta:
                     continue
                 source_annotation = source.meta.get("quantization_annotation")
@@ -208,6 +215,51 @@ def _int8_quantizer():
             return model
 
     return _Quantizer()
+
+
+def _constant_pad_nhwc(node) -> None:
+    """Rewrite a 4-D ``constant_pad_nd`` node's NCHW padding list for the same tensor in NHWC."""
+    pads = list(node.args[1])
+    per_dim = [(0, 0)] * 4  # NCHW (before, after); torch lists pairs from the last dimension
+    for i in range(len(pads) // 2):
+        per_dim[3 - i] = (pads[2 * i], pads[2 * i + 1])
+    n, c, h, w = per_dim
+    nhwc_pads = [v for pair in (c, w, h, n) for v in pair]  # from NHWC's last dimension (C) back
+    node.args = (node.args[0], nhwc_pads, *node.args[2:])
+
+
+@contextlib.contextmanager
+def _zero_pad_in_nhwc() -> Iterator[None]:
+    """Let litert-torch's layout pass keep a 2-D zero pad in NHWC for the duration of a conversion.
+
+    The pass knows how to move convolutions, pools and the reflect/replicate pads to TFLite's
+    NHWC layout but not ``constant_pad_nd``, so a zero pad in front of a convolution ran in the
+    torch layout between two TRANSPOSE copies of the whole map (and, with its own scale, a
+    QUANTIZE). Kept in NHWC it sits right before the convolution, and the converter folds a pad
+    equal to TensorFlow's SAME rule (what ``ConvBNReLU`` writes where SAME is asymmetric) into the
+    convolution's SAME padding: TRANSPOSE, PAD, QUANTIZE, TRANSPOSE become nothing. The rewriter
+    is registered only while converting and removed afterwards, so litert-torch is left as found.
+    If this litert-torch has no such registry the conversion goes on with the pad in NCHW.
+    """
+    import torch
+
+    try:
+        from litert_torch._convert.fx_passes.optimize_layout_transposes_pass import layout_rewrite
+
+        rewriters = layout_rewrite.rewriters
+    except (ImportError, AttributeError):  # pragma: no cover - another litert-torch layout
+        yield
+        return
+    op = torch.ops.aten.constant_pad_nd.default
+    previous = rewriters.get(op)
+    rewriters[op] = _constant_pad_nhwc
+    try:
+        yield
+    finally:
+        if previous is None:
+            rewriters.pop(op, None)
+        else:  # pragma: no cover - a litert-torch that rewrites it itself
+            rewriters[op] = previous
 
 
 def convert_int8(
@@ -263,7 +315,7 @@ def convert_int8(
         for start in range(0, len(clips), batch_size):
             prepared(clips[start : start + batch_size])
         quantized = quantize_pt2e.convert_pt2e(prepared, fold_quantize=False)
-        with quiet_native_output():
+        with quiet_native_output(), _zero_pad_in_nhwc():
             edge = litert_torch.convert(quantized, example, quant_config=QuantConfig(pt2e_quantizer=quantizer))
     path = Path(path)
     with tempfile.TemporaryDirectory() as tmp:

@@ -5,8 +5,9 @@ per layer, so a search can price thousands of candidates a second before trainin
 
 What is modelled (the TFLite Micro deployment of the int8 ``.tflite`` edgenas exports):
 
-* **The converted graph**: the IR plus the converter's layout copies (TRANSPOSE/RESHAPE around
-  PAD and MEAN, at the input), :func:`edgenas.hardware.tflite_graph.lower`. Every figure below
+* **The converted graph**: the IR plus the converter's layout copies (TRANSPOSE/RESHAPE at the
+  input and around a 1-D PAD) less what it folds (a 2-D PAD into its convolution),
+  :func:`edgenas.hardware.tflite_graph.lower`. Every figure below
   is computed over that graph, not the bare IR.
 * **Activations (arena head)**: a tensor lives from the op that produces it to its last
   consumer; the network input from the start, a network output to the end. Buffers (rounded up

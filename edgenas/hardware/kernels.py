@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass
 
 from edgenas.hardware.analytical import latency_breakdown_ms
 from edgenas.hardware.target import Target
-from edgenas.hardware.tflite_graph import BUILTIN, MULTI_OP_ACTIVATIONS
+from edgenas.hardware.tflite_graph import BUILTIN, MULTI_OP_ACTIVATIONS, lower
 from edgenas.ir import Layer, Op
 
 #: The kinds of kernel path, fastest first.
@@ -27,6 +27,8 @@ FAST, GENERIC, REFERENCE, RUNTIME, NONE = "cmsis-nn fast", "cmsis-nn generic", "
 
 _CONV = frozenset({Op.CONV2D, Op.CONV1D})
 _DEPTHWISE = frozenset({Op.DWCONV2D, Op.DWCONV1D})
+#: A layer the converter emits no operator for (a 2-D PAD folded into its convolution's SAME padding).
+FOLDED_FUNCTION = "none (folded by the converter)"
 _CMSIS_ELEMENTWISE = {Op.ADD: "arm_elementwise_add_s8", Op.MUL: "arm_elementwise_mul_s8", Op.SOFTMAX: "arm_softmax_s8"}
 
 
@@ -54,6 +56,9 @@ class OperatorShare:
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
+
+
+FOLDED = KernelChoice(FOLDED_FUNCTION, NONE)
 
 
 def _builtin(layer: Layer) -> str:
@@ -100,9 +105,11 @@ def operator_profile(layers: Sequence[Layer], target: Target) -> list[OperatorSh
     """Every layer with its kernel and its estimated milliseconds and share, in layer order."""
     per_layer = latency_breakdown_ms(layers, target)
     total = math.fsum(per_layer) or 1.0
+    _, lowered = lower(layers)
+    emitted = {id(op.layer) for op in lowered if op.layer is not None}
     out = []
     for i, (layer, ms) in enumerate(zip(layers, per_layer, strict=True)):
-        kernel = kernel_of(layer, target)
+        kernel = kernel_of(layer, target) if id(layer) in emitted else FOLDED
         out.append(
             OperatorShare(
                 index=i, name=layer.name or f"layer{i}", op=layer.op.value, builtin=_builtin(layer),

@@ -1,29 +1,30 @@
 """The operator graph of the int8 ``.tflite`` that edgenas's export path emits for a layer list.
 
-The IR lists the operators a network *computes*. The file TFLite Micro runs holds more: the
-PyTorch model is NCHW, TFLite is NHWC, and litert-torch (0.10, PT2E route of
-:mod:`edgenas.export.tflite`) keeps layout-sensitive ops (PAD) in the torch layout, so it
-brackets them with TRANSPOSE/RESHAPE copies. Each copy is a node, a tensor record, a constant
-shape/permutation tensor and, while it runs, a second live activation buffer, so memory and flash
-estimates must see them. The rules below were read off converted ``kws`` files and match them
-op for op (68 files: 41 architectures with randomised batch-norm statistics, 27 untrained; see
+The IR lists the operators a network *computes*. The file TFLite Micro runs holds more, and
+sometimes less: the PyTorch model is NCHW, TFLite is NHWC, and litert-torch (0.10, PT2E route of
+:mod:`edgenas.export.tflite`) keeps ops it cannot move to NHWC in the torch layout, bracketed by
+TRANSPOSE/RESHAPE copies. Each copy is a node, a tensor record, a constant shape/permutation
+tensor and, while it runs, a second live activation buffer, so memory and flash estimates must
+see them. The rules below were read off converted ``kws`` files and match them op for op (see
 ``docs/deploy.md``):
 
 * **2-D networks** (IR shapes ``(H, W, C)``): the network input gets one layout op (a RESHAPE
-  when it has one channel, else a TRANSPOSE); a PAD runs in NCHW, so it gets a layout op after
-  it and, unless it reads the network input, one before it; a regular conv with one input channel
-  becomes DEPTHWISE_CONV_2D (channel multiplier = output channels).
+  when it has one channel, else a TRANSPOSE). A PAD is no operator at all: the export keeps the
+  zero pad in NHWC right before its convolution and the converter folds it into that
+  convolution's SAME padding (the spaces pad only where SAME is asymmetric). The exception is a
+  PAD on a multi-channel network input (images): it runs on the NCHW input, then one TRANSPOSE.
+  A regular conv with one input channel becomes DEPTHWISE_CONV_2D (channel multiplier = output
+  channels).
 * **1-D networks** (IR shapes ``(T, C)``, run as ``(1, T, C)`` 2-D tensors): the input is
   ``(T, C)``; a PAD on it runs first, then TRANSPOSE, RESHAPE, TRANSPOSE bring it to ``(1, T, C)``;
-  any other PAD gets TRANSPOSE, RESHAPE before and RESHAPE, TRANSPOSE after it.
+  any other PAD gets TRANSPOSE, RESHAPE before and RESHAPE, TRANSPOSE after it (the layout pass
+  moves only 4-D tensors, so a 1-D pad stays in the torch layout).
 * Both: GLOBAL_AVGPOOL is one AVERAGE_POOL_2D with no layout copy (the spaces pool with
   ``avg_pool``, whose output keeps its input's quantisation); over a single spatial position it
   is no operator at all (the FULLY_CONNECTED reads the conv output).
 
-Not modelled: a QUANTIZE the converter sometimes places after a 2-D PAD (17 of the 68 files; it
-never changes the activation peak, which is then two padded buffers either way, and costs about
-120 B of tail). Other spaces (MBConv, residual ADDs) follow the same 2-D rules but have not been
-checked against converted files.
+Other spaces (MBConv, residual ADDs) follow the same 2-D rules; their folded PADs and the image
+input's PAD were checked on converted files, the rest of their graphs has not been.
 """
 
 from __future__ import annotations
@@ -101,7 +102,9 @@ def lower(layers: Sequence[Layer]) -> tuple[int, list[TfliteOp]]:
         input_glue = ("RESHAPE",) if first.in_channels == 1 else ("TRANSPOSE",)
     elif rank == 2:
         input_glue = ("TRANSPOSE", "RESHAPE", "TRANSPOSE")
-    if input_glue and not (rank == 2 and first.op is Op.PAD):
+    # a PAD on the raw input runs before the input's layout copies (1-D, or a multi-channel image)
+    pad_first = first.op is Op.PAD and (rank == 2 or (rank == 3 and first.in_channels > 1))
+    if input_glue and not pad_first:
         where[-1] = glue(input_glue, -1, input_bytes)
     for i, layer in enumerate(layers):
         inputs = layer.inputs if layer.inputs is not None else (i - 1,)
@@ -109,22 +112,19 @@ def lower(layers: Sequence[Layer]) -> tuple[int, list[TfliteOp]]:
         rank = len(layer.in_shape)
         out_bytes = _nbytes(layer, layer.out_elements)
         builtin = BUILTIN.get(layer.op, "")
+        reads_input = inputs == (-1,)
+        if layer.op is Op.PAD and rank == 3 and not (reads_input and pad_first):
+            where[i] = srcs[0]  # folded into the next convolution's SAME padding
+            continue
         if layer.op is Op.PAD and rank in (2, 3):
-            in_bytes = _nbytes(layer, layer.in_elements)
-            reads_input = inputs == (-1,)
-            before = {3: ("TRANSPOSE",), 2: ("TRANSPOSE", "RESHAPE")}[rank]
-            after = {3: ("TRANSPOSE",), 2: ("RESHAPE", "TRANSPOSE")}[rank]
-            if rank == 3 and layer.in_channels == 1:
-                after = ("RESHAPE",)
-            if not reads_input:
-                srcs = [glue(before, srcs[0], in_bytes)]
-            ops.append(TfliteOp(builtin, out_bytes, tuple(srcs), layer))
-            out = len(ops) - 1
-            if rank == 3 or not reads_input:
-                out = glue(after, out, out_bytes)
-            else:  # 1-D PAD on the raw (T, C) input: the input layout glue follows it
-                out = glue(("TRANSPOSE", "RESHAPE", "TRANSPOSE"), out, out_bytes)
-            where[i] = out
+            if reads_input and pad_first:  # on the raw input: the input's layout glue follows it
+                ops.append(TfliteOp(builtin, out_bytes, tuple(srcs), layer))
+                where[i] = glue(input_glue, len(ops) - 1, out_bytes)
+                continue
+            # a 1-D PAD mid-network stays in the torch layout, between layout copies
+            src = glue(("TRANSPOSE", "RESHAPE"), srcs[0], _nbytes(layer, layer.in_elements))
+            ops.append(TfliteOp(builtin, out_bytes, (src,), layer))
+            where[i] = glue(("RESHAPE", "TRANSPOSE"), len(ops) - 1, out_bytes)
             continue
         if layer.op is Op.GLOBAL_AVGPOOL and layer.in_elements == layer.in_channels:
             where[i] = srcs[0]  # one spatial position: the pool is a flatten the next FC does itself

@@ -49,3 +49,16 @@ def test_shares_add_up_to_the_estimate() -> None:
         assert [row.index for row in profile] == list(range(len(layers)))
         assert math.fsum(row.latency_ms for row in profile) == pytest.approx(latency_ms(layers, target))
         assert math.fsum(share_by_path(profile).values()) == pytest.approx(1.0)
+
+
+def test_a_pad_the_converter_folds_into_its_convolution_runs_no_kernel() -> None:
+    space, target = KwsSpace(), load_target("cortex-m7")
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        layers = space.layers(space.sample(rng))
+        if len(layers[0].in_shape) == 3 and any(layer.op is Op.PAD for layer in layers):
+            break
+    else:
+        pytest.skip("no 2-D network with a PAD among 200 samples")
+    pads = [row for row in operator_profile(layers, target) if row.op == "pad"]
+    assert pads and all(row.kernel == "none (folded by the converter)" and row.path == NONE for row in pads)

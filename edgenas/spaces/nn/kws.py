@@ -44,6 +44,9 @@ class KwsNet(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.dim() == 4:  # a one-channel image (batch, 1, H, W): read as an H x W map
             x = x.squeeze(1)
-        x = x.unsqueeze(1) if self.two_d else x.transpose(1, 2)
+        # 2-D: (batch, 1, time, coefficients), written as a channels-last view turned to NCHW; the
+        # converter then meets an NHWC tensor and folds the first layer's asymmetric zero pad into
+        # the convolution (``unsqueeze(1)`` left a PAD between two RESHAPEs). Same values.
+        x = x.unsqueeze(-1).permute(0, 3, 1, 2) if self.two_d else x.transpose(1, 2)
         x = self.features(x)
         return self.classifier(self.pool(x))
