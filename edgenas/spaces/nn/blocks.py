@@ -90,12 +90,15 @@ class GlobalAvgPool(nn.Module):
     optimised kernel; ``mean`` becomes MEAN, which TFLite Micro runs on its slow reference
     kernel, and is bracketed by layout copies (TRANSPOSE, and a RESHAPE for 1-D maps) that the
     pool does not need. The float function is the same. It holds no weights, so checkpoints of
-    the networks that use it are those of the ``mean`` form.
+    the networks that use it are those of the ``mean`` form. The ONNX export (TorchScript tracer)
+    gets ``mean``, as before: its window would be read off a traced shape, which it cannot export.
     """
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if math.prod(x.shape[2:]) == 1:  # one position: the average is the value itself, no operator
             return x.flatten(1)
+        if torch.onnx.is_in_onnx_export():  # ONNX's tracer cannot take a window read off the shape; ReduceMean is as fast there
+            return x.mean(dim=tuple(range(2, x.dim())))
         if x.dim() == 3:
             return F.avg_pool1d(x, x.shape[2]).flatten(1)
         return F.avg_pool2d(x, tuple(x.shape[2:])).flatten(1)
