@@ -173,6 +173,13 @@ def search(
         typer.Option(help="Torch device of every training: auto (a GPU when there is one), cpu, cuda, cuda:N or mps."),
     ] = DEFAULTS["device"],
     amp: Annotated[bool, typer.Option(help="Mixed precision training on CUDA.")] = DEFAULTS["amp"],
+    qat: Annotated[
+        bool,
+        typer.Option(
+            help="Finalists: quantization-aware training (PT2E), int8 accuracy on TFLite Micro beside post-training "
+            "quantization's; edgenas[tflite]."
+        ),
+    ] = DEFAULTS["qat"],
     log: Annotated[
         str | None,
         typer.Option(

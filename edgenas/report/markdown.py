@@ -197,6 +197,14 @@ def render_markdown(summary: dict) -> str:
                 + f", TFLM/LiteRT same class on {100 * best.get('tflm_argmax_agreement_litert', 0):.1f} % of test clips. "
                 "`best/model_int8.tflite`; `edgenas export RUN --format c` writes the C array."
             )
+            qat = best.get("tflm_int8_test_accuracy_qat")
+            if qat is not None:
+                ptq = f"{100 * acc:.1f} %" if acc is not None else "n/a"
+                lines.append(
+                    f"Quantization-aware training (`--qat`): int8 test accuracy on TFLite Micro {100 * qat:.1f} % "
+                    f"against {ptq} by post-training quantization; arena {int(best['tflm_arena_bytes_qat']):,} B, "
+                    f".tflite {int(best['tflite_file_bytes_qat']):,} B. `best/model_int8_qat.tflite`."
+                )
             if limits.get("sram_bytes") is not None and m["arena_bytes"] > limits["sram_bytes"]:
                 lines.append(
                     f"**The measured arena exceeds the SRAM limit of {limits['sram_bytes']:,} B** (the estimate did not)."

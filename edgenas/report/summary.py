@@ -44,6 +44,12 @@ def trial_record(trial: Trial, describe: Callable[[Arch], str]) -> dict:
             "train_s",
             "tflm_int8_test_accuracy",
             "tflm_argmax_agreement_litert",
+            "tflm_int8_test_accuracy_qat",
+            "qat_fake_quant_test_accuracy",
+            "tflm_arena_bytes_qat",
+            "tflite_file_bytes_qat",
+            "tflm_argmax_agreement_litert_qat",
+            "qat_s",
         ):
             if key in trial.metrics.extra:
                 out[key] = trial.metrics.extra[key]

@@ -81,6 +81,7 @@ class SearchConfig:
     gpus_per_trial: float = 0.0  # ray: GPUs of one candidate's task (fractions allowed)
     device: str = "auto"  # torch device of every training: auto (a GPU when there is one), cpu, cuda, cuda:N, mps
     amp: bool = False  # mixed precision on CUDA
+    qat: bool = False  # finalists: quantization-aware training, int8 on TFLite Micro beside post-training quantization
     log: str | None = None  # trackers mirroring each trial: tensorboard, mlflow (comma-separated; not in identity)
 
     @field_validator("out", "data", "cache_dir", "shared_data", "agent_token_file", "predictor", mode="before")
@@ -181,6 +182,7 @@ class SearchConfig:
         keys += ("threads_per_trial",) if self.threads_per_trial is not None else ()  # the training's numerics
         keys += ("device",) if self.device not in ("auto", "cpu") else ()  # likewise
         keys += ("amp",) if self.amp else ()
+        keys += ("qat",) if self.qat else ()
         return {k: (str(getattr(self, k)) if isinstance(getattr(self, k), Path) else getattr(self, k)) for k in keys}
 
     def validate(self) -> None:
@@ -205,6 +207,10 @@ class SearchConfig:
             raise InvalidInputError(f"--latency must be one of {', '.join(LATENCY_SOURCES)}, got {self.latency!r}")
         parse_evaluator(self.evaluator)  # unknown evaluator or proxy -> the accepted names
         self._check_agent()
+        if self.qat:
+            from edgenas.export.qat import require_qat_extra
+
+            require_qat_extra("--qat")  # without the tflite extra: one line, before any training
         from edgenas.trackers import parse_trackers
 
         if parse_trackers(self.log) and self.strategy == DIFFERENTIABLE:

@@ -5,8 +5,10 @@ scored, and the report says whether the validation accuracy was reproduced), sco
 held-out test split and on any extra held-out set the task offers (real speech for the synthetic
 keyword-spotting default); the best is then exported (checkpoint, ONNX checked against PyTorch
 with ONNX Runtime) and converted to full-integer int8 TFLite and run in the TFLite Micro
-interpreter, which measures the arena and the file the estimates stand beside. Every way of
-searching (ask/tell strategies, the pre-filter, the differentiable search) ends here.
+interpreter, which measures the arena and the file the estimates stand beside. With ``--qat``
+each finalist is also fine-tuned with fake quantization and measured the same way, so the report
+can set quantization-aware training against post-training quantization. Every way of searching
+(ask/tell strategies, the pre-filter, the differentiable search) ends here.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from edgenas.experiment import Experiment
@@ -28,6 +31,8 @@ log = logging.getLogger(__name__)
 
 #: The reference network trained beside a search is stored with this trial number.
 BASELINE_NUMBER = -1
+#: The quantization-aware int8 model, beside post-training quantization's ``model_int8.tflite``.
+QAT_TFLITE_NAME = "model_int8_qat.tflite"
 
 
 def finalise(
@@ -61,7 +66,9 @@ def finalise(
         example = torch.from_numpy(data.val.x[:8].copy())
         export_onnx(module, example, run.best_onnx)
         extra["onnx_max_abs_diff"] = onnx_max_abs_diff(module, run.best_onnx, example)
-        extra.update(_verify_on_tflm(module, data, run))
+        extra.update(_verify_on_tflm(module, data, run.best_int8_tflite))
+    if config.qat:
+        extra.update(_quantization_aware(trained.module.cpu(), trial, data, run, config, extra))
     final = dataclasses.replace(trial, metrics=dataclasses.replace(trial.metrics, extra=extra))
     store.put(final)
     return final
@@ -82,7 +89,7 @@ def _measured_on_agent(trial: Trial, space: Any, run: RunFolder, config: SearchC
     return meter.latency_ms(trial.arch)
 
 
-def _verify_on_tflm(module: Any, data: TaskData, run: RunFolder) -> dict[str, float]:
+def _verify_on_tflm(module: Any, data: TaskData, path: Path) -> dict[str, float]:
     """int8 TFLite of the best model, run on the real TFLite Micro interpreter: the measured arena,
     file size and int8 accuracy that stand beside the estimates in the report. Skipped, with a log
     line, where the ``tflite`` extra is not installed."""
@@ -92,8 +99,8 @@ def _verify_on_tflm(module: Any, data: TaskData, run: RunFolder) -> dict[str, fl
         from edgenas.export.tflite import convert_int8
         from edgenas.export.verify import verify_tflite
 
-        convert_int8(module, data.train.x, run.best_int8_tflite)
-        result = verify_tflite(run.best_int8_tflite, data.test.x, data.test.y, fp32_model=module)
+        convert_int8(module, data.train.x, path)
+        result = verify_tflite(path, data.test.x, data.test.y, fp32_model=module)
     except MissingExtraError as exc:
         log.warning("TFLite Micro verification skipped: %s", exc)
         return {}
@@ -104,6 +111,56 @@ def _verify_on_tflm(module: Any, data: TaskData, run: RunFolder) -> dict[str, fl
     }
     if result.tflm_accuracy is not None:
         out["tflm_int8_test_accuracy"] = result.tflm_accuracy
+    return out
+
+
+def _quantization_aware(
+    module: Any, trial: Trial, data: TaskData, run: RunFolder, config: SearchConfig, extra: dict[str, float]
+) -> dict[str, float]:
+    """``--qat``: the finalist fine-tuned with fake quantization, converted to int8 and run on
+    TFLite Micro, its figures under ``*_qat`` names beside post-training quantization's.
+
+    The best model's post-training figures are already there when it was exported; for the
+    baseline (or a run with ``export: false``) they are measured here too, so every finalist has both
+    sides of the comparison. Files: ``best/model_int8_qat.tflite``, and the baseline's pair in
+    ``trials/baseline/``; with ``export: false`` they are measured and not kept.
+    """
+    import tempfile
+    import time
+
+    from edgenas.errors import MissingExtraError
+    from edgenas.evaluators.train import accuracy
+
+    start = time.perf_counter()
+    with tempfile.TemporaryDirectory() as tmp:
+        kept = run.best_dir if trial.role == "search" else run.trial_dir("baseline")
+        folder = kept if config.export else Path(tmp)
+        out: dict[str, float] = {}
+        if "tflm_int8_test_accuracy" not in extra:
+            out.update(_verify_on_tflm(module, data, folder / run.best_int8_tflite.name))
+        try:
+            from edgenas.export.qat import QatSettings, convert_qat_int8, train_qat
+            from edgenas.export.verify import verify_tflite
+
+            qat = train_qat(module, data.train.x, data.train.y, QatSettings(seed=config.seed))
+            path = folder / QAT_TFLITE_NAME
+            convert_qat_int8(qat, path)
+            result = verify_tflite(path, data.test.x, data.test.y)
+            fake_quant = accuracy(qat.module, data.test.x, data.test.y)  # what QAT trained, in PyTorch
+        except MissingExtraError as exc:
+            log.warning("quantization-aware training skipped: %s", exc)
+            return out
+    out.update(
+        {
+            "tflm_arena_bytes_qat": float(result.arena_bytes),
+            "tflite_file_bytes_qat": float(result.flash_bytes),
+            "tflm_argmax_agreement_litert_qat": result.argmax_agreement,
+            "qat_s": time.perf_counter() - start,
+        }
+    )
+    if result.tflm_accuracy is not None:
+        out["tflm_int8_test_accuracy_qat"] = result.tflm_accuracy
+    out["qat_fake_quant_test_accuracy"] = fake_quant
     return out
 
 
@@ -138,6 +195,7 @@ def finalise_all(
             if "test_accuracy" in trial.metrics.extra:  # finalised before a resume
                 done.append(trial)
                 continue
-            say(f"finalist {'baseline' if trial.role == 'baseline' else 'best'}: retraining, test accuracy, export")
+            qat = ", quantization-aware training" if prepared.config.qat else ""
+            say(f"finalist {'baseline' if trial.role == 'baseline' else 'best'}: retraining, test accuracy, export{qat}")
             done.append(finalise(trial, trainer, prepared.space, prepared.data, store, prepared.run, prepared.config))
     return done
