@@ -9,6 +9,7 @@ device.
 from __future__ import annotations
 
 import importlib
+import ipaddress
 import secrets
 import stat
 from pathlib import Path
@@ -60,3 +61,13 @@ def require(module: str) -> ModuleType:
         return importlib.import_module(module)
     except ImportError:
         raise MissingExtraError(f"the measurement agent needs {module.split('.')[0]}: pip install 'edgenas[agent]'") from None
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is reachable from this machine only (a server bound elsewhere needs a token, or TLS)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

@@ -7,7 +7,6 @@ command line would be visible to every user of the machine.
 
 from __future__ import annotations
 
-import ipaddress
 from pathlib import Path
 from typing import Annotated
 
@@ -42,7 +41,7 @@ def serve(
     max_repeats: Annotated[int, typer.Option("--max-repeats", help="Most timed runs one request may ask for.")] = 10_000,
 ) -> None:
     """Run the measurement agent on this device until Ctrl-C."""
-    from edgenas.agent.auth import MIN_SERVER_TOKEN_CHARS, read_token_file
+    from edgenas.agent.auth import MIN_SERVER_TOKEN_CHARS, is_loopback, read_token_file
     from edgenas.agent.protocol import Limits
     from edgenas.agent.server import AgentSettings, available_runtimes, serve
     from edgenas.cli.console import State
@@ -63,7 +62,7 @@ def serve(
         max_upload_bytes=max_upload_mb * 2**20, max_repeats=max_repeats, max_warmup=max_repeats, rate_limit_per_minute=rate_limit
     )
     scheme = "https" if tls_cert else "http"
-    if not tls_cert and not _loopback(host):
+    if not tls_cert and not is_loopback(host):
         say(f"warning: {host} is reachable from other machines and the token travels in clear text; add --tls-cert/--tls-key")
     say(f"edgenas agent on {scheme}://{host}:{port} offering {', '.join(offered.values())}; Ctrl-C stops it")
     serve(
@@ -162,15 +161,6 @@ def _freq(freqs: tuple[float, ...]) -> str:
         return "frequency not exposed"
     lo, hi = min(freqs), max(freqs)
     return f"{lo:.0f} MHz" if lo == hi else f"{lo:.0f}-{hi:.0f} MHz"
-
-
-def _loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def register(app: typer.Typer) -> None:

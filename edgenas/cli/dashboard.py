@@ -30,8 +30,9 @@ def dashboard(
     ] = None,
 ) -> None:
     """Serve a live, read-only web view of the runs under RUNS_DIR (trials, fronts, best so far) until Ctrl-C."""
+    from edgenas.agent.auth import is_loopback
     from edgenas.cli.console import State
-    from edgenas.dashboard.app import DashboardSettings, is_loopback, listen, serve
+    from edgenas.dashboard.app import DashboardSettings, listen, serve
     from edgenas.errors import InvalidInputError
     from edgenas.workflows.runs import find_runs
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import ipaddress
 import socket
 import threading
 from dataclasses import dataclass, field
@@ -203,16 +202,6 @@ def _guard(api: Any, token: str) -> None:
             return await call_next(request)
         detail = "this dashboard needs its token: open it once with ?token=TOKEN, or send 'Authorization: Bearer TOKEN'"
         return JSONResponse({"detail": detail}, status_code=401, headers={"www-authenticate": "Bearer"})
-
-
-def is_loopback(host: str) -> bool:
-    """Whether ``host`` is reachable from this machine only."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def listen(host: str, port: int) -> socket.socket:

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import copy
 import math
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,15 +27,7 @@ from typing import Any
 import numpy as np
 
 from edgenas.errors import InvalidInputError, MissingExtraError
-from edgenas.export.tflite import (
-    TfliteInfo,
-    _int8_quantizer,
-    _require_litert,
-    check_full_int8,
-    inspect_tflite,
-    quiet_native_output,
-)
-from edgenas.files import write_bytes
+from edgenas.export.tflite import TfliteInfo, _int8_quantizer, _require_litert, write_quantized
 
 
 @dataclass(frozen=True)
@@ -178,22 +169,9 @@ def convert_qat_int8(qat: QatModel, path: Path, *, require_full_int8: bool = Tru
         UnsupportedOpError: the converted model is not full-integer (it is not written).
     """
     _require_litert()
-    import litert_torch
     import torch
-    from litert_torch.quantize.quant_config import QuantConfig
     from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e
 
     with torch.no_grad():
         quantized = convert_pt2e(copy.deepcopy(qat.module), fold_quantize=False)
-        with quiet_native_output():
-            edge = litert_torch.convert(quantized, qat.example, quant_config=QuantConfig(pt2e_quantizer=qat.quantizer))
-    with tempfile.TemporaryDirectory() as tmp:
-        staged = Path(tmp) / "model.tflite"
-        with quiet_native_output():
-            edge.export(str(staged))
-        model_bytes = staged.read_bytes()
-    info = inspect_tflite(model_bytes)
-    if require_full_int8:
-        check_full_int8(info)
-    write_bytes(Path(path), model_bytes)
-    return info
+    return write_quantized(quantized, qat.example, qat.quantizer, Path(path), require_full_int8=require_full_int8)

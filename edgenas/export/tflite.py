@@ -289,10 +289,8 @@ def convert_int8(
         UnsupportedOpError: the converted model is not full-integer (it is not written).
     """
     _require_litert()
-    import litert_torch
     import torch
     from litert_torch.quantize import pt2e_quantizer
-    from litert_torch.quantize.quant_config import QuantConfig
     from torchao.quantization.pt2e import quantize_pt2e
 
     from edgenas.spaces.nn.blocks import fold_batchnorm
@@ -315,9 +313,19 @@ def convert_int8(
         for start in range(0, len(clips), batch_size):
             prepared(clips[start : start + batch_size])
         quantized = quantize_pt2e.convert_pt2e(prepared, fold_quantize=False)
-        with quiet_native_output(), _zero_pad_in_nhwc():
-            edge = litert_torch.convert(quantized, example, quant_config=QuantConfig(pt2e_quantizer=quantizer))
-    path = Path(path)
+    return write_quantized(quantized, example, quantizer, Path(path), require_full_int8=require_full_int8)
+
+
+def write_quantized(quantized, example: tuple, quantizer, path: Path, *, require_full_int8: bool = True) -> TfliteInfo:
+    """Convert a PT2E-quantized graph (``convert_pt2e``'s output) with litert-torch and write the
+    ``.tflite``: the one conversion of both the post-training and the quantization-aware routes,
+    with the zero pads kept channels-last, inspected before it is written."""
+    import litert_torch
+    import torch
+    from litert_torch.quantize.quant_config import QuantConfig
+
+    with torch.no_grad(), quiet_native_output(), _zero_pad_in_nhwc():
+        edge = litert_torch.convert(quantized, example, quant_config=QuantConfig(pt2e_quantizer=quantizer))
     with tempfile.TemporaryDirectory() as tmp:
         staged = Path(tmp) / "model.tflite"
         with quiet_native_output():
