@@ -27,6 +27,7 @@ from edgenas.export.verify import min_arena_bytes  # noqa: E402
 from edgenas.hardware import flash_bytes, load_target, peak_sram_bytes  # noqa: E402
 from edgenas.hardware.tflite_graph import lower  # noqa: E402
 from edgenas.spaces import KwsSpace  # noqa: E402
+from tests.export.batchnorm import randomise_batchnorm
 
 pytestmark = pytest.mark.slow  # four int8 conversions and arena bisections: about 40 s
 
@@ -49,17 +50,6 @@ def _arch(space: KwsSpace, genes: tuple[int, ...] | None):
     return space.arch(list(genes) + [0] * (len(space.decisions()) - len(genes)))
 
 
-def _randomise_batchnorm(model: torch.nn.Module, seed: int) -> torch.nn.Module:
-    generator = torch.Generator().manual_seed(seed)
-    for module in model.modules():
-        if isinstance(module, torch.nn.BatchNorm1d | torch.nn.BatchNorm2d):
-            n = module.num_features
-            module.running_mean.copy_(torch.randn(n, generator=generator) * 0.1)
-            module.running_var.copy_(torch.rand(n, generator=generator) + 0.5)
-            module.bias.data.copy_(torch.randn(n, generator=generator) * 0.1)
-    return model
-
-
 @pytest.mark.parametrize("name", list(ARCHS), ids=["ds-cnn-s", "2d-pad-mid", "default-best", "1d-pad-mid"])
 def test_estimates_within_ten_percent_of_tflite_micro(name: str, tmp_path: Path) -> None:
     space = KwsSpace()
@@ -69,7 +59,7 @@ def test_estimates_within_ten_percent_of_tflite_micro(name: str, tmp_path: Path)
     calibration = np.random.default_rng(0).normal(size=(32, *space.input_shape)).astype(np.float32)
     path = tmp_path / "model.tflite"
     torch.manual_seed(0)
-    info = convert_int8(_randomise_batchnorm(space.build(arch).eval(), 0), calibration, path)
+    info = convert_int8(randomise_batchnorm(space.build(arch).eval(), 0), calibration, path)
     model = path.read_bytes()
 
     # the converted graph is the lowered IR (QUANTIZE after a 2-D PAD is the one op it may add)

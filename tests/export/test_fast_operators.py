@@ -14,6 +14,7 @@ import torch  # noqa: E402
 
 from edgenas.export.tflite import check_full_int8, convert_int8  # noqa: E402
 from edgenas.spaces import KwsSpace  # noqa: E402
+from tests.export.batchnorm import randomise_batchnorm
 
 # genes: family, first channels/kernel/stride, depth, then (channels, kernel, stride) per block
 ARCHS = {
@@ -22,26 +23,13 @@ ARCHS = {
 }
 
 
-def _randomise_batchnorm(model: torch.nn.Module) -> torch.nn.Module:
-    """Statistics as training leaves them: an untrained network's activations collapse to the
-    smallest scale, where the pool's own scale would not matter."""
-    generator = torch.Generator().manual_seed(0)
-    for module in model.modules():
-        if isinstance(module, torch.nn.BatchNorm1d | torch.nn.BatchNorm2d):
-            n = module.num_features
-            module.running_mean.copy_(torch.randn(n, generator=generator) * 0.1)
-            module.running_var.copy_(torch.rand(n, generator=generator) + 0.5)
-            module.bias.data.copy_(torch.randn(n, generator=generator) * 0.1)
-    return model
-
-
 @pytest.mark.parametrize("name", list(ARCHS))
 def test_global_pooling_converts_to_a_bare_average_pool(name: str, tmp_path: Path) -> None:
     space = KwsSpace()
     genes = ARCHS[name]
     arch = space.named(name) if genes is None else space.arch(list(genes) + [0] * (len(space.decisions()) - len(genes)))
     torch.manual_seed(0)
-    model = _randomise_batchnorm(space.build(arch)).eval()
+    model = randomise_batchnorm(space.build(arch)).eval()
     calibration = np.random.default_rng(0).standard_normal((32, *space.input_shape)).astype(np.float32)
     info = convert_int8(model, calibration, tmp_path / "model.tflite")
     check_full_int8(info)

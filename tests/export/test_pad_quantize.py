@@ -24,6 +24,7 @@ from edgenas.export.verify import quantize_input  # noqa: E402
 from edgenas.hardware.tflite_graph import lower  # noqa: E402
 from edgenas.ir import Op  # noqa: E402
 from edgenas.spaces import KwsSpace  # noqa: E402
+from tests.export.batchnorm import randomise_batchnorm
 
 # genes: family, first channels/kernel/stride, depth, then (channels, kernel, stride) per block
 ARCHS = {
@@ -36,17 +37,6 @@ def _arch(space: KwsSpace, genes: tuple[int, ...] | None):
     if genes is None:
         return space.named("ds-cnn-s")
     return space.arch(list(genes) + [0] * (len(space.decisions()) - len(genes)))
-
-
-def _randomise_batchnorm(model: torch.nn.Module) -> torch.nn.Module:
-    generator = torch.Generator().manual_seed(0)
-    for module in model.modules():
-        if isinstance(module, torch.nn.BatchNorm1d | torch.nn.BatchNorm2d):
-            n = module.num_features
-            module.running_mean.copy_(torch.randn(n, generator=generator) * 0.1)
-            module.running_var.copy_(torch.rand(n, generator=generator) + 0.5)
-            module.bias.data.copy_(torch.randn(n, generator=generator) * 0.1)
-    return model
 
 
 def test_constant_pad_nhwc_moves_the_padding_list_to_channels_last() -> None:
@@ -72,7 +62,7 @@ def test_the_nhwc_pad_rewriter_is_only_registered_while_converting() -> None:
 def test_two_d_input_layout_keeps_the_float_function() -> None:
     space = KwsSpace()
     torch.manual_seed(0)
-    model = _randomise_batchnorm(space.build(space.named("ds-cnn-s"))).eval()
+    model = randomise_batchnorm(space.build(space.named("ds-cnn-s"))).eval()
     x = torch.randn(4, *space.input_shape)
     with torch.no_grad():
         before = model.classifier(model.pool(model.features(x.unsqueeze(1))))  # the former input layout
@@ -87,7 +77,7 @@ def test_asymmetric_two_d_pad_folds_into_the_convolution(name: str, tmp_path: Pa
     layers = space.layers(arch)
     assert any(layer.op is Op.PAD for layer in layers)  # the IR has the asymmetric SAME pad
     torch.manual_seed(0)
-    model = _randomise_batchnorm(space.build(arch)).eval()
+    model = randomise_batchnorm(space.build(arch)).eval()
     rng = np.random.default_rng(0)
     calibration = rng.standard_normal((32, *space.input_shape)).astype(np.float32)
     path = tmp_path / "model.tflite"
