@@ -40,7 +40,9 @@ import torch
 
 from edgenas.arch import Arch
 from edgenas.errors import InvalidInputError
-from edgenas.hardware import Target, latency_breakdown_ms, peak_sram_bytes, persistent_bytes
+from edgenas.hardware import Target, latency_breakdown_ms, persistent_bytes
+from edgenas.hardware.analytical import scratch_bytes
+from edgenas.hardware.tflite_graph import lower
 from edgenas.ir import Layer
 from edgenas.spaces.kws import BLOCK_STRIDES, KwsSpace
 
@@ -104,9 +106,16 @@ class KwsCostTable:
         return genes
 
     def _live(self, layer: Layer) -> float:
+        """The layer's own buffers while it runs (input, output, kernel scratch; arena-aligned), to the p-th power.
+
+        Priced in place, not as a network of one layer: alone, a layer would be lowered with the
+        network input's layout copy, a buffer it never has inside a network.
+        """
         if layer not in self._live_cache:
-            alone = [layer]
-            live = peak_sram_bytes(alone, self.target) - persistent_bytes(alone, self.target)
+            align = self.target.memory.tensor_alignment_bytes
+            element = 4 if layer.dtype == "float32" else 1
+            buffers = (layer.in_elements * element, layer.out_elements * element, scratch_bytes(layer, self.target))
+            live = sum(-(-size // align) * align for size in buffers if size > 0)
             self._live_cache[layer] = (live / self.scale) ** SRAM_NORM_P
         return self._live_cache[layer]
 
@@ -117,7 +126,10 @@ class KwsCostTable:
         idx = [i for i, layer in enumerate(layers) if layer.name.split(".")[0] in prefix]
         group = [layers[i] for i in idx]
         persistent = persistent_bytes(group, self.target) - self._persistent_const
-        return sum(lat[i] for i in idx), sum(self._live(layer) for layer in group), persistent
+        _, ops = lower(layers)  # a layer the converter folds away (a 2-D PAD) holds no buffer of its own
+        emitted = {id(op.layer) for op in ops if op.layer is not None}
+        live = sum(self._live(layer) for layer in group if id(layer) in emitted)
+        return sum(lat[i] for i in idx), live, persistent
 
     def _fill(self, factors: tuple[str, ...], genes_of, prefix: tuple[str, ...]) -> np.ndarray:
         shape = tuple(self._size(f) for f in factors)
