@@ -56,7 +56,8 @@ def test_outcomes_come_back_in_the_order_asked_from_several_processes() -> None:
     space = ToySpace(n=5, k=4)
     assert [o.metrics.accuracy for o in outcomes] == [space.score(a) for a in asked]
     pids = {int(o.metrics.extra["pid"]) for o in outcomes}
-    assert 1 <= len(pids) <= 2 and {int(o.metrics.extra["pid"]) for o in again} <= pids
+    # the same two workers (one of them may have had no candidate in the first round): no process was started anew
+    assert 1 <= len(pids | {int(o.metrics.extra["pid"]) for o in again}) <= 2
     assert all(o.worker.startswith("local-") for o in outcomes)
 
 
