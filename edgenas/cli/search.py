@@ -97,6 +97,29 @@ def search(
             "images, one folder of images per class; fashion-mnist, a folder of its IDX files."
         ),
     ] = DEFAULTS["data"],
+    keywords: Annotated[
+        str | None,
+        typer.Option(
+            help="kws: the words to spot, comma-separated (e.g. lights,music,stop); other word folders of --data become "
+            "_unknown_, and the synthetic default speaks these words. 'all': every word folder of --data is a class.",
+            show_default="the ten Speech Commands keywords",
+        ),
+    ] = None,
+    clip_seconds: Annotated[
+        float | None, typer.Option(help="kws: length of a clip, s (recordings are centre-cropped or padded).", show_default="1")
+    ] = None,
+    sample_rate: Annotated[
+        int | None,
+        typer.Option(
+            help="kws: the front end's sample rate, Hz (e.g. 8000; recordings at another rate are resampled).",
+            show_default="16000",
+        ),
+    ] = None,
+    window_ms: Annotated[float | None, typer.Option(help="kws: MFCC analysis window, ms.", show_default="40")] = None,
+    hop_ms: Annotated[float | None, typer.Option(help="kws: step between windows, ms.", show_default="20")] = None,
+    n_mfcc: Annotated[
+        int | None, typer.Option(help="kws: MFCCs per frame (at most the 40 mel bands).", show_default="10")
+    ] = None,
     target: Annotated[str, typer.Option(help="Target device.")] = DEFAULTS["target"],
     latency_ms: Annotated[float, typer.Option(help="Latency limit, ms (estimated on the target).")] = DEFAULTS["latency_ms"],
     latency: Annotated[str, typer.Option(help="Where latency comes from.")] = DEFAULTS["latency"],
@@ -259,12 +282,18 @@ def _typed(ctx: typer.Context, name: str) -> bool:
 
 def resolve_config(ctx: typer.Context, config_file: Path | None) -> SearchConfig:
     """The ``--config`` file's options, overridden by the flags typed, as a checked SearchConfig."""
+    from edgenas.tasks import TASK_OPTIONS
     from edgenas.workflows.differentiable import parse_sweep
+
+    task_params = {name for names in TASK_OPTIONS.values() for name in names}  # flags that are a task's own options
 
     values: dict[str, Any] = read_config_file(config_file) if config_file is not None else {}
     if isinstance(values.get("sweep"), str):  # "2,3,5" in the file as on the command line
         values["sweep"] = parse_sweep(values["sweep"])
     for param, value in ctx.params.items():
+        if param in task_params and _typed(ctx, param):  # typed flags override the file's task options
+            values["task_options"] = {**dict(values.get("task_options") or {}), param: value}
+            continue
         field = FIELD_OF_PARAM.get(param)
         if field is None or not _typed(ctx, param):
             continue

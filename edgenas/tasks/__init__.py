@@ -7,22 +7,72 @@ search space only needs ``input_shape`` and ``len(classes)``.
 Loaders live in their own modules (``edgenas.tasks.kws``) and are imported on demand so that
 importing this package stays cheap. ``TASKS`` names them for ``edgenas search --task``: every
 entry is called as ``loader(data_dir, seed=..., cache_dir=...)``, where ``data_dir`` is the
-user's ``--data`` folder or None for the task's default data.
+user's ``--data`` folder or None for the task's default data; a task with options
+(:data:`TASK_OPTIONS`: ``kws``'s words and front end) also gets ``options=`` when a run set any.
+:func:`load_task` is that call with the options checked.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from edgenas.errors import InvalidInputError
 from edgenas.registry import Registry
 from edgenas.tasks.base import Split, TaskData
 
+if TYPE_CHECKING:
+    from edgenas.tasks.audio import FrontEnd
 
-def _kws(data_dir: Path | None, *, seed: int = 0, cache_dir: Path | None = None) -> TaskData:
+#: The options each task takes (``edgenas search`` flags without the dashes; ``task_options`` of a run).
+TASK_OPTIONS: dict[str, tuple[str, ...]] = {
+    "kws": ("keywords", "clip_seconds", "sample_rate", "window_ms", "hop_ms", "n_mfcc"),
+}
+
+
+def _kws(data_dir: Path | None, *, seed: int = 0, cache_dir: Path | None = None, options: Any = None) -> TaskData:
     from edgenas.tasks.kws import load_kws
 
-    return load_kws(data_dir, cache_dir=cache_dir, seed=seed)
+    return load_kws(data_dir, cache_dir=cache_dir, seed=seed, options=options)
+
+
+def check_task_options(task: str, options: Mapping[str, Any] | None) -> Any:
+    """The task's own options object for ``options`` (None when there are none), or one clear line:
+    an option the task does not take, or a value it cannot use."""
+    if not options:
+        return None
+    accepted = TASK_OPTIONS.get(task, ())
+    unknown = [name for name in options if name not in accepted]
+    if unknown:
+        flags = ", ".join("--" + name.replace("_", "-") for name in unknown)
+        takes = f"--task {task} takes " + (", ".join("--" + n.replace("_", "-") for n in accepted) if accepted else "none")
+        raise InvalidInputError(f"{flags}: not an option of --task {task} ({takes})")
+    from edgenas.tasks.kws import kws_options  # kws is the one task with options (TASK_OPTIONS)
+
+    return kws_options(**dict(options))
+
+
+def load_task(
+    task: str,
+    data_dir: Path | None,
+    *,
+    seed: int = 0,
+    cache_dir: Path | None = None,
+    options: Mapping[str, Any] | None = None,
+) -> TaskData:
+    """The task's data as ``TASKS`` makes it, with the run's task options checked and applied."""
+    parsed = check_task_options(task, options)
+    extra = {} if parsed is None else {"options": parsed}
+    return TASKS.create(task, data_dir=data_dir, cache_dir=cache_dir, seed=seed, **extra)
+
+
+def task_front_end(task: str, options: Mapping[str, Any] | None) -> FrontEnd:
+    """The audio front end a run's features were made with (the default one without options)."""
+    from edgenas.tasks.audio import DEFAULT_FRONT_END
+
+    parsed = check_task_options(task, options)
+    return DEFAULT_FRONT_END if parsed is None else parsed.front
 
 
 def _fashion_mnist(data_dir: Path | None, *, seed: int = 0, cache_dir: Path | None = None) -> TaskData:
@@ -63,4 +113,13 @@ def extra_test_splits(
     return {} if split is None else {"real_speech": split}
 
 
-__all__ = ["TASKS", "Split", "TaskData", "extra_test_splits"]
+__all__ = [
+    "TASKS",
+    "TASK_OPTIONS",
+    "Split",
+    "TaskData",
+    "check_task_options",
+    "extra_test_splits",
+    "load_task",
+    "task_front_end",
+]

@@ -7,6 +7,10 @@ every 20 ms (320 samples) without padding -> 49 frames, a 1024-point FFT power s
 power of two above the window, as ``tf.signal.stft`` uses), 40 triangular mel filters from 20 Hz
 to 4 kHz, the natural log with a floor of 1e-6, an orthonormal DCT-II, and the first 10
 coefficients -> a (49, 10) float32 array.
+
+Those are the defaults of :class:`FrontEnd`; a run may choose another clip length, sample rate
+(8 kHz telephone recordings run at 8 kHz, not resampled), window, hop and coefficient count, and
+the features follow: ``frames = 1 + (clip - window) // hop``.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import io
 import math
 import warnings
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -43,6 +48,119 @@ MAX_SAMPLE_RATE_HZ = 384_000
 #: Longest recording read (background-noise files are about a minute), and the largest WAV file.
 MAX_WAV_SECONDS = 600
 MAX_WAV_BYTES = 256 * 1024 * 1024
+#: Longest clip a front end takes (``--clip-seconds``): keyword spotting listens to a word or two.
+MAX_CLIP_SECONDS = 30.0
+
+
+@dataclass(frozen=True)
+class FrontEnd:
+    """The MFCC front end's parameters: what training computes, and what a firmware must compute too.
+
+    The defaults are the literature's front end (module docstring). Other clip lengths, sample
+    rates, windows, hops and coefficient counts come from :meth:`from_options`, which refuses
+    what cannot work (a window shorter than a sample, mel bands above the Nyquist frequency).
+    """
+
+    sample_rate_hz: int = SAMPLE_RATE_HZ
+    clip_samples: int = CLIP_SAMPLES
+    window_samples: int = WINDOW_SAMPLES
+    hop_samples: int = HOP_SAMPLES
+    fft_points: int = FFT_POINTS
+    mel_bands: int = N_MEL_BANDS
+    mfcc: int = N_MFCC
+    log_floor: float = LOG_FLOOR
+    mel_low_hz: float = MEL_LOW_HZ
+    mel_high_hz: float = MEL_HIGH_HZ
+
+    @property
+    def frames(self) -> int:
+        return 1 + (self.clip_samples - self.window_samples) // self.hop_samples
+
+    @property
+    def feature_shape(self) -> tuple[int, int]:
+        """(frames, coefficients): the input shape of every model trained on these features."""
+        return (self.frames, self.mfcc)
+
+    @classmethod
+    def from_options(
+        cls,
+        *,
+        clip_seconds: float = CLIP_SAMPLES / SAMPLE_RATE_HZ,
+        sample_rate: int = SAMPLE_RATE_HZ,
+        window_ms: float = 1000.0 * WINDOW_SAMPLES / SAMPLE_RATE_HZ,
+        hop_ms: float = 1000.0 * HOP_SAMPLES / SAMPLE_RATE_HZ,
+        n_mfcc: int = N_MFCC,
+    ) -> FrontEnd:
+        """The front end a user asked for in seconds, Hz and ms (rounded to whole samples), checked.
+
+        The FFT is the next power of two at or above the window, as ``tf.signal.stft`` uses.
+        """
+        for flag, value in (("--clip-seconds", clip_seconds), ("--window-ms", window_ms), ("--hop-ms", hop_ms)):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not (value > 0 and math.isfinite(value)):
+                raise InvalidInputError(f"{flag} must be a positive number, got {value!r}")
+        for flag, value in (("--sample-rate", sample_rate), ("--n-mfcc", n_mfcc)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise InvalidInputError(f"{flag} must be a positive whole number, got {value!r}")
+        if not MIN_SAMPLE_RATE_HZ <= sample_rate <= MAX_SAMPLE_RATE_HZ:
+            raise InvalidInputError(
+                f"--sample-rate {sample_rate:,} Hz: the front end runs at {MIN_SAMPLE_RATE_HZ:,} to {MAX_SAMPLE_RATE_HZ:,} Hz"
+            )
+        if clip_seconds > MAX_CLIP_SECONDS:
+            raise InvalidInputError(f"--clip-seconds {clip_seconds:g}: keyword clips last at most {MAX_CLIP_SECONDS} s")
+        window = round(window_ms * sample_rate / 1000.0)
+        if window < 2:
+            raise InvalidInputError(
+                f"--window-ms {window_ms:g} at {sample_rate:,} Hz is {window} sample(s); a window needs at least 2 samples"
+            )
+        hop = round(hop_ms * sample_rate / 1000.0)
+        if hop < 1:
+            raise InvalidInputError(f"--hop-ms {hop_ms:g} at {sample_rate:,} Hz is less than one sample; use a longer hop")
+        if hop > window:
+            raise InvalidInputError(
+                f"--hop-ms {hop_ms:g} is longer than --window-ms {window_ms:g}: the audio between windows would never "
+                "be analysed; use a hop of at most the window"
+            )
+        clip = round(clip_seconds * sample_rate)
+        if clip < window:
+            raise InvalidInputError(
+                f"--clip-seconds {clip_seconds:g} is shorter than one {window_ms:g} ms window (--window-ms); "
+                "use a longer clip or a shorter window"
+            )
+        front = cls(
+            sample_rate_hz=sample_rate,
+            clip_samples=clip,
+            window_samples=window,
+            hop_samples=hop,
+            fft_points=1 << (window - 1).bit_length(),
+            mfcc=n_mfcc,
+        )
+        front.check()
+        return front
+
+    def check(self) -> None:
+        """Refuse parameters whose features would be wrong: mel bands beyond the Nyquist frequency,
+        a band no FFT bin falls in, more coefficients than bands."""
+        nyquist = self.sample_rate_hz / 2
+        if self.mel_high_hz > nyquist:
+            raise InvalidInputError(
+                f"--sample-rate {self.sample_rate_hz:,} Hz: the {self.mel_bands} mel bands reach {self.mel_high_hz:,.0f} Hz, "
+                f"above the Nyquist frequency ({nyquist:,.0f} Hz); use a rate of at least {2 * self.mel_high_hz:,.0f} Hz"
+            )
+        if self.mfcc > self.mel_bands:
+            raise InvalidInputError(f"--n-mfcc {self.mfcc}: at most {self.mel_bands} (the mel bands the DCT reads)")
+        if self.window_samples > self.fft_points:
+            raise InvalidInputError(f"a {self.window_samples}-sample window does not fit a {self.fft_points}-point FFT")
+        empty = int(np.sum(~np.any(mel_filterbank(self) > 0, axis=1)))
+        if empty:
+            window_ms = 1000.0 * self.window_samples / self.sample_rate_hz
+            raise InvalidInputError(
+                f"--window-ms {window_ms:g}: at {self.sample_rate_hz:,} Hz its {self.fft_points}-point FFT leaves {empty} "
+                f"of the {self.mel_bands} mel bands without a frequency bin; use a longer window"
+            )
+
+
+#: The front end of the defaults, which every model and cache made before the options used.
+DEFAULT_FRONT_END = FrontEnd()
 
 
 def _hz_to_mel(f_hz: np.ndarray | float) -> np.ndarray:
@@ -54,65 +172,67 @@ def _mel_to_hz(mel: np.ndarray | float) -> np.ndarray:
     return 700.0 * (10.0 ** (np.asarray(mel, dtype=np.float64) / 2595.0) - 1.0)
 
 
-def mel_band_edges_hz() -> np.ndarray:
+def mel_band_edges_hz(front: FrontEnd = DEFAULT_FRONT_END) -> np.ndarray:
     """The 42 edge frequencies (Hz) of the 40 mel filters: filter ``i`` rises from edge ``i``,
     peaks at edge ``i+1`` and falls to zero at edge ``i+2``."""
-    return _mel_to_hz(np.linspace(_hz_to_mel(MEL_LOW_HZ), _hz_to_mel(MEL_HIGH_HZ), N_MEL_BANDS + 2))
+    low, high = _hz_to_mel(front.mel_low_hz), _hz_to_mel(front.mel_high_hz)
+    return _mel_to_hz(np.linspace(low, high, front.mel_bands + 2))
 
 
-def mel_filterbank() -> np.ndarray:
-    """(40, 513) triangular weights applied to the power spectrum of a 1024-point FFT.
+def mel_filterbank(front: FrontEnd = DEFAULT_FRONT_END) -> np.ndarray:
+    """(40, 513) triangular weights applied to the power spectrum of a 1024-point FFT (by default).
 
     Triangles are evaluated at each FFT bin's exact frequency (not snapped to bins), so narrow
     low-frequency filters still get non-zero weight.
     """
-    bin_hz = np.fft.rfftfreq(FFT_POINTS, d=1.0 / SAMPLE_RATE_HZ)
+    bin_hz = np.fft.rfftfreq(front.fft_points, d=1.0 / front.sample_rate_hz)
     bin_mel = _hz_to_mel(bin_hz)
-    edges_mel = _hz_to_mel(mel_band_edges_hz())
+    edges_mel = _hz_to_mel(mel_band_edges_hz(front))
     lower, centre, upper = edges_mel[:-2, None], edges_mel[1:-1, None], edges_mel[2:, None]
     rising = (bin_mel[None, :] - lower) / (centre - lower)
     falling = (upper - bin_mel[None, :]) / (upper - centre)
     return np.maximum(0.0, np.minimum(rising, falling)).astype(np.float32)
 
 
-def _frames(audio: np.ndarray) -> np.ndarray:
-    """(..., 16000) -> (..., 49, 640) overlapping frames, without padding."""
-    windows = np.lib.stride_tricks.sliding_window_view(audio, WINDOW_SAMPLES, axis=-1)
-    return windows[..., ::HOP_SAMPLES, :]
+def _frames(audio: np.ndarray, front: FrontEnd) -> np.ndarray:
+    """(..., clip samples) -> (..., frames, window samples) overlapping frames, without padding."""
+    windows = np.lib.stride_tricks.sliding_window_view(audio, front.window_samples, axis=-1)
+    return windows[..., :: front.hop_samples, :][..., : front.frames, :]
 
 
-def _check_clip(audio: np.ndarray) -> np.ndarray:
+def _check_clip(audio: np.ndarray, front: FrontEnd) -> np.ndarray:
     audio = np.asarray(audio)
-    if audio.ndim < 1 or audio.shape[-1] != CLIP_SAMPLES:
+    if audio.ndim < 1 or audio.shape[-1] != front.clip_samples:
+        seconds = front.clip_samples / front.sample_rate_hz
         raise InvalidInputError(
-            f"MFCC input must be 1 s at 16 kHz ({CLIP_SAMPLES} samples), got shape {audio.shape}; "
-            "use fit_to_one_second(audio, sample_rate) first"
+            f"MFCC input must be {seconds:g} s at {front.sample_rate_hz} Hz ({front.clip_samples} samples), got shape "
+            f"{audio.shape}; use fit_clip(audio, sample_rate, front) first"
         )
     if not np.all(np.isfinite(audio)):
         raise InvalidInputError("MFCC input contains NaN or infinite samples")
     return audio.astype(np.float32, copy=False)
 
 
-def log_mel_spectrogram(audio: np.ndarray, sample_rate: int = SAMPLE_RATE_HZ) -> np.ndarray:
-    """(..., 16000) audio -> (..., 49, 40) log mel energies (natural log, floored at 1e-6).
+def log_mel_spectrogram(audio: np.ndarray, sample_rate: int | None = None, *, front: FrontEnd = DEFAULT_FRONT_END) -> np.ndarray:
+    """(..., 16000) audio -> (..., 49, 40) log mel energies (natural log, floored at 1e-6), by default.
 
     Accepts one clip or a batch (leading axes); batches are what makes data generation fast.
     """
-    if sample_rate != SAMPLE_RATE_HZ:
+    if sample_rate is not None and sample_rate != front.sample_rate_hz:
         raise InvalidInputError(
-            f"the KWS front end expects {SAMPLE_RATE_HZ} Hz audio, got {sample_rate} Hz; "
-            "use fit_to_one_second(audio, sample_rate) to resample"
+            f"the KWS front end expects {front.sample_rate_hz} Hz audio, got {sample_rate} Hz; "
+            "use fit_clip(audio, sample_rate, front) to resample"
         )
-    audio = _check_clip(audio)
-    window = scipy.signal.get_window("hann", WINDOW_SAMPLES, fftbins=True).astype(np.float32)
-    spectrum = scipy.fft.rfft(_frames(audio) * window, n=FFT_POINTS, axis=-1)
+    audio = _check_clip(audio, front)
+    window = scipy.signal.get_window("hann", front.window_samples, fftbins=True).astype(np.float32)
+    spectrum = scipy.fft.rfft(_frames(audio, front) * window, n=front.fft_points, axis=-1)
     power = spectrum.real**2 + spectrum.imag**2
-    mel = power @ mel_filterbank().T
-    return np.log(np.maximum(mel, LOG_FLOOR)).astype(np.float32)
+    mel = power @ mel_filterbank(front).T
+    return np.log(np.maximum(mel, front.log_floor)).astype(np.float32)
 
 
-def mfcc(audio: np.ndarray, sample_rate: int = SAMPLE_RATE_HZ) -> np.ndarray:
-    """1 s of 16 kHz audio -> (49, 10) float32 MFCCs (a batch (N, 16000) gives (N, 49, 10)).
+def mfcc(audio: np.ndarray, sample_rate: int | None = None, *, front: FrontEnd = DEFAULT_FRONT_END) -> np.ndarray:
+    """1 s of 16 kHz audio -> (49, 10) float32 MFCCs (a batch (N, 16000) gives (N, 49, 10)), by default.
 
     Orthonormal DCT-II of the 40 log mel energies, first 10 kept. With the orthonormal DCT a
     gain change (which adds a constant to every log mel energy) moves only coefficient 0.
@@ -122,16 +242,16 @@ def mfcc(audio: np.ndarray, sample_rate: int = SAMPLE_RATE_HZ) -> np.ndarray:
         >>> mfcc(np.zeros(16000, np.float32)).shape
         (49, 10)
     """
-    log_mel = log_mel_spectrogram(audio, sample_rate)
-    return scipy.fft.dct(log_mel, type=2, norm="ortho", axis=-1)[..., :N_MFCC].astype(np.float32)
+    log_mel = log_mel_spectrogram(audio, sample_rate, front=front)
+    return scipy.fft.dct(log_mel, type=2, norm="ortho", axis=-1)[..., : front.mfcc].astype(np.float32)
 
 
-def mfcc_batch(clips: np.ndarray, *, chunk_clips: int = 256) -> np.ndarray:
-    """(N, 16000) -> (N, 49, 10), in chunks so that the complex spectra stay small in memory."""
+def mfcc_batch(clips: np.ndarray, *, chunk_clips: int = 256, front: FrontEnd = DEFAULT_FRONT_END) -> np.ndarray:
+    """(N, clip samples) -> (N, frames, coefficients), in chunks so that the complex spectra stay small in memory."""
     clips = np.asarray(clips)
-    out = np.empty((clips.shape[0], N_FRAMES, N_MFCC), dtype=np.float32)
+    out = np.empty((clips.shape[0], *front.feature_shape), dtype=np.float32)
     for start in range(0, clips.shape[0], chunk_clips):
-        out[start : start + chunk_clips] = mfcc(clips[start : start + chunk_clips])
+        out[start : start + chunk_clips] = mfcc(clips[start : start + chunk_clips], front=front)
     return out
 
 
@@ -207,8 +327,13 @@ def read_wav(path: Path) -> tuple[np.ndarray, int]:
 
 
 def fit_to_one_second(audio: np.ndarray, sample_rate: int) -> np.ndarray:
-    """Resample to 16 kHz (polyphase, ``scipy.signal.resample_poly``) and centre-crop or pad with
-    zeros on both sides to exactly 16000 samples.
+    """Resample to 16 kHz and centre-crop or pad to exactly 16000 samples (:func:`fit_clip` with the default front end)."""
+    return fit_clip(audio, sample_rate, DEFAULT_FRONT_END)
+
+
+def fit_clip(audio: np.ndarray, sample_rate: int, front: FrontEnd = DEFAULT_FRONT_END) -> np.ndarray:
+    """Resample to the front end's rate (polyphase, ``scipy.signal.resample_poly``; none when the
+    rates agree) and centre-crop or pad with zeros on both sides to exactly its clip length.
 
     Centring rather than padding at the end keeps a short word in the middle of the window,
     where the recordings of Speech Commands put it too.
@@ -221,15 +346,21 @@ def fit_to_one_second(audio: np.ndarray, sample_rate: int) -> np.ndarray:
         raise InvalidInputError(
             f"the audio lasts {audio.shape[0] / sample_rate:,.0f} s; edgenas reads at most {MAX_WAV_SECONDS} s"
         )
-    if sample_rate != SAMPLE_RATE_HZ:
-        g = math.gcd(int(sample_rate), SAMPLE_RATE_HZ)
-        audio = scipy.signal.resample_poly(audio, SAMPLE_RATE_HZ // g, int(sample_rate) // g).astype(np.float32)
-    n = audio.shape[0]
-    if n >= CLIP_SAMPLES:
-        start = (n - CLIP_SAMPLES) // 2
-        return np.ascontiguousarray(audio[start : start + CLIP_SAMPLES])
-    before = (CLIP_SAMPLES - n) // 2
-    return np.pad(audio, (before, CLIP_SAMPLES - n - before))
+    audio = resample(audio, sample_rate, front.sample_rate_hz)
+    n, size = audio.shape[0], front.clip_samples
+    if n >= size:
+        start = (n - size) // 2
+        return np.ascontiguousarray(audio[start : start + size])
+    before = (size - n) // 2
+    return np.pad(audio, (before, size - n - before))
+
+
+def resample(audio: np.ndarray, from_hz: int, to_hz: int) -> np.ndarray:
+    """Polyphase resampling from ``from_hz`` to ``to_hz``; the audio itself when they agree."""
+    if int(from_hz) == int(to_hz):
+        return np.asarray(audio, dtype=np.float32)
+    g = math.gcd(int(from_hz), int(to_hz))
+    return scipy.signal.resample_poly(audio, int(to_hz) // g, int(from_hz) // g).astype(np.float32)
 
 
 def trim_silence(audio: np.ndarray, sample_rate: int, *, threshold_db: float = -40.0) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""Keyword spotting (KWS): 12 classes of 1 s audio as (49, 10) MFCCs, as in Speech Commands.
+"""Keyword spotting (KWS): 12 classes of 1 s audio as (49, 10) MFCCs, as in Speech Commands, by default.
 
 Two sources, one shape:
 
@@ -9,7 +9,9 @@ Two sources, one shape:
 * :func:`load_speech_commands`: a folder in the Google Speech Commands layout (the real data).
 
 Classes are the keywords, then ``_unknown_`` (any other word) and ``_silence_`` (noise only), the
-12-class task of Warden 2018 and Hello Edge (Zhang et al. 2017).
+12-class task of Warden 2018 and Hello Edge (Zhang et al. 2017). :class:`KwsOptions` makes them
+the user's own words (or every word folder of their data) and sets the front end: clip length,
+sample rate, window, hop and coefficient count.
 """
 
 from __future__ import annotations
@@ -30,9 +32,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from xml.sax.saxutils import escape
 
 import numpy as np
-import scipy.signal
 
 from edgenas.errors import EdgenasError, InvalidInputError, MissingDataError
 from edgenas.settings import cache_dir as cache_dir_setting
@@ -68,17 +70,107 @@ _TESTING_PERCENT = 10.0
 _SILENCE_FRACTION = 0.1  # silence clips per split = 10% of its word clips, as in the TF recipe
 
 
-def load_kws(data_dir: Path | None = None, *, cache_dir: Path | None = None, seed: int = 0) -> TaskData:
+#: ``--keywords all``: every word folder of ``--data`` is a class.
+ALL_WORDS = "all"
+#: Longest keyword (characters): a word or a short phrase, spoken in one breath.
+_MAX_KEYWORD_CHARS = 64
+_FORBIDDEN_IN_KEYWORD = re.compile(r"[/\\<>&\"\x00-\x1f\x7f]")
+
+
+@dataclass(frozen=True)
+class KwsOptions:
+    """What a run chose for its KWS task: the words and the front end.
+
+    ``keywords`` None is the ten Speech Commands keywords as the 12-class benchmark defines them
+    (``_unknown_`` and ``_silence_`` always; silence synthesised when a folder has no noise
+    recordings). Words the user named, or ``all_words``, make ``_unknown_`` and ``_silence_``
+    classes only where there are clips for them, and a named word without clips is an error.
+    """
+
+    keywords: tuple[str, ...] | None = None
+    all_words: bool = False
+    front: A.FrontEnd = A.DEFAULT_FRONT_END
+
+    @property
+    def words(self) -> tuple[str, ...]:
+        """The keywords (the default ten where none were named)."""
+        return KEYWORDS if self.keywords is None else self.keywords
+
+
+def kws_options(
+    keywords: str | Sequence[str] | None = None,
+    clip_seconds: float = 1.0,
+    sample_rate: int = A.SAMPLE_RATE_HZ,
+    window_ms: float = 1000.0 * A.WINDOW_SAMPLES / A.SAMPLE_RATE_HZ,
+    hop_ms: float = 1000.0 * A.HOP_SAMPLES / A.SAMPLE_RATE_HZ,
+    n_mfcc: int = A.N_MFCC,
+) -> KwsOptions:
+    """:class:`KwsOptions` from the options as typed (``--keywords yes,no`` or a list, ``all``), checked."""
+    front = A.FrontEnd.from_options(
+        clip_seconds=clip_seconds, sample_rate=sample_rate, window_ms=window_ms, hop_ms=hop_ms, n_mfcc=n_mfcc
+    )
+    if keywords is None:
+        return KwsOptions(front=front)
+    if isinstance(keywords, str) and keywords.strip().lower() == ALL_WORDS:
+        return KwsOptions(all_words=True, front=front)
+    words = keywords.split(",") if isinstance(keywords, str) else list(keywords)
+    return KwsOptions(keywords=check_keywords(words), front=front)
+
+
+def check_keywords(words: Sequence[object]) -> tuple[str, ...]:
+    """The words, stripped, if each can be a class, a folder name and a word to speak; else one clear line."""
+    if not words:
+        raise InvalidInputError("--keywords names no word; give them comma-separated, e.g. --keywords yes,no")
+    out: list[str] = []
+    for raw in words:
+        if not isinstance(raw, str):
+            raise InvalidInputError(f"--keywords: {raw!r} is not a word; give words, e.g. --keywords yes,no")
+        word = raw.strip()
+        if not word:
+            raise InvalidInputError(f"--keywords has an empty word in {list(words)!r}; separate the words with single commas")
+        if word.startswith("_"):
+            raise InvalidInputError(f"--keywords {word!r}: names starting with '_' are edgenas's ({UNKNOWN}, {SILENCE})")
+        if _FORBIDDEN_IN_KEYWORD.search(word) or len(word) > _MAX_KEYWORD_CHARS:
+            raise InvalidInputError(
+                f"--keywords {word[:_MAX_KEYWORD_CHARS]!r}: a keyword is a word or short phrase of at most "
+                f'{_MAX_KEYWORD_CHARS} characters, without / \\ < > & " or control characters'
+            )
+        if word in out:
+            raise InvalidInputError(f"--keywords lists {word!r} twice; name each word once")
+        out.append(word)
+    return tuple(out)
+
+
+def load_kws(
+    data_dir: Path | None = None, *, cache_dir: Path | None = None, seed: int = 0, options: KwsOptions | None = None
+) -> TaskData:
     """The KWS task: a Speech Commands folder if ``data_dir`` is given, else synthetic speech.
 
     Example::
 
         >>> data = load_kws()                      # synthetic, cached after the first call
         >>> data = load_kws(Path("speech_commands_v0.02"))
+        >>> data = load_kws(Path("my_words"), options=kws_options("lights,music", sample_rate=8000))
     """
+    options = options or KwsOptions()
     if data_dir is None:
-        return load_synthetic(cache_dir, seed=seed)
-    return load_speech_commands(Path(data_dir), seed=seed)
+        if options.all_words:
+            raise InvalidInputError(
+                f"--keywords {ALL_WORDS} takes every word folder of --data; without --data name the words to "
+                "synthesise, e.g. --keywords lights,music"
+            )
+        return load_synthetic(cache_dir, seed=seed, keywords=options.words, front=options.front)
+    if options.keywords is None and not options.all_words:
+        return load_speech_commands(Path(data_dir), seed=seed, front=options.front)
+    return load_speech_commands(Path(data_dir), keywords=options.keywords, seed=seed, front=options.front, only_present=True)
+
+
+@dataclass(frozen=True, eq=False)
+class KwsTaskData(TaskData):
+    """A KWS task's data and the front end that made its features: another set of clips scored
+    by its models (the real-speech check) must be featurised the same way."""
+
+    front: A.FrontEnd = A.DEFAULT_FRONT_END
 
 
 # --------------------------------------------------------------------------------------------
@@ -119,7 +211,7 @@ def synth_noise(kind: str, n_samples: int, rng: np.random.Generator, sample_rate
 
 @dataclass(frozen=True)
 class _Utterance:
-    """One espeak-ng call: one voice at one speed and pitch saying all 11 words, with pauses.
+    """One espeak-ng call: one voice at one speed and pitch saying every keyword and one other word, with pauses.
 
     Saying the words in one call and cutting the audio at the pauses is ~8x faster than one
     process per word (espeak-ng's start-up dominates a one-word call).
@@ -127,22 +219,47 @@ class _Utterance:
 
     voice: str  # variant name, the "speaker"
     accent: str
-    words: tuple[str, ...]  # the 10 keywords, then one auxiliary word for _unknown_
+    words: tuple[str, ...]  # the keywords, then one auxiliary word for _unknown_
     speed_wpm: int
     pitch: int
     copies: int  # augmented clips made from each word's audio
     punctuation: str = "."  # after each word: sets the intonation of an isolated command
 
 
-def _synthetic_params(seed: int, clips_per_voice: int) -> dict[str, Any]:
-    """Everything that determines the synthetic data set; its hash names the cache file (JSON values, read by key)."""
+def auxiliary_words(keywords: Sequence[str]) -> list[str]:
+    """The words spoken for the synthetic ``_unknown_`` class: Speech Commands' other words and, where
+    the user chose other keywords, the ten default ones, less any keyword (compared without case)."""
+    taken = {k.casefold() for k in keywords}
+    return [w for w in (*AUXILIARY_WORDS, *KEYWORDS) if w.casefold() not in taken]
+
+
+def _synthetic_params(
+    seed: int, clips_per_voice: int, keywords: Sequence[str] = KEYWORDS, front: A.FrontEnd = A.DEFAULT_FRONT_END
+) -> dict[str, Any]:
+    """Everything that determines the synthetic data set; its hash names the cache file (JSON values, read by key).
+
+    The defaults give the parameters (and so the cache file) of the data made before words and
+    front end were options.
+    """
+    front_end: dict[str, Any] = {
+        "sample_rate_hz": front.sample_rate_hz,
+        "window_samples": front.window_samples,
+        "hop_samples": front.hop_samples,
+        "fft_points": front.fft_points,
+        "mel_bands": front.mel_bands,
+        "mel_hz": [front.mel_low_hz, front.mel_high_hz],
+        "mfcc": front.mfcc,
+        "log_floor": front.log_floor,
+    }
+    if front != A.DEFAULT_FRONT_END:
+        front_end["clip_samples"] = front.clip_samples
     return {
         "version": _SYNTHETIC_VERSION,
         "seed": seed,
         "clips_per_voice": clips_per_voice,
         "copies_per_rendition": 1,
-        "keywords": list(KEYWORDS),
-        "auxiliary_words": list(AUXILIARY_WORDS),
+        "keywords": list(keywords),
+        "auxiliary_words": auxiliary_words(keywords),
         "accents": list(_ACCENTS),
         "punctuation": list(_PUNCTUATION),
         "speed_wpm": [90, 180],
@@ -164,16 +281,7 @@ def _synthetic_params(seed: int, clips_per_voice: int) -> dict[str, Any]:
         "time_shift_ms": 100,
         "quantise_bits": 16,
         "split_fractions": [0.7, 0.15, 0.15],
-        "front_end": {
-            "sample_rate_hz": A.SAMPLE_RATE_HZ,
-            "window_samples": A.WINDOW_SAMPLES,
-            "hop_samples": A.HOP_SAMPLES,
-            "fft_points": A.FFT_POINTS,
-            "mel_bands": A.N_MEL_BANDS,
-            "mel_hz": [A.MEL_LOW_HZ, A.MEL_HIGH_HZ],
-            "mfcc": A.N_MFCC,
-            "log_floor": A.LOG_FLOOR,
-        },
+        "front_end": front_end,
     }
 
 
@@ -279,7 +387,7 @@ def _plan_utterances(
                 _Utterance(
                     voice=voice,
                     accent=str(rng.choice(params["accents"])),
-                    words=(*KEYWORDS, str(rng.choice(params["auxiliary_words"]))),
+                    words=(*params["keywords"], str(rng.choice(params["auxiliary_words"]))),
                     speed_wpm=int(rng.integers(speed_lo, speed_hi + 1)),
                     pitch=int(rng.integers(pitch_lo, pitch_hi + 1)),
                     copies=min(copies, clips_per_voice - copies * r),
@@ -306,47 +414,46 @@ def _segments(audio: np.ndarray, rate_hz: int, *, min_gap_s: float = 0.3, thresh
     return [audio[a * frame : b * frame] for a, b in zip(starts, ends, strict=True)]
 
 
-def _to_16k_trimmed(audio: np.ndarray, rate_hz: int) -> np.ndarray:
-    if rate_hz != A.SAMPLE_RATE_HZ:
-        g = math.gcd(rate_hz, A.SAMPLE_RATE_HZ)
-        audio = scipy.signal.resample_poly(audio, A.SAMPLE_RATE_HZ // g, rate_hz // g).astype(np.float32)
-    return A.trim_silence(audio, A.SAMPLE_RATE_HZ)
+def _resampled_trimmed(audio: np.ndarray, rate_hz: int, to_hz: int) -> np.ndarray:
+    return A.trim_silence(A.resample(audio, rate_hz, to_hz), to_hz)
 
 
-def _render(exe: str, utterance: _Utterance) -> list[np.ndarray]:
-    """espeak-ng -> one 16 kHz float32 array per word, silence around it trimmed.
+def _render(exe: str, utterance: _Utterance, sample_rate: int = A.SAMPLE_RATE_HZ) -> list[np.ndarray]:
+    """espeak-ng -> one float32 array per word at ``sample_rate``, silence around it trimmed.
 
     If the pauses do not cut the audio into exactly one piece per word (never seen with
     espeak-ng 1.51, but voices differ), the words are synthesised one call each instead.
     """
     voice = f"{utterance.accent}+{utterance.voice}"
     texts = [word + utterance.punctuation for word in utterance.words]
-    ssml = ' <break time="700ms"/> '.join(texts)
+    ssml = ' <break time="700ms"/> '.join(escape(text) for text in texts)
     audio, rate_hz = _espeak(exe, voice, ssml, utterance.speed_wpm, utterance.pitch, ssml=True)
     pieces = _segments(audio, rate_hz)
     if len(pieces) != len(utterance.words):
         logger.debug("espeak-ng %s: %d pieces for %d words; one call per word", voice, len(pieces), len(utterance.words))
         pieces = [_espeak(exe, voice, t, utterance.speed_wpm, utterance.pitch)[0] for t in texts]
-    out = [_to_16k_trimmed(p, rate_hz) for p in pieces]
+    out = [_resampled_trimmed(p, rate_hz, sample_rate) for p in pieces]
     for word, speech in zip(utterance.words, out, strict=True):
         if speech.size == 0:
             raise EdgenasError(f"espeak-ng produced silence for {word!r} with voice {voice}; check the installation")
     return out
 
 
-def _place(speech: np.ndarray, rng: np.random.Generator, shift_samples: int) -> np.ndarray:
-    """Centre the speech in 1 s, then shift it by up to ±``shift_samples`` without cutting it."""
-    if speech.shape[0] >= A.CLIP_SAMPLES:
-        return A.fit_to_one_second(speech, A.SAMPLE_RATE_HZ)
-    slack = A.CLIP_SAMPLES - speech.shape[0]
+def _place(
+    speech: np.ndarray, rng: np.random.Generator, shift_samples: int, front: A.FrontEnd = A.DEFAULT_FRONT_END
+) -> np.ndarray:
+    """Centre the speech in the clip, then shift it by up to ±``shift_samples`` without cutting it."""
+    if speech.shape[0] >= front.clip_samples:
+        return A.fit_clip(speech, front.sample_rate_hz, front)
+    slack = front.clip_samples - speech.shape[0]
     start = slack // 2 + int(rng.integers(-shift_samples, shift_samples + 1))
     start = min(max(start, 0), slack)
-    clip = np.zeros(A.CLIP_SAMPLES, dtype=np.float32)
+    clip = np.zeros(front.clip_samples, dtype=np.float32)
     clip[start : start + speech.shape[0]] = speech
     return clip
 
 
-def _augment(speech: np.ndarray, rng: np.random.Generator, params: dict) -> np.ndarray:
+def _augment(speech: np.ndarray, rng: np.random.Generator, params: dict, front: A.FrontEnd = A.DEFAULT_FRONT_END) -> np.ndarray:
     """One clip of a word as a phone or laptop would record it (see ``docs/kws-data.md``).
 
     In the order the physics happens: the speaker (speed/vocal-tract perturbation by resampling),
@@ -354,22 +461,23 @@ def _augment(speech: np.ndarray, rng: np.random.Generator, params: dict) -> np.n
     noise at 5-50 dB SNR, the microphone and its electronics (random high-pass, low-pass and
     peaking EQ), the recording level (peak -24 to -1 dBFS) and 16-bit quantisation.
     """
+    rate = front.sample_rate_hz
     speech = A.perturb_speed(speech, rng.uniform(*params["resample_factor"]))
     if rng.random() < params["reverb_probability"]:
-        rir = A.synthetic_rir(rng, rng.uniform(*params["rt60_s"]), rng.uniform(*params["drr_db"]))
+        rir = A.synthetic_rir(rng, rng.uniform(*params["rt60_s"]), rng.uniform(*params["drr_db"]), rate)
         speech = A.reverberate(speech, rir)
     speech = speech / max(float(np.abs(speech).max()), 1e-6)
-    clip = _place(speech, rng, A.SAMPLE_RATE_HZ * params["time_shift_ms"] // 1000)
+    clip = _place(speech, rng, rate * params["time_shift_ms"] // 1000, front)
     if rng.random() < params["noise_probability"]:
         speech_rms = float(np.sqrt(np.mean(speech**2)))
         snr_db = rng.uniform(*params["snr_db"])
-        noise = synth_noise(str(rng.choice(params["noise_kinds"])), A.CLIP_SAMPLES, rng)
+        noise = synth_noise(str(rng.choice(params["noise_kinds"])), front.clip_samples, rng, rate)
         clip = clip + noise * (speech_rms / 10.0 ** (snr_db / 20.0))
-    clip = _microphone(clip, rng, params)
+    clip = _microphone(clip, rng, params, rate)
     return _record(clip, rng.uniform(*params["peak_dbfs"]), params)
 
 
-def _microphone(clip: np.ndarray, rng: np.random.Generator, params: dict) -> np.ndarray:
+def _microphone(clip: np.ndarray, rng: np.random.Generator, params: dict, sample_rate: int = A.SAMPLE_RATE_HZ) -> np.ndarray:
     """A random device response: high-pass, low-pass (on some clips) and peaking EQ bands."""
     lowpass_hz = rng.uniform(*params["lowpass_hz"]) if rng.random() < params["lowpass_probability"] else None
     log_hz = (math.log(150.0), math.log(6000.0))  # EQ centres log-uniform over the speech band
@@ -378,7 +486,7 @@ def _microphone(clip: np.ndarray, rng: np.random.Generator, params: dict) -> np.
         for _ in range(int(params["eq_bands"]))
     ]
     highpass_hz = math.exp(rng.uniform(*np.log(params["highpass_hz"])))
-    return A.channel_filter(clip, highpass_hz=highpass_hz, lowpass_hz=lowpass_hz, peaking_eq=eq)
+    return A.channel_filter(clip, highpass_hz=highpass_hz, lowpass_hz=lowpass_hz, peaking_eq=eq, sample_rate=sample_rate)
 
 
 def _record(clip: np.ndarray, peak_dbfs: float, params: dict) -> np.ndarray:
@@ -388,16 +496,16 @@ def _record(clip: np.ndarray, peak_dbfs: float, params: dict) -> np.ndarray:
     return np.clip(np.round(clip / step) * step, -1.0, 1.0).astype(np.float32)
 
 
-def _silence_clip(rng: np.random.Generator, params: dict) -> np.ndarray:
+def _silence_clip(rng: np.random.Generator, params: dict, front: A.FrontEnd = A.DEFAULT_FRONT_END) -> np.ndarray:
     level = 10.0 ** (rng.uniform(*params["silence_rms_db"]) / 20.0)
-    noise = synth_noise(str(rng.choice(params["noise_kinds"])), A.CLIP_SAMPLES, rng) * level
-    noise = _microphone(noise, rng, params)  # the same kind of device as the words, at the drawn level
+    noise = synth_noise(str(rng.choice(params["noise_kinds"])), front.clip_samples, rng, front.sample_rate_hz) * level
+    noise = _microphone(noise, rng, params, front.sample_rate_hz)  # the same kind of device as the words, at the drawn level
     noise = noise * (level / max(float(np.sqrt(np.mean(noise**2))), 1e-12))
     step = 2.0 ** (1 - int(params["quantise_bits"]))
     return np.clip(np.round(noise / step) * step, -1.0, 1.0).astype(np.float32)
 
 
-def _generate_synthetic(params: dict, cache_path: Path) -> dict[str, np.ndarray]:
+def _generate_synthetic(params: dict, cache_path: Path, front: A.FrontEnd = A.DEFAULT_FRONT_END) -> dict[str, np.ndarray]:
     exe = _espeak_binary()
     started = time.perf_counter()
     seed, clips_per_voice = int(params["seed"]), int(params["clips_per_voice"])
@@ -405,25 +513,25 @@ def _generate_synthetic(params: dict, cache_path: Path) -> dict[str, np.ndarray]
     voices = _distinct_variants(exe)
     split_of = _split_voices(voices, split_rng)
     plan = _plan_utterances(voices, clips_per_voice, plan_rng, params)
-    silence_label = len(KEYWORDS) + 1
+    silence_label = len(params["keywords"]) + 1
 
     features, labels, speakers = [], [], []
     with ThreadPoolExecutor(_ESPEAK_WORKERS) as pool:
-        speech_iter = pool.map(lambda u: _render(exe, u), plan)  # results come back in plan order
+        speech_iter = pool.map(lambda u: _render(exe, u, front.sample_rate_hz), plan)  # results come back in plan order
         batch: list[np.ndarray] = []
         for i, (utterance, words_speech) in enumerate(zip(plan, speech_iter, strict=True)):
             for label, speech in enumerate(words_speech):
                 for _ in range(utterance.copies):
-                    batch.append(_augment(speech, augment_rng, params))
+                    batch.append(_augment(speech, augment_rng, params, front))
                     labels.append(label)
                     speakers.append(utterance.voice)
             last_of_voice = i + 1 == len(plan) or plan[i + 1].voice != utterance.voice
             if last_of_voice:  # the voice's _silence_ clips, then its MFCCs in one batch
                 for _ in range(clips_per_voice):
-                    batch.append(_silence_clip(augment_rng, params))
+                    batch.append(_silence_clip(augment_rng, params, front))
                     labels.append(silence_label)
                     speakers.append(utterance.voice)
-                features.append(A.mfcc_batch(np.stack(batch)))
+                features.append(A.mfcc_batch(np.stack(batch), front=front))
                 batch = []
     seconds = time.perf_counter() - started
     arrays: dict[str, np.ndarray] = {
@@ -476,7 +584,7 @@ def _check_npz_sizes(path: Path) -> None:
                     raise ValueError(f"{member.filename} declares {shape} {dtype} in {member.file_size:,} B")
 
 
-def _load_cache(path: Path, params: dict) -> dict[str, np.ndarray] | None:
+def _load_cache(path: Path, params: dict, shape: tuple[int, ...] = A.MFCC_SHAPE) -> dict[str, np.ndarray] | None:
     """The cached arrays, or None if the file is missing, corrupt or from other parameters."""
     if not path.is_file():
         return None
@@ -487,7 +595,7 @@ def _load_cache(path: Path, params: dict) -> dict[str, np.ndarray] | None:
         n = arrays["labels"].shape[0]
         ok = (
             json.loads(str(arrays["params_json"])) == params
-            and arrays["features"].shape == (n, *A.MFCC_SHAPE)
+            and arrays["features"].shape == (n, *shape)
             and arrays["speakers"].shape == (n,)
             and arrays["split"].shape == (n,)
             and np.all(np.isfinite(arrays["features"]))
@@ -501,8 +609,18 @@ def _load_cache(path: Path, params: dict) -> dict[str, np.ndarray] | None:
     return arrays
 
 
-def load_synthetic(cache_dir: Path | None = None, *, seed: int = 0, clips_per_voice: int | None = None) -> TaskData:
+def load_synthetic(
+    cache_dir: Path | None = None,
+    *,
+    seed: int = 0,
+    clips_per_voice: int | None = None,
+    keywords: Sequence[str] = KEYWORDS,
+    front: A.FrontEnd = A.DEFAULT_FRONT_END,
+) -> TaskData:
     """Synthetic 12-class KWS data made with espeak-ng, split by voice, cached as ``.npz``.
+
+    ``keywords`` are the words spoken (any words espeak-ng can say; ``_unknown_`` speaks others,
+    see :func:`auxiliary_words`) and ``front`` the features' front end; both are in the cache key.
 
     About 98 distinct voice variants (espeak-ng 1.51), each said with one of eight English
     accents at a random speed (90-180 wpm), pitch (20-80) and intonation, then "recorded" in
@@ -525,11 +643,12 @@ def load_synthetic(cache_dir: Path | None = None, *, seed: int = 0, clips_per_vo
         raise InvalidInputError(f"clips_per_voice must be a positive integer, got {clips_per_voice!r}")
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise InvalidInputError(f"seed must be a non-negative integer, got {seed!r}")
-    params = _synthetic_params(seed, clips_per_voice)
+    keywords = check_keywords(list(keywords))
+    params = _synthetic_params(seed, clips_per_voice, keywords, front)
     cache_dir = Path(cache_dir) if cache_dir is not None else cache_dir_setting()
     cache_path = cache_dir / f"kws-synthetic-v{_SYNTHETIC_VERSION}-{_params_hash(params)}.npz"
     try:
-        arrays = _load_cache(cache_path, params) or _generate_synthetic(params, cache_path)
+        arrays = _load_cache(cache_path, params, front.feature_shape) or _generate_synthetic(params, cache_path, front)
     except PermissionError as exc:
         raise InvalidInputError(f"cannot write the KWS cache in {cache_dir} ({exc}); set EDGENAS_CACHE") from exc
 
@@ -553,19 +672,32 @@ def load_synthetic(cache_dir: Path | None = None, *, seed: int = 0, clips_per_vo
         f"(high-pass, low-pass, {p['eq_bands']} EQ bands), peak {p['peak_dbfs'][0]} to {p['peak_dbfs'][1]} dBFS, "
         f"{p['quantise_bits']}-bit, ±{p['time_shift_ms']} ms shift; "
         f"'{UNKNOWN}' = {len(p['auxiliary_words'])} other Speech Commands words, '{SILENCE}' = synthetic noise. "
-        f"Split by voice (speaker-disjoint): {voices['train']}/{voices['val']}/{voices['test']} voices, "
+        + _front_text(front)
+        + f"Split by voice (speaker-disjoint): {voices['train']}/{voices['val']}/{voices['test']} voices, "
         f"{n['train']}/{n['val']}/{n['test']} clips for train/val/test."
     )
-    return TaskData(
+    return KwsTaskData(
         name="kws-synthetic",
-        classes=(*KEYWORDS, UNKNOWN, SILENCE),
+        classes=(*keywords, UNKNOWN, SILENCE),
         train=splits["train"],
         val=splits["val"],
         test=splits["test"],
-        input_shape=A.MFCC_SHAPE,
+        input_shape=front.feature_shape,
         feature_mean=mean,
         feature_std=std,
         source=source,
+        front=front,
+    )
+
+
+def _front_text(front: A.FrontEnd) -> str:
+    """The front end in a sentence when it is not the default (the default's is in the docs)."""
+    if front == A.DEFAULT_FRONT_END:
+        return ""
+    rate = front.sample_rate_hz
+    return (
+        f"Front end: {front.clip_samples / rate:g} s at {rate:,} Hz, {1000 * front.window_samples / rate:g} ms window "
+        f"every {1000 * front.hop_samples / rate:g} ms, {front.mfcc} MFCCs ({front.frames} x {front.mfcc}). "
     )
 
 
@@ -630,27 +762,20 @@ def _is_wav(path: Path) -> bool:
     return path.is_file() and path.suffix.lower() == ".wav"
 
 
-def _resample_16k(audio: np.ndarray, rate_hz: int) -> np.ndarray:
-    A.check_sample_rate(rate_hz)
-    if rate_hz == A.SAMPLE_RATE_HZ:
-        return audio
-    g = math.gcd(rate_hz, A.SAMPLE_RATE_HZ)
-    return scipy.signal.resample_poly(audio, A.SAMPLE_RATE_HZ // g, rate_hz // g).astype(np.float32)
-
-
 def _silence_from_recordings(
-    files: Sequence[Path], counts: dict[str, int], rng: np.random.Generator
+    files: Sequence[Path], counts: dict[str, int], rng: np.random.Generator, front: A.FrontEnd = A.DEFAULT_FRONT_END
 ) -> dict[str, list[np.ndarray]]:
-    """1 s ``_silence_`` clips cut from long noise recordings at random offsets and volumes.
+    """``_silence_`` clips cut from long noise recordings at random offsets and volumes.
 
     Each recording is divided in time, first 80% for train, next 10% val, last 10% test, so no
     stretch of noise is in two splits.
     """
+    size = front.clip_samples
     recordings = []
     for path in files:
         audio, rate_hz = A.read_wav(path)
-        audio = _resample_16k(audio, rate_hz)
-        if audio.shape[0] >= A.CLIP_SAMPLES:
+        audio = A.resample(audio, rate_hz, front.sample_rate_hz)
+        if audio.shape[0] >= size:
             recordings.append(audio)
     if not recordings:
         return {}
@@ -660,25 +785,42 @@ def _silence_from_recordings(
         for _ in range(counts[name]):
             rec = recordings[int(rng.integers(len(recordings)))]
             lo, hi = (int(f * rec.shape[0]) for f in bounds[name])
-            if hi - lo < A.CLIP_SAMPLES:  # short recording: any second of it
+            if hi - lo < size:  # short recording: any clip of it
                 lo, hi = 0, rec.shape[0]
-            start = int(rng.integers(lo, hi - A.CLIP_SAMPLES + 1))
+            start = int(rng.integers(lo, hi - size + 1))
             volume = 10.0 ** rng.uniform(-1.5, 0.0)
-            out[name].append(rec[start : start + A.CLIP_SAMPLES] * volume)
+            out[name].append(rec[start : start + size] * volume)
     return out
 
 
-def load_speech_commands(data_dir: Path, *, keywords: Sequence[str] = KEYWORDS, seed: int = 0) -> TaskData:
+def _shown_folders(names: Sequence[str], most: int = 40) -> str:
+    shown = ", ".join(names[:most])
+    return shown + (f", ... ({len(names)} in all)" if len(names) > most else "") if names else "none"
+
+
+def load_speech_commands(
+    data_dir: Path,
+    *,
+    keywords: Sequence[str] | None = None,
+    seed: int = 0,
+    front: A.FrontEnd = A.DEFAULT_FRONT_END,
+    only_present: bool = False,
+) -> TaskData:
     """A folder in the Google Speech Commands layout as a 12-class (by default) KWS task.
 
     Layout: ``DIR/<word>/<speaker>_nohash_<n>.wav`` (any sample rate or bit depth; resampled to
-    16 kHz and centre-cropped/padded to 1 s), optionally ``DIR/_background_noise_/*.wav`` (long
-    noise recordings, cut into 1 s ``_silence_`` clips) and ``validation_list.txt`` /
-    ``testing_list.txt`` (the official split). Words not in ``keywords`` become ``_unknown_``.
-    Without the lists, the official SHA-1-of-speaker rule splits 80/10/10 by speaker; where
-    that leaves a split empty (few speakers) a deterministic speaker-disjoint split is used
-    instead and ``source`` says so. ``_silence_`` gets 10% of each split's word count, cut from
-    the noise recordings, or synthesised noise where there are none. ``seed`` drives only that.
+    the front end's rate, 16 kHz by default, and centre-cropped/padded to its clip length),
+    optionally ``DIR/_background_noise_/*.wav`` (long noise recordings, cut into ``_silence_``
+    clips) and ``validation_list.txt`` / ``testing_list.txt`` (the official split). Words not in
+    ``keywords`` (default: the ten) become ``_unknown_``. Without the lists, the official
+    SHA-1-of-speaker rule splits 80/10/10 by speaker; where that leaves a split empty (few
+    speakers) a deterministic speaker-disjoint split is used instead and ``source`` says so.
+    ``_silence_`` gets 10% of each split's word count, cut from the noise recordings, or
+    synthesised noise where there are none. ``seed`` drives only that.
+
+    ``only_present`` (the user's own words): every keyword must have clips, ``_unknown_`` is a
+    class only when other word folders exist and ``_silence_`` only when noise recordings do;
+    ``keywords`` None then means every word folder.
 
     Example::
 
@@ -686,13 +828,14 @@ def load_speech_commands(data_dir: Path, *, keywords: Sequence[str] = KEYWORDS, 
         >>> data.describe()["splits"]["test"]["total"]
     """
     data_dir = Path(data_dir)
-    keywords = tuple(keywords)
-    if (
-        not keywords
-        or len(set(keywords)) != len(keywords)
-        or any(not isinstance(k, str) or not k or k.startswith("_") for k in keywords)
-    ):
-        raise InvalidInputError(f"keywords must be distinct non-empty word names not starting with '_', got {keywords!r}")
+    if keywords is not None or not only_present:
+        keywords = tuple(KEYWORDS if keywords is None else keywords)
+        if (
+            not keywords
+            or len(set(keywords)) != len(keywords)
+            or any(not isinstance(k, str) or not k or k.startswith("_") for k in keywords)
+        ):
+            raise InvalidInputError(f"keywords must be distinct non-empty word names not starting with '_', got {keywords!r}")
     if not data_dir.exists():
         raise MissingDataError(
             f"data folder {data_dir} does not exist; pass a Speech Commands folder (one sub-folder of WAVs per word)"
@@ -700,9 +843,7 @@ def load_speech_commands(data_dir: Path, *, keywords: Sequence[str] = KEYWORDS, 
     if not data_dir.is_dir():
         raise InvalidInputError(f"{data_dir} is a file; pass a Speech Commands folder (one sub-folder of WAVs per word)")
 
-    classes = (*keywords, UNKNOWN, SILENCE)
-    label_of = {w: i for i, w in enumerate(keywords)}
-    files: list[tuple[Path, str, int]] = []  # (path, "word/file.wav", label)
+    words: dict[str, list[Path]] = {}  # word folder -> its WAVs
     background: list[Path] = []
     for folder in _list_dir(data_dir):
         if not folder.is_dir() or folder.name.startswith("."):
@@ -712,18 +853,39 @@ def load_speech_commands(data_dir: Path, *, keywords: Sequence[str] = KEYWORDS, 
             continue
         if folder.name.startswith("_"):
             continue
-        label = label_of.get(folder.name, len(keywords))
-        files += [(p, f"{folder.name}/{p.name}", label) for p in _list_dir(folder) if _is_wav(p)]
-    if not files:
+        wavs = [p for p in _list_dir(folder) if _is_wav(p)]
+        if wavs:
+            words[folder.name] = wavs
+    if not words:
         raise MissingDataError(
             f"no WAV files found in word folders of {data_dir}; expected the Speech Commands layout "
             "DIR/<word>/<speaker>_nohash_<n>.wav, e.g. DIR/yes/0a7c2a8d_nohash_0.wav"
         )
-    present = sorted({classes[label] for _, _, label in files})
-    if len(present) < 2:
+    if keywords is None:  # every word folder is a class
+        keywords = tuple(words)
+    if only_present:
+        missing = [k for k in keywords if k not in words]
+        if missing:
+            raise InvalidInputError(
+                f"--keywords: no clips for {', '.join(map(repr, missing))} in {data_dir}; its word folders with WAVs: "
+                f"{_shown_folders(sorted(words))}"
+            )
+    label_of = {w: i for i, w in enumerate(keywords)}
+    has_unknown = not only_present or any(w not in label_of for w in words)
+    files: list[tuple[Path, str, int]] = []  # (path, "word/file.wav", label)
+    for word, wavs in words.items():
+        label = label_of.get(word, len(keywords))
+        files += [(p, f"{word}/{p.name}", label) for p in wavs]
+    names = (*keywords, UNKNOWN) if has_unknown else tuple(keywords)
+    present = sorted({names[label] for _, _, label in files})
+    if len(present) < 2 and (not only_present or not background):
+        hint = (
+            f"name at least two words, or add other word folders (they become {UNKNOWN})"
+            if only_present
+            else f"word folders for some of the keywords {', '.join(keywords)} (other words count as {UNKNOWN})"
+        )
         raise InvalidInputError(
-            f"only one class ({present[0]}) present in {data_dir}; a classifier needs at least two. Accepted: "
-            f"word folders for some of the keywords {', '.join(keywords)} (other words count as {UNKNOWN})"
+            f"only one class ({present[0]}) present in {data_dir}; a classifier needs at least two. Accepted: {hint}"
         )
 
     # Split: official lists if present, else the official hash rule; fall back if a split is empty.
@@ -746,11 +908,11 @@ def load_speech_commands(data_dir: Path, *, keywords: Sequence[str] = KEYWORDS, 
             + ("; too few speakers for all three splits, so some are empty)" if n_speakers < 3 else ")")
         )
 
-    clips = np.empty((len(files), A.CLIP_SAMPLES), dtype=np.float32)
+    clips = np.empty((len(files), front.clip_samples), dtype=np.float32)
     for i, (path, _, _) in enumerate(files):
         audio, rate_hz = A.read_wav(path)
-        clips[i] = A.fit_to_one_second(audio, rate_hz)
-    features = A.mfcc_batch(clips)
+        clips[i] = A.fit_clip(audio, rate_hz, front)
+    features = A.mfcc_batch(clips, front=front)
     del clips
     labels = np.asarray([label for _, _, label in files], dtype=np.int64)
     speakers = np.asarray([speaker_of(path.name) for path, _, _ in files], dtype=str)
@@ -760,19 +922,31 @@ def load_speech_commands(data_dir: Path, *, keywords: Sequence[str] = KEYWORDS, 
     rng = np.random.default_rng(seed)
     counts = {s: (max(1, round(_SILENCE_FRACTION * int(np.sum(split_arr == s))))
                   if np.any(split_arr == s) else 0) for s in SPLIT_NAMES}  # fmt: skip
-    silence = _silence_from_recordings(background, counts, rng) if background else {}
+    silence = _silence_from_recordings(background, counts, rng, front) if background else {}
     if silence:
-        silence_how = f"cut from the {len(background)} recordings in {BACKGROUND_FOLDER}/"
+        silence_how = f"{SILENCE} clips (10% per split) cut from the {len(background)} recordings in {BACKGROUND_FOLDER}/"
         silence_speaker = BACKGROUND_FOLDER
-    else:
-        silence = {s: [_silence_clip(rng, _synthetic_params(seed, 1)) for _ in range(counts[s])] for s in SPLIT_NAMES}
-        silence_how = "synthesised noise (no " + BACKGROUND_FOLDER + "/ folder)"
+    elif not only_present:
+        params = _synthetic_params(seed, 1)
+        silence = {s: [_silence_clip(rng, params, front) for _ in range(counts[s])] for s in SPLIT_NAMES}
+        silence_how = f"{SILENCE} clips (10% per split) synthesised noise (no " + BACKGROUND_FOLDER + "/ folder)"
         silence_speaker = "_synthetic_noise_"
+    else:
+        silence = {s: [] for s in SPLIT_NAMES}
+        silence_how = f"no {SILENCE} class (no recordings of at least one clip in {BACKGROUND_FOLDER}/)"
+        silence_speaker = BACKGROUND_FOLDER
+    has_silence = any(silence[s] for s in SPLIT_NAMES)
+    classes = (*names, SILENCE) if has_silence else names
+    if len(classes) < 2:
+        raise InvalidInputError(
+            f"only one class ({classes[0]}) present in {data_dir}; a classifier needs at least two. Accepted: "
+            f"name at least two words, or add other word folders (they become {UNKNOWN})"
+        )
 
     raw, ys, spk = {}, {}, {}
     for s in SPLIT_NAMES:
         mask = split_arr == s
-        sil = A.mfcc_batch(np.stack(silence[s])) if silence[s] else np.empty((0, *A.MFCC_SHAPE), np.float32)
+        sil = A.mfcc_batch(np.stack(silence[s]), front=front) if silence[s] else np.empty((0, *front.feature_shape), np.float32)
         raw[s] = np.concatenate([features[mask], sil])
         ys[s] = np.concatenate([labels[mask], np.full(len(silence[s]), len(classes) - 1, dtype=np.int64)])
         spk[s] = np.concatenate([speakers[mask], np.full(len(silence[s]), silence_speaker)])
@@ -783,21 +957,22 @@ def load_speech_commands(data_dir: Path, *, keywords: Sequence[str] = KEYWORDS, 
     n_unknown_words = len({rel.split("/")[0] for _, rel, label in files if label == len(keywords)})
     source = (
         f"Speech Commands folder {data_dir}: {len(files)} word clips ({n_unknown_words} other words mapped to "
-        f"{UNKNOWN}) from {len(set(speakers.tolist()))} speakers, {how}; {SILENCE} clips (10% per split) "
-        f"{silence_how}; train/val/test = {len(splits['train'])}/{len(splits['val'])}/{len(splits['test'])} clips"
+        f"{UNKNOWN}) from {len(set(speakers.tolist()))} speakers, {how}; {silence_how}; "
+        f"train/val/test = {len(splits['train'])}/{len(splits['val'])}/{len(splits['test'])} clips"
         + (f"; no clips for keyword(s) {', '.join(missing)}" if missing else "")
-        + "."
+        + (f". {_front_text(front).strip()}" if front != A.DEFAULT_FRONT_END else ".")
     )
-    return TaskData(
+    return KwsTaskData(
         name="kws-speech-commands",
         classes=classes,
         train=splits["train"],
         val=splits["val"],
         test=splits["test"],
-        input_shape=A.MFCC_SHAPE,
+        input_shape=front.feature_shape,
         feature_mean=mean,
         feature_std=std,
         source=source,
+        front=front,
     )
 
 
@@ -807,19 +982,24 @@ def load_speech_commands(data_dir: Path, *, keywords: Sequence[str] = KEYWORDS, 
 
 
 def real_speech_split(data: TaskData, folder: Path, seed: int = 0) -> Split | None:
-    """Real Speech Commands clips of the keywords, featurised with *this* task's statistics.
+    """Real Speech Commands clips of the keywords, featurised with *this* task's front end and statistics.
 
     It answers "does a model trained on synthetic speech recognise real voices?": every clip of
-    the shared sample (none of them was trained on) whose word is one of the ten keywords. None,
-    with a log line, when the sample is absent or the task's classes or features are not Speech
-    Commands'.
+    the shared sample (none of them was trained on) whose word is one of the task's keywords. None,
+    with a log line, when the sample is absent or lacks a keyword, or the task's classes or
+    features are not Speech Commands'.
     """
     if not folder.is_dir():
         logger.warning("real-speech check skipped: %s not found (set EDGENAS_SHARED_DATA)", folder)
         return None
+    front = data.front if isinstance(data, KwsTaskData) else A.DEFAULT_FRONT_END
+    keywords = tuple(c for c in data.classes if not c.startswith("_"))
     try:
-        real = load_speech_commands(folder, seed=seed)
-    except MissingDataError as exc:
+        if keywords == KEYWORDS:  # the 12-class benchmark, as it always was read
+            real = load_speech_commands(folder, seed=seed, front=front)
+        else:
+            real = load_speech_commands(folder, keywords=keywords, seed=seed, front=front, only_present=True)
+    except (MissingDataError, InvalidInputError) as exc:
         logger.warning("real-speech check skipped: %s", exc)
         return None
     if set(real.classes) - set(data.classes) or data.feature_mean.shape != real.feature_mean.shape:
@@ -831,5 +1011,5 @@ def real_speech_split(data: TaskData, folder: Path, seed: int = 0) -> Split | No
         xs.append(((raw - data.feature_mean) / data.feature_std).astype(np.float32))
         ys.append(np.array([data.classes.index(real.classes[int(i)]) for i in split.y], dtype=np.int64))
     x, y = np.concatenate(xs), np.concatenate(ys)
-    keep = np.isin(y, [data.classes.index(k) for k in KEYWORDS])
+    keep = np.isin(y, [data.classes.index(k) for k in keywords])
     return Split(x=x[keep], y=y[keep])

@@ -83,6 +83,8 @@ class SearchConfig:
     amp: bool = False  # mixed precision on CUDA
     qat: bool = False  # finalists: quantization-aware training, int8 on TFLite Micro beside post-training quantization
     log: str | None = None  # trackers mirroring each trial: tensorboard, mlflow (comma-separated; not in identity)
+    # the task's own options (edgenas.tasks.TASK_OPTIONS; kws: --keywords, --sample-rate, ...), by name; the task checks them
+    task_options: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     @field_validator("out", "data", "cache_dir", "shared_data", "agent_token_file", "predictor", mode="before")
     @classmethod
@@ -91,6 +93,25 @@ class SearchConfig:
         if isinstance(value, str) and not value.strip():
             raise ValueError("an empty path; name a folder")
         return value
+
+    @field_validator("task_options", mode="before")
+    @classmethod
+    def _task_options(cls, value: Any) -> Any:
+        """Names as the flags without dashes (``sample-rate`` or ``sample_rate``), lists for sequences,
+        and ``--keywords a,b`` as the list it means: one spelling per choice, so a resume compares like with like."""
+        if value is None:
+            return {}
+        if not isinstance(value, Mapping):
+            raise ValueError("expected a mapping of task options, e.g. {keywords: [yes, no], sample_rate: 8000}")
+        out: dict[str, Any] = {}
+        for key, item in value.items():
+            name = str(key).replace("-", "_")
+            if isinstance(item, (tuple, list)):
+                item = list(item)
+            elif name == "keywords" and isinstance(item, str) and item.strip().lower() != "all":
+                item = item.split(",")
+            out[name] = item
+        return out
 
     def __post_init__(self) -> None:
         if self.out is None:
@@ -183,6 +204,7 @@ class SearchConfig:
         keys += ("device",) if self.device not in ("auto", "cpu") else ()  # likewise
         keys += ("amp",) if self.amp else ()
         keys += ("qat",) if self.qat else ()
+        keys += ("task_options",) if self.task_options else ()  # the words and the front end the data were made with
         return {k: (str(getattr(self, k)) if isinstance(getattr(self, k), Path) else getattr(self, k)) for k in keys}
 
     def validate(self) -> None:
@@ -192,6 +214,9 @@ class SearchConfig:
         from edgenas.workflows.parts import DIFFERENTIABLE, check_strategy, parse_evaluator, strategy_names
 
         TASKS.get(self.task)  # unknown name -> "did you mean"
+        from edgenas.tasks import check_task_options
+
+        check_task_options(self.task, self.task_options)  # a bad word list or front end: one line, before any work
         check_strategy(self.strategy)
         if self.strategy == DIFFERENTIABLE:
             if self.time_limit_s is not None:
@@ -325,13 +350,24 @@ def read_config_file(path: Path) -> dict[str, Any]:
         return {}
     if not isinstance(raw, Mapping):
         raise InvalidInputError(f"--config {path}: expected a mapping of options (e.g. 'budget: 20'), got {type(raw).__name__}")
+    from edgenas.tasks import TASK_OPTIONS
+
     fields = config_fields()
+    task_options = {name for names in TASK_OPTIONS.values() for name in names}
     out: dict[str, Any] = {}
     for key, value in raw.items():
         name = str(key).replace("-", "_")
         name = _FIELD_NAMES.get(name, name)
+        if name in task_options:  # a task's option as a flag (keywords: yes,no) joins the others
+            out.setdefault("task_options", {})[name] = value
+            continue
+        if name == "task_options" and isinstance(value, Mapping):
+            out["task_options"] = {**dict(value), **out.get("task_options", {})}
+            continue
         if name not in fields:
-            options = sorted(OPTION_NAMES.get(f, f).replace("_", "-") for f in fields)
+            options = sorted(
+                [*(OPTION_NAMES.get(f, f).replace("_", "-") for f in fields), *(o.replace("_", "-") for o in task_options)]
+            )
             close = difflib.get_close_matches(str(key).replace("_", "-"), options, n=1)
             hint = f" Did you mean {close[0]!r}?" if close else ""
             raise InvalidInputError(f"--config {path}: unknown option {key!r}.{hint} Options: {', '.join(options)}.")

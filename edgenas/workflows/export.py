@@ -103,8 +103,9 @@ def weights_for_trial(
 
 def run_task_data(identity: dict[str, Any], data: str | Path | None = None):
     """A run's task data as its search saw it (``--task``, ``--data``, ``--seed``, ``--train-subset``
-    from the stored identity); ``data`` overrides the folder. Without a run (empty identity): kws."""
-    from edgenas.tasks import TASKS
+    and the task's options from the stored identity); ``data`` overrides the folder. Without a run
+    (empty identity): kws."""
+    from edgenas.tasks import load_task
     from edgenas.tasks.base import subset_train
 
     folder = identity.get("data") if data is None else data
@@ -113,7 +114,8 @@ def run_task_data(identity: dict[str, Any], data: str | Path | None = None):
     if folder is not None and not Path(folder).is_dir():
         raise InvalidInputError(f"data folder {folder} not found (expected one sub-folder per word or class)")
     seed = int(identity.get("seed", 0))
-    loaded = TASKS.create(str(identity.get("task", "kws")), data_dir=Path(folder) if folder is not None else None, seed=seed)
+    task, options = str(identity.get("task", "kws")), identity.get("task_options")
+    loaded = load_task(task, Path(folder) if folder is not None else None, seed=seed, options=options)
     if identity.get("train_subset") is not None:
         loaded = subset_train(loaded, int(identity["train_subset"]), seed)
     return loaded
@@ -208,7 +210,8 @@ def export_trial(
     if fmt == "firmware":  # before the conversion: a model the C front end cannot feed is refused at once
         from edgenas.export.firmware.bundle import check_checkpoint
 
-        check_checkpoint(ck.classes, ck.feature_mean, ck.feature_std, config.get("data", {}).get("input_shape"))
+        front = _run_front_end(config)
+        check_checkpoint(ck.classes, ck.feature_mean, ck.feature_std, config.get("data", {}).get("input_shape"), front)
     result: dict[str, Any] = {"format": fmt, "trial": trial, "checkpoint": str(weights.checkpoint)}
     if weights.retrained:
         result.update(retrain_val_accuracy=weights.retrain_val_accuracy, search_val_accuracy=weights.stored_val_accuracy)
@@ -246,11 +249,21 @@ def export_trial(
     else:
         problems = _export_tflite(ck.module, config, weights, fmt, out, calibration_clips, result, say)
         if fmt == "firmware":
-            _write_firmware(Path(result["path"]), ck, result, say)
+            _write_firmware(Path(result["path"]), ck, result, say, _run_front_end(config))
     return ExportOutcome(result, problems)
 
 
-def _write_firmware(model_path: Path, ck: Any, result: dict[str, Any], say: Callable[[str], None] | None) -> None:
+def _run_front_end(config: dict[str, Any]) -> Any:
+    """The audio front end the run's features were made with (its task options; the default without)."""
+    from edgenas.tasks import task_front_end
+
+    identity = config.get("identity", {})
+    return task_front_end(str(identity.get("task", "kws")), identity.get("task_options"))
+
+
+def _write_firmware(
+    model_path: Path, ck: Any, result: dict[str, Any], say: Callable[[str], None] | None, front: Any = None
+) -> None:
     """The firmware bundle beside the C array, and its front end checked on the host when a C
     compiler is there (the Cortex-M7 check is ``make frontend-qemu`` in the bundle)."""
     import shutil
@@ -262,7 +275,7 @@ def _write_firmware(model_path: Path, ck: Any, result: dict[str, Any], say: Call
 
     model_bytes = model_path.read_bytes()
     bundle = write_firmware_bundle(
-        model_path.parent, model_bytes, inspect_tflite(model_bytes), ck.classes, ck.feature_mean, ck.feature_std
+        model_path.parent, model_bytes, inspect_tflite(model_bytes), ck.classes, ck.feature_mean, ck.feature_std, front=front
     )
     result.update(firmware_dir=str(bundle.folder), labels=list(bundle.classes), resolver_operators=list(bundle.operators))
     if shutil.which("cc") is None:
@@ -274,7 +287,7 @@ def _write_firmware(model_path: Path, ck: Any, result: dict[str, Any], say: Call
         exe = build_host(bundle.folder, Path(scratch) / "build")
         expected = np.fromfile(bundle.folder / "check" / "expected.bin", dtype="<f4")
         clips = np.fromfile(bundle.folder / "check" / "clips.bin", dtype="<i2").reshape(bundle.check_clips, -1)
-        run = run_host(exe, clips, Path(scratch) / "run", expected)
+        run = run_host(exe, clips, Path(scratch) / "run", expected, front=front)
     result["frontend_host_max_abs_diff"] = float(np.abs(run.features.ravel() - expected).max())
 
 

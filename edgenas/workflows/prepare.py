@@ -28,7 +28,7 @@ from edgenas.hardware import Target, load_target
 from edgenas.objectives import Limits
 from edgenas.spaces import SearchSpace, filter_by_ops, space_for, space_from_config
 from edgenas.store import RunFolder, SqliteStore
-from edgenas.tasks import TASKS, TaskData
+from edgenas.tasks import TaskData, load_task
 from edgenas.tasks.base import subset_train
 from edgenas.workflows.config import SearchConfig, option_name
 
@@ -89,7 +89,7 @@ def prepare(config: SearchConfig, say: Callable[[str], None], watch: Stopwatch |
         raise InvalidInputError(f"--data {config.data}: not a readable folder (expected one sub-folder per class)")
     with watch.stage("data"):
         say(f"preparing {config.task} data" if config.data is None else f"reading {config.data}")
-        data = TASKS.create(config.task, data_dir=config.data, cache_dir=config.cache_dir, seed=config.seed)
+        data = load_task(config.task, config.data, seed=config.seed, cache_dir=config.cache_dir, options=config.task_options)
         if config.train_subset is not None:
             data = subset_train(data, config.train_subset, config.seed)
     with watch.stage("space"):
@@ -178,7 +178,7 @@ def _had_trials(run: RunFolder) -> bool:
 
 
 #: Options the task's data are made from: when one changed, so did the data's fingerprint.
-_DATA_OPTIONS = ("task", "data", "seed", "train_subset")
+_DATA_OPTIONS = ("task", "data", "seed", "train_subset", "task_options")
 
 
 def _check_resume(path: Path, stored: dict[str, Any], identity: dict[str, Any], space: SearchSpace) -> None:
@@ -204,6 +204,11 @@ def _check_resume(path: Path, stored: dict[str, Any], identity: dict[str, Any], 
         for key in changed:
             if key == "data_sha1":
                 parts.append("the data differ (features changed: a regenerated cache or an edited folder)")
+            elif key == "task_options":  # each task option by its own flag
+                was, now = before.get(key) or {}, identity[key] or {}
+                for name in sorted(set(was) | set(now), key=str):
+                    if was.get(name) != now.get(name):
+                        parts.append(f"{option_name(name)} was {_shown(was.get(name))}, now {_shown(now.get(name))}")
             else:
                 parts.append(f"{option_name(key)} was {_shown(before.get(key))}, now {_shown(identity[key])}")
         raise InvalidInputError(f"--resume: {path} was searched with other options: {'; '.join(parts)}; use the original options")

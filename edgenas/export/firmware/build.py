@@ -20,6 +20,7 @@ import numpy as np
 
 from edgenas.errors import InvalidInputError
 from edgenas.export.firmware.frontend import training_front_end
+from edgenas.tasks.audio import FrontEnd
 
 ARM_CC = "arm-none-eabi-gcc"
 ARM_SIZE = "arm-none-eabi-size"
@@ -88,7 +89,7 @@ def build_host(bundle: Path, out: Path, compiler: str = "cc") -> Path:
     return exe
 
 
-def build_m7(bundle: Path, out: Path) -> ArmBuild:
+def build_m7(bundle: Path, out: Path, front: FrontEnd | None = None) -> ArmBuild:
     """The front-end check for the Cortex-M7 of QEMU's mps2-an500, with the front end's size and stack."""
     cc = require(ARM_CC, ARM_PACKAGES)
     size = require(ARM_SIZE, ARM_PACKAGES)
@@ -112,7 +113,7 @@ def build_m7(bundle: Path, out: Path) -> ArmBuild:
     sections = _section_sizes(size, objects, bundle)
     graph = _call_graph(out)
     chain, depth, unmeasured = _deepest(graph, STACK_ROOT)
-    front = training_front_end()
+    front = training_front_end(front)
     work = 4 * (front.fft_points + front.fft_points // 2 + 1 + front.mel_bands)
     return ArmBuild(
         elf=elf,
@@ -189,22 +190,37 @@ def _deepest(graph: _Graph, root: str) -> tuple[tuple[str, ...], int, tuple[str,
     return chain, depth, tuple(sorted(unmeasured))
 
 
-def run_host(exe: Path, clips: np.ndarray, workdir: Path, expected: np.ndarray | None = None) -> CheckRun:
-    """Run the host build on ``clips`` (int16, (N, clip samples))."""
-    return _run_check([str(exe.resolve())], clips, workdir, expected, 120, "the front-end check")
+def run_host(
+    exe: Path, clips: np.ndarray, workdir: Path, expected: np.ndarray | None = None, front: FrontEnd | None = None
+) -> CheckRun:
+    """Run the host build on ``clips`` (int16, (N, clip samples)); ``front``: the bundle's (default: training's default)."""
+    return _run_check([str(exe.resolve())], clips, workdir, expected, 120, "the front-end check", front)
 
 
-def run_qemu(elf: Path, clips: np.ndarray, workdir: Path, expected: np.ndarray | None = None, timeout: float = 600) -> CheckRun:
+def run_qemu(
+    elf: Path,
+    clips: np.ndarray,
+    workdir: Path,
+    expected: np.ndarray | None = None,
+    timeout: float = 600,
+    front: FrontEnd | None = None,
+) -> CheckRun:
     """Run the Cortex-M7 build in QEMU's mps2-an500 board; files go through semihosting."""
     qemu = require(QEMU, "apt-get install qemu-system-arm")
     command = [qemu, "-M", "mps2-an500", "-nographic", "-semihosting-config", "enable=on,target=native"]
-    return _run_check([*command, "-kernel", str(elf.resolve())], clips, workdir, expected, timeout, "QEMU (mps2-an500)")
+    return _run_check([*command, "-kernel", str(elf.resolve())], clips, workdir, expected, timeout, "QEMU (mps2-an500)", front)
 
 
 def _run_check(
-    command: list[str], clips: np.ndarray, workdir: Path, expected: np.ndarray | None, timeout: float, what: str
+    command: list[str],
+    clips: np.ndarray,
+    workdir: Path,
+    expected: np.ndarray | None,
+    timeout: float,
+    what: str,
+    front: FrontEnd | None = None,
 ) -> CheckRun:
-    front = training_front_end()
+    front = training_front_end(front)
     clips = np.asarray(clips, dtype=np.int16)
     workdir.mkdir(parents=True, exist_ok=True)
     (workdir / "clips.bin").write_bytes(clips.astype("<i2").tobytes())

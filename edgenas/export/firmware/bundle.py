@@ -50,7 +50,8 @@ def test_signals(front: FrontEnd, count: int = 4, seed: int = 0) -> np.ndarray:
     n = front.clip_samples
     t = np.arange(n) / front.sample_rate_hz
     seconds = n / front.sample_rate_hz
-    chirp = 0.3 * np.sin(2 * np.pi * (200.0 * t + (3800.0 / (2 * seconds)) * t**2)) + 0.01 * rng.standard_normal(n)
+    top_hz = min(4000.0, 0.45 * front.sample_rate_hz)  # across the mel range, below the Nyquist frequency
+    chirp = 0.3 * np.sin(2 * np.pi * (200.0 * t + ((top_hz - 200.0) / (2 * seconds)) * t**2)) + 0.01 * rng.standard_normal(n)
     envelope = np.exp(-(((t - seconds / 2) / (0.15 * seconds)) ** 2))
     burst = envelope * (0.4 * np.sin(2 * np.pi * 440.0 * t) + 0.2 * np.sin(2 * np.pi * 1250.0 * t))
     burst += 0.003 * rng.standard_normal(n)
@@ -139,10 +140,15 @@ def check_settings(classes: Sequence[str], mean: np.ndarray, std: np.ndarray, in
 
 
 def check_checkpoint(
-    classes: Sequence[str], feature_mean: np.ndarray, feature_std: np.ndarray, input_shape: Sequence[int] | None
+    classes: Sequence[str],
+    feature_mean: np.ndarray,
+    feature_std: np.ndarray,
+    input_shape: Sequence[int] | None,
+    front: FrontEnd | None = None,
 ) -> None:
-    """Refuse, before any conversion, a model the C front end cannot feed (another task's input)."""
-    front = training_front_end()
+    """Refuse, before any conversion, a model the C front end cannot feed (another task's input);
+    ``front``: the run's front end (default: the default one)."""
+    front = training_front_end(front)
     if input_shape is not None and list(input_shape) != list(front.feature_shape):
         raise InvalidInputError(
             f"--format firmware: the model reads {list(input_shape)}, the C front end makes "
@@ -164,13 +170,15 @@ def write_firmware_bundle(
     feature_std: np.ndarray,
     *,
     check_clips: np.ndarray | None = None,
+    front: FrontEnd | None = None,
 ) -> FirmwareBundle:
     """Write the bundle into ``folder`` (beside ``model_data.h/.cc``, which the C export writes).
 
     ``check_clips`` (int16, (N, clip samples)) are the clips of ``check/``; default: four test
-    signals. The first is also the example classifier's clip.
+    signals. The first is also the example classifier's clip. ``front`` is the front end the
+    model's features were made with (the run's options; default: the default front end).
     """
-    front = training_front_end()
+    front = training_front_end(front)
     check_settings(classes, feature_mean, feature_std, info, front)
     clips = test_signals(front) if check_clips is None else np.asarray(check_clips, dtype=np.int16)
     if clips.ndim != 2 or clips.shape[1] != front.clip_samples or len(clips) == 0:
@@ -188,5 +196,5 @@ def write_firmware_bundle(
     texts.update({f"check/{name}": (TEMPLATES / "check" / name).read_text() for name in CHECK_TEMPLATES})
     written = [write_text(folder / name, text) for name, text in texts.items()]
     written.append(write_bytes(folder / "check" / "clips.bin", clips.astype("<i2").tobytes()))
-    written.append(write_bytes(folder / "check" / "expected.bin", python_features(clips).astype("<f4").tobytes()))
+    written.append(write_bytes(folder / "check" / "expected.bin", python_features(clips, front).astype("<f4").tobytes()))
     return FirmwareBundle(folder, tuple(written), model_operators(model_bytes), tuple(classes), len(clips))

@@ -20,28 +20,7 @@ import scipy.signal
 from edgenas.errors import InvalidInputError
 from edgenas.export.firmware.ctext import c_float, c_float_array, c_int_array
 from edgenas.tasks import audio as A
-
-
-@dataclass(frozen=True)
-class FrontEnd:
-    """The front end's parameters (those training used; see :mod:`edgenas.tasks.audio`)."""
-
-    sample_rate_hz: int = A.SAMPLE_RATE_HZ
-    clip_samples: int = A.CLIP_SAMPLES
-    window_samples: int = A.WINDOW_SAMPLES
-    hop_samples: int = A.HOP_SAMPLES
-    fft_points: int = A.FFT_POINTS
-    mel_bands: int = A.N_MEL_BANDS
-    mfcc: int = A.N_MFCC
-    log_floor: float = A.LOG_FLOOR
-
-    @property
-    def frames(self) -> int:
-        return 1 + (self.clip_samples - self.window_samples) // self.hop_samples
-
-    @property
-    def feature_shape(self) -> tuple[int, int]:
-        return (self.frames, self.mfcc)
+from edgenas.tasks.audio import FrontEnd  # the parameters training used: one definition for Python and C
 
 
 def window(front: FrontEnd) -> np.ndarray:
@@ -75,7 +54,7 @@ class SparseFilterbank:
 
 
 def sparse_filterbank(front: FrontEnd) -> SparseFilterbank:
-    dense = A.mel_filterbank()
+    dense = A.mel_filterbank(front)
     if dense.shape != (front.mel_bands, front.fft_points // 2 + 1):
         raise InvalidInputError(f"the mel filterbank is {dense.shape}, the front end expects {front.mel_bands} bands")
     first: list[int] = []
@@ -94,9 +73,10 @@ def sparse_filterbank(front: FrontEnd) -> SparseFilterbank:
     return SparseFilterbank(np.array(first), np.array(count), np.array(offset), np.concatenate(weights).astype(np.float32))
 
 
-def training_front_end() -> FrontEnd:
-    """The front end :func:`edgenas.tasks.audio.mfcc` computes, refused when C cannot follow it."""
-    front = FrontEnd()
+def training_front_end(front: FrontEnd | None = None) -> FrontEnd:
+    """The front end :func:`edgenas.tasks.audio.mfcc` computes (a run's, or the default), refused when C cannot follow it."""
+    front = front or FrontEnd()
+    front.check()
     if front.fft_points & (front.fft_points - 1) or front.fft_points < 4:
         raise InvalidInputError(f"the C front end needs a power-of-two FFT, training uses {front.fft_points} points")
     if front.window_samples > front.fft_points:
@@ -104,10 +84,10 @@ def training_front_end() -> FrontEnd:
     return front
 
 
-def python_features(clips: np.ndarray) -> np.ndarray:
+def python_features(clips: np.ndarray, front: FrontEnd | None = None) -> np.ndarray:
     """What training computes for int16 clips (N, clip_samples): (N, frames, mfcc) float32."""
     audio = np.asarray(clips, dtype=np.int16).astype(np.float32) / 32768.0
-    return A.mfcc_batch(audio)
+    return A.mfcc_batch(audio, front=front or FrontEnd())
 
 
 def config_header(front: FrontEnd) -> str:
