@@ -42,6 +42,12 @@ class Cost:
     latency_ms: float
     energy_mj: float | None = None
     sources: Mapping[str, Source] = field(default_factory=dict)
+    code_bytes: int | None = None  # the runtime kernels' code the model's operators link (flash beside flash_bytes)
+
+    @property
+    def flash_needed_bytes(self) -> int:
+        """Flash the deployment needs: the model file and, where known, its kernels' code."""
+        return self.flash_bytes + (self.code_bytes or 0)
 
     def to_dict(self) -> dict[str, object]:
         out = {f.name: getattr(self, f.name) for f in fields(self)}

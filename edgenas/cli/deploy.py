@@ -92,7 +92,8 @@ def verify(
             problem(
                 f"does not fit {board.name}:",
                 f"arena {payload['arena_bytes']:,} B of {board.sram_bytes:,} B SRAM, "
-                f"model {payload['flash_bytes']:,} B of {board.flash_bytes:,} B flash",
+                f"model {payload['flash_bytes']:,} B + kernel code {payload['estimated_code_bytes']:,} B "
+                f"of {board.flash_bytes:,} B flash",
             )
         raise typer.Exit(2)
     if outcome.fallback:
@@ -113,6 +114,7 @@ def _print_verify(p: dict[str, Any]) -> None:
         ("target", f"{p['target_name']} ({num(p['target_sram_bytes'])} SRAM, {num(p['target_flash_bytes'])} flash)"),
         ("tensor arena (TFLM, measured)", f"{num(p['arena_bytes'])}   estimate {num(p.get('estimated_peak_sram_bytes'))}"),
         ("flash (file size)", f"{num(p['flash_bytes'])}   estimate {num(p.get('estimated_flash_bytes'))}"),
+        ("+ kernel code (estimated)", f"{num(p.get('estimated_code_bytes'))}   flash needed {num(p.get('flash_needed_bytes'))}"),
         (
             "accuracy on test clips",
             f"TFLM {pct(p['tflm_accuracy'])}, LiteRT {pct(p['litert_accuracy'])}, fp32 {pct(p['fp32_accuracy'])}",
@@ -125,6 +127,24 @@ def _print_verify(p: dict[str, Any]) -> None:
     for key, value in rows:
         typer.echo(f"{key:32} {value}")
     typer.echo("(host x86-64, reference kernels: CMSIS-NN scratch and 32-bit records change the arena on the device)")
+    _print_operator_profile(p)
+
+
+def _print_operator_profile(p: dict[str, Any]) -> None:
+    """Per operator of the file: the kernel it runs on the target and its share of the estimated latency."""
+    priced = p.get("priced_operators")
+    if not isinstance(priced, dict):
+        return
+    total = priced.get("latency_ms")
+    head = f"estimated {total:.2f} ms in all" if total is not None else "no per-kernel latency table on this target"
+    if p.get("estimated_latency_ms") is not None:
+        head += f"; the search estimated {p['estimated_latency_ms']:.2f} ms for the architecture"
+    typer.echo(f"\nper operator of the file on {priced['target']} ({head}):")
+    for row in priced["operators"]:
+        ms = "" if row["latency_ms"] is None else f"{row['latency_ms']:8.3f} ms {100 * (row['share'] or 0):5.1f}%"
+        typer.echo(f"  {row['index']:3d} {row['builtin']:18} {row['path']:16} {ms:17} {row['kernel']}")
+    if priced.get("unpriced"):
+        typer.echo(f"  not priced (no kernel in the target's table, counted as 0): {', '.join(priced['unpriced'])}")
 
 
 def audit(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from edgenas.hardware.analytical import (
     activation_peak_bytes,
+    code_bytes,
     flash_bytes,
     latency_breakdown_ms,
     latency_ms,
@@ -34,6 +35,7 @@ __all__ = [
     "activation_peak_bytes",
     "TARGETS",
     "builtin_targets",
+    "code_bytes",
     "flash_bytes",
     "latency_breakdown_ms",
     "latency_ms",

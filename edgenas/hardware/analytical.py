@@ -23,8 +23,10 @@ What is modelled (the TFLite Micro deployment of the int8 ``.tflite`` edgenas ex
   overhead (x86-64 host figures from TFLite Micro's recording allocator; see docs/deploy.md).
 * **Flash**: the ``.tflite`` flatbuffer: int8 weights, int32 biases, quantisation parameters and
   flatbuffer records per weighted op, per other op and per model.
-* **Latency**: per-op cycles from the target's coefficients, divided by the clock (over the
-  IR, not the converted graph: the latency coefficients were calibrated that way).
+* **Latency**: per-op cycles from the target's coefficients, divided by the clock: over the IR
+  for the per-MAC-kind coefficients (the optimised engines they were calibrated on fuse the
+  layout copies away), over the converted graph kernel by kernel for a target whose runtime is
+  TFLite Micro + CMSIS-NN (``latency.kernels``, :mod:`edgenas.hardware.kernel_latency`).
 
 Checked against TFLite Micro on converted ``kws`` networks (``benchmarks/estimate_vs_tflm.py``,
 ``docs/deploy.md``): arena within 1 % and file size within 4 % on the host.
@@ -38,13 +40,14 @@ import math
 from collections.abc import Sequence
 
 from edgenas.errors import InvalidInputError
+from edgenas.hardware.kernel_latency import graph_cycles
 from edgenas.hardware.target import (
     FlashCoefficients,
     LatencyCoefficients,
     MemoryCoefficients,
     Target,
 )
-from edgenas.hardware.tflite_graph import CONST_OPERAND_BUILTINS, TfliteOp, lower
+from edgenas.hardware.tflite_graph import CONST_OPERAND_BUILTINS, TfliteOp, as_converted, lower
 from edgenas.ir import DTYPE_BYTES, WEIGHTED_OPS, Layer, Op
 
 _CONV_OPS = frozenset({Op.CONV2D, Op.CONV1D})
@@ -128,6 +131,11 @@ def _op_scratch(op: TfliteOp, target: Target) -> int:
 def _graph(layers: Sequence[Layer]) -> tuple[int, tuple[TfliteOp, ...]]:
     _check(layers)
     return _lowered(tuple(layers))
+
+
+def graph_of(layers: Sequence[Layer]) -> tuple[TfliteOp, ...]:
+    """The operators of the int8 ``.tflite`` the export path writes for ``layers`` (validated)."""
+    return _graph(layers)[1]
 
 
 @functools.lru_cache(maxsize=256)
@@ -329,6 +337,22 @@ def flash_bytes(layers: Sequence[Layer], target: Target) -> int:
     return total + fl.quant_param_bytes_per_channel  # the network input's
 
 
+def code_bytes(layers: Sequence[Layer], target: Target) -> int:
+    """The runtime code the model's operators link into the firmware (flash beside the model file).
+
+    Per distinct TFLite builtin of the converted graph: its kernel library's code (``flash.kernel_code_bytes``,
+    e.g. the CMSIS-NN functions TFLite Micro's CONV_2D calls) and the runtime's own code for it
+    (``flash.per_builtin_code_bytes``). Zero on a target whose file gives no code sizes. The
+    interpreter's core is not included: it is there whatever the model.
+    """
+    fl = target.flash
+    if not fl.kernel_code_bytes and not fl.per_builtin_code_bytes:
+        return 0
+    library = dict(fl.kernel_code_bytes)
+    builtins = {op.builtin for op in _graph(layers)[1]}
+    return sum(library.get(b, 0) + fl.per_builtin_code_bytes for b in builtins)
+
+
 # --------------------------------------------------------------------------- latency
 
 
@@ -381,16 +405,29 @@ def _layer_cycles(layer: Layer, lat: LatencyCoefficients) -> float:
     raise InvalidInputError(f"no latency coefficient for op {op.value!r}")  # pragma: no cover
 
 
-def latency_breakdown_ms(layers: Sequence[Layer], target: Target) -> list[float]:
-    """Estimated milliseconds per layer on the target's runtime, in layer order."""
+def latency_breakdown_ms(layers: Sequence[Layer], target: Target, *, as_converted_by: Sequence[str] | None = None) -> list[float]:
+    """Estimated milliseconds per layer on the target's runtime, in layer order.
+
+    A target with a ``latency.kernels`` block prices the converted graph kernel by kernel
+    (:mod:`edgenas.hardware.kernel_latency`); the converter's layout copies count towards the
+    layer whose lowering wrote them. ``as_converted_by`` gives, for a network another tool
+    converted, the builtin of each layer as its file holds it (no copies added, nothing folded).
+    """
     _check(layers)
     ms_per_cycle = 1000.0 / target.clock_hz
-    return [_layer_cycles(layer, target.latency) * ms_per_cycle for layer in layers]
+    model = target.kernel_latency
+    if model is None:
+        return [_layer_cycles(layer, target.latency) * ms_per_cycle for layer in layers]
+    ops = as_converted(layers, as_converted_by)[1] if as_converted_by is not None else _graph(layers)[1]
+    per_layer = [0.0] * len(layers)
+    for op, cycles in zip(ops, graph_cycles(ops, model, target.kernels), strict=True):
+        per_layer[op.owner] += cycles * ms_per_cycle
+    return per_layer
 
 
-def latency_ms(layers: Sequence[Layer], target: Target) -> float:
+def latency_ms(layers: Sequence[Layer], target: Target, *, as_converted_by: Sequence[str] | None = None) -> float:
     """Estimated end-to-end milliseconds for one inference (sum of the breakdown)."""
-    return math.fsum(latency_breakdown_ms(layers, target))
+    return math.fsum(latency_breakdown_ms(layers, target, as_converted_by=as_converted_by))
 
 
 # A target-free view for activation_peak_bytes: 1-byte alignment, no aliasing, no scratch.

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from edgenas.hardware.analytical import flash_bytes, latency_ms, peak_sram_bytes
+from edgenas.hardware.analytical import code_bytes, flash_bytes, latency_ms, peak_sram_bytes
 from edgenas.hardware.target import Target
 from edgenas.ir import Layer, total_macs, total_params
 from edgenas.trial import Cost, Source
@@ -40,6 +40,9 @@ class AnalyticalCostModel:
             "flash_bytes": "estimated",
             "latency_ms": "estimated",
         }
+        code = code_bytes(layer_list, target)
+        if code:
+            sources["code_bytes"] = "estimated"
         energy_mj: float | None = None
         if target.active_power_mw is not None and target.power_source:
             energy_mj = lat_ms * target.active_power_mw / 1000.0  # ms x mW = uJ; /1000 -> mJ
@@ -52,4 +55,5 @@ class AnalyticalCostModel:
             latency_ms=lat_ms,
             energy_mj=energy_mj,
             sources=sources,
+            code_bytes=code or None,
         )

@@ -17,34 +17,36 @@ import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
-from edgenas.hardware.analytical import latency_breakdown_ms
+from edgenas.hardware.analytical import graph_of, latency_breakdown_ms
+from edgenas.hardware.kernel_latency import graph_cycles
+from edgenas.hardware.kernel_paths import (
+    FAST,
+    FOLDED,
+    FOLDED_FUNCTION,
+    GENERIC,
+    NONE,
+    REFERENCE,
+    RUNTIME,
+    KernelChoice,
+    builtin_of,
+    choose_kernel,
+    op_kernel,
+)
 from edgenas.hardware.target import Target
-from edgenas.hardware.tflite_graph import BUILTIN, MULTI_OP_ACTIVATIONS, lower
-from edgenas.ir import Layer, Op
+from edgenas.hardware.tflite_graph import MULTI_OP_ACTIVATIONS
+from edgenas.ir import Layer
 
-#: The kinds of kernel path, fastest first.
-FAST, GENERIC, REFERENCE, RUNTIME, NONE = "cmsis-nn fast", "cmsis-nn generic", "tflm reference", "runtime", "none"
-
-_CONV = frozenset({Op.CONV2D, Op.CONV1D})
-_DEPTHWISE = frozenset({Op.DWCONV2D, Op.DWCONV1D})
-#: A layer the converter emits no operator for (a 2-D PAD folded into its convolution's SAME padding).
-FOLDED_FUNCTION = "none (folded by the converter)"
-_CMSIS_ELEMENTWISE = {Op.ADD: "arm_elementwise_add_s8", Op.MUL: "arm_elementwise_mul_s8", Op.SOFTMAX: "arm_softmax_s8"}
-
-
-@dataclass(frozen=True)
-class KernelChoice:
-    """The kernel an operator runs on: its function (or builtin) and which kind of path it is."""
-
-    function: str
-    path: str
+__all__ = [
+    "FAST", "FOLDED", "FOLDED_FUNCTION", "GENERIC", "NONE", "REFERENCE", "RUNTIME",
+    "KernelChoice", "OperatorShare", "kernel_of", "operator_profile", "share_by_path",
+]  # fmt: skip
 
 
 @dataclass(frozen=True)
 class OperatorShare:
-    """One operator of a network with its kernel and its share of the estimated latency."""
+    """One operator of the converted network with its kernel and its share of the estimated latency."""
 
-    index: int
+    index: int  # the IR layer it belongs to (a layout copy belongs to the layer whose lowering wrote it)
     name: str
     op: str
     builtin: str
@@ -58,65 +60,57 @@ class OperatorShare:
         return asdict(self)
 
 
-FOLDED = KernelChoice(FOLDED_FUNCTION, NONE)
-
-
-def _builtin(layer: Layer) -> str:
-    if layer.op in MULTI_OP_ACTIVATIONS:
-        return " + ".join(MULTI_OP_ACTIVATIONS[layer.op])
-    if layer.op is Op.CONV2D and layer.in_channels == 1 and layer.groups == 1:
-        return "DEPTHWISE_CONV_2D"  # the converter's form of a one-channel convolution
-    return BUILTIN.get(layer.op, layer.op.value.upper())
-
-
 def kernel_of(layer: Layer, target: Target) -> KernelChoice:
     """The kernel ``layer`` runs on ``target`` (CMSIS-NN's rules on a ``kernels: cmsis-nn`` target)."""
-    op = layer.op
-    if op is Op.GLOBAL_AVGPOOL and layer.in_elements == layer.in_channels:
-        return KernelChoice("none (a flatten the next layer reads)", NONE)
-    if target.kernels != "cmsis-nn":
-        return KernelChoice(_builtin(layer), RUNTIME)
-    depthwise = op in _DEPTHWISE or (op in _CONV and layer.groups > 1 and layer.groups == layer.in_channels)
-    if op in _CONV and not depthwise:
-        if op is Op.CONV2D and layer.in_channels == 1:
-            return KernelChoice("arm_depthwise_conv_s8 (channel multiplier > 1)", GENERIC)
-        if all(k == 1 for k in layer.kernel):
-            fast = all(s == 1 for s in layer.stride)
-            return KernelChoice("arm_convolve_1x1_s8_fast" if fast else "arm_convolve_1x1_s8", FAST)
-        if op is Op.CONV1D:
-            return KernelChoice("arm_convolve_s8 (arm_convolve_1_x_n_s8 where the wrapper takes it)", FAST)
-        return KernelChoice("arm_convolve_s8", FAST)
-    if depthwise:
-        if layer.in_channels != layer.out_channels:
-            return KernelChoice("arm_depthwise_conv_s8 (channel multiplier > 1)", GENERIC)
-        if op is Op.DWCONV2D and tuple(layer.kernel) == (3, 3):
-            return KernelChoice("arm_depthwise_conv_3x3_s8", FAST)
-        return KernelChoice("arm_depthwise_conv_s8_opt", FAST)
-    if op is Op.FC:
-        return KernelChoice("arm_fully_connected_s8", FAST)
-    if op in (Op.AVGPOOL2D, Op.GLOBAL_AVGPOOL):
-        return KernelChoice("arm_avgpool_s8", FAST)
-    if op in _CMSIS_ELEMENTWISE:
-        return KernelChoice(_CMSIS_ELEMENTWISE[op], FAST)
-    return KernelChoice(f"TFLM reference {_builtin(layer)}", REFERENCE)  # PAD, RESHAPE, the activations
+    return choose_kernel(layer, target.kernels)
 
 
 def operator_profile(layers: Sequence[Layer], target: Target) -> list[OperatorShare]:
-    """Every layer with its kernel and its estimated milliseconds and share, in layer order."""
+    """Every operator of the converted graph with its kernel and estimated milliseconds and share.
+
+    In graph order; a layer the converter folds away is listed where it was, with no kernel. On a
+    target priced kernel by kernel every operator carries its own estimate, layout copies
+    included; on one priced per layer (an optimised engine) a layer's estimate sits on the
+    operator that computes it and the copies show none.
+    """
+    ops = graph_of(layers)
     per_layer = latency_breakdown_ms(layers, target)
     total = math.fsum(per_layer) or 1.0
-    _, lowered = lower(layers)
-    emitted = {id(op.layer) for op in lowered if op.layer is not None}
-    out = []
-    for i, (layer, ms) in enumerate(zip(layers, per_layer, strict=True)):
-        kernel = kernel_of(layer, target) if id(layer) in emitted else FOLDED
-        out.append(
+    model = target.kernel_latency
+    if model is not None:
+        per_op = [c * 1000.0 / target.clock_hz for c in graph_cycles(ops, model, target.kernels)]
+    else:
+        per_op = [per_layer[op.owner] if op.layer is not None else 0.0 for op in ops]
+    realised = {op.owner for op in ops if op.layer is not None}
+    folded = [i for i in range(len(layers)) if i not in realised]  # no operator computes it: priced as the model says
+    rows: list[OperatorShare] = []
+
+    def add_folded(up_to: int) -> None:
+        while folded and folded[0] <= up_to:
+            i = folded.pop(0)
+            layer, choice = layers[i], kernel_of(layers[i], target)
+            choice = choice if choice.path == NONE else FOLDED
+            ms = per_layer[i] if model is None else 0.0  # priced kernel by kernel: what it owns has rows of its own
+            rows.append(OperatorShare(i, layer.name or f"layer{i}", layer.op.value, builtin_of(layer), choice.function,
+                                      choice.path, int(layer.macs), ms, ms / total))  # fmt: skip
+
+    for op, ms in zip(ops, per_op, strict=True):
+        add_folded(op.owner)
+        layer = layers[op.owner]
+        name = layer.name or f"layer{op.owner}"
+        if op.layer is None:
+            multi_op = layer.op in MULTI_OP_ACTIVATIONS and op.builtin in MULTI_OP_ACTIVATIONS[layer.op]
+            part = "pass" if multi_op else "layout copy"
+            name = f"{name} ({op.builtin.lower()} {part})"
+        choice = op_kernel(op, target.kernels)
+        rows.append(
             OperatorShare(
-                index=i, name=layer.name or f"layer{i}", op=layer.op.value, builtin=_builtin(layer),
-                kernel=kernel.function, path=kernel.path, macs=int(layer.macs), latency_ms=ms, share=ms / total,
+                index=op.owner, name=name, op=layer.op.value, builtin=op.builtin, kernel=choice.function,
+                path=choice.path, macs=int(op.layer.macs) if op.layer is not None else 0, latency_ms=ms, share=ms / total,
             )
         )  # fmt: skip
-    return out
+    add_folded(len(layers))
+    return rows
 
 
 def share_by_path(profile: Sequence[OperatorShare]) -> dict[str, float]:

@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from edgenas._yaml import safe_load
 from edgenas.errors import InvalidInputError, UnknownNameError
+from edgenas.hardware.kernel_latency import KernelInstructions, KernelLatency, make_kernel_latency
 from edgenas.ir import Layer, Op
 from edgenas.opset import check_name, layer_requirements
 from edgenas.registry import Registry
@@ -117,6 +118,10 @@ class FlashCoefficients:
     weighted_op_bytes: int
     other_op_bytes: int
     model_overhead_bytes: int
+    # The runtime's code per distinct TFLite builtin the model uses: its kernel library's part (per
+    # builtin) and the runtime's own (the kernel's wrapper or reference code, the same for every builtin).
+    kernel_code_bytes: tuple[tuple[str, int], ...] = ()
+    per_builtin_code_bytes: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,6 +174,7 @@ class Target:
     native_ops: frozenset[str] = frozenset()  # canonical operators (edgenas.opset) the runtime runs natively, int8
     native_ops_source: str = ""
     agent: AgentEndpoint | None = None  # the device's measurement agent (searches with --latency measured use it)
+    kernel_latency: KernelLatency | None = None  # set: latency priced kernel by kernel over the converted graph
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able form for reports (sets become sorted lists)."""
@@ -194,15 +200,37 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
+class _KernelCostSchema(_Strict):
+    per_unit: float = _NonNegFloat
+    per_output: float = Field(default=0.0, ge=0.0)
+    per_weight: float = Field(default=0.0, ge=0.0)
+    per_call: float = Field(default=0.0, ge=0.0)
+
+
+class _KernelLatencySchema(_Strict):
+    """``latency.kernels``: the runtime priced kernel by kernel (:mod:`edgenas.hardware.kernel_latency`)."""
+
+    cycles_per_instruction: float = Field(gt=0.0)
+    invoke_overhead_instructions: float = _NonNegFloat
+    instructions_source: str = Field(min_length=1)  # where the instruction counts come from
+    instructions: dict[str, _KernelCostSchema]
+
+    def model(self) -> KernelLatency:
+        table = {k: KernelInstructions(v.per_unit, v.per_call, v.per_output, v.per_weight) for k, v in self.instructions.items()}
+        return make_kernel_latency(self.cycles_per_instruction, self.invoke_overhead_instructions, table)
+
+
 class _LatencySchema(_Strict):
     source: str = Field(min_length=1)  # where the coefficients come from: a target file without one is rejected
     rows: list[str] = Field(default_factory=list)  # MLPerf Tiny rows (source_path) the coefficients were fitted to
     fit: dict[str, Any] | None = None  # the fit's settings and errors, recorded beside the coefficients
-    cycles_per_mac: dict[str, float]
-    conv_cycles_per_output: float = _NonNegFloat
-    fc_cycles_per_output: float = _NonNegFloat
-    cycles_per_element: dict[str, float]
-    op_overhead_cycles: float = _NonNegFloat
+    # either the per-MAC-kind coefficients below, or a `kernels` block (which then prices every operator)
+    cycles_per_mac: dict[str, float] | None = None
+    conv_cycles_per_output: float = Field(default=0.0, ge=0.0)
+    fc_cycles_per_output: float = Field(default=0.0, ge=0.0)
+    cycles_per_element: dict[str, float] | None = None
+    op_overhead_cycles: float = Field(default=0.0, ge=0.0)
+    kernels: _KernelLatencySchema | None = None
 
 
 class _MemorySchema(_Strict):
@@ -244,6 +272,9 @@ class _FlashSchema(_Strict):
     tensor_overhead_bytes: int | None = Field(default=None, ge=0)
     op_overhead_bytes: int | None = Field(default=None, ge=0)
     model_overhead_bytes: int = _NonNegInt
+    kernel_code_bytes: dict[str, Annotated[int, Field(ge=0)]] | None = None  # per builtin: its kernel library's code
+    per_builtin_code_bytes: int = Field(default=0, ge=0)  # the runtime's own code per distinct builtin
+    code_source: str | None = Field(default=None, min_length=1)  # required with either of the two above
 
     def coefficients(self) -> FlashCoefficients:
         tensor, op = self.tensor_overhead_bytes or 0, self.op_overhead_bytes or 0
@@ -253,6 +284,8 @@ class _FlashSchema(_Strict):
             weighted_op_bytes=self.weighted_op_bytes if self.weighted_op_bytes is not None else op + 3 * tensor,
             other_op_bytes=self.other_op_bytes if self.other_op_bytes is not None else op + 2 * tensor,
             model_overhead_bytes=self.model_overhead_bytes,
+            kernel_code_bytes=tuple(sorted((self.kernel_code_bytes or {}).items())),
+            per_builtin_code_bytes=self.per_builtin_code_bytes,
         )
 
 
@@ -320,7 +353,55 @@ def _exact_keys(mapping: dict[str, float], expected: tuple[str, ...], where: str
         raise ValueError(f"{where}.{negative[0]}: must be >= 0")
 
 
+def _kernel_latency(lat: _LatencySchema, where: str) -> KernelLatency | None:
+    if lat.kernels is None:
+        return None
+    try:
+        return lat.kernels.model()
+    except ValueError as exc:
+        raise ValueError(f"{where}.kernels.{exc}") from None
+
+
+def _per_kind_from_kernels(model: KernelLatency) -> LatencyCoefficients:
+    """Per-MAC-kind coefficients implied by a kernel table, for code that reads the coarse form."""
+    cpi, table = model.cycles_per_instruction, model.table()
+    overhead = model.invoke_overhead_instructions * cpi
+
+    def unit(key: str) -> float:
+        return table[key].per_unit * cpi
+
+    return LatencyCoefficients(
+        conv_pointwise_cycles_per_mac=unit("conv_1x1"),
+        conv_general_cycles_per_mac=unit("conv_s8"),
+        conv_depthwise_cycles_per_mac=unit("depthwise_opt"),
+        fc_cycles_per_mac=unit("fully_connected"),
+        conv_cycles_per_output=0.0,
+        fc_cycles_per_output=0.0,
+        avgpool_cycles_per_element=unit("avgpool"),
+        global_avgpool_cycles_per_element=unit("avgpool"),
+        add_cycles_per_element=unit("add"),
+        reshape_cycles_per_element=unit("reshape"),
+        softmax_cycles_per_element=unit("softmax"),
+        op_overhead_cycles=overhead,
+        mul_cycles_per_element=unit("mul"),
+        sigmoid_cycles_per_element=unit("logistic"),
+        hard_sigmoid_cycles_per_element=unit("add") + unit("relu6") + unit("mul"),
+        hard_swish_cycles_per_element=unit("hard_swish"),
+        swish_cycles_per_element=unit("logistic") + unit("mul"),
+    )
+
+
 def _latency(lat: _LatencySchema, where: str) -> LatencyCoefficients:
+    kernels = _kernel_latency(lat, where)
+    if lat.cycles_per_mac is None or lat.cycles_per_element is None:
+        if kernels is None:
+            raise ValueError(f"{where}: give either cycles_per_mac and cycles_per_element, or a kernels block")
+        if lat.cycles_per_mac is not None or lat.cycles_per_element is not None:
+            raise ValueError(f"{where}: give both cycles_per_mac and cycles_per_element, or neither (with a kernels block)")
+        return _per_kind_from_kernels(kernels)
+    unset = [k for k in ("conv_cycles_per_output", "fc_cycles_per_output", "op_overhead_cycles") if k not in lat.model_fields_set]
+    if unset:
+        raise ValueError(f"{where}.{unset[0]}: Field required (with cycles_per_mac)")
     _exact_keys(lat.cycles_per_mac, _MAC_KINDS, f"{where}.cycles_per_mac")
     _exact_keys(lat.cycles_per_element, _ELEMENT_KINDS, f"{where}.cycles_per_element", tuple(OPTIONAL_ELEMENT_CYCLES))
     element = {**OPTIONAL_ELEMENT_CYCLES, **lat.cycles_per_element}
@@ -358,6 +439,8 @@ def _build(schema: _TargetSchema, variant: str | None = None) -> Target:
         chosen = schema.variants[variant]
         name, runtime, lat_block = f"{schema.name}:{variant}", chosen.runtime, chosen.latency
         latency = _latency(lat_block, f"variants.{variant}.latency")
+    if (schema.flash.kernel_code_bytes or schema.flash.per_builtin_code_bytes) and not schema.flash.code_source:
+        raise ValueError("flash.code_source: say where the kernel code sizes come from (kernel_code_bytes needs it)")
     mem = schema.memory
     memory = MemoryCoefficients(
         tensor_alignment_bytes=mem.tensor_alignment_bytes,
@@ -407,6 +490,7 @@ def _build(schema: _TargetSchema, variant: str | None = None) -> Target:
         latency_rows=tuple(lat_block.rows),
         variant=variant,
         variants=tuple(sorted(schema.variants)),
+        kernel_latency=_kernel_latency(lat_block, "latency" if variant is None else f"variants.{variant}.latency"),
         **_native_ops(schema),
     )
 

@@ -68,12 +68,14 @@ class TfliteOp(NamedTuple):
         out_bytes: Bytes of its output tensor (unaligned).
         inputs: Producing ops (indices into the lowered list); ``-1`` is the network input.
         layer: The IR layer it realises, or ``None`` for converter layout glue.
+        owner: The IR layer whose lowering emitted it (layout glue included), for per-layer figures.
     """
 
     builtin: str
     out_bytes: int
     inputs: tuple[int, ...]
     layer: Layer | None = None
+    owner: int = 0
 
 
 def _nbytes(layer: Layer, elements: int) -> int:
@@ -90,9 +92,9 @@ def lower(layers: Sequence[Layer]) -> tuple[int, list[TfliteOp]]:
     ops: list[TfliteOp] = []
     where: dict[int, int] = {-1: -1}  # IR index (-1: network input) -> lowered op holding that tensor
 
-    def glue(kinds: Sequence[str], src: int, size: int) -> int:
+    def glue(kinds: Sequence[str], src: int, size: int, owner: int = 0) -> int:
         for kind in kinds:
-            ops.append(TfliteOp(kind, size, (src,)))
+            ops.append(TfliteOp(kind, size, (src,), None, owner))
             src = len(ops) - 1
         return src
 
@@ -118,13 +120,13 @@ def lower(layers: Sequence[Layer]) -> tuple[int, list[TfliteOp]]:
             continue
         if layer.op is Op.PAD and rank in (2, 3):
             if reads_input and pad_first:  # on the raw input: the input's layout glue follows it
-                ops.append(TfliteOp(builtin, out_bytes, tuple(srcs), layer))
-                where[i] = glue(input_glue, len(ops) - 1, out_bytes)
+                ops.append(TfliteOp(builtin, out_bytes, tuple(srcs), layer, i))
+                where[i] = glue(input_glue, len(ops) - 1, out_bytes, i)
                 continue
             # a 1-D PAD mid-network stays in the torch layout, between layout copies
-            src = glue(("TRANSPOSE", "RESHAPE"), srcs[0], _nbytes(layer, layer.in_elements))
-            ops.append(TfliteOp(builtin, out_bytes, (src,), layer))
-            where[i] = glue(("RESHAPE", "TRANSPOSE"), len(ops) - 1, out_bytes)
+            src = glue(("TRANSPOSE", "RESHAPE"), srcs[0], _nbytes(layer, layer.in_elements), i)
+            ops.append(TfliteOp(builtin, out_bytes, (src,), layer, i))
+            where[i] = glue(("RESHAPE", "TRANSPOSE"), len(ops) - 1, out_bytes, i)
             continue
         if layer.op is Op.GLOBAL_AVGPOOL and layer.in_elements == layer.in_channels:
             where[i] = srcs[0]  # one spatial position: the pool is a flatten the next FC does itself
@@ -134,12 +136,26 @@ def lower(layers: Sequence[Layer]) -> tuple[int, list[TfliteOp]]:
             kinds = MULTI_OP_ACTIVATIONS[layer.op]
             for k, kind in enumerate(kinds):
                 reads = (prev, srcs[0]) if layer.op is Op.SWISH and kind == "MUL" else (prev,)
-                ops.append(TfliteOp(kind, out_bytes, reads, layer if k == len(kinds) - 1 else None))
+                ops.append(TfliteOp(kind, out_bytes, reads, layer if k == len(kinds) - 1 else None, i))
                 prev = len(ops) - 1
             where[i] = prev
             continue
         if layer.op is Op.CONV2D and layer.in_channels == 1 and layer.groups == 1:
             builtin = "DEPTHWISE_CONV_2D"  # the converter's choice for a one-channel input (multiplier = C_out)
-        ops.append(TfliteOp(builtin, out_bytes, tuple(srcs), layer))
+        ops.append(TfliteOp(builtin, out_bytes, tuple(srcs), layer, i))
         where[i] = len(ops) - 1
     return input_bytes, ops
+
+
+def as_converted(layers: Sequence[Layer], builtins: Sequence[str]) -> tuple[int, list[TfliteOp]]:
+    """``(network input bytes, operators)`` of a file that holds ``layers`` op for op, as ``builtins``.
+
+    For a network converted by another tool (the MLPerf Tiny reference models), whose layer list
+    was read off the file itself: no layout copies added, nothing folded.
+    """
+    first = layers[0]
+    ops = []
+    for i, (layer, builtin) in enumerate(zip(layers, builtins, strict=True)):
+        inputs = layer.inputs if layer.inputs is not None else (i - 1,)
+        ops.append(TfliteOp(builtin, _nbytes(layer, layer.out_elements), tuple(inputs), layer, i))
+    return _nbytes(first, first.in_elements), ops

@@ -192,7 +192,9 @@ def render_markdown(summary: dict) -> str:
             lines.append(
                 f"Measured on TFLite Micro ({m['runtime']}): minimum tensor arena {m['arena_bytes']:,} B "
                 f"(estimated {best['peak_sram_bytes']:,} B), int8 .tflite {m['file_bytes']:,} B "
-                f"(estimated {best['flash_bytes']:,} B)"
+                f"(estimated {best['flash_bytes']:,} B"
+                + (f"; plus {best['code_bytes']:,} B of kernel code, estimated" if best.get("code_bytes") else "")
+                + ")"
                 + (f", int8 test accuracy {100 * acc:.1f} %" if acc is not None else "")
                 + f", TFLM/LiteRT same class on {100 * best.get('tflm_argmax_agreement_litert', 0):.1f} % of test clips. "
                 "`best/model_int8.tflite`; `edgenas export RUN --format c` writes the C array."

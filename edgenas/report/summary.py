@@ -56,6 +56,8 @@ def trial_record(trial: Trial, describe: Callable[[Arch], str]) -> dict:
     if trial.cost is not None:
         cost = trial.cost.to_dict()
         out.update({k: cost[k] for k in ("latency_ms", "peak_sram_bytes", "flash_bytes", "macs", "params", "energy_mj")})
+        if cost.get("code_bytes") is not None:  # absent in runs stored before kernel code was estimated
+            out["code_bytes"] = cost["code_bytes"]
         out["sources"] = cost["sources"]
     measured = {"tflm_arena_bytes": "arena_bytes", "tflite_file_bytes": "file_bytes"}
     if trial.metrics is not None and "tflm_arena_bytes" in trial.metrics.extra:

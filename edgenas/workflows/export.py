@@ -383,6 +383,7 @@ def verify_model(model: Path, target: str = "cortex-m7", data: Path | None = Non
     from edgenas.export.tflite import inspect_tflite
     from edgenas.export.verify import read_model_bytes, verify_tflite
     from edgenas.hardware.target import load_target
+    from edgenas.workflows.pricing import price_tflite
 
     if clips < 1:
         raise InvalidInputError(f"--clips must be at least 1 test clip, got {clips}")
@@ -406,11 +407,16 @@ def verify_model(model: Path, target: str = "cortex-m7", data: Path | None = Non
         target_flash_bytes=board.flash_bytes,
     )
     payload = {**result.to_dict(), **estimates, "operator_counts": info.operator_counts, "fallback_operators": fallback}
+    priced = price_tflite(read_model_bytes(model), board)  # the file's own operators
+    payload["priced_operators"] = priced.to_dict()
+    payload["estimated_code_bytes"] = priced.code_bytes  # the kernels those operators link: flash beside the file
+    payload["flash_needed_bytes"] = result.flash_bytes + priced.code_bytes
+    payload["fits"] = bool(result.fits) and payload["flash_needed_bytes"] <= board.flash_bytes
     assert result.fits is not None  # a target was given, so the fit was checked
-    return VerifyOutcome(payload, result.fits, fallback, board)
+    return VerifyOutcome(payload, payload["fits"], fallback, board)
 
 
-def _beside_checkpoint(model: Path, board: Target) -> tuple[Any, dict[str, int]]:
+def _beside_checkpoint(model: Path, board: Target) -> tuple[Any, dict[str, Any]]:
     """The fp32 module of the checkpoint beside ``model`` (``model.pt`` in its folder or the one
     above) and the analytical estimates for it on ``board``; (None, {}) when there is none."""
     name = RunFolder(model.parent).best_checkpoint.name
@@ -419,7 +425,7 @@ def _beside_checkpoint(model: Path, board: Target) -> tuple[Any, dict[str, int]]
     if checkpoint_path is None:
         return None, {}
     from edgenas.export.checkpoint import load_checkpoint
-    from edgenas.hardware.analytical import flash_bytes, peak_sram_bytes
+    from edgenas.hardware.analytical import flash_bytes, latency_ms, peak_sram_bytes
 
     ck = load_checkpoint(checkpoint_path)
     layers = ck.space.layers(ck.arch)
@@ -428,4 +434,5 @@ def _beside_checkpoint(model: Path, board: Target) -> tuple[Any, dict[str, int]]
         "estimated_peak_sram_bytes": peak_sram_bytes(layers, board),
         "estimated_flash_bytes": flash_bytes(layers, board),
         "estimated_peak_sram_no_scratch_bytes": peak_sram_bytes(layers, no_scratch),
+        "estimated_latency_ms": latency_ms(layers, board),
     }

@@ -342,7 +342,20 @@ def test_int8_export_that_does_not_fit_is_reported_then_verify_and_audit(run_dir
     assert code == 2 and "fits" in out and "NO" in out
     assert "does not fit" in err and f"arena {record['arena_bytes']:,} B of 2,048 B SRAM" in err
     code, out, _ = run_cli(monkeypatch, capsys, "verify", str(model), "--target", "cortex-m7", "--clips", "4", "--json")
-    assert code == 0 and json.loads(out)["fits"] is True
+    payload = json.loads(out)
+    assert code == 0 and payload["fits"] is True
+    # every operator of the file with its kernel and estimated share; the kernels' code beside the file
+    priced = payload["priced_operators"]
+    counts = {name: sum(row["builtin"] == name for row in priced["operators"]) for name in payload["operator_counts"]}
+    assert counts == payload["operator_counts"] and len(priced["operators"]) == sum(counts.values())
+    assert priced["unpriced"] == [] and sum(row["share"] for row in priced["operators"]) == pytest.approx(1.0)
+    assert all(row["path"] in ("cmsis-nn fast", "cmsis-nn generic", "tflm reference") for row in priced["operators"])
+    assert payload["estimated_code_bytes"] > 0
+    assert payload["flash_needed_bytes"] == payload["flash_bytes"] + payload["estimated_code_bytes"]
+    code, out, _ = run_cli(monkeypatch, capsys, "verify", str(model), "--target", "cortex-m7", "--clips", "4")
+    assert code == 0 and "per operator of the file on cortex-m7 (estimated" in out and "arm_" in out
+    code, out, _ = run_cli(monkeypatch, capsys, "verify", str(model), "--target", "raspi4", "--clips", "4", "--json")
+    assert json.loads(out)["priced_operators"]["latency_ms"] is None  # an engine priced per layer: kernels named only
 
     truncated = run_dir / "truncated.tflite"
     truncated.write_bytes(model.read_bytes()[: model.stat().st_size // 2])

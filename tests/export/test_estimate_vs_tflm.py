@@ -24,9 +24,10 @@ import torch  # noqa: E402
 
 from edgenas.export.tflite import convert_int8, inspect_tflite  # noqa: E402
 from edgenas.export.verify import min_arena_bytes  # noqa: E402
-from edgenas.hardware import flash_bytes, load_target, peak_sram_bytes  # noqa: E402
+from edgenas.hardware import flash_bytes, latency_ms, load_target, peak_sram_bytes  # noqa: E402
 from edgenas.hardware.tflite_graph import lower  # noqa: E402
 from edgenas.spaces import KwsSpace  # noqa: E402
+from edgenas.workflows.pricing import price_tflite  # noqa: E402
 from tests.export.batchnorm import randomise_batchnorm
 
 pytestmark = pytest.mark.slow  # four int8 conversions and arena bisections: about 40 s
@@ -76,3 +77,7 @@ def test_estimates_within_ten_percent_of_tflite_micro(name: str, tmp_path: Path)
     assert abs(flash / len(model) - 1) <= BOUND, f"flash estimate {flash:,} B vs file {len(model):,} B"
     # the device estimate adds CMSIS-NN scratch on top of the host's: never below it
     assert peak_sram_bytes(layers, target) >= sram
+    # the file priced operator by operator costs what the search priced its architecture at
+    priced = price_tflite(model, target)
+    assert not priced.unpriced and priced.latency_ms == pytest.approx(latency_ms(layers, target), rel=0.02)
+    assert all(row.path != "none" for row in priced.operators)

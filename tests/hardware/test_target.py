@@ -97,8 +97,13 @@ def _write_variant(tmp_path: Path, old: str, new: str) -> Path:
     [
         ("clock_hz: 216000000", "", "clock_hz"),  # missing
         ("tensor_record_bytes: 24", "tensor_record_bytes: -24", "memory.tensor_record_bytes"),  # negative
-        ("    fc: 1.3 ", "    fc: -1.3 ", "latency.cycles_per_mac.fc"),  # negative coefficient
-        ("    conv_depthwise: 2.6", "    dw: 2.6", "latency.cycles_per_mac"),  # wrong key
+        (
+            "fully_connected: {per_unit: ",
+            "fully_connected: {per_unit: -",
+            "latency.kernels.instructions.fully_connected.per_unit",
+        ),
+        ("      mean: {per_unit:", "      meam: {per_unit:", "latency.kernels.instructions"),  # wrong key
+        ("    cycles_per_instruction: ", "    cycles_per_instruction: 0 #", "latency.kernels.cycles_per_instruction"),
         ("add, reshape, softmax, pad,", "add, reshape, softmax, gru,", "ops"),  # unknown op
         ("kernels: cmsis-nn", "kernels: tinyengine", "kernels"),
         ("sram_bytes: 327680", "sram_bytes: lots", "sram_bytes"),
