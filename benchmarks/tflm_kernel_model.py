@@ -97,6 +97,13 @@ REFERENCE_KERNELS: dict[str, tuple[KernelInstructions, str]] = {
         KernelInstructions(35.0),
         ("assumed: TFLM reference int8 HARD_SWISH (a few fixed-point multiplies and a clamp per element)"),
     ),
+    "slice": (
+        KernelInstructions(10.0),
+        (
+            "assumed: TFLM reference int8 SLICE (kernels/slice.cc), an index computation over up to 5 "
+            "dimensions per element copied, as TRANSPOSE; a recurrent layer slices each frame once"
+        ),
+    ),
 }
 
 #: Paths of cmsis_nn_kernels.json for the element-wise CMSIS-NN kernels.

@@ -41,10 +41,19 @@ class Op(StrEnum):
     HARD_SIGMOID = "hard_sigmoid"  # relu6(x + 3) / 6: ADD, RELU6, MUL in TFLite (MobileNetV3's gate)
     HARD_SWISH = "hard_swish"  # HARD_SWISH: x * relu6(x + 3) / 6 (MobileNetV3)
     SWISH = "swish"  # x * sigmoid(x) (SiLU, EfficientNet): LOGISTIC + MUL in TFLite
+    # A recurrent layer over a (T, C) sequence: no TFLite Micro kernel runs it (no GRU builtin;
+    # the int8 LSTM one is not what the export reaches), so the converter's file holds it
+    # unrolled, step by step, as FULLY_CONNECTED, ADD, MUL and LOGISTIC operators plus a SLICE
+    # per frame (edgenas.hardware.tflite_graph). Output (H,): the last state; (T, H): every state.
+    GRU = "unrolled_gru"
+    LSTM = "unrolled_lstm"
 
+
+#: Recurrent layers, and how many gates (weight matrices on each side) each step computes.
+RECURRENT_GATES = {Op.GRU: 3, Op.LSTM: 4}
 
 #: Operators that carry weights, hence MACs and flash.
-WEIGHTED_OPS = frozenset({Op.CONV2D, Op.DWCONV2D, Op.CONV1D, Op.DWCONV1D, Op.FC})
+WEIGHTED_OPS = frozenset({Op.CONV2D, Op.DWCONV2D, Op.CONV1D, Op.DWCONV1D, Op.FC, *RECURRENT_GATES})
 
 #: Element-wise activations that run as their own operator (TFLite fuses only ReLU and ReLU6 into
 #: the op before them, which ``Layer.activation`` records).
@@ -111,7 +120,14 @@ class Layer:
             return 0
         if self.op is Op.FC:
             return self.in_elements * self.out_channels
+        if self.op in RECURRENT_GATES:  # input-side and state-side matrices of every gate
+            return RECURRENT_GATES[self.op] * self.out_channels * (self.in_channels + self.out_channels)
         return math.prod(self.kernel) * (self.in_channels // self.groups) * self.out_channels
+
+    @property
+    def steps(self) -> int:
+        """Time steps of a recurrent layer (its input's length), 1 for any other op."""
+        return self.in_shape[0] if self.op in RECURRENT_GATES else 1
 
     @property
     def weight_bytes(self) -> int:
@@ -123,6 +139,10 @@ class Layer:
         """Weights plus biases of the deployed op."""
         if self.op not in WEIGHTED_OPS:
             return 0
+        if self.op is Op.GRU:  # input-side biases of the 3 gates + the candidate's state-side one
+            return self.weight_count + 4 * self.out_channels
+        if self.op is Op.LSTM:  # input-side biases of the 4 gates
+            return self.weight_count + 4 * self.out_channels
         return self.weight_count + (self.out_channels if self.bias else 0)
 
     @property
@@ -132,6 +152,11 @@ class Layer:
             return 0
         if self.op is Op.FC:
             return self.in_elements * self.out_channels
+        if self.op in RECURRENT_GATES:  # the state-side products vanish at the first step (zero state)
+            gates, hidden = RECURRENT_GATES[self.op], self.out_channels
+            macs = gates * hidden * (self.steps * self.in_channels + (self.steps - 1) * hidden)
+            # an LSTM's forget gate has nothing to forget at the first step: it is not computed
+            return macs - (self.in_channels * hidden if self.op is Op.LSTM else 0)
         per_output = math.prod(self.kernel) * (self.in_channels // self.groups)
         return self.out_elements * per_output
 

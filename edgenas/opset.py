@@ -214,6 +214,10 @@ _IR: dict[str, tuple[str, ...]] = {
     "squeeze_excite": ("mean", "fully_connected", "logistic", "mul"),
     "gru": ("gru",),
     "lstm": ("lstm",),
+    # a GRU / LSTM layer unrolled by the converter (edgenas.hardware.tflite_graph): frames sliced
+    # from the map in the torch layout, then each step's products, sums, gates and state updates
+    "unrolled_gru": ("transpose", "reshape", "slice", "fully_connected", "add", "mul", "logistic"),
+    "unrolled_lstm": ("transpose", "reshape", "slice", "fully_connected", "add", "mul", "logistic"),
 }
 _ACTIVATIONS: dict[str, tuple[str, ...]] = {
     "relu": ("relu",),

@@ -51,6 +51,16 @@ from edgenas.hardware.tflite_graph import CONST_OPERAND_BUILTINS, TfliteOp, as_c
 from edgenas.ir import DTYPE_BYTES, WEIGHTED_OPS, Layer, Op
 
 _CONV_OPS = frozenset({Op.CONV2D, Op.CONV1D})
+
+#: What each operator of an unrolled recurrent layer adds to the arena's persistent tail and to the
+#: file beyond the per-operator figures of the target file (fitted on convolutional networks).
+#: Fitted on three converted kws networks with a GRU or an LSTM of 7-13 steps (136-380 such
+#: operators): the arena residual was 22.2-23.8 B per operator (the op data of ADD and MUL, larger
+#: than the default the target files assume); the file's 52-76 B (tensor names of about 120
+#: characters, the torch module path of every step). Checked on other networks, the CRNN named point
+#: among them: docs/spaces.md, tests/export/test_recurrent_estimates.py.
+RECURRENT_OP_TAIL_BYTES = 23
+RECURRENT_OP_FILE_BYTES = 65
 _DEPTHWISE_OPS = frozenset({Op.DWCONV2D, Op.DWCONV1D})
 
 
@@ -278,6 +288,7 @@ def _tail_bytes(ops: Sequence[TfliteOp], target: Target) -> int:
     kernel_state = sum(state.get(op.builtin, mem.default_kernel_state_bytes) for op in ops)
     return (
         _per_channel_bytes(ops, target)
+        + sum(op.recurrent for op in ops) * RECURRENT_OP_TAIL_BYTES
         + _tensor_count(ops) * mem.tensor_record_bytes
         + len(ops) * mem.node_record_bytes
         + kernel_state
@@ -300,6 +311,9 @@ def _tensor_count(ops: Sequence[TfliteOp]) -> int:
     op, and the constant operand (shape, permutation, paddings, axes) of the glue ops."""
     count = 1 + len(ops)
     for op in ops:
+        if op.shared:  # a recurrent step's product: the gate's weights are counted once, its bias is its own
+            count += int(op.layer is not None and op.layer.bias)
+            continue
         if op.layer is not None and op.layer.op in WEIGHTED_OPS:
             count += 2 if op.layer.bias else 1
         elif op.builtin in CONST_OPERAND_BUILTINS:
@@ -323,9 +337,16 @@ def flash_bytes(layers: Sequence[Layer], target: Target) -> int:
     total = fl.model_overhead_bytes
     for op in ops:
         total += fl.quant_param_bytes_per_channel  # the output activation's scale/zero point
+        total += RECURRENT_OP_FILE_BYTES * op.recurrent
         layer = op.layer
         if layer is None or layer.op not in WEIGHTED_OPS:
             total += fl.other_op_bytes
+            continue
+        if op.shared:  # a recurrent step: the gate's weights are stored once, but each step's int32 bias
+            # is its own (the bias scale is the step's input scale x the weight scale)
+            total += fl.other_op_bytes
+            if layer.bias:
+                total += layer.out_channels * (fl.bias_bytes + fl.quant_param_bytes_per_channel)
             continue
         total += fl.weighted_op_bytes
         channels = layer.out_channels if layer.op in per_channel_ops else 1
@@ -359,7 +380,7 @@ def code_bytes(layers: Sequence[Layer], target: Target) -> int:
 def mac_kind(layer: Layer) -> str | None:
     """Which cycles-per-MAC coefficient prices a layer (``None`` for ops without MACs)."""
     op = layer.op
-    if op is Op.FC:
+    if op in (Op.FC, Op.GRU, Op.LSTM):  # a recurrent layer runs as fully connected products, step by step
         return "fc"
     if op in _DEPTHWISE_OPS:
         return "conv_depthwise"

@@ -44,6 +44,7 @@ KERNEL_UNITS: dict[str, str] = {
     "relu6": "output",  # TFLM reference RELU6 (hard-sigmoid's middle pass)
     "logistic": "output",  # TFLM reference int8 LOGISTIC
     "hard_swish": "output",  # TFLM reference int8 HARD_SWISH
+    "slice": "output",  # TFLM reference SLICE (a recurrent layer's frames)
 }
 
 _CONV = frozenset({Op.CONV2D, Op.CONV1D})
@@ -55,9 +56,10 @@ _CMSIS_ELEMENTWISE = {Op.ADD: ("arm_elementwise_add_s8", "add"), Op.MUL: ("arm_e
 _REFERENCE_KEYS = {
     "MEAN": "mean", "SUM": "mean", "TRANSPOSE": "transpose", "RESHAPE": "reshape", "PAD": "pad", "QUANTIZE": "quantize",
     "RELU6": "relu6", "LOGISTIC": "logistic", "HARD_SWISH": "hard_swish", "ADD": "add", "MUL": "mul",
+    "SLICE": "slice",
 }  # fmt: skip
 #: Builtins TFLite Micro runs on its reference kernels whatever layer they compute (CMSIS-NN has none).
-_REFERENCE_ONLY = frozenset({"MEAN", "SUM", "TRANSPOSE", "PAD", "QUANTIZE", "RELU6", "LOGISTIC", "HARD_SWISH"})
+_REFERENCE_ONLY = frozenset({"MEAN", "SUM", "TRANSPOSE", "PAD", "QUANTIZE", "RELU6", "LOGISTIC", "HARD_SWISH", "SLICE"})
 
 
 @dataclass(frozen=True)
@@ -99,7 +101,7 @@ def _cmsis(layer: Layer, builtin: str) -> KernelChoice:
         if op is Op.DWCONV2D and tuple(layer.kernel) == (3, 3):
             return KernelChoice("arm_depthwise_conv_3x3_s8", FAST, "depthwise_3x3")
         return KernelChoice("arm_depthwise_conv_s8_opt", FAST, "depthwise_opt")
-    if op is Op.FC:
+    if op in (Op.FC, Op.GRU, Op.LSTM):  # a recurrent layer's products run as fully connected steps
         return KernelChoice("arm_fully_connected_s8", FAST, "fully_connected")
     if op in (Op.AVGPOOL2D, Op.GLOBAL_AVGPOOL):
         return KernelChoice("arm_avgpool_s8", FAST, "avgpool")

@@ -21,6 +21,7 @@ SPACES.add("mbconv", MbconvSpace, help="MobileNetV2/V3, MnasNet, EfficientNet bl
 SPACES.add("mbconv-micro", MbconvSpace, help="mbconv's small vocabulary for microcontrollers", vocabulary="micro")
 SPACES.add("nb201", Nb201Space, help="NAS-Bench-201 cells on 32x32 RGB images")
 SPACES.add("fbnet", FbnetSpace, help="HW-NAS-Bench's FBNet blocks on 32x32 RGB images")
+SPACES.add("kws-rnn", KwsSpace, help="kws with a GRU or LSTM layer after the conv front (CRNN)", cells=("gru", "lstm"))
 
 __all__ = [
     "SPACES",

@@ -276,6 +276,8 @@ def test_latency_breakdown_prices_every_op(target: Target) -> None:
         Layer(Op.HARD_SWISH, (12,), (12,)),
         Layer(Op.SWISH, (12,), (12,)),
         Layer(Op.MUL, (12,), (12,), inputs=(14, 15)),
+        Layer(Op.GRU, (4, 3), (12,), inputs=(16,)),
+        Layer(Op.LSTM, (4, 3), (4, 8)),
     ]
     assert {layer.op for layer in every_op} == set(Op)
     breakdown = latency_breakdown_ms(every_op, target)

@@ -298,6 +298,8 @@ class KwsSupernetEvaluator(SupernetEvaluatorBase):
     def subnet(self, arch: Arch) -> nn.Module:
         """The stand-alone network of ``arch`` with inherited weights and recalibrated batch norm."""
         plan = self.kws.plan(arch)
+        if plan.get("cell"):  # the shared weights have no recurrent layer: scoring would rate another network
+            raise TrialFailed("the kws supernet has no recurrent layer: search --space kws-rnn with --evaluator train")
         family = "2d" if plan["two_d"] else "1d"
         if family not in self.families:
             raise TrialFailed(f"the supernet was trained for the {', '.join(self.families)} family only, not {family}")

@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from edgenas.spaces.nn.blocks import ConvBNReLU, GlobalAvgPool
+from edgenas.spaces.nn.recurrent import UnrolledGru, UnrolledLstm
 
 
 class KwsNet(nn.Module):
@@ -38,6 +39,11 @@ class KwsNet(nn.Module):
             layers.append(ConvBNReLU(cin, c, (1,) * dims, (1,) * dims, size))
             cin = c
         self.features = nn.Sequential(*layers)
+        self.recurrent: nn.Module | None = None
+        if plan.get("cell"):  # frames of frequency x channels features; the state feeds the classifier
+            cell = UnrolledGru if plan["cell"] == "gru" else UnrolledLstm
+            self.recurrent = cell(cin * math.prod(size[1:]), plan["hidden"], plan["readout"])
+            cin = plan["hidden"]
         self.pool = GlobalAvgPool()
         self.classifier = nn.Linear(cin, num_classes)
 
@@ -49,4 +55,9 @@ class KwsNet(nn.Module):
         # the convolution (``unsqueeze(1)`` left a PAD between two RESHAPEs). Same values.
         x = x.unsqueeze(-1).permute(0, 3, 1, 2) if self.two_d else x.transpose(1, 2)
         x = self.features(x)
+        if self.recurrent is not None:
+            # (batch, C, T) or (batch, C, T, F) -> (batch, C x F, T): the converter writes one
+            # TRANSPOSE and one RESHAPE (a transpose to (batch, T, C) broke its same-scale rule)
+            seq = x.permute(0, 1, 3, 2).flatten(1, 2) if x.dim() == 4 else x
+            return self.classifier(self.recurrent(seq))
         return self.classifier(self.pool(x))

@@ -39,6 +39,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from edgenas.arch import Arch
+from edgenas.errors import InvalidInputError
 from edgenas.spaces.kws import (
     BLOCK_CHANNELS,
     BLOCK_KERNELS,
@@ -140,6 +141,8 @@ class KwsGumbelSupernet(nn.Module):
     block_mask: torch.Tensor
 
     def __init__(self, space: KwsSpace) -> None:
+        if getattr(getattr(space, "base", space), "cells", ()):  # its paths have no recurrent layer
+            raise InvalidInputError("the differentiable search covers --space kws only, not its recurrent cells (kws-rnn)")
         super().__init__()
         self.space = space
         self.names = [d.name for d in space.decisions()]
