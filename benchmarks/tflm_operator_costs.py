@@ -17,6 +17,7 @@ their latency, beside the instructions per unit the issue measured by running su
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import tempfile
 import time
@@ -53,17 +54,9 @@ ISSUE_INSTRUCTIONS = {
 def _price(model: torch.nn.Module, calibration: np.ndarray, target, *, former: bool) -> FilePricing:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "model.tflite"
-        with _former_pad_export() if former else _nothing():
+        with _former_pad_export() if former else contextlib.nullcontext():
             convert_int8(_mean_form(model) if former else model, calibration, path)
         return price_tflite(path.read_bytes(), target)
-
-
-class _nothing:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> None:
-        return None
 
 
 def main() -> int:

@@ -37,7 +37,7 @@ from __future__ import annotations
 import bisect
 import functools
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from edgenas.errors import InvalidInputError
 from edgenas.hardware.kernel_latency import graph_cycles
@@ -361,17 +361,22 @@ def flash_bytes(layers: Sequence[Layer], target: Target) -> int:
 def code_bytes(layers: Sequence[Layer], target: Target) -> int:
     """The runtime code the model's operators link into the firmware (flash beside the model file).
 
-    Per distinct TFLite builtin of the converted graph: its kernel library's code (``flash.kernel_code_bytes``,
-    e.g. the CMSIS-NN functions TFLite Micro's CONV_2D calls) and the runtime's own code for it
-    (``flash.per_builtin_code_bytes``). Zero on a target whose file gives no code sizes. The
-    interpreter's core is not included: it is there whatever the model.
+    The code of each distinct TFLite builtin of the converted graph (:func:`builtins_code_bytes`).
+    The interpreter's core is not included: it is there whatever the model.
     """
+    if not target.flash.kernel_code_bytes and not target.flash.per_builtin_code_bytes:
+        return 0  # no code sizes in the target file: no need to lower the graph
+    return builtins_code_bytes({op.builtin for op in _graph(layers)[1]}, target)
+
+
+def builtins_code_bytes(builtins: Iterable[str], target: Target) -> int:
+    """The code a firmware links for these TFLite builtins: per distinct builtin, its kernel library's
+    code (``flash.kernel_code_bytes``, e.g. the CMSIS-NN functions TFLite Micro's CONV_2D calls) and
+    the runtime's own code for it (``flash.per_builtin_code_bytes``). Zero on a target whose file
+    gives no code sizes."""
     fl = target.flash
-    if not fl.kernel_code_bytes and not fl.per_builtin_code_bytes:
-        return 0
     library = dict(fl.kernel_code_bytes)
-    builtins = {op.builtin for op in _graph(layers)[1]}
-    return sum(library.get(b, 0) + fl.per_builtin_code_bytes for b in builtins)
+    return sum(library.get(b, 0) + fl.per_builtin_code_bytes for b in set(builtins))
 
 
 # --------------------------------------------------------------------------- latency

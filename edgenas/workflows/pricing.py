@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from edgenas.export.tflite import litert_interpreter, quiet_native_output
+from edgenas.hardware.analytical import builtins_code_bytes
 from edgenas.hardware.kernel_latency import op_instructions, work_of
 from edgenas.hardware.kernel_paths import op_kernel
 from edgenas.hardware.target import Target
@@ -129,8 +130,5 @@ def price_tflite(model_bytes: bytes, target: Target) -> FilePricing:
     total = math.fsum(r.latency_ms for r in rows if r.latency_ms is not None) if model is not None else None
     if total:
         rows = [PricedOperator(**{**r.to_dict(), "share": None if r.latency_ms is None else r.latency_ms / total}) for r in rows]
-    library = dict(target.flash.kernel_code_bytes)
-    code = 0
-    if library or target.flash.per_builtin_code_bytes:
-        code = sum(library.get(b, 0) + target.flash.per_builtin_code_bytes for b in {r.builtin for r in rows})
+    code = builtins_code_bytes((r.builtin for r in rows), target)
     return FilePricing(target.name, tuple(rows), total, tuple(sorted(set(unpriced))), code)
