@@ -17,7 +17,8 @@ test: setup
 
 setup: $(STAMP)
 
-# espeak-ng synthesises the default keyword-spotting data offline (Debian package);
+# espeak-ng synthesises the default keyword-spotting data offline (Debian package); flite, festival and
+# three festvox voices add voices made from real speakers to it (better transfer to real speech);
 # dataset-fashion-mnist is the vision task's data (IDX files under /usr/share/datasets/fashion-mnist);
 # chromium + chromium-driver run the dashboard's browser tests (headless, through selenium);
 # gcc-arm-none-eabi + qemu-system-arm build the firmware's C front end for a Cortex-M7 and run it (mps2-an500).
@@ -26,6 +27,9 @@ $(STAMP): pyproject.toml Makefile
 	@command -v espeak-ng >/dev/null || { \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq espeak-ng; \
 	  else sudo apt-get update -qq && sudo apt-get install -y -qq espeak-ng; fi; }
+	@command -v flite >/dev/null && command -v festival >/dev/null && test -d /usr/share/festival/voices/us/cmu_us_slt_arctic_hts || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq flite festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts; \
+	  else sudo apt-get update -qq && sudo apt-get install -y -qq flite festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts; fi; }
 	@command -v arm-none-eabi-gcc >/dev/null && command -v qemu-system-arm >/dev/null || { \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq --no-install-recommends gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm; \
 	  else sudo apt-get update -qq && sudo apt-get install -y -qq --no-install-recommends gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm; fi; }

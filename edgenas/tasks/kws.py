@@ -3,9 +3,10 @@
 Two sources, one shape:
 
 * :func:`load_synthetic` (the default): keywords spoken by ``espeak-ng`` with many voices,
-  speeds, pitches and accents, passed through a simulated recording chain (speed perturbation,
-  room reverberation, noise, microphone response, level, quantisation), split by *voice* so the
-  score measures generalisation to unseen speakers. Made offline in about a minute and cached.
+  speeds, pitches and accents, and by the few voices of ``flite`` and ``festival`` made from real
+  speakers, passed through a simulated recording chain (speed perturbation, room reverberation,
+  noise, microphone response, level, quantisation), split by *voice* so the score measures
+  generalisation to unseen speakers. Made offline in a minute or two and cached.
 * :func:`load_speech_commands`: a folder in the Google Speech Commands layout (the real data).
 
 Classes are the keywords, then ``_unknown_`` (any other word) and ``_silence_`` (noise only), the
@@ -39,6 +40,7 @@ import numpy as np
 from edgenas.errors import EdgenasError, InvalidInputError, MissingDataError
 from edgenas.settings import cache_dir as cache_dir_setting
 from edgenas.tasks import audio as A
+from edgenas.tasks import voices as V
 from edgenas.tasks.base import Split, TaskData, standardise
 
 logger = logging.getLogger(__name__)
@@ -54,8 +56,11 @@ AUXILIARY_WORDS = (
 )  # fmt: skip
 SPLIT_NAMES = ("train", "val", "test")
 
-_SYNTHETIC_VERSION = 2  # bump when generation changes, so old caches are not reused
+_SYNTHETIC_VERSION = 3  # bump when generation changes, so old caches are not reused
 _DEFAULT_CLIPS_PER_VOICE = 6
+#: Renditions of each natural voice (flite, festival) per ``clips_per_voice``: there are few of
+#: them, so each is said many ways, and they go to the training split only.
+_NATURAL_RENDITIONS_PER_CLIP = 3
 #: espeak-ng English dialects that honour "+variant" (``en-gb+variant`` ignores it; ``en`` is British). Each
 #: gives different audio from the others for the same variant (checked with espeak-ng 1.51).
 _ACCENTS = ("en", "en-us", "en-us-nyc", "en-gb-scotland", "en-gb-x-rp", "en-gb-x-gbclan", "en-gb-x-gbcwmd", "en-029")
@@ -234,7 +239,11 @@ def auxiliary_words(keywords: Sequence[str]) -> list[str]:
 
 
 def _synthetic_params(
-    seed: int, clips_per_voice: int, keywords: Sequence[str] = KEYWORDS, front: A.FrontEnd = A.DEFAULT_FRONT_END
+    seed: int,
+    clips_per_voice: int,
+    keywords: Sequence[str] = KEYWORDS,
+    front: A.FrontEnd = A.DEFAULT_FRONT_END,
+    natural_voices: Sequence[V.NaturalVoice] = (),
 ) -> dict[str, Any]:
     """Everything that determines the synthetic data set; its hash names the cache file (JSON values, read by key).
 
@@ -282,6 +291,11 @@ def _synthetic_params(
         "quantise_bits": 16,
         "split_fractions": [0.7, 0.15, 0.15],
         "front_end": front_end,
+        "natural_voices": [v.key for v in natural_voices],
+        "natural_renditions_per_voice": _NATURAL_RENDITIONS_PER_CLIP * clips_per_voice,
+        "natural_copies_per_rendition": 2,
+        "natural_stretch": [0.8, 1.35],
+        "natural_f0_factor": [0.75, 1.35],
     }
 
 
@@ -509,7 +523,7 @@ def _generate_synthetic(params: dict, cache_path: Path, front: A.FrontEnd = A.DE
     exe = _espeak_binary()
     started = time.perf_counter()
     seed, clips_per_voice = int(params["seed"]), int(params["clips_per_voice"])
-    split_rng, plan_rng, augment_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(3))
+    split_rng, plan_rng, augment_rng, natural_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(4))
     voices = _distinct_variants(exe)
     split_of = _split_voices(voices, split_rng)
     plan = _plan_utterances(voices, clips_per_voice, plan_rng, params)
@@ -533,6 +547,11 @@ def _generate_synthetic(params: dict, cache_path: Path, front: A.FrontEnd = A.DE
                     speakers.append(utterance.voice)
                 features.append(A.mfcc_batch(np.stack(batch), front=front))
                 batch = []
+    natural_features, natural_labels, natural_speakers = _natural_voice_clips(params, natural_rng, augment_rng, front)
+    features.extend(natural_features)
+    labels.extend(natural_labels)
+    speakers.extend(natural_speakers)
+    split_of.update({s: 0 for s in natural_speakers})  # train only: too few to hold any out
     seconds = time.perf_counter() - started
     arrays: dict[str, np.ndarray] = {
         "features": np.concatenate(features).astype(np.float32),
@@ -542,11 +561,62 @@ def _generate_synthetic(params: dict, cache_path: Path, front: A.FrontEnd = A.DE
         "params_json": np.asarray(json.dumps(params, sort_keys=True)),
         "voices": np.asarray(voices, dtype=str),
         "espeak_version": np.asarray(_espeak_version(exe)),
+        "natural_versions": np.asarray(V.version_text(_natural_voices(params))),
         "generation_s": np.asarray(seconds),
     }
     _save_atomic(cache_path, arrays)
     logger.info("generated %d synthetic KWS clips in %.1f s -> %s", len(labels), seconds, cache_path)
     return arrays
+
+
+def _natural_voices(params: dict) -> list[V.NaturalVoice]:
+    by_key = {v.key: v for v in V.VOICES}
+    return [by_key[k] for k in params["natural_voices"]]
+
+
+def _natural_voice_clips(
+    params: dict, plan_rng: np.random.Generator, augment_rng: np.random.Generator, front: A.FrontEnd
+) -> tuple[list[np.ndarray], list[int], list[str]]:
+    """Clips of the voices made from real speakers (:mod:`edgenas.tasks.voices`), for training.
+
+    Each rendition says every keyword and one auxiliary word at a drawn speed and pitch, as an
+    espeak-ng utterance does; each word is recorded in simulation ``natural_copies_per_rendition``
+    times, and each voice gets as many ``_silence_`` clips as it has clips of one word.
+    """
+    voices = _natural_voices(params)
+    if not voices:
+        return [], [], []
+    n_renditions, copies = int(params["natural_renditions_per_voice"]), int(params["natural_copies_per_rendition"])
+    plan = [
+        V.Rendition(
+            voice=voice,
+            words=(*params["keywords"], str(plan_rng.choice(params["auxiliary_words"]))),
+            stretch=float(plan_rng.uniform(*params["natural_stretch"])),
+            f0_hz=voice.f0_hz * float(plan_rng.uniform(*params["natural_f0_factor"])),
+        )
+        for voice in voices
+        for _ in range(n_renditions)
+    ]
+    silence_label = len(params["keywords"]) + 1
+    features: list[np.ndarray] = []
+    labels: list[int] = []
+    speakers: list[str] = []
+    with ThreadPoolExecutor(_ESPEAK_WORKERS) as pool:
+        speech_iter = pool.map(lambda r: V.render(r, front.sample_rate_hz), plan)  # in plan order
+        batch: list[np.ndarray] = []
+        for i, (rendition, words_speech) in enumerate(zip(plan, speech_iter, strict=True)):
+            for label, speech in enumerate(words_speech):
+                for _ in range(copies):
+                    batch.append(_augment(speech, augment_rng, params, front))
+                    labels.append(label)
+            if i + 1 == len(plan) or plan[i + 1].voice != rendition.voice:
+                for _ in range(n_renditions * copies):
+                    batch.append(_silence_clip(augment_rng, params, front))
+                    labels.append(silence_label)
+                speakers.extend([rendition.voice.key] * (len(labels) - len(speakers)))
+                features.append(A.mfcc_batch(np.stack(batch), front=front))
+                batch = []
+    return features, labels, speakers
 
 
 def _save_atomic(path: Path, arrays: dict[str, np.ndarray]) -> None:
@@ -617,7 +687,7 @@ def load_synthetic(
     keywords: Sequence[str] = KEYWORDS,
     front: A.FrontEnd = A.DEFAULT_FRONT_END,
 ) -> TaskData:
-    """Synthetic 12-class KWS data made with espeak-ng, split by voice, cached as ``.npz``.
+    """Synthetic 12-class KWS data made with espeak-ng (and flite and festival), split by voice, cached as ``.npz``.
 
     ``keywords`` are the words spoken (any words espeak-ng can say; ``_unknown_`` speaks others,
     see :func:`auxiliary_words`) and ``front`` the features' front end; both are in the cache key.
@@ -628,8 +698,11 @@ def load_synthetic(
     recording level, 16-bit quantisation) so that models transfer to real recordings;
     ``clips_per_voice`` clips per class per voice (default 6: ~7,000 clips). Whole voices are held
     out for validation and test (~70/15/15), so accuracy measures generalisation to unseen
-    speakers. Deterministic given ``seed`` and the espeak-ng version. The first call takes about a
-    minute on 2 cores; later calls read ``cache_dir/kws-synthetic-v2-<hash>.npz`` in well under a second.
+    speakers. The voices of flite and festival that are installed (:mod:`edgenas.tasks.voices`:
+    made from recordings of real people, so models trained with them transfer better to real
+    speech) add ``3 x clips_per_voice`` renditions each, recorded twice, to the training split.
+    Deterministic given ``seed`` and the programs' versions. The first call takes a minute or two
+    on 2 cores; later calls read ``cache_dir/kws-synthetic-v3-<hash>.npz`` in well under a second.
 
     Example::
 
@@ -644,7 +717,7 @@ def load_synthetic(
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise InvalidInputError(f"seed must be a non-negative integer, got {seed!r}")
     keywords = check_keywords(list(keywords))
-    params = _synthetic_params(seed, clips_per_voice, keywords, front)
+    params = _synthetic_params(seed, clips_per_voice, keywords, front, V.available_voices())
     cache_dir = Path(cache_dir) if cache_dir is not None else cache_dir_setting()
     cache_path = cache_dir / f"kws-synthetic-v{_SYNTHETIC_VERSION}-{_params_hash(params)}.npz"
     try:
@@ -672,6 +745,7 @@ def load_synthetic(
         f"(high-pass, low-pass, {p['eq_bands']} EQ bands), peak {p['peak_dbfs'][0]} to {p['peak_dbfs'][1]} dBFS, "
         f"{p['quantise_bits']}-bit, ±{p['time_shift_ms']} ms shift; "
         f"'{UNKNOWN}' = {len(p['auxiliary_words'])} other Speech Commands words, '{SILENCE}' = synthetic noise. "
+        + _natural_text(p, str(arrays["natural_versions"]))
         + _front_text(front)
         + f"Split by voice (speaker-disjoint): {voices['train']}/{voices['val']}/{voices['test']} voices, "
         f"{n['train']}/{n['val']}/{n['test']} clips for train/val/test."
@@ -687,6 +761,20 @@ def load_synthetic(
         feature_std=std,
         source=source,
         front=front,
+    )
+
+
+def _natural_text(params: dict, versions: str) -> str:
+    """The voices made from real speakers in a sentence (or why there are none)."""
+    keys = params["natural_voices"]
+    if not keys:
+        return f"No voice made from real speakers (apt-get install {' '.join(V.DEBIAN_PACKAGES)} adds eight). "
+    return (
+        f"Plus {len(keys)} voices made from real speakers ({', '.join(keys)}; {versions}), each said "
+        f"{params['natural_renditions_per_voice']} ways "
+        f"(duration x{params['natural_stretch'][0]}-{params['natural_stretch'][1]}, "
+        f"pitch x{params['natural_f0_factor'][0]}-{params['natural_f0_factor'][1]}) and recorded "
+        f"{params['natural_copies_per_rendition']} times each, in the training split only. "
     )
 
 

@@ -235,7 +235,7 @@ def test_synthetic_splits_are_speaker_disjoint(tiny: kws.TaskData) -> None:
 
 
 def test_synthetic_second_call_hits_the_cache(tiny: kws.TaskData, synthetic_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    files = list(synthetic_cache.glob("kws-synthetic-v2-*.npz"))
+    files = list(synthetic_cache.glob("kws-synthetic-v3-*.npz"))
     assert len(files) == 1 and not list(synthetic_cache.glob("*.tmp"))
 
     def fail(*args: object, **kwargs: object) -> None:
@@ -247,7 +247,7 @@ def test_synthetic_second_call_hits_the_cache(tiny: kws.TaskData, synthetic_cach
 
 def test_synthetic_is_deterministic_and_a_corrupt_cache_is_regenerated(tiny: kws.TaskData, synthetic_cache: Path,
                                                                         tmp_path: Path) -> None:  # fmt: skip
-    cache_name = next(synthetic_cache.glob("kws-synthetic-v2-*.npz")).name
+    cache_name = next(synthetic_cache.glob("kws-synthetic-v3-*.npz")).name
     (tmp_path / cache_name).write_bytes(b"PK\x03\x04 truncated")
     again = kws.load_synthetic(tmp_path, seed=0, clips_per_voice=1)
     _assert_same(tiny, again)

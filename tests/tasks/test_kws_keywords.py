@@ -13,7 +13,7 @@ import scipy.signal
 from edgenas.errors import InvalidInputError
 from edgenas.settings import shared_data_dir
 from edgenas.tasks import audio as A
-from edgenas.tasks import check_task_options, kws, load_task, task_front_end
+from edgenas.tasks import check_task_options, kws, load_task, task_front_end, voices
 from edgenas.workflows.config import SearchConfig, build_config, read_config_file
 
 EIGHT_K = A.FrontEnd.from_options(sample_rate=8000)
@@ -45,8 +45,8 @@ def test_the_default_options_are_todays_front_end_and_cache() -> None:
     assert A.FrontEnd.from_options() == A.DEFAULT_FRONT_END
     assert A.DEFAULT_FRONT_END.feature_shape == A.MFCC_SHAPE == (49, 10)
     assert kws.auxiliary_words(kws.KEYWORDS) == list(kws.AUXILIARY_WORDS)
-    # the synthetic default's cache key (and so its file) is the one made before words and front end were options
-    assert kws._params_hash(kws._synthetic_params(0, 6)) == "8ff22c94a8da"
+    # the synthetic default's cache key (and so its file) is fixed: a change to it regenerates every user's data
+    assert kws._params_hash(kws._synthetic_params(0, 6)) == "17bd6ac978b4"  # version 3, no natural voice
     assert task_front_end("kws", None) == A.DEFAULT_FRONT_END and check_task_options("kws", {}) is None
 
 
@@ -171,9 +171,10 @@ def test_synthetic_speech_of_the_users_words(tmp_path: Path, monkeypatch: pytest
     if shutil.which("espeak-ng") is None:
         pytest.skip("espeak-ng is not installed (apt-get install espeak-ng)")
     monkeypatch.setattr(kws, "_distinct_variants", lambda exe: ["f2", "m3", "m7", "f4"])  # four voices: quick
+    monkeypatch.setattr(voices, "available_voices", list)  # and no flite/festival voice
     data = kws.load_synthetic(tmp_path, clips_per_voice=1, keywords=("lights", "music"), front=EIGHT_K)
     assert data.classes == ("lights", "music", "_unknown_", "_silence_") and data.input_shape == (49, 10)
-    (cache,) = tmp_path.glob("kws-synthetic-v2-*.npz")
+    (cache,) = tmp_path.glob("kws-synthetic-v3-*.npz")
     params = kws._synthetic_params(0, 1, ("lights", "music"), EIGHT_K)
     assert params["keywords"] == ["lights", "music"] and params["front_end"]["sample_rate_hz"] == 8000
     assert {"lights", "music"}.isdisjoint(params["auxiliary_words"])
