@@ -22,6 +22,8 @@ setup: $(STAMP)
 # dataset-fashion-mnist is the vision task's data (IDX files under /usr/share/datasets/fashion-mnist);
 # chromium + chromium-driver run the dashboard's browser tests (headless, through selenium);
 # gcc-arm-none-eabi + qemu-system-arm build the firmware's C front end for a Cortex-M7 and run it (mps2-an500).
+# gcc-aarch64-linux-gnu links `edgenas compile`'s TVM libraries for a Raspberry Pi 4 (cross build, not run here);
+# the tvm extra goes in a pip command of its own (see pyproject.toml).
 # torch==2.13.0 first: it resolves to the CPU build on disk; a bare `torch` pulls CUDA.
 $(STAMP): pyproject.toml Makefile
 	@command -v espeak-ng >/dev/null || { \
@@ -33,6 +35,9 @@ $(STAMP): pyproject.toml Makefile
 	@command -v arm-none-eabi-gcc >/dev/null && command -v qemu-system-arm >/dev/null || { \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq --no-install-recommends gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm; \
 	  else sudo apt-get update -qq && sudo apt-get install -y -qq --no-install-recommends gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm; fi; }
+	@command -v aarch64-linux-gnu-gcc >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq --no-install-recommends gcc-aarch64-linux-gnu; \
+	  else sudo apt-get update -qq && sudo apt-get install -y -qq --no-install-recommends gcc-aarch64-linux-gnu; fi; }
 	@command -v chromedriver >/dev/null && command -v chromium >/dev/null || { \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium chromium-driver; \
 	  else sudo apt-get update -qq && sudo apt-get install -y -qq chromium chromium-driver; fi; }
@@ -42,6 +47,7 @@ $(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q torch==2.13.0
 	$(BIN)/pip install -q -e '.[dev,tflite,ray,agent,track,dashboard]'
+	$(BIN)/pip install -q 'apache-tvm[popen-pool]==0.27.0.post1' 'apache-tvm-ffi==0.1.14.post1' 'xgboost-cpu>=3'
 	touch $(STAMP)
 
 lint: setup

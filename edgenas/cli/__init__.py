@@ -18,6 +18,7 @@ import typer
 from edgenas.cli.agent import register as register_agent
 from edgenas.cli.app import app
 from edgenas.cli.bench import bench
+from edgenas.cli.compile import compile_command
 from edgenas.cli.console import LazyHelpCommand
 from edgenas.cli.dashboard import register as register_dashboard
 from edgenas.cli.deploy import audit, export, verify
@@ -37,6 +38,7 @@ app.command()(verify)
 app.command()(profile)
 app.command()(audit)
 app.command()(zoo)
+app.command("compile")(compile_command)
 
 predictor = typer.Typer(no_args_is_help=False, help=GROUP_HELP)
 predictor.command()(fit)

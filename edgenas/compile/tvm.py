@@ -1,0 +1,235 @@
+"""Apache TVM: import an ONNX model, build it, export the library, and time it on this host.
+
+The untuned build is TVM's default CPU pipeline (operators legalized to loops and fused, no
+schedule search); the tuned build applies a MetaSchedule database (:mod:`.tuning`) to the same
+prepared module, so the two differ only in the schedules. Timing reuses the protocol of
+``edgenas profile`` (:func:`edgenas.measure.ort.time_runs_with_cpu`, a :class:`Measurement`);
+the per-function breakdown comes from the Relax VM's instrument hook (TVM 0.27 has no VM
+profiler in its Python package), timed in a separate VM so the headline runs carry no hook.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+from edgenas.compile.target import TargetSpec, cross_compiler
+from edgenas.errors import InvalidInputError, MissingExtraError
+from edgenas.measure.base import Measurement, OpTime, check_counts
+from edgenas.measure.ort import time_runs_with_cpu
+
+INSTALL_HINT = "pip install 'edgenas[tvm]'"
+
+
+def require_tvm() -> ModuleType:
+    """The ``tvm`` package, or one line naming the extra that installs it."""
+    try:
+        import tvm
+        from tvm import relax  # noqa: F401  (the Relax front end and VM must be there too)
+    except ImportError:
+        raise MissingExtraError(f"edgenas compile --compiler tvm needs Apache TVM: {INSTALL_HINT}") from None
+    return tvm
+
+
+def tvm_version() -> str:
+    return f"tvm {require_tvm().__version__}"
+
+
+def make_target(spec: TargetSpec) -> Any:
+    """A ``tvm.target.Target``; a key TVM does not know -> one line with TVM's reason."""
+    tvm = require_tvm()
+    try:
+        return tvm.target.Target(spec.config)
+    except (ValueError, RuntimeError, TypeError) as exc:
+        raise InvalidInputError(f"--target {spec.text!r}: TVM does not accept it ({_first_line(exc)})") from None
+
+
+def load_onnx(model: bytes | Path) -> Any:
+    """The ONNX model proto (from a file or bytes), or one line saying it is not one."""
+    import onnx
+
+    try:
+        if isinstance(model, Path):
+            return onnx.load(str(model))
+        return onnx.load_from_string(model)
+    except Exception as exc:  # protobuf's DecodeError, OSError
+        what = model if isinstance(model, Path) else "the model"
+        raise InvalidInputError(f"{what} is not an ONNX model ({_first_line(exc)})") from None
+
+
+def example_inputs(model: bytes | Path) -> dict[str, np.ndarray]:
+    """The inputs ``edgenas profile`` feeds the same file (declared shapes, symbolic dimensions -> 1, seed 0)."""
+    from edgenas.measure import ort
+
+    return ort.example_inputs(ort.session(model, threads=1))
+
+
+def import_onnx(model: Any, feeds: dict[str, np.ndarray], label: str) -> Any:
+    """The Relax module of an ONNX model; an operator TVM's front end lacks -> one line naming it."""
+    require_tvm()
+    import tvm
+    from tvm.relax.frontend.onnx import from_onnx
+
+    shapes = {name: list(x.shape) for name, x in feeds.items()}
+    dtypes = {name: str(x.dtype) for name, x in feeds.items()}
+    try:
+        return from_onnx(model, shape_dict=shapes, dtype_dict=dtypes)
+    except tvm.error.OpNotImplemented as exc:
+        ops = str(exc).split(":", 1)[-1].strip().splitlines()[0]
+        raise InvalidInputError(
+            f"{label}: TVM's ONNX front end cannot import operator(s) {ops} (export the model without them)"
+        ) from None
+    except Exception as exc:  # a converter that rejects an attribute or a shape
+        raise InvalidInputError(f"{label}: TVM's ONNX front end cannot import it ({_first_line(exc)})") from None
+
+
+def prepare(mod: Any, target: Any) -> Any:
+    """Legalize and fuse the module the way MetaSchedule extracts tasks from it (both builds start here)."""
+    import tvm
+    from tvm import relax
+
+    passes = [
+        relax.transform.DecomposeOpsForInference(),
+        relax.transform.CanonicalizeBindings(),
+        relax.get_pipeline("zero"),
+    ]
+    with target:
+        return tvm.transform.Sequential(passes)(mod)
+
+
+def build_untuned(mod: Any, target: Any) -> Any:
+    """TVM's default CPU build: no schedule search."""
+    from tvm import relax
+
+    return relax.build(mod, target=target)
+
+
+def export(executable: Any, path: Path, spec: TargetSpec) -> Path:
+    """Write the compiled library (``.so``); a cross target links with its GNU cross compiler."""
+    from edgenas.export.tflite import quiet_native_output
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with quiet_native_output():  # TVM logs a warning line per saved module from native code
+        if spec.is_cross:
+            from tvm.support import cc
+
+            executable.export_library(str(path), fcompile=cc.cross_compiler(cross_compiler(spec)))
+        else:
+            executable.export_library(str(path))
+    return path
+
+
+class HostModel:
+    """An exported library loaded into a Relax VM on this CPU, with its inputs ready."""
+
+    def __init__(self, library: Path, feeds: dict[str, np.ndarray], threads: int) -> None:
+        tvm = require_tvm()
+        from tvm import relax
+
+        set_threads(threads)
+        from edgenas.export.tflite import quiet_native_output
+
+        self.library = library
+        with quiet_native_output():  # a warning line per loaded module, from native code
+            self._lib = tvm.runtime.load_module(str(library))
+        self.vm = relax.VirtualMachine(self._lib, tvm.cpu())
+        self.main = self.vm["main"]
+        self.args = [tvm.runtime.tensor(x) for x in feeds.values()]
+        self.input_shape = tuple(next(iter(feeds.values())).shape)
+
+    def run(self) -> Any:
+        return self.main(*self.args)
+
+    def output(self) -> np.ndarray:
+        """The first output of one run, as a NumPy array."""
+        out = self.run()
+        while not hasattr(out, "numpy"):  # a tuple of outputs
+            out = out[0]
+        return np.asarray(out.numpy())
+
+    def function_times(self, runs: int) -> tuple[OpTime, ...]:
+        """Time of every call the VM makes (compiled kernels and VM built-ins), ms per run.
+
+        A second VM on the same library carries the instrument hook, so the timed runs of
+        :func:`measure` never do. Each function's time is the median of its calls times its
+        calls per run: one preempted call on a shared machine would otherwise dominate.
+        """
+        tvm = require_tvm()
+        from tvm import relax
+
+        vm = relax.VirtualMachine(self._lib, tvm.cpu())
+        main = vm["main"]
+        durations: dict[str, list[float]] = {}
+        started: list[int] = []
+
+        def instrument(func: Any, name: str, before: bool, ret: Any, *args: Any) -> int:
+            if before:
+                started.append(time.perf_counter_ns())
+            elif started:
+                durations.setdefault(str(name), []).append((time.perf_counter_ns() - started.pop()) / 1e6)
+            return 0  # VMInstrumentReturnKind.NO_OP: run the call
+
+        vm.set_instrument(instrument)
+        main(*self.args)  # the first run allocates: left out
+        durations.clear()
+        for _ in range(runs):
+            main(*self.args)
+        rows = []
+        for name, times in durations.items():
+            calls = len(times) / runs
+            rows.append(OpTime(name, _function_type(name), float(np.median(times)) * calls, calls))
+        return tuple(rows)
+
+
+def measure(
+    library: Path,
+    feeds: dict[str, np.ndarray],
+    *,
+    backend: str,
+    threads: int = 1,
+    warmup: int = 10,
+    repeats: int = 50,
+    per_function: bool = True,
+    profile_runs: int = 20,
+    label: str | None = None,
+) -> tuple[Measurement, np.ndarray]:
+    """Time a compiled library on this CPU (the protocol of ``edgenas profile``) and return its output too."""
+    check_counts(repeats, warmup, threads)
+    host = HostModel(library, feeds, threads)
+    output = host.output()
+    times, cpu_times = time_runs_with_cpu(host.run, warmup, repeats)
+    ops = host.function_times(min(profile_runs, max(repeats, 1))) if per_function else ()
+    measurement = Measurement(
+        backend=backend,
+        model=label or str(library),
+        threads=threads,
+        warmup=warmup,
+        times_ms=times,
+        ops=ops,
+        ops_note=None if per_function else "per-function profiling not requested",
+        input_shape=host.input_shape,
+        cpu_times_ms=cpu_times,
+    )
+    return measurement, output
+
+
+def set_threads(threads: int) -> None:
+    """Size TVM's CPU thread pool (process-wide in TVM: every VM in this process uses it)."""
+    tvm = require_tvm()
+    tvm.get_global_func("runtime.config_threadpool")(0, threads)
+
+
+def _function_type(name: str) -> str:
+    if name.startswith("vm.builtin."):
+        return "vm built-in"
+    return re.sub(r"\d+$", "", name) or name
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
+    return (lines[-1] if lines and lines[0].startswith("Traceback") else (lines[0] if lines else type(exc).__name__))[:200]
