@@ -123,6 +123,25 @@ def search(
     target: Annotated[str, typer.Option(help="Target device.")] = DEFAULTS["target"],
     latency_ms: Annotated[float, typer.Option(help="Latency limit, ms (estimated on the target).")] = DEFAULTS["latency_ms"],
     latency: Annotated[str, typer.Option(help="Where latency comes from.")] = DEFAULTS["latency"],
+    fps: Annotated[
+        float | None,
+        typer.Option(
+            help="Frames per second to sustain: a latency limit of 1000/FPS ms (the tighter one with --latency-ms, which "
+            "is then only a limit if typed) and the duty cycle of the reported average power (docs/targets.md)."
+        ),
+    ] = DEFAULTS["fps"],
+    energy_mj: Annotated[
+        float | None,
+        typer.Option(help="Limit on the estimated energy per inference, mJ (targets with an energy model: docs/targets.md)."),
+    ] = DEFAULTS["energy_mj"],
+    objectives: Annotated[
+        str | None,
+        typer.Option(
+            help="What nsga2 optimises: accuracy,latency (its default), accuracy,energy or accuracy,latency,energy; other "
+            "strategies rank by accuracy under the limits. The report gives the accuracy-energy front and its hypervolume.",
+            show_default="the strategy's own",
+        ),
+    ] = DEFAULTS["objectives"],
     agent: Annotated[
         str | None,
         typer.Option(help="--latency measured on the device of 'edgenas agent serve' at this URL (docs/agent.md)."),
@@ -298,6 +317,8 @@ def resolve_config(ctx: typer.Context, config_file: Path | None) -> SearchConfig
         if field is None or not _typed(ctx, param):
             continue
         values[field] = parse_sweep(value) if field == "sweep" else value
+    if values.get("fps") is not None and "latency_ms" not in values:  # --fps alone: its frame period is the limit
+        values["latency_ms"] = None
     return build_config(values, where=f"--config {config_file}" if config_file is not None else "the options")
 
 
@@ -334,8 +355,26 @@ def _print_summary(summary: dict) -> None:
             )
     console = stdout_console()
     console.print(table)
+    for line in _energy_lines(summary.get("energy")):
+        console.print(line, highlight=False, markup=False, soft_wrap=True)
     for name in ("best", "baseline"):
         if summary[name] is not None:
             console.print(f"{name}: {summary[name]['description']}", highlight=False, markup=False, soft_wrap=True)
     folder = f"run folder: {summary['run_dir']} (config.yaml, report.md, report.json, pareto.png, trials.db, best/)"
     console.print(folder, highlight=False, markup=False, soft_wrap=True)
+
+
+def _energy_lines(energy: dict | None) -> list[str]:
+    """The best model's estimated energy and average power, and the accuracy-energy front's hypervolume."""
+    if not energy or energy.get("best") is None:
+        return []
+    best, fps = energy["best"], energy.get("fps")
+    power = f", average power {best['average_power_mw']:.3g} mW at {fps:g} FPS" if fps is not None else ""
+    lines = [f"best: energy {best['energy_mj']:.4g} mJ per inference{power} (estimated)"]
+    hv = energy.get("hypervolume")
+    if hv is not None:
+        lines.append(
+            f"front ({', '.join(energy['front_objectives'])}): {len(energy['front'])} models, hypervolume "
+            f"{hv['value']:.4g} ({hv['of']}, reference {hv['reference'][0]:g}, {hv['reference'][1]:.4g} mJ)"
+        )
+    return lines

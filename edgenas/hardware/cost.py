@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from edgenas.hardware.analytical import code_bytes, flash_bytes, latency_ms, peak_sram_bytes
+from edgenas.hardware.energy import network_energy_mj
 from edgenas.hardware.target import Target
 from edgenas.ir import Layer, total_macs, total_params
 from edgenas.trial import Cost, Source
@@ -18,8 +19,10 @@ class AnalyticalCostModel:
     """Prices a network with the target's analytical coefficients.
 
     The constructor stores parameters only (there are none yet), so the model is recorded as
-    its name and rebuilt on resume. Energy is ``latency x active power`` only where the target
-    gives a power figure with a source; otherwise ``None``.
+    its name and rebuilt on resume. Energy comes from the target's ``energy:`` block
+    (:mod:`edgenas.hardware.energy`: MACs, bytes moved and static power over the estimated
+    latency); a target with only a ``power:`` figure gives ``latency x active power``; one with
+    neither gives ``None``.
     """
 
     name = "analytical"
@@ -44,7 +47,10 @@ class AnalyticalCostModel:
         if code:
             sources["code_bytes"] = "estimated"
         energy_mj: float | None = None
-        if target.active_power_mw is not None and target.power_source:
+        if target.energy is not None:
+            energy_mj = network_energy_mj(layer_list, lat_ms, target.energy)
+            sources["energy_mj"] = "estimated"
+        elif target.active_power_mw is not None and target.power_source:
             energy_mj = lat_ms * target.active_power_mw / 1000.0  # ms x mW = uJ; /1000 -> mJ
             sources["energy_mj"] = "estimated"
         return Cost(

@@ -81,6 +81,8 @@ class MeasuredRow:
     accelerator: bool
     duplicate: bool
     notes: str
+    energy_uj: float | None = None  # energy per inference of the MLPerf Tiny energy run, where submitted
+    energy_latency_ms: float | None = None  # the latency of the energy run (the board at its energy-run settings)
 
     @property
     def cycles(self) -> float:
@@ -217,6 +219,28 @@ def measured_rows(shared_dir: Path) -> list[MeasuredRow]:
                 accelerator="accelerator" in r["notes"].lower(),
                 duplicate=bool(r["duplicate_of"]),
                 notes=r["notes"],
+                energy_uj=_number(r.get("energy_uj", "")),
+                energy_latency_ms=_number(r.get("energy_mode_latency_ms", "")),
             )
         )
     return out
+
+
+def _number(text: str) -> float | None:
+    """A positive figure of the CSV, or None where the cell is empty or not a number."""
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value if value > 0 and math.isfinite(value) else None
+
+
+def energy_rows(shared_dir: Path, board: str) -> list[MeasuredRow]:
+    """The calibration-grade rows of ``board`` (case-insensitive) with a measured energy per inference.
+
+    Their latency for an energy model is the energy run's own (``energy_latency_ms``) where the
+    CSV has it: the board ran at its energy-run settings then, which may differ from the
+    performance run's.
+    """
+    wanted = board.lower()
+    return [r for r in measured_rows(shared_dir) if r.board.lower() == wanted and r.energy_uj is not None and r.calibration_grade]

@@ -15,13 +15,14 @@ import difflib
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from edgenas._yaml import safe_load
 from edgenas.errors import InvalidInputError, UnknownNameError
+from edgenas.hardware.energy import EnergyCoefficients
 from edgenas.hardware.kernel_latency import KernelInstructions, KernelLatency, make_kernel_latency
 from edgenas.ir import Layer, Op
 from edgenas.opset import check_name, layer_requirements
@@ -175,6 +176,7 @@ class Target:
     native_ops_source: str = ""
     agent: AgentEndpoint | None = None  # the device's measurement agent (searches with --latency measured use it)
     kernel_latency: KernelLatency | None = None  # set: latency priced kernel by kernel over the converted graph
+    energy: EnergyCoefficients | None = None  # energy per inference and idle power (edgenas.hardware.energy)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able form for reports (sets become sorted lists)."""
@@ -294,6 +296,42 @@ class _PowerSchema(_Strict):
     source: str = Field(min_length=1)
 
 
+class _EnergyCoefficientSchema(_Strict):
+    value: float = Field(gt=0.0)
+    source: str = Field(min_length=1)  # a fit (and its error), a publication, a datasheet, or "ASSUMED" and why
+
+
+#: The coefficients of an ``energy:`` block, in the order of :class:`~edgenas.hardware.energy.EnergyCoefficients`.
+ENERGY_COEFFICIENTS = ("int8_mac_pj", "float_mac_pj", "sram_byte_pj", "flash_byte_pj", "static_mw", "idle_mw")
+
+
+class _EnergySchema(_Strict):
+    """``energy:``: every coefficient a positive number with its source (docs/targets.md, "Energy and power")."""
+
+    int8_mac_pj: _EnergyCoefficientSchema
+    float_mac_pj: _EnergyCoefficientSchema
+    sram_byte_pj: _EnergyCoefficientSchema
+    flash_byte_pj: _EnergyCoefficientSchema
+    static_mw: _EnergyCoefficientSchema
+    idle_mw: _EnergyCoefficientSchema
+    float_runtime: bool = False  # the runtime computes in float32 whatever the layers' dtype
+    weights_from: Literal["flash", "dram"] = "flash"
+    fit: dict[str, Any] | None = None  # where a coefficient was fitted: the rows and the errors
+
+    def model(self) -> EnergyCoefficients:
+        return EnergyCoefficients(
+            int8_mac_pj=self.int8_mac_pj.value,
+            float_mac_pj=self.float_mac_pj.value,
+            sram_byte_pj=self.sram_byte_pj.value,
+            flash_byte_pj=self.flash_byte_pj.value,
+            static_mw=self.static_mw.value,
+            idle_mw=self.idle_mw.value,
+            sources=tuple((name, getattr(self, name).source) for name in ENERGY_COEFFICIENTS),
+            float_runtime=self.float_runtime,
+            flash_is=self.weights_from,
+        )
+
+
 class _NativeOpsSchema(_Strict):
     source: str = Field(min_length=1)  # where the list comes from: kernel sources, a compiler's operator list
     ops: dict[str, str] = Field(min_length=1)  # canonical operator -> the kernel that runs it (its citation)
@@ -332,6 +370,7 @@ class _TargetSchema(_Strict):
     memory: _MemorySchema
     flash: _FlashSchema
     power: _PowerSchema | None = None
+    energy: _EnergySchema | None = None  # energy per inference and idle power, every coefficient sourced
     anchor: _AnchorSchema | None = None
     variants: dict[str, _VariantSchema] = Field(default_factory=dict)
     missing_variants: dict[str, str] = Field(default_factory=dict)  # runtime -> why there is no calibrated variant
@@ -491,6 +530,7 @@ def _build(schema: _TargetSchema, variant: str | None = None) -> Target:
         variant=variant,
         variants=tuple(sorted(schema.variants)),
         kernel_latency=_kernel_latency(lat_block, "latency" if variant is None else f"variants.{variant}.latency"),
+        energy=schema.energy.model() if schema.energy is not None else None,
         **_native_ops(schema),
     )
 

@@ -91,6 +91,42 @@ def _evaluator_note(evaluator: str) -> list[str]:
     return []
 
 
+def _energy_lines(energy: dict | None) -> list[str]:
+    """Energy per inference and average power at the frame rate (estimated), best and front, and the hypervolume."""
+    if not energy:
+        return []
+    fps, names = energy.get("fps"), energy["front_objectives"]
+    power = f"average power at {fps:g} FPS, mW (est.)" if fps is not None else None
+    idle = f"; idle power between frames {energy['idle_mw']:g} mW (the target's idle_mw)" if energy.get("idle_mw") else ""
+    hv = energy["hypervolume"]
+    lines = [
+        "",
+        f"## Energy and power ({', '.join(names)} front)",
+        "",
+        "Energy per inference is **estimated** by the target's energy model (MACs, bytes moved and static power over "
+        "the estimated latency; coefficients and sources in docs/targets.md)"
+        + (f"; average power = energy x {fps:g} FPS + idle power x the idle share of each second{idle}." if power else ".")
+        + f" Hypervolume of the accuracy-energy front ({hv['of']}, reference {hv['reference'][0]:g} and "
+        f"{hv['reference'][1]:.4g} mJ): **{hv['value']:.4g}**"
+        + (
+            " (3 objectives: the front below is 3-D; the hypervolume is of its accuracy-energy projection)."
+            if len(names) > 2
+            else "."
+        ),
+        "",
+        "| model | # | val acc (or proxy score) | latency ms (est.) | energy mJ (est.) |" + (f" {power} |" if power else ""),
+        "|---|---|---|---|---|" + ("---|" if power else ""),
+    ]
+    rows = ([("best", energy["best"])] if energy.get("best") else []) + [("front", rec) for rec in energy["front"]]
+    for name, rec in rows:
+        signal = f"{rec['proxy_score']:.4g}" if "proxy_score" in rec else _pct(rec.get("accuracy"))
+        lines.append(
+            f"| {name} | {rec['number']} | {signal} | {rec['latency_ms']:.2f} | {rec['energy_mj']:.4g} |"
+            + (f" {rec['average_power_mw']:.4g} |" if power and "average_power_mw" in rec else (" n/a |" if power else ""))
+        )
+    return lines
+
+
 def _operator_lines(profile: dict | None) -> list[str]:
     """The best model's estimated latency per operator, with the kernel each runs on."""
     if not profile:
@@ -170,6 +206,7 @@ def render_markdown(summary: dict) -> str:
             f"{rec['peak_sram_bytes']:,} | {rec['flash_bytes']:,} | {rec['macs']:,} | {rec['params']:,} |"
         )
     best = summary["best"]
+    lines += _energy_lines(summary.get("energy"))
     lines += _operator_lines(summary.get("best_operators"))
     if best is not None:
         lines += [

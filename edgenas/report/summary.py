@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import Any
 
 from edgenas.arch import Arch
-from edgenas.objectives import pareto_front
+from edgenas.objectives import hypervolume_2d, pareto_front
 from edgenas.spaces import space_from_config
 from edgenas.store import RunFolder, SqliteStore
-from edgenas.trial import Trial, TrialState
+from edgenas.trial import Cost, Trial, TrialState
 
 
 def trial_record(trial: Trial, describe: Callable[[Arch], str]) -> dict:
@@ -104,12 +104,93 @@ def build_summary(store: SqliteStore, run_dir: Path, stop_reason: str = "") -> d
             "latency_predicted_by": predicted_by(RunFolder(run_dir).latency_predictor),
         },
         "pareto_front": [trial_record(t, describe) for t in pareto_front(search)],
+        "energy": energy_summary(search, best, identity, config.get("target") or {}, config.get("limits") or {}, describe),
         "best_operators": None
         if best is None
         else operator_profile_of(space, best, identity.get("target") or (config.get("target") or {}).get("name")),
         "timing": timing(store.invocations()),
         "run_dir": str(run_dir),
     }
+
+
+#: Margin over the largest energy of the trained models: the energy reference of the hypervolume
+#: when no --energy-mj limit sets it (the costliest model still counts a sliver).
+HYPERVOLUME_ENERGY_MARGIN = 1.1
+
+
+def energy_summary(
+    search: list[Trial],
+    best: Trial | None,
+    identity: dict,
+    target: dict,
+    limits: dict,
+    describe: Callable[[Arch], str],
+) -> dict | None:
+    """Estimated energy per inference and average power at ``--fps`` of the best model and of the
+    front, and the hypervolume of the accuracy-energy front; None where no trained model has an energy figure.
+
+    The front is over ``--objectives`` when they include energy (three objectives: the 3-D front is
+    listed, its hypervolume is that of the accuracy-energy projection), otherwise accuracy against
+    energy. The hypervolume's reference is (0 accuracy, or the lowest proxy score; the
+    ``--energy-mj`` limit, or 1.1 x the largest energy of the trained models).
+    """
+    done = [t for t in search if t.state is TrialState.COMPLETE and t.metrics and t.cost and t.cost.energy_mj is not None]
+    if not done:
+        return None
+    from edgenas.hardware.energy import average_power_mw
+
+    fps = identity.get("fps")
+    idle_mw = ((target.get("energy") or {}).get("idle_mw")) if isinstance(target.get("energy"), dict) else None
+
+    def energy(t: Trial) -> float:
+        assert t.cost is not None and t.cost.energy_mj is not None
+        return t.cost.energy_mj
+
+    def score(t: Trial) -> float:
+        assert t.metrics is not None
+        return t.metrics.accuracy
+
+    def record(t: Trial) -> dict:
+        assert t.cost is not None and t.metrics is not None
+        out: dict = {"number": t.number, "description": describe(t.arch), "latency_ms": t.cost.latency_ms}
+        out["accuracy" if t.metrics.is_accuracy else "proxy_score"] = t.metrics.accuracy
+        out["energy_mj"] = energy(t)
+        if fps is not None and idle_mw is not None:
+            out["average_power_mw"] = average_power_mw(energy(t), t.cost.latency_ms, float(fps), float(idle_mw))
+        return out
+
+    objectives = str(identity.get("objectives") or "")
+    names = objectives.split(",") if "energy" in objectives else ["accuracy", "energy"]
+    by_name: dict[str, Callable[[Trial], float]] = {
+        "accuracy": lambda t: -score(t),
+        "latency": lambda t: _cost_of(t).latency_ms,
+        "energy": energy,
+    }
+    front = pareto_front(done, objectives=[by_name[n] for n in names])
+    proxy = not done[0].metrics.is_accuracy if done[0].metrics else False
+    score_ref = min(score(t) for t in done) if proxy else 0.0
+    energy_ref = limits.get("energy_mj") or HYPERVOLUME_ENERGY_MARGIN * max(energy(t) for t in done)
+    hv = hypervolume_2d([(score(t), energy(t)) for t in done], (score_ref, energy_ref))
+    best_energy = best if best is not None and best.cost is not None and best.cost.energy_mj is not None else None
+    return {
+        "source": "estimated",
+        "fps": fps,
+        "idle_mw": idle_mw,
+        "objectives": objectives or None,
+        "best": None if best_energy is None else record(best_energy),
+        "front_objectives": names,
+        "front": [record(t) for t in front],
+        "hypervolume": {
+            "value": hv,
+            "of": ("proxy score" if proxy else "accuracy") + " x energy_mj",
+            "reference": [score_ref, energy_ref],
+        },
+    }
+
+
+def _cost_of(t: Trial) -> Cost:
+    assert t.cost is not None
+    return t.cost
 
 
 def operator_profile_of(space: Any, trial: Trial, target_name: object) -> dict | None:

@@ -4,8 +4,9 @@
   Hyper-Parameter Optimization", NeurIPS; Watanabe 2023, "Tree-Structured Parzen Estimator:
   Understanding Its Algorithm Components"), one objective: accuracy, maximised.
 * ``nsga2``: NSGA-II (Deb et al. 2002, "A Fast and Elitist Multiobjective Genetic Algorithm",
-  IEEE TEC), two objectives: accuracy maximised, latency minimised (the Pareto front is what an
-  edge deployment chooses from).
+  IEEE TEC), accuracy maximised against latency minimised by default (the Pareto front is what an
+  edge deployment chooses from); ``objectives`` swaps in the estimated energy per inference, or
+  adds it as a third objective.
 
 Every decision is a ``CategoricalDistribution`` over choice *indices*: the choices of a NAS space
 (ops, kernel sizes) are unordered as far as the search knows, and TPE's categorical kernel does
@@ -58,6 +59,8 @@ if TYPE_CHECKING:
 
 #: Proposals already asked that are sent back to Optuna before the mutation fallback.
 MAX_RETRIES = 2
+#: NSGA-II's cost objectives (minimised) -> the :class:`~edgenas.trial.Cost` figure each reads.
+COST_OBJECTIVES = {"latency": "latency_ms", "energy": "energy_mj"}
 #: Name of the single constraint told to Optuna: the number of broken limits (<= 0 is feasible).
 CONSTRAINT = "limits"
 
@@ -246,11 +249,24 @@ class Nsga2Strategy(OptunaStrategy):
     """
 
     name = "nsga2"
-    directions = ("maximize", "minimize")
+    directions: tuple[str, ...] = ("maximize", "minimize")
 
-    def __init__(self, space: SearchSpace, seed: int = 0, population_size: int = 20, max_retries: int = MAX_RETRIES) -> None:
+    def __init__(
+        self,
+        space: SearchSpace,
+        seed: int = 0,
+        population_size: int = 20,
+        max_retries: int = MAX_RETRIES,
+        objectives: tuple[str, ...] = ("accuracy", "latency"),
+    ) -> None:
         super().__init__(space, seed, max_retries)
         self.population_size = population_size
+        self.objectives = tuple(objectives)
+        costs = self.objectives[1:]
+        if self.objectives[:1] != ("accuracy",) or not costs or not set(costs) <= set(COST_OBJECTIVES):
+            accepted = ", ".join(COST_OBJECTIVES)
+            raise InvalidInputError(f"nsga2: objectives must be accuracy then {accepted}, got {','.join(self.objectives)}")
+        self.directions = ("maximize",) + ("minimize",) * (len(self.objectives) - 1)
         self._generation = 0
         self._generation_count = 0
 
@@ -261,7 +277,12 @@ class Nsga2Strategy(OptunaStrategy):
         return optuna.samplers.NSGAIISampler(seed=seed, population_size=self.population_size)
 
     def _values(self, trial: Trial, accuracy: float) -> list[float]:
-        return [accuracy, float(trial.cost.latency_ms) if trial.cost is not None else 0.0]
+        # a cost figure the trial lacks (no cost model, no energy model) is 0: ranked by the others alone
+        values = [accuracy]
+        for name in self.objectives[1:]:
+            figure = None if trial.cost is None else getattr(trial.cost, COST_OBJECTIVES[name])
+            values.append(float(figure) if figure is not None else 0.0)
+        return values
 
     def _system_attrs(self) -> dict[str, Any]:
         # Optuna's BaseGASampler.get_trial_generation: a trial joins the newest generation until it

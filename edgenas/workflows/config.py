@@ -33,6 +33,8 @@ if TYPE_CHECKING:
 LATENCY_SOURCES = ("estimated", "measured", "predicted")
 #: ``--executor``: where candidates are evaluated.
 EXECUTORS = ("local", "ray")
+#: ``--objectives``: what a multi-objective strategy (nsga2) optimises; accuracy is maximised, the rest minimised.
+OBJECTIVES = ("accuracy,latency", "accuracy,energy", "accuracy,latency,energy")
 #: Where runs go when ``--out`` is not given: ``runs/<task>-<target>``.
 RUNS_DIR = Path("runs")
 
@@ -49,6 +51,9 @@ class SearchConfig:
     data: Path | None = None
     target: str = "cortex-m7"
     latency_ms: float | None = 5.0
+    fps: float | None = None  # frames per second: a latency limit of 1000/fps ms and the duty cycle of the average power
+    energy_mj: float | None = None  # limit on the estimated energy per inference (targets with an energy model)
+    objectives: str | None = None  # OBJECTIVES; None: the strategy's own (nsga2: accuracy,latency)
     sram_kb: float | None = 200.0
     flash_kb: float | None = 1024.0
     strategy: str = "evolution"
@@ -92,6 +97,16 @@ class SearchConfig:
         """An empty path would silently mean the current folder: refused (``--out ''`` is a slip, not a choice)."""
         if isinstance(value, str) and not value.strip():
             raise ValueError("an empty path; name a folder")
+        return value
+
+    @field_validator("objectives", mode="before")
+    @classmethod
+    def _objectives(cls, value: Any) -> Any:
+        """``accuracy, energy`` or a list as ``accuracy,energy``: one spelling, so a resume compares like with like."""
+        if isinstance(value, (list, tuple)):
+            value = ",".join(str(v) for v in value)
+        if isinstance(value, str):
+            value = ",".join(part.strip().lower() for part in value.split(",") if part.strip())
         return value
 
     @field_validator("task_options", mode="before")
@@ -148,7 +163,46 @@ class SearchConfig:
         if target is not None:
             sram = target.sram_bytes if sram is None else min(sram, target.sram_bytes)
             flash = target.flash_bytes if flash is None else min(flash, target.flash_bytes)
-        return Limits(latency_ms=self.latency_ms, sram_bytes=sram, flash_bytes=flash)
+        return Limits(latency_ms=self.latency_limit_ms, sram_bytes=sram, flash_bytes=flash, energy_mj=self.energy_mj)
+
+    @property
+    def latency_limit_ms(self) -> float | None:
+        """``--latency-ms`` and the frame period of ``--fps``, the tighter of the two."""
+        from edgenas.hardware.energy import frame_period_ms
+
+        limits = [v for v in (self.latency_ms, None if self.fps is None else frame_period_ms(self.fps)) if v is not None]
+        return min(limits) if limits else None
+
+    @property
+    def uses_energy(self) -> bool:
+        """Whether the search limits or optimises the estimated energy (the target needs an energy model)."""
+        return self.energy_mj is not None or "energy" in (self.objectives or "")
+
+    def _check_energy(self) -> None:
+        """``--fps``, ``--energy-mj`` and ``--objectives``: ranges, and an energy model on the target."""
+        from edgenas.hardware.energy import check_fps
+
+        if self.fps is not None:
+            check_fps(self.fps)
+        if self.energy_mj is not None and not (self.energy_mj > 0 and math.isfinite(self.energy_mj)):
+            raise InvalidInputError(f"--energy-mj must be a positive number of mJ per inference, got {self.energy_mj:g}")
+        if self.objectives is not None and self.objectives not in OBJECTIVES:
+            raise InvalidInputError(f"--objectives {self.objectives}: accepted are {' or '.join(OBJECTIVES)}")
+        if not self.uses_energy:
+            return
+        flag = "--energy-mj" if self.energy_mj is not None else f"--objectives {self.objectives}"
+        if self.latency != "estimated":
+            raise InvalidInputError(
+                f"{flag} prices the estimated latency: use --latency estimated (a {self.latency} latency has no energy figure)"
+            )
+        from edgenas.hardware.target import builtin_targets, load_target
+
+        if load_target(self.target).energy is None:
+            with_model = [n for n in builtin_targets() if load_target(n).energy is not None]
+            raise InvalidInputError(
+                f"{flag}: target {self.target!r} has no energy model (an `energy:` block, docs/targets.md); "
+                f"targets with one: {', '.join(with_model)}"
+            )
 
     def _check_agent(self) -> None:
         """``--agent`` goes with ``--latency measured`` and a token file that can be read (the agent
@@ -205,6 +259,7 @@ class SearchConfig:
         keys += ("amp",) if self.amp else ()
         keys += ("qat",) if self.qat else ()
         keys += ("task_options",) if self.task_options else ()  # the words and the front end the data were made with
+        keys += tuple(k for k in ("fps", "energy_mj", "objectives") if getattr(self, k) is not None)  # limits, objectives
         return {k: (str(getattr(self, k)) if isinstance(getattr(self, k), Path) else getattr(self, k)) for k in keys}
 
     def validate(self) -> None:
@@ -231,6 +286,7 @@ class SearchConfig:
         if self.latency not in LATENCY_SOURCES:
             raise InvalidInputError(f"--latency must be one of {', '.join(LATENCY_SOURCES)}, got {self.latency!r}")
         parse_evaluator(self.evaluator)  # unknown evaluator or proxy -> the accepted names
+        self._check_energy()
         self._check_agent()
         if self.qat:
             from edgenas.export.qat import require_qat_extra

@@ -302,14 +302,14 @@ def test_cost_model_estimate(target: Target) -> None:
     assert cost.latency_ms == pytest.approx(sum(latency_breakdown_ms(ds_cnn(), target)))
     assert cost.peak_sram_bytes == peak_sram_bytes(ds_cnn(), target)
     assert cost.flash_bytes == flash_bytes(ds_cnn(), target)
-    assert cost.energy_mj is None
+    assert cost.energy_mj is not None and cost.sources["energy_mj"] == "estimated"  # the target's energy block
     # the kernels' code the model's five builtins link, beside the model file in flash
     builtins = {"CONV_2D", "DEPTHWISE_CONV_2D", "AVERAGE_POOL_2D", "FULLY_CONNECTED", "RESHAPE"}
     library = dict(target.flash.kernel_code_bytes)
     expected = sum(library.get(b, 0) + target.flash.per_builtin_code_bytes for b in builtins)
     assert cost.code_bytes == code_bytes(ds_cnn(), target) == expected
     assert cost.flash_needed_bytes == cost.flash_bytes + cost.code_bytes
-    assert set(cost.sources) == {"macs", "params", "peak_sram_bytes", "flash_bytes", "latency_ms", "code_bytes"}
+    assert set(cost.sources) == {"macs", "params", "peak_sram_bytes", "flash_bytes", "latency_ms", "code_bytes", "energy_mj"}
     assert set(cost.sources.values()) == {"estimated"}
 
 
@@ -321,7 +321,7 @@ def test_a_model_that_fits_its_weights_but_not_its_code_is_over_the_flash_limit(
 
 
 def test_cost_model_energy_needs_a_sourced_power_figure(target: Target) -> None:
-    powered = dataclasses.replace(target, active_power_mw=100.0, power_source="a datasheet")
+    powered = dataclasses.replace(target, energy=None, active_power_mw=100.0, power_source="a datasheet")
     cost = AnalyticalCostModel().estimate(ds_cnn(), powered)
     assert cost.energy_mj == pytest.approx(cost.latency_ms * 100.0 / 1000.0)
     assert cost.sources["energy_mj"] == "estimated"
