@@ -49,6 +49,7 @@ BASE_ARGS: dict[str, tuple[str, ...]] = {
     "predictor eval": ("{seeds}/predictor.json", "--latency-table", "{seeds}/latency.csv"),
     "predictor fit": ("--out", "{work}/predictor.json", "--latency-table", "{seeds}/latency.csv", "--train-size", "20"),
     "profile": ("{seeds}/model.onnx", "--repeats", "2", "--warmup", "0"),
+    "compile": ("{seeds}/model.onnx", "--out", "{work}/compiled", "--repeats", "2", "--warmup", "0"),
     "search": ("--data", "{seeds}/speech", "--budget", "1", "--epochs", "1"),
     "targets": (),
     "verify": ("{seeds}/model.tflite", "--data", "{seeds}/speech", "--clips", "2"),
@@ -82,6 +83,7 @@ HEAVY = (
     "edgenas.agent.server:serve",  # an agent's flags and token file were checked: it would start serving
     "edgenas.agent.client:AgentClient",  # the client's inputs were checked: it would contact the agent
     "edgenas.dashboard.app:listen",  # the dashboard's folder, host and token were checked: it would start serving
+    "edgenas.compile.tvm:import_onnx",  # compile's model, target and counts were checked: TVM would import and build
 )
 #: Entries a case's folder holds; anything else was written outside the working folder.
 CASE_ENTRIES = {"in", "work", "home", "cache"}
