@@ -64,8 +64,22 @@ def space_for_task(name: str, input_shape: Sequence[int], num_classes: int, task
         raise InvalidInputError(f"{task}: --space {chosen} {exc}") from None
 
 
+#: Tasks no space searches yet, and the one line that says so.
+UNSEARCHABLE_TASKS = {
+    "detection": "--task detection: detection search arrives with the detection space (a backbone with a "
+    "detection head); until then load the data in Python: edgenas.tasks.load_task('detection', None)",
+}
+
+
+def check_task_searchable(task: str) -> None:
+    """One clear line for a task whose data no space can search yet (detection: boxes, not one label per input)."""
+    if task in UNSEARCHABLE_TASKS:
+        raise InvalidInputError(UNSEARCHABLE_TASKS[task])
+
+
 def space_for(data: Any, name: str = AUTO) -> SearchSpace:
     """:func:`space_for_task` for a task's data (anything with ``input_shape``, ``classes`` and ``name``)."""
+    check_task_searchable(str(getattr(data, "task", "")))  # detection data carry task = "detection"
     return space_for_task(name, data.input_shape, len(data.classes), getattr(data, "name", "task"))
 
 

@@ -2,7 +2,8 @@
 
 A task loader returns a :class:`TaskData`: standardised features and labels, split into
 train/validation/test, with a sentence saying where the data came from. Evaluators read it; a
-search space only needs ``input_shape`` and ``len(classes)``.
+search space only needs ``input_shape`` and ``len(classes)``. ``detection`` returns a
+:class:`~edgenas.tasks.detection.DetectionData` instead (images with boxes, not one label each).
 
 Loaders live in their own modules (``edgenas.tasks.kws``) and are imported on demand so that
 importing this package stays cheap. ``TASKS`` names them for ``edgenas search --task``: every
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 from edgenas.errors import InvalidInputError
 from edgenas.registry import Registry
@@ -24,6 +25,7 @@ from edgenas.tasks.base import Split, TaskData
 
 if TYPE_CHECKING:
     from edgenas.tasks.audio import FrontEnd
+    from edgenas.tasks.detection import DetectionData
 
 #: The options each task takes (``edgenas search`` flags without the dashes; ``task_options`` of a run).
 TASK_OPTIONS: dict[str, tuple[str, ...]] = {
@@ -53,6 +55,18 @@ def check_task_options(task: str, options: Mapping[str, Any] | None) -> Any:
     return kws_options(**dict(options))
 
 
+@overload
+def load_task(  # type: ignore[overload-overlap]  # a Literal before str, as typeshed does
+    task: Literal["detection"],
+    data_dir: Path | None,
+    *,
+    seed: int = 0,
+    cache_dir: Path | None = None,
+    options: Mapping[str, Any] | None = None,
+) -> DetectionData: ...
+
+
+@overload
 def load_task(
     task: str,
     data_dir: Path | None,
@@ -60,8 +74,22 @@ def load_task(
     seed: int = 0,
     cache_dir: Path | None = None,
     options: Mapping[str, Any] | None = None,
-) -> TaskData:
-    """The task's data as ``TASKS`` makes it, with the run's task options checked and applied."""
+) -> TaskData: ...
+
+
+def load_task(
+    task: str,
+    data_dir: Path | None,
+    *,
+    seed: int = 0,
+    cache_dir: Path | None = None,
+    options: Mapping[str, Any] | None = None,
+) -> TaskData | DetectionData:
+    """The task's data as ``TASKS`` makes it, with the run's task options checked and applied.
+
+    ``detection`` gives a :class:`~edgenas.tasks.detection.DetectionData` (images and boxes), every
+    other built-in task a :class:`TaskData`; no search space takes detection data yet
+    (:func:`edgenas.spaces.task.check_task_searchable`)."""
     parsed = check_task_options(task, options)
     extra = {} if parsed is None else {"options": parsed}
     return TASKS.create(task, data_dir=data_dir, cache_dir=cache_dir, seed=seed, **extra)
@@ -89,10 +117,21 @@ def _images(data_dir: Path | None, *, seed: int = 0, cache_dir: Path | None = No
     return load_image_folder(data_dir, seed=seed)
 
 
-TASKS: Registry[TaskData] = Registry("task", entry_points="edgenas.tasks")
+def _detection(data_dir: Path | None, *, seed: int = 0, cache_dir: Path | None = None) -> DetectionData:
+    if data_dir is None:
+        from edgenas.tasks.detection_synthetic import load_synthetic_detection
+
+        return load_synthetic_detection(cache_dir, seed=seed)
+    from edgenas.tasks.detection import load_detection_folder
+
+    return load_detection_folder(data_dir, seed=seed)
+
+
+TASKS: Registry[TaskData | DetectionData] = Registry("task", entry_points="edgenas.tasks")
 TASKS.add("kws", _kws, help="keyword spotting: synthetic speech, or --data a Speech Commands folder")
 TASKS.add("fashion-mnist", _fashion_mnist, help="Fashion-MNIST from Debian's dataset-fashion-mnist, or --data its IDX files")
 TASKS.add("images", _images, help="--data DIR: one sub-folder of images per class")
+TASKS.add("detection", _detection, help="object detection: synthetic inspection scenes, or --data COCO JSON / YOLO labels")
 
 
 def extra_test_splits(

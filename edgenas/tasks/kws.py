@@ -21,12 +21,10 @@ import hashlib
 import json
 import logging
 import math
-import os
 import re
 import shutil
 import subprocess
 import time
-import uuid
 import zipfile
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -42,6 +40,9 @@ from edgenas.settings import cache_dir as cache_dir_setting
 from edgenas.tasks import audio as A
 from edgenas.tasks import voices as V
 from edgenas.tasks.base import Split, TaskData, standardise
+from edgenas.tasks.npz_cache import check_npz_sizes as _check_npz_sizes  # shared with detection; old names kept
+from edgenas.tasks.npz_cache import params_hash as _params_hash
+from edgenas.tasks.npz_cache import save_atomic as _save_atomic
 
 logger = logging.getLogger(__name__)
 
@@ -297,10 +298,6 @@ def _synthetic_params(
         "natural_stretch": [0.8, 1.35],
         "natural_f0_factor": [0.75, 1.35],
     }
-
-
-def _params_hash(params: dict[str, object]) -> str:
-    return hashlib.sha1(json.dumps(params, sort_keys=True).encode()).hexdigest()[:12]
 
 
 def _espeak_binary() -> str:
@@ -617,41 +614,6 @@ def _natural_voice_clips(
                 features.append(A.mfcc_batch(np.stack(batch), front=front))
                 batch = []
     return features, labels, speakers
-
-
-def _save_atomic(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    """Write to a uniquely named temporary file in the same folder, then rename: a reader never
-    sees half a file, and two processes generating at once cannot clobber each other's file.
-    (Plain ``open`` rather than ``mkstemp``, so the file gets the user's umask, not 0600.)"""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        with open(tmp, "xb") as f:
-            np.savez(f, **arrays)  # type: ignore[arg-type]  # numpy's stub: a ** key could be allow_pickle (bool)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
-#: Most bytes the synthetic-data cache may unpack to (the default data set is about 15 MB).
-MAX_CACHE_BYTES = 1 << 30
-
-
-def _check_npz_sizes(path: Path) -> None:
-    """Raise ``ValueError`` when an array in the ``.npz`` declares more data than its member holds
-    (NumPy allocates the declared size before reading) or the members unpack beyond :data:`MAX_CACHE_BYTES`."""
-    with zipfile.ZipFile(path) as archive:
-        members = archive.infolist()
-        if sum(m.file_size for m in members) > MAX_CACHE_BYTES:
-            raise ValueError(f"unpacks to more than {MAX_CACHE_BYTES:,} B")
-        for member in members:
-            with archive.open(member) as f:
-                version = np.lib.format.read_magic(f)
-                read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
-                shape, _, dtype = read_header(f)
-                if math.prod(shape) * dtype.itemsize > member.file_size:
-                    raise ValueError(f"{member.filename} declares {shape} {dtype} in {member.file_size:,} B")
 
 
 def _load_cache(path: Path, params: dict, shape: tuple[int, ...] = A.MFCC_SHAPE) -> dict[str, np.ndarray] | None:

@@ -27,6 +27,7 @@ from edgenas.files import check_writable, sweep_temporaries, write_text
 from edgenas.hardware import Target, load_target
 from edgenas.objectives import Limits
 from edgenas.spaces import SearchSpace, filter_by_ops, space_for, space_from_config
+from edgenas.spaces.task import check_task_searchable
 from edgenas.store import RunFolder, SqliteStore
 from edgenas.tasks import TaskData, load_task
 from edgenas.tasks.base import subset_train
@@ -87,6 +88,7 @@ def prepare(config: SearchConfig, say: Callable[[str], None], watch: Stopwatch |
         say(f"limits capped at what {target.name} has: {limits.sram_bytes:,} B SRAM, {limits.flash_bytes:,} B flash")
     if config.data is not None and not Path(config.data).is_dir():
         raise InvalidInputError(f"--data {config.data}: not a readable folder (expected one sub-folder per class)")
+    check_task_searchable(config.task)  # before any data is drawn (detection's scenes take seconds)
     with watch.stage("data"):
         say(f"preparing {config.task} data" if config.data is None else f"reading {config.data}")
         data = load_task(config.task, config.data, seed=config.seed, cache_dir=config.cache_dir, options=config.task_options)
