@@ -67,7 +67,10 @@ def _latency_loss_help() -> str:
 def _latency_help() -> str:
     from edgenas.workflows.config import LATENCY_SOURCES
 
-    return f"Where latency comes from: {' or '.join(LATENCY_SOURCES)} (measured: timed here by ONNX Runtime; --target host)."
+    return (
+        f"Where latency comes from: {' or '.join(LATENCY_SOURCES)} (measured: timed here by ONNX Runtime; compiled: "
+        "each candidate built by --compiler and timed here, docs/compile.md; both --target host)."
+    )
 
 
 @lazy_help(
@@ -159,6 +162,19 @@ def search(
     predictor: Annotated[
         Path | None, typer.Option(help="--latency predicted: rank by this latency predictor (edgenas predictor fit).")
     ] = DEFAULTS["predictor"],
+    compiler: Annotated[
+        str | None, typer.Option(help="--latency compiled: the compiler that builds each candidate: tvm (the tvm extra).")
+    ] = DEFAULTS["compiler"],
+    compile_target: Annotated[
+        str, typer.Option(help="--latency compiled: the compiler's target on this host, e.g. 'llvm -mcpu=skylake'.")
+    ] = DEFAULTS["compile_target"],
+    tune_trials_per_candidate: Annotated[
+        int,
+        typer.Option(
+            help="--latency compiled: MetaSchedule trials for each candidate's new workloads, from one tuning database "
+            "the search shares (0: TVM's default schedules)."
+        ),
+    ] = DEFAULTS["tune_trials_per_candidate"],
     sram_kb: Annotated[float, typer.Option(help="Peak SRAM limit, KiB (tensor arena).")] = DEFAULTS["sram_kb"],
     flash_kb: Annotated[float, typer.Option(help="Flash limit, KiB (model size).")] = DEFAULTS["flash_kb"],
     space: Annotated[str, typer.Option(help="Search space.")] = DEFAULTS["space"],
@@ -355,13 +371,31 @@ def _print_summary(summary: dict) -> None:
             )
     console = stdout_console()
     console.print(table)
-    for line in _energy_lines(summary.get("energy")):
+    for line in [*_energy_lines(summary.get("energy")), *_compiled_line(summary.get("compiled"))]:
         console.print(line, highlight=False, markup=False, soft_wrap=True)
     for name in ("best", "baseline"):
         if summary[name] is not None:
             console.print(f"{name}: {summary[name]['description']}", highlight=False, markup=False, soft_wrap=True)
     folder = f"run folder: {summary['run_dir']} (config.yaml, report.md, report.json, pareto.png, trials.db, best/)"
     console.print(folder, highlight=False, markup=False, soft_wrap=True)
+
+
+def _compiled_line(compiled: dict | None) -> list[str]:
+    """``--latency compiled``: compile time per candidate over the search, and the tuning records reused."""
+    if not compiled:
+        return []
+    per = compiled["compile_s_per_candidate"]
+    line = (
+        f"compiled {compiled['candidates']} candidates ({compiled['compiler']}, {compiled['compile_target']}): "
+        f"{per['first_third']:.2f} s a candidate over the first third, {per['last_third']:.2f} s over the last"
+    )
+    share = compiled.get("reused_share")
+    if share and share.get("all") is not None:
+        line += (
+            f"; tuning records reused for {compiled['reused_tasks']} of {compiled['tasks']} tasks ({100 * share['all']:.1f} %, "
+            f"{100 * (share['last_third'] or 0):.1f} % over the last third)"
+        )
+    return [line]
 
 
 def _energy_lines(energy: dict | None) -> list[str]:

@@ -30,6 +30,9 @@ class TuningOutcome:
         new_records: Records this run added.
         tasks: Tuning tasks (fused functions) MetaSchedule extracted from the model.
         database: The JSON database folder (``database_workload.json``, ``database_tuning_record.json``).
+        reused_tasks: Tasks whose workload already had records in the database before this run
+            (another model with the same layer shapes tuned them); counted when only the new
+            workloads are tuned (the search loop), 0 otherwise.
     """
 
     trials: int
@@ -38,6 +41,7 @@ class TuningOutcome:
     new_records: int
     tasks: int
     database: Path
+    reused_tasks: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -47,6 +51,7 @@ class TuningOutcome:
             "new_records": self.new_records,
             "tasks": self.tasks,
             "database": str(self.database),
+            "reused_tasks": self.reused_tasks,
         }
 
 

@@ -42,10 +42,11 @@ def _model_file(path: Path, home: Path) -> tuple[Path, bytes | Path, Path]:
         raise InvalidInputError(f"{path}: edgenas compile reads an .onnx file, an edgenas .pt checkpoint or a run folder")
     check_readable(path)
     if suffix == ".pt":
+        from edgenas.compile.tvm import fold_constants
         from edgenas.measure.pytorch import load_module, onnx_bytes
 
         module, example = load_module(path)
-        return path, onnx_bytes(module, example), home
+        return path, fold_constants(onnx_bytes(module, example)), home  # constant pads, as a search candidate's
     return path, path, home
 
 

@@ -46,46 +46,77 @@ def check_trials(trials: int) -> None:
         )
 
 
-def tune(mod: Any, target: Any, work_dir: Path, trials: int, *, threads: int = 1, seed: int = 0) -> tuple[Any, TuningOutcome]:
+def tune(
+    mod: Any, target: Any, work_dir: Path, trials: int, *, threads: int = 1, seed: int = 0, only_new: bool = False
+) -> tuple[Any, TuningOutcome]:
     """Tune ``mod`` (prepared by :func:`edgenas.compile.tvm.prepare`) for ``trials`` trials in all.
 
     The budget is shared evenly by the tasks MetaSchedule extracts, so each one is tuned a little
     rather than the first one a lot. Records go to ``work_dir`` (a MetaSchedule JSON database,
     appended to when it exists). Returns the database and what the run did.
+
+    ``only_new`` tunes only the tasks whose workload has no record in the database yet, the
+    heaviest first (a budget smaller than their number reaches the costly ones): a search shares
+    one database, so a layer shape tuned for one candidate is reused by the next rather than
+    tuned again, and compiling gets cheaper as the search goes on.
     """
     check_trials(trials)
     from tvm.s_tir import meta_schedule as ms
 
     _import_tensor_intrinsics()
     work_dir.mkdir(parents=True, exist_ok=True)
-    before = len(ms.database.JSONDatabase(work_dir=str(work_dir)).get_all_tuning_records())
+    database = ms.database.JSONDatabase(work_dir=str(work_dir))
+    before = len(database.get_all_tuning_records())
     tasks = ms.relax_integration.extract_tasks(mod, target)
-    if not tasks:
+    if not tasks and not only_new:
         raise InvalidInputError("the model has no operator MetaSchedule can tune (leave --tune-trials out, use --no-tune)")
-    per_task = max(1, math.ceil(trials / len(tasks)))
+    todo = list(tasks)
+    if only_new:
+        todo = sorted((t for t in tasks if not _has_records(database, t)), key=_task_flops, reverse=True)
+    reused = len(tasks) - len(todo) if only_new else 0
+    if not todo:  # every workload already tuned: nothing to search
+        return database, TuningOutcome(trials, 0.0, before, 0, len(tasks), work_dir, reused)
+    per_task = max(1, math.ceil(trials / len(todo)))
     runner = ms.runner.LocalRunner(
         timeout_sec=60, evaluator_config=ms.runner.EvaluatorConfig(number=3, repeat=1, min_repeat_ms=50)
     )
     started = time.perf_counter()
     with _threads_env(threads), _quiet_console():
-        database = ms.relax_integration.tune_relax(
-            mod,
-            None,
-            target,
-            str(work_dir),
+        contexts, weights = ms.relax_integration.extracted_tasks_to_tune_contexts(
+            todo, str(work_dir), strategy=_strategy(per_task), seed=seed
+        )
+        database = ms.tune.tune_tasks(
+            tasks=contexts,
+            task_weights=weights,
+            work_dir=str(work_dir),
             max_trials_global=trials,
             max_trials_per_task=per_task,
             num_trials_per_iter=min(64, per_task),
             builder=_builder(),
             runner=runner,
-            strategy=_strategy(per_task),
+            database=database,
             cost_model="xgb" if trials >= XGB_WARMUP_SAMPLES else "random",
-            seed=seed,
         )
     seconds = time.perf_counter() - started
     records = len(database.get_all_tuning_records())
-    outcome = TuningOutcome(trials, seconds, records, records - before, len(tasks), work_dir)
+    outcome = TuningOutcome(trials, seconds, records, records - before, len(tasks), work_dir, reused)
     return database, outcome
+
+
+def _has_records(database: Any, task: Any) -> bool:
+    """Whether the task's workload (its function, structurally) has a tuning record in ``database``."""
+    workload_mod = task.dispatched[0]
+    return bool(database.has_workload(workload_mod)) and bool(database.get_top_k(database.commit_workload(workload_mod), 1))
+
+
+def _task_flops(task: Any) -> float:
+    """The task's floating-point operations per run of the model (its function's, times its calls)."""
+    from tvm.s_tir.analysis import estimate_tir_flops
+
+    try:
+        return float(estimate_tir_flops(task.dispatched[0])) * int(task.weight)
+    except Exception:  # a function the estimator cannot read: last in line
+        return 0.0
 
 
 def build_tuned(database: Any, mod: Any, target: Any) -> Any:
@@ -183,11 +214,20 @@ def _threads_env(threads: int) -> Iterator[None]:
 
 @contextlib.contextmanager
 def _quiet_console() -> Iterator[None]:
-    """MetaSchedule prints its task tables to stdout; keep them in its log files only."""
+    """MetaSchedule prints its task tables to stdout; keep them in its log files only.
+
+    MetaSchedule's log setup also lists its logger's handlers by name, and one without a name
+    (a test runner's capture, an application's own) makes it fail; those are set aside meanwhile.
+    """
     logger = logging.getLogger("tvm.s_tir.meta_schedule")
     before = logger.level
+    unnamed = [h for h in logger.handlers if h.get_name() is None]
+    for handler in unnamed:
+        logger.removeHandler(handler)
     logger.setLevel(logging.WARNING)
     try:
         yield
     finally:
         logger.setLevel(before)
+        for handler in unnamed:
+            logger.addHandler(handler)

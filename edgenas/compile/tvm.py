@@ -62,6 +62,29 @@ def load_onnx(model: bytes | Path) -> Any:
         raise InvalidInputError(f"{what} is not an ONNX model ({_first_line(exc)})") from None
 
 
+def fold_constants(model: bytes) -> bytes:
+    """The ONNX model with its constant sub-graphs folded, by ONNX Runtime's basic graph optimisations.
+
+    The TorchScript exporter writes an asymmetric ``ZeroPad2d`` (the "same" padding of a stride-2
+    block) as a ``Pad`` whose pads are computed from constants at run time, and TVM's ONNX front
+    end takes constant pads only. The basic level folds such chains (and merges the ``Pad`` into
+    the ``Conv``) and rewrites with standard ONNX operators only, so TVM imports the result.
+    """
+    import tempfile
+
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
+    with tempfile.TemporaryDirectory(prefix="edgenas-fold-") as folder:
+        options.optimized_model_filepath = str(Path(folder) / "folded.onnx")
+        try:
+            ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # ONNX Runtime refuses the graph: say so in one line
+            raise InvalidInputError(f"the model is not a valid ONNX graph ({_first_line(exc)})") from None
+        return Path(options.optimized_model_filepath).read_bytes()
+
+
 def example_inputs(model: bytes | Path) -> dict[str, np.ndarray]:
     """The inputs ``edgenas profile`` feeds the same file (declared shapes, symbolic dimensions -> 1, seed 0)."""
     from edgenas.measure import ort

@@ -127,6 +127,33 @@ def _energy_lines(energy: dict | None) -> list[str]:
     return lines
 
 
+def _compiled_lines(compiled: dict | None) -> list[str]:
+    """``--latency compiled``: what compiling the candidates cost, and what the shared tuning database saved."""
+    if not compiled:
+        return []
+    per = compiled["compile_s_per_candidate"]
+    lines = [
+        "",
+        "## The compiler in the loop",
+        "",
+        f"Every latency in this run is **measured** on the candidate's build by {compiled['measured_by']} "
+        "(the tables' latency columns hold these measurements, not estimates). "
+        f"{compiled['candidates']} candidates compiled in {compiled['compile_s_total']:.0f} s: "
+        f"{per['all']:.2f} s a candidate on average, {per['first_third']:.2f} s over the first third of the search "
+        f"and {per['last_third']:.2f} s over the last.",
+    ]
+    share = compiled.get("reused_share")
+    if share:
+        pct = {k: "n/a" if v is None else f"{100 * v:.1f} %" for k, v in share.items()}
+        lines.append(
+            f"Tuning shared one MetaSchedule database (`{compiled['tuning_database']}`): {compiled['reused_tasks']} of "
+            f"{compiled['tasks']} tuning tasks ({pct['all']}) reused records an earlier candidate had made "
+            f"({pct['first_third']} over the first third, {pct['last_third']} over the last); "
+            f"{compiled['new_records']} new records in all."
+        )
+    return lines
+
+
 def _operator_lines(profile: dict | None) -> list[str]:
     """The best model's estimated latency per operator, with the kernel each runs on."""
     if not profile:
@@ -207,6 +234,7 @@ def render_markdown(summary: dict) -> str:
         )
     best = summary["best"]
     lines += _energy_lines(summary.get("energy"))
+    lines += _compiled_lines(summary.get("compiled"))
     lines += _operator_lines(summary.get("best_operators"))
     if best is not None:
         lines += [

@@ -100,10 +100,12 @@ def build_summary(store: SqliteStore, run_dir: Path, stop_reason: str = "") -> d
             "epochs": identity.get("epochs"),
             "trials": dict(Counter(t.state.value for t in search)),
             "stop_reason": stop_reason,
-            "latency_measured_by": measured_by(RunFolder(run_dir).measured_latency),
+            "latency_measured_by": measured_by(RunFolder(run_dir).measured_latency)
+            or measured_by(RunFolder(run_dir).compiled_latency),
             "latency_predicted_by": predicted_by(RunFolder(run_dir).latency_predictor),
         },
         "pareto_front": [trial_record(t, describe) for t in pareto_front(search)],
+        "compiled": compiled_summary(RunFolder(run_dir).compiled_latency),
         "energy": energy_summary(search, best, identity, config.get("target") or {}, config.get("limits") or {}, describe),
         "best_operators": None
         if best is None
@@ -240,6 +242,46 @@ def measured_by(cache: Path) -> str | None:
     if not isinstance(backend, str):
         return None
     return "onnxruntime on this machine" if backend == "onnxruntime" else backend
+
+
+def compiled_summary(cache: Path) -> dict | None:
+    """What compiling every candidate cost (``--latency compiled``), and how much the shared tuning
+    database saved: compile seconds per candidate and the share of tuning tasks whose workload an
+    earlier candidate had tuned, over the whole search and its first and last thirds (in compile
+    order); None when the run did not compile its candidates."""
+    try:
+        data = json.loads(cache.read_text(encoding="utf-8"))
+        records = sorted(data["latency_ms_by_arch"].values(), key=lambda r: r.get("order", 0))
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+    if not records:
+        return None
+    third = max(1, len(records) // 3)
+    parts = {"all": records, "first_third": records[:third], "last_third": records[-third:]}
+
+    def mean(rows: list[dict], key: str) -> float:
+        return sum(float(r.get(key, 0.0)) for r in rows) / len(rows)
+
+    def share(rows: list[dict]) -> float | None:
+        tasks = sum(int(r.get("tasks", 0)) for r in rows)
+        return None if tasks == 0 else sum(int(r.get("reused_tasks", 0)) for r in rows) / tasks
+
+    tuned = int(data.get("tune_trials_per_candidate") or 0) > 0
+    return {
+        "measured_by": data.get("backend"),
+        "compiler": data.get("compiler"),
+        "compile_target": data.get("compile_target"),
+        "tune_trials_per_candidate": data.get("tune_trials_per_candidate"),
+        "tuning_database": data.get("tuning_database") if tuned else None,
+        "candidates": len(records),
+        "compile_s_total": sum(float(r.get("compile_s", 0.0)) for r in records),
+        "compile_s_per_candidate": {name: mean(rows, "compile_s") for name, rows in parts.items()},
+        "tune_s_per_candidate": {name: mean(rows, "tune_s") for name, rows in parts.items()} if tuned else None,
+        "tasks": sum(int(r.get("tasks", 0)) for r in records) if tuned else None,
+        "reused_tasks": sum(int(r.get("reused_tasks", 0)) for r in records) if tuned else None,
+        "new_records": sum(int(r.get("new_records", 0)) for r in records) if tuned else None,
+        "reused_share": {name: share(rows) for name, rows in parts.items()} if tuned else None,
+    }
 
 
 def timing(invocations: list[dict]) -> dict:

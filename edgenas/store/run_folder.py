@@ -14,6 +14,8 @@ file (or a renamed one) is one change here. The layout::
       prefilter.db            the pre-filter's proxy-scored pool (--evaluator prefilter:...)
       supernet.pt             the weight-sharing supernet's weights (--evaluator supernet)
       measured_latency.json   latencies measured on this machine or an agent's device (--latency measured)
+      compiled_latency.json   latencies of the candidates' TVM builds, and their compile figures (--latency compiled)
+      compiled/tvm/<target>/  TVM's files: tuning/ (the MetaSchedule database), edgenas compile's libraries
       latency_predictor.json  the latency predictor the search ranked by (--latency predicted)
       differentiable.json     what a differentiable search derived, and how
       latency-<T>ms/          one run folder per limit of a differentiable --sweep
@@ -154,6 +156,11 @@ class RunFolder:
     @property
     def measured_latency(self) -> Path:
         return self.path / "measured_latency.json"
+
+    @property
+    def compiled_latency(self) -> Path:
+        """Latencies of the candidates as a compiler built them, with each compile's figures (``--latency compiled``)."""
+        return self.path / "compiled_latency.json"
 
     @property
     def latency_predictor(self) -> Path:

@@ -29,8 +29,9 @@ if TYPE_CHECKING:
     from edgenas.hardware import Target
     from edgenas.trial import Trial
 
-#: ``--latency``: the analytical estimate, or a measurement on this machine (``--target host``).
-LATENCY_SOURCES = ("estimated", "measured", "predicted")
+#: ``--latency``: the analytical estimate, a measurement on this machine (``--target host``) or an
+#: agent's device, a learned prediction, or a measurement of the candidate's compiler build here.
+LATENCY_SOURCES = ("estimated", "measured", "predicted", "compiled")
 #: ``--executor``: where candidates are evaluated.
 EXECUTORS = ("local", "ray")
 #: ``--objectives``: what a multi-objective strategy (nsga2) optimises; accuracy is maximised, the rest minimised.
@@ -72,6 +73,9 @@ class SearchConfig:
     agent_token_file: Path | None = None  # the agent's token (a private file)
     agent_runtime: str = "onnxruntime"  # on the agent: onnxruntime (ONNX), litert[-no-xnnpack] (int8 TFLite)
     predictor: Path | None = None  # --latency predicted: a latency predictor file (edgenas predictor fit)
+    compiler: str | None = None  # --latency compiled: the compiler that builds each candidate (tvm)
+    compile_target: str = "llvm"  # --latency compiled: the compiler's target (this host's CPU)
+    tune_trials_per_candidate: int = 0  # --latency compiled: MetaSchedule trials per candidate (0: default schedules)
     latency_loss: str = "lagrangian"  # differentiable only: fbnet, proxyless, lagrangian or band
     sweep: tuple[float, ...] = ()  # differentiable only: latency limits (ms) to search one after another
     train_subset: int | None = None  # train every network on this many training examples (class-stratified)
@@ -230,10 +234,30 @@ class SearchConfig:
 
         read_token_file(self.agent_token_file)
 
+    def _check_compiled(self) -> None:
+        """``--latency compiled`` with ``--compiler tvm`` installed, a budget of 0 or more, and
+        ``--target host`` with a host ``--compile-target``; the compiler's flags go with it only."""
+        if self.latency != "compiled":
+            if self.compiler is not None or self.compile_target != "llvm" or self.tune_trials_per_candidate != 0:
+                raise InvalidInputError("--compiler, --compile-target and --tune-trials-per-candidate go with --latency compiled")
+            return
+        from edgenas.compile.search_latency import CompiledOptions
+
+        CompiledOptions.of(self).check()
+        if self.agent is not None:
+            raise InvalidInputError("--latency compiled times TVM builds on this machine; --agent measures with a runtime")
+        from edgenas.hardware.target import load_target
+
+        if load_target(self.target).name.split(":")[0] != "host":
+            raise InvalidInputError(
+                f"--latency compiled times each candidate's TVM build on this machine: use --target host, not {self.target} "
+                "(cross targets would need an agent that runs TVM builds, which edgenas does not have yet)"
+            )
+
     def with_target_agent(self) -> SearchConfig:
         """This config, measuring on the target's own agent where its file names one and no
         ``--agent`` was given (a search with ``--latency estimated`` never asks a device)."""
-        if self.agent is not None or self.latency == "estimated":
+        if self.agent is not None or self.latency in ("estimated", "compiled"):
             return self
         from edgenas.hardware.target import load_target
 
@@ -250,6 +274,8 @@ class SearchConfig:
         keys += ("agent",) if self.agent is not None else ()  # measured on one device: resumed on the same
         keys += ("agent_runtime",) if self.agent_runtime != "onnxruntime" else ()  # by one runtime
         keys += ("predictor",) if self.predictor is not None else ()  # ranked by one predictor: resumed with it
+        if self.latency == "compiled":  # compiled one way: resumed the same way
+            keys += ("compiler", "compile_target", "tune_trials_per_candidate")
         keys += ("evaluator",) if self.evaluator != "train" else ()  # likewise for --evaluator
         keys += ("space",) if self.space != "auto" else ()  # and --space
         keys += ("train_subset",) if self.train_subset is not None else ()  # and --train-subset (export --retrain reads it)
@@ -288,6 +314,7 @@ class SearchConfig:
         parse_evaluator(self.evaluator)  # unknown evaluator or proxy -> the accepted names
         self._check_energy()
         self._check_agent()
+        self._check_compiled()
         if self.qat:
             from edgenas.export.qat import require_qat_extra
 

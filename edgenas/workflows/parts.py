@@ -22,6 +22,7 @@ from edgenas.experiment import CostFunction, layers_cost
 from edgenas.files import write_bytes
 
 if TYPE_CHECKING:
+    from edgenas.compile.search_latency import CompiledOptions
     from edgenas.evaluators import Evaluator
     from edgenas.hardware import Target
     from edgenas.spaces import SearchSpace
@@ -172,10 +173,12 @@ def make_cost(
     agent_token_file: Path | None = None,
     predictor: Path | None = None,
     agent_runtime: str = "onnxruntime",
+    compiled: CompiledOptions | None = None,
 ) -> CostFunction:
     """The analytical cost of ``space`` on ``target``; with ``latency="measured"``, its latency
     timed on this machine, or on the device of the agent at ``agent`` (with ``agent_runtime``,
-    cached in the run folder)."""
+    cached in the run folder); with ``latency="compiled"``, timed here on the candidate's build by
+    ``compiled``'s compiler (by default the options of the run's ``config.yaml``)."""
     from edgenas.hardware import AnalyticalCostModel
 
     cost = layers_cost(space, AnalyticalCostModel(), target)
@@ -200,6 +203,13 @@ def make_cost(
         measured = AgentLatency(space, cost, client, run.measured_latency, runtime=agent_runtime)
         measured.device  # noqa: B018  (asked now: an agent that does not answer stops the search before it starts)
         return measured
+    if latency == "compiled":
+        from edgenas.compile.search_latency import CompiledLatency, CompiledOptions
+        from edgenas.compile.target import parse_target
+
+        options = compiled or CompiledOptions.of_file(run.config_file)  # written before the loop starts
+        folder = run.path / "compiled" / str(options.compiler) / parse_target(options.target).slug
+        return CompiledLatency(space, cost, options, run.compiled_latency, folder)
     if latency == "measured":
         if target.name.split(":")[0] != "host":
             raise InvalidInputError(f"--latency measured times candidates on this machine: use --target host, not {target.name}")

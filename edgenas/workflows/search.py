@@ -127,6 +127,11 @@ def _experiment(
         run=prepared.run, say=say, device=config.device, amp=config.amp,
     )  # fmt: skip
     trainer = make_evaluator(parse_evaluator("train"), context)
+    compiled = None
+    if config.latency == "compiled":
+        from edgenas.compile.search_latency import CompiledOptions
+
+        compiled = CompiledOptions.of(config)
     cost = make_cost(
         space,
         prepared.target,
@@ -136,6 +141,7 @@ def _experiment(
         config.agent_token_file,
         config.predictor,
         config.agent_runtime,
+        compiled=compiled,
     )
     strategy = _strategy(config, space, say)
     spec = parse_evaluator(config.evaluator)
