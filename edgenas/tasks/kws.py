@@ -25,7 +25,6 @@ import re
 import shutil
 import subprocess
 import time
-import zipfile
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -40,8 +39,8 @@ from edgenas.settings import cache_dir as cache_dir_setting
 from edgenas.tasks import audio as A
 from edgenas.tasks import voices as V
 from edgenas.tasks.base import Split, TaskData, standardise
-from edgenas.tasks.npz_cache import check_npz_sizes as _check_npz_sizes  # shared with detection; old names kept
 from edgenas.tasks.npz_cache import params_hash as _params_hash
+from edgenas.tasks.npz_cache import read_cache
 from edgenas.tasks.npz_cache import save_atomic as _save_atomic
 
 logger = logging.getLogger(__name__)
@@ -618,27 +617,17 @@ def _natural_voice_clips(
 
 def _load_cache(path: Path, params: dict, shape: tuple[int, ...] = A.MFCC_SHAPE) -> dict[str, np.ndarray] | None:
     """The cached arrays, or None if the file is missing, corrupt or from other parameters."""
-    if not path.is_file():
-        return None
-    try:
-        _check_npz_sizes(path)
-        with np.load(path, allow_pickle=False) as npz:
-            arrays = {k: npz[k] for k in npz.files}
+
+    def valid(arrays: dict[str, np.ndarray]) -> bool:
         n = arrays["labels"].shape[0]
-        ok = (
-            json.loads(str(arrays["params_json"])) == params
-            and arrays["features"].shape == (n, *shape)
+        return (
+            arrays["features"].shape == (n, *shape)
             and arrays["speakers"].shape == (n,)
             and arrays["split"].shape == (n,)
-            and np.all(np.isfinite(arrays["features"]))
+            and bool(np.all(np.isfinite(arrays["features"])))
         )
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
-        logger.warning("cache file %s is unreadable (%s); regenerating it", path, exc)
-        return None
-    if not ok:
-        logger.warning("cache file %s does not match its parameters; regenerating it", path)
-        return None
-    return arrays
+
+    return read_cache(path, params, valid)
 
 
 def load_synthetic(

@@ -9,6 +9,7 @@ two MetaSchedule trials each: about a minute on two shared cores; the rest reads
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from edgenas.hardware import AnalyticalCostModel, load_target  # noqa: E402
 from edgenas.spaces import MbconvSpace  # noqa: E402
 from edgenas.workflows.search import SearchConfig, run_search  # noqa: E402
 from tests.cli.images import grey_classes  # noqa: E402
+from tests.cli.test_cli import assert_one_line_error  # noqa: E402
 
 
 def _config(root: Path, **options: object) -> SearchConfig:
@@ -141,14 +143,7 @@ def _cli(capsys, *args: str) -> tuple[int, str]:
 
 
 def _one_line_error(code: int, err: str, *fragments: str) -> None:
-    assert code == 2, err
-    assert "Traceback" not in err
-    lines = [line for line in err.strip().splitlines() if line.strip()]
-    errors = [i for i, line in enumerate(lines) if line.startswith("error:")]
-    assert len(errors) == 1, err
-    text = " ".join(lines[errors[0] :])
-    for fragment in fragments:
-        assert fragment in text, text
+    assert_one_line_error(subprocess.CompletedProcess([], code, "", err), *fragments)
 
 
 @pytest.mark.parametrize(

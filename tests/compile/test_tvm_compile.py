@@ -8,6 +8,7 @@ model of a few kilo-MACs, so the file stays within a minute on two shared cores.
 from __future__ import annotations
 
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from edgenas.compile import compile_model  # noqa: E402
 from edgenas.compile import tvm as backend  # noqa: E402
 from edgenas.compile.target import parse_target  # noqa: E402
 from edgenas.measure.pytorch import onnx_bytes  # noqa: E402
+from tests.cli.test_cli import assert_one_line_error  # noqa: E402
 
 
 def _write(module: nn.Module, example: torch.Tensor, path: Path) -> Path:
@@ -57,14 +59,7 @@ def _cli(capsys, *args: str) -> tuple[int, str, str]:
 
 
 def _one_line_error(code: int, err: str, *fragments: str) -> None:
-    assert code == 2, err
-    assert "Traceback" not in err
-    lines = [line for line in err.strip().splitlines() if line.strip()]
-    errors = [i for i, line in enumerate(lines) if line.startswith("error:")]
-    assert len(errors) == 1, err
-    text = " ".join(lines[errors[0] :])
-    for fragment in fragments:
-        assert fragment in text, text
+    assert_one_line_error(subprocess.CompletedProcess([], code, "", err), *fragments)
 
 
 def test_untuned_build_matches_onnx_runtime_and_its_breakdown_adds_up(small, tmp_path):
