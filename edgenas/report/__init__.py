@@ -19,7 +19,9 @@ def write_report(store: SqliteStore, run_dir: Path, stop_reason: str = "") -> di
     write_text(run_dir / "report.md", render_markdown(summary))
     baseline = next(iter(store.trials(role="baseline")), None)
     title = f"{summary['task']['name']} on {summary['target'].get('name', '?')}"
-    plot_pareto(store.trials(role="search"), baseline, summary["constraints"], run_dir / "pareto.png", title)
+    energy = summary.get("energy") or {}
+    x = "energy" if "energy" in str(energy.get("objectives") or "") or summary["constraints"].get("energy_mj") else "latency"
+    plot_pareto(store.trials(role="search"), baseline, summary["constraints"], run_dir / "pareto.png", title, x=x)
     return summary
 
 

@@ -1,7 +1,9 @@
-"""``pareto.png``: accuracy against estimated latency, peak SRAM as colour, limits drawn."""
+"""``pareto.png``: accuracy against estimated latency (or, when the search limited or optimised energy,
+against estimated energy per inference), peak SRAM as colour, limits drawn."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from edgenas.files import atomic_path
@@ -9,14 +11,24 @@ from edgenas.objectives import pareto_front
 from edgenas.trial import Cost, Metrics, Trial, TrialState
 
 
-def plot_pareto(trials: list[Trial], baseline: Trial | None, limits: dict, path: Path, title: str = "") -> Path:
+def plot_pareto(
+    trials: list[Trial], baseline: Trial | None, limits: dict, path: Path, title: str = "", x: str = "latency"
+) -> Path:
+    """Draw the search's trials, its front and its limits; ``x`` is ``latency`` or ``energy``."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    done = [t for t in trials if t.state is TrialState.COMPLETE]
-    infeasible = [t for t in trials if t.state is TrialState.INFEASIBLE and t.cost is not None]
+    axis: Callable[[Cost], float | None] = (lambda c: c.energy_mj) if x == "energy" else (lambda c: c.latency_ms)
+    done = [t for t in trials if t.state is TrialState.COMPLETE and axis(_cost(t)) is not None]
+    infeasible = [t for t in trials if t.state is TrialState.INFEASIBLE and t.cost is not None and axis(t.cost) is not None]
+
+    def at(t: Trial) -> float:
+        value = axis(_cost(t))
+        assert value is not None
+        return value
+
     fig, ax = plt.subplots(figsize=(7.5, 4.8), dpi=120)
     # A zero-cost search's trials hold proxy scores, plotted as they are (not as percent).
     signal = _metrics(done[0]).signal if done and not _metrics(done[0]).is_accuracy else None
@@ -28,7 +40,7 @@ def plot_pareto(trials: list[Trial], baseline: Trial | None, limits: dict, path:
     floor = (min(accuracies) - 0.05 * spread if signal else max(0.0, min(accuracies) - 5.0)) if accuracies else 0.0
     if infeasible:  # a rug along the bottom: where the limits cut, without a fake accuracy
         ax.scatter(
-            [_cost(t).latency_ms for t in infeasible],
+            [at(t) for t in infeasible],
             [floor] * len(infeasible),
             marker="|",
             s=120,
@@ -38,7 +50,7 @@ def plot_pareto(trials: list[Trial], baseline: Trial | None, limits: dict, path:
         )
     if done:
         points = ax.scatter(
-            [_cost(t).latency_ms for t in done],
+            [at(t) for t in done],
             [scale * _metrics(t).accuracy for t in done],
             c=[_cost(t).peak_sram_bytes / 1024 for t in done],
             cmap="viridis",
@@ -46,19 +58,20 @@ def plot_pareto(trials: list[Trial], baseline: Trial | None, limits: dict, path:
             label=f"trained ({len(done)})",
         )
         fig.colorbar(points, ax=ax, label="peak SRAM, KiB (estimated)")
-        front = pareto_front(done, objectives=(lambda t: -_metrics(t).accuracy, lambda t: _cost(t).latency_ms))
-        front = sorted(front, key=lambda t: _cost(t).latency_ms)
+        front = pareto_front(done, objectives=(lambda t: -_metrics(t).accuracy, at))
+        front = sorted(front, key=at)
         ax.step(
-            [_cost(t).latency_ms for t in front],
+            [at(t) for t in front],
             [scale * _metrics(t).accuracy for t in front],
             where="post",
             color="tab:red",
             lw=1,
-            label="Pareto front (accuracy, latency)",
+            label=f"Pareto front (accuracy, {x})",
         )
-    if baseline is not None and baseline.metrics is not None and baseline.cost is not None and not signal:
+    baseline_at = axis(baseline.cost) if baseline is not None and baseline.cost is not None and not signal else None
+    if baseline is not None and baseline.metrics is not None and baseline_at is not None:
         ax.scatter(
-            [baseline.cost.latency_ms],
+            [baseline_at],
             [100 * baseline.metrics.accuracy],
             marker="*",
             s=160,
@@ -67,11 +80,12 @@ def plot_pareto(trials: list[Trial], baseline: Trial | None, limits: dict, path:
             label="DS-CNN-S baseline",
             zorder=5,
         )
-    if limits.get("latency_ms"):
-        ax.axvline(limits["latency_ms"], color="tab:red", ls="--", lw=1, label=f"limit {limits['latency_ms']:g} ms")
+    limit, unit = (limits.get("energy_mj"), "mJ") if x == "energy" else (limits.get("latency_ms"), "ms")
+    if limit:
+        ax.axvline(limit, color="tab:red", ls="--", lw=1, label=f"limit {limit:g} {unit}")
     ax.set_xscale("log")
     ax.set_ylim(bottom=floor)
-    ax.set_xlabel("latency, ms (estimated, log scale)")
+    ax.set_xlabel("energy per inference, mJ (estimated, log scale)" if x == "energy" else "latency, ms (estimated, log scale)")
     ax.set_ylabel(f"{signal} score (not an accuracy)" if signal else "validation accuracy, %")
     ax.set_title(title)
     ax.legend(loc="lower right", fontsize=8)

@@ -62,8 +62,22 @@ def _config(tmp_path: Path, **options: object) -> SearchConfig:
     return dataclasses.replace(base, **options)
 
 
-def test_an_accuracy_energy_search_reports_the_front_power_and_hypervolume(tmp_path: Path) -> None:
+def test_an_accuracy_energy_search_reports_the_front_power_and_hypervolume(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import edgenas.report as report
+
+    axes: list[str] = []
+    real_plot = report.plot_pareto
+
+    def plot(*args: object, x: str = "latency", **kwargs: object) -> Path:
+        axes.append(x)
+        return real_plot(*args, x=x, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(report, "plot_pareto", plot)
     summary = run_search(_config(tmp_path, fps=30.0, objectives="accuracy,energy")).summary
+    assert axes and set(axes) == {"energy"}  # pareto.png draws the front that was searched for
+    assert (tmp_path / "run" / "pareto.png").stat().st_size > 1000
     assert summary["constraints"]["latency_ms"] == pytest.approx(1000 / 30)
     energy = summary["energy"]
     assert energy["source"] == "estimated" and energy["fps"] == 30.0
