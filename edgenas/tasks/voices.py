@@ -101,11 +101,8 @@ def _flite_voices(exe: str) -> list[str]:
 
 
 def _festival_has(name: str) -> bool:
-    return any(Path(root, lang, name).is_dir() for root in _FESTIVAL_VOICE_DIRS if Path(root).is_dir() for lang in _subdirs(root))
-
-
-def _subdirs(root: str) -> list[str]:
-    return [p.name for p in Path(root).iterdir() if p.is_dir()]
+    """Whether festival has the voice: ``<voices>/<language>/<name>/``."""
+    return any(path.is_dir() for root in _FESTIVAL_VOICE_DIRS for path in Path(root).glob(f"*/{name}"))
 
 
 def render(rendition: Rendition, sample_rate: int) -> list[np.ndarray]:
