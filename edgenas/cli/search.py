@@ -175,6 +175,26 @@ def search(
             "the search shares (0: TVM's default schedules)."
         ),
     ] = DEFAULTS["tune_trials_per_candidate"],
+    compiler_choices: Annotated[
+        str | None,
+        typer.Option(
+            help="--latency compiled: compiler settings searched beside the architecture, comma-separated: layout "
+            "(NCHW/NHWC), fusion (on/off), opt-level (LLVM 3/2/1), trials (0/8/32 per candidate); docs/compile.md."
+        ),
+    ] = DEFAULTS["compiler_choices"],
+    feedback_rounds: Annotated[
+        int | None,
+        typer.Option(
+            help="--latency compiled: split the budget into R rounds priced by a latency model (no compile per candidate); "
+            "each round's finalists are compiled and tuned, and their latencies refit the model (docs/compile.md)."
+        ),
+    ] = DEFAULTS["feedback_rounds"],
+    finalists_per_round: Annotated[
+        int, typer.Option(help="--feedback-rounds: finalists compiled and tuned at the end of each round.")
+    ] = DEFAULTS["finalists_per_round"],
+    tune_trials_per_finalist: Annotated[
+        int, typer.Option(help="--feedback-rounds: MetaSchedule trials for each finalist's new workloads (shared database).")
+    ] = DEFAULTS["tune_trials_per_finalist"],
     sram_kb: Annotated[float, typer.Option(help="Peak SRAM limit, KiB (tensor arena).")] = DEFAULTS["sram_kb"],
     flash_kb: Annotated[float, typer.Option(help="Flash limit, KiB (model size).")] = DEFAULTS["flash_kb"],
     space: Annotated[str, typer.Option(help="Search space.")] = DEFAULTS["space"],

@@ -14,6 +14,11 @@ layer shapes) are taken from the database. So compiling gets cheaper as the sear
 each candidate's compile and tuning figures are kept beside its latency, and the report sums
 them up. Like every measured latency, the figures are cached by architecture
 (``RunFolder.compiled_latency``): a resume or a repeated architecture is never compiled again.
+
+With ``--compiler-choices`` the space is :class:`~edgenas.spaces.compiler.CompilerJointSpace`:
+a candidate is a network *and* how TVM builds it (data layout, fusion, LLVM's optimisation
+level, its tuning budget), each candidate is built with its own choices
+(:class:`~edgenas.compile.tvm.BuildOptions`), and the cache by architecture key keys the pair.
 """
 
 from __future__ import annotations
@@ -51,16 +56,21 @@ class CompiledOptions:
         compiler: ``tvm`` (the only one; ``None`` when ``--compiler`` was left out, refused).
         target: The TVM target (``llvm``, ``llvm -mcpu=skylake``); it must run on this host.
         trials_per_candidate: MetaSchedule trials each candidate's new workloads get (0: default schedules).
+        choices: ``--compiler-choices``: the compiler settings searched beside the architecture
+            (``layout,fusion``; ``None``: every candidate built with the compiler's defaults).
     """
 
     compiler: str | None = None
     target: str = "llvm"
     trials_per_candidate: int = DEFAULT_TRIALS_PER_CANDIDATE
+    choices: str | None = None
 
     @classmethod
     def of(cls, config: Any) -> CompiledOptions:
         """The options of a :class:`~edgenas.workflows.config.SearchConfig` (or anything with its fields)."""
-        return cls(config.compiler, config.compile_target, config.tune_trials_per_candidate)
+        return cls(
+            config.compiler, config.compile_target, config.tune_trials_per_candidate, getattr(config, "compiler_choices", None)
+        )
 
     @classmethod
     def of_file(cls, path: Path) -> CompiledOptions:
@@ -73,7 +83,17 @@ class CompiledOptions:
             values.get("compiler"),
             str(values.get("compile_target", default.target)),
             int(values.get("tune_trials_per_candidate", default.trials_per_candidate)),
+            values.get("compiler_choices"),
         )
+
+    @property
+    def choice_names(self) -> tuple[str, ...]:
+        """The ``--compiler-choices`` names, parsed (none without the flag)."""
+        if self.choices is None:
+            return ()
+        from edgenas.spaces.compiler import parse_choices
+
+        return parse_choices(self.choices, str(self.compiler))
 
     def check(self) -> None:
         """One line for what cannot run: no ``--compiler``, another compiler, a bad budget, a cross target, no TVM."""
@@ -88,6 +108,10 @@ class CompiledOptions:
             raise InvalidInputError(
                 f"--tune-trials-per-candidate must be between 0 (TVM's default schedules) and {MAX_TRIALS:,}, "
                 f"got {self.trials_per_candidate}"
+            )
+        if "trials" in self.choice_names and self.trials_per_candidate != 0:
+            raise InvalidInputError(
+                "--compiler-choices trials lets the search pick each candidate's tuning budget: drop --tune-trials-per-candidate"
             )
         try:
             spec = parse_target(self.target)
@@ -112,6 +136,8 @@ class CompiledOptions:
 
     @property
     def tuning_text(self) -> str:
+        if "trials" in self.choice_names:
+            return "a MetaSchedule budget chosen per candidate"
         n = self.trials_per_candidate
         return "default schedules" if n == 0 else f"{n} MetaSchedule trial{'s' if n != 1 else ''} per candidate"
 
@@ -147,7 +173,7 @@ class CompiledLatency(MeasuredLatency):
         super().__init__(space, base, cache, threads=threads, warmup=warmup, repeats=repeats, rounds=rounds)
         self.options = options
         self.folder = Path(folder)
-        self._built: tuple[Any, Any] | None = None  # (TargetSpec, tvm Target), made on the first compile
+        self._built: dict[int | None, tuple[Any, Any]] = {}  # opt level -> (TargetSpec, tvm Target), made when first used
 
     @property
     def tuning_dir(self) -> Path:
@@ -155,7 +181,8 @@ class CompiledLatency(MeasuredLatency):
         return self.folder / "tuning"
 
     def measured_by(self) -> str:
-        return f"tvm: TVM-compiled on this machine (target {self.options.target}, {self.options.tuning_text})"
+        searched = f"; compiler choices searched: {', '.join(self.options.choice_names)}" if self.options.choices else ""
+        return f"tvm: TVM-compiled on this machine (target {self.options.target}, {self.options.tuning_text}{searched})"
 
     def get_params(self) -> dict[str, object]:
         return {
@@ -164,16 +191,25 @@ class CompiledLatency(MeasuredLatency):
             "compile_target": self.options.target,
             "tune_trials_per_candidate": self.options.trials_per_candidate,
             "tuning_database": str(self.tuning_dir),
+            **({"compiler_choices": list(self.options.choice_names)} if self.options.choices else {}),
         }
 
-    def _target(self) -> tuple[Any, Any]:
-        if self._built is None:
+    def _target(self, build: Any = None) -> tuple[Any, Any]:
+        """The target spec and TVM target of a build (its LLVM optimisation level; default: TVM's)."""
+        level = None if build is None else build.opt_level
+        if level not in self._built:
             from edgenas.compile import tvm as backend
             from edgenas.compile.target import parse_target
 
             spec = parse_target(self.options.target).with_cores(self.threads)
-            self._built = (spec, backend.make_target(spec))
-        return self._built
+            spec = spec if build is None else build.target(spec)
+            self._built[level] = (spec, backend.make_target(spec))
+        return self._built[level]
+
+    def compiler_values(self, arch: Arch) -> dict[str, Any]:
+        """The compiler choices a candidate carries (a joint space's genotype), or none."""
+        values = getattr(self.space, "compiler_values", None)
+        return dict(values(arch)) if values is not None else {}
 
     def measure(self, arch: Arch) -> dict[str, float]:
         """Export, compile (and tune the new workloads of) one architecture, then time its build (no cache)."""
@@ -185,18 +221,20 @@ class CompiledLatency(MeasuredLatency):
         from edgenas.measure.pytorch import onnx_bytes
 
         order = len(self.records())  # the how-many-th compile of the search (a resume keeps counting)
-        spec, target = self._target()
+        values = self.compiler_values(arch)
+        build = backend.BuildOptions.of(values)
+        trials = int(values.get("trials", self.options.trials_per_candidate))
+        spec, target = self._target(build)
         started = time.perf_counter()
         shape = self.space.input_shape  # kws: an attribute; mbconv: a method (the resolution is a decision)
         example = torch.zeros(1, *(shape(arch) if callable(shape) else shape))
         model = backend.fold_constants(onnx_bytes(self.space.build(arch).eval(), example))
         feeds = backend.example_inputs(model)
-        mod = backend.prepare(backend.import_onnx(backend.load_onnx(model), feeds, f"candidate {arch.key()}"), target)
+        mod = backend.import_onnx(backend.load_onnx(model), feeds, f"candidate {arch.key()}")
+        mod = backend.prepare(mod, target, build)
         figures: dict[str, float] = {"tune_s": 0.0, "tasks": 0, "reused_tasks": 0, "new_records": 0}
-        if self.options.trials_per_candidate > 0:
-            database, outcome = tuning.tune(
-                mod, target, self.tuning_dir, self.options.trials_per_candidate, threads=self.threads, only_new=True
-            )
+        if trials > 0:
+            database, outcome = tuning.tune(mod, target, self.tuning_dir, trials, threads=self.threads, only_new=True)
             figures = {
                 "tune_s": outcome.seconds,
                 "tasks": outcome.tasks,
@@ -227,4 +265,5 @@ class CompiledLatency(MeasuredLatency):
             "order": order,
             "compile_s": compile_s,
             **figures,
+            **({"trials": trials} if values else {}),
         }

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -111,18 +112,86 @@ def import_onnx(model: Any, feeds: dict[str, np.ndarray], label: str) -> Any:
         raise InvalidInputError(f"{label}: TVM's ONNX front end cannot import it ({_first_line(exc)})") from None
 
 
-def prepare(mod: Any, target: Any) -> Any:
-    """Legalize and fuse the module the way MetaSchedule extracts tasks from it (both builds start here)."""
+@dataclass(frozen=True)
+class BuildOptions:
+    """How TVM builds a model, beyond its target: what a search may choose per candidate.
+
+    Every default is TVM's own, so ``BuildOptions()`` is the build ``edgenas compile`` makes.
+
+    Args:
+        layout: ``NCHW`` (the ONNX model's) or ``NHWC``: conv2d's data layout, converted by
+            Relax's ``ConvertLayout`` (weights ``OHWI``) before legalization; the layout
+            transforms it needs are legalized and fused like any operator.
+        fusion: ``on`` (``FuseOps`` and ``FuseTIR``) or ``off``: every legalized operator stays
+            its own kernel. ``off`` marks each kernel opaque, so the build's own pipeline (which
+            fuses again) leaves them apart too, tuned or not.
+        opt_level: LLVM's optimisation level of the generated code (the target's ``opt-level``;
+            ``None``: TVM's default, 3).
+    """
+
+    layout: str = "NCHW"
+    fusion: str = "on"
+    opt_level: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.layout not in ("NCHW", "NHWC") or self.fusion not in ("on", "off"):
+            raise InvalidInputError(f"unknown TVM build options: layout {self.layout!r}, fusion {self.fusion!r}")
+
+    @classmethod
+    def of(cls, values: dict[str, Any]) -> BuildOptions:
+        """The options of a search's compiler choices (``layout``, ``fusion``, ``opt-level``; others ignored)."""
+        opt_level = values.get("opt-level")
+        return cls(
+            str(values.get("layout", "NCHW")), str(values.get("fusion", "on")), None if opt_level is None else int(opt_level)
+        )
+
+    def target(self, spec: TargetSpec) -> TargetSpec:
+        """``spec`` with this build's LLVM optimisation level."""
+        if self.opt_level is None:
+            return spec
+        return TargetSpec(spec.text, {**spec.config, "opt-level": self.opt_level})
+
+
+def prepare(mod: Any, target: Any, options: BuildOptions | None = None) -> Any:
+    """Legalize and fuse the module the way MetaSchedule extracts tasks from it (both builds start here).
+
+    ``options`` converts the layout first and, with fusion off, leaves every kernel unfused and opaque.
+    """
     import tvm
     from tvm import relax
 
-    passes = [
-        relax.transform.DecomposeOpsForInference(),
-        relax.transform.CanonicalizeBindings(),
-        relax.get_pipeline("zero"),
-    ]
+    options = options or BuildOptions()
+    passes = [relax.transform.DecomposeOpsForInference(), relax.transform.CanonicalizeBindings()]
+    if options.layout == "NHWC":
+        passes += [
+            relax.transform.ConvertLayout({"relax.nn.conv2d": ["NHWC", "OHWI"]}),
+            relax.transform.CanonicalizeBindings(),
+        ]
+    if options.fusion == "on":
+        passes.append(relax.get_pipeline("zero"))
+    else:  # the zero pipeline without FuseOps / FuseTIR
+        passes += [
+            relax.transform.LegalizeOps(),
+            relax.transform.AnnotateTIROpPattern(),
+            relax.transform.FoldConstant(),
+            relax.transform.DeadCodeElimination(),
+        ]
     with target:
-        return tvm.transform.Sequential(passes)(mod)
+        mod = tvm.transform.Sequential(passes)(mod)
+    return mod if options.fusion == "on" else _opaque(mod)
+
+
+#: TVM's ``OpPatternKind.kOpaque``: ``FuseOps`` never fuses a kernel so marked.
+_OPAQUE = 8
+
+
+def _opaque(mod: Any) -> Any:
+    """Every TIR function of ``mod`` marked opaque: the build pipeline's own ``FuseOps`` leaves them apart."""
+    for gvar in list(mod.functions):
+        func = mod[gvar]
+        if type(func).__name__ == "PrimFunc":
+            mod[gvar] = func.with_attr("op_pattern", _OPAQUE)
+    return mod
 
 
 def build_untuned(mod: Any, target: Any) -> Any:

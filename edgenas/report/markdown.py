@@ -154,6 +154,40 @@ def _compiled_lines(compiled: dict | None) -> list[str]:
     return lines
 
 
+def _feedback_lines(feedback: dict | None) -> list[str]:
+    """``--feedback-rounds``: per round, the tuned finalists and the latency model's error on them before and after its refit."""
+    if not feedback:
+        return []
+
+    def pct(value: float | None) -> str:
+        return "n/a" if value is None else f"{100 * value:.1f} %"
+
+    settings = feedback.get("settings") or {}
+    lines = [
+        "",
+        "## The feedback loop",
+        "",
+        f"The budget ran in {settings.get('rounds')} rounds. Within a round the candidates' latencies are **predicted** "
+        f"(the first round: **estimated**, the analytical estimate for {feedback.get('estimate_of')}); at its end up to "
+        f"{settings.get('finalists_per_round')} finalists were compiled and tuned ({settings.get('tune_trials_per_finalist')} "
+        f"MetaSchedule trials each) and **measured** by {feedback.get('measured_by')}, and the model was refit on every "
+        f"tuned finalist so far. Now priced by: {feedback.get('priced_by')}. The best model is chosen, and its latency "
+        "given, by its tuned measurement where it has one. The model's error on a round's finalists is measured before "
+        "they train it: what the next round can expect.",
+        "",
+        "| round | priced by | finalists (trial: predicted → tuned ms) | model error before refit | estimate error | "
+        "after refit | compile s | tuning s |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in feedback["rounds"]:
+        finalists = ", ".join(f"{f['number']}: {f['predicted_ms']:.3f} → {f['tuned_ms']:.3f}" for f in r["finalists"]) or "none"
+        lines.append(
+            f"| {r['round']} | {md_cell(str(r['priced_by']))} | {finalists} | {pct(r['error_before'])} | "
+            f"{pct(r['estimate_error'])} | {pct(r['error_after'])} | {r['compile_s']:.1f} | {r['tune_s']:.1f} |"
+        )
+    return lines
+
+
 def _operator_lines(profile: dict | None) -> list[str]:
     """The best model's estimated latency per operator, with the kernel each runs on."""
     if not profile:
@@ -235,6 +269,7 @@ def render_markdown(summary: dict) -> str:
     best = summary["best"]
     lines += _energy_lines(summary.get("energy"))
     lines += _compiled_lines(summary.get("compiled"))
+    lines += _feedback_lines(summary.get("feedback"))
     lines += _operator_lines(summary.get("best_operators"))
     if best is not None:
         lines += [

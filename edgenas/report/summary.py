@@ -85,9 +85,13 @@ def build_summary(store: SqliteStore, run_dir: Path, stop_reason: str = "") -> d
     baseline = next(iter(store.trials(role="baseline")), None)
     reference = space.reference()
     done = [t for t in search if t.state is TrialState.COMPLETE]
+    feedback = feedback_summary(RunFolder(run_dir).compiled_feedback)
+    tuned = {} if feedback is None else feedback["tuned_ms_by_arch"]
+    limit = (config.get("limits") or {}).get("latency_ms")
+    done = [t for t in done if limit is None or tuned.get(t.arch.key(), 0.0) <= limit]  # a tuned finalist over the limit
     best = max(done, key=lambda t: (t.accuracy, -t.number)) if done else None
     return {
-        "best": None if best is None else trial_record(best, describe),
+        "best": None if best is None else with_tuned(trial_record(best, describe), tuned.get(best.arch.key())),
         "baseline": None if baseline is None else trial_record(baseline, describe),
         "constraints": config.get("limits", {}),
         "target": config.get("target", {}),
@@ -106,6 +110,7 @@ def build_summary(store: SqliteStore, run_dir: Path, stop_reason: str = "") -> d
         },
         "pareto_front": [trial_record(t, describe) for t in pareto_front(search)],
         "compiled": compiled_summary(RunFolder(run_dir).compiled_latency),
+        "feedback": feedback,
         "energy": energy_summary(search, best, identity, config.get("target") or {}, config.get("limits") or {}, describe),
         "best_operators": None
         if best is None
@@ -282,6 +287,65 @@ def compiled_summary(cache: Path) -> dict | None:
         "new_records": sum(int(r.get("new_records", 0)) for r in records) if tuned else None,
         "reused_share": {name: share(rows) for name, rows in parts.items()} if tuned else None,
     }
+
+
+def feedback_summary(path: Path | None) -> dict | None:
+    """The feedback loop's rounds (``--feedback-rounds``): per round the finalists, the model's error
+    on them before its refit (and the analytical estimate's), the model's training size, and the
+    compile and tuning seconds; with the reuse of the shared tuning database over the finalists.
+    None when the run had no feedback loop (or its file cannot be read)."""
+    if path is None:
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        rounds = list(data["rounds"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if not isinstance(data, dict):
+        return None
+    compiled = compiled_summary(Path(data["latency_cache"])) if data.get("latency_cache") else None
+    return {
+        "settings": data.get("settings"),
+        "estimate_of": data.get("estimate_of"),
+        "measured_by": data.get("measured_by"),
+        "priced_by": data.get("priced_by"),
+        "rounds": [
+            {
+                k: r.get(k)
+                for k in (
+                    "round",
+                    "evaluated",
+                    "priced_by",
+                    "refit_priced_by",
+                    "error_before",
+                    "error_after",
+                    "estimate_error",
+                    "compile_s",
+                    "tune_s",
+                    "compiled",
+                    "finalists",
+                )
+            }
+            | {
+                "training_size_before": r["model_before"]["points"],
+                "training_size_after": r["model_after"]["points"],
+                "model_after": r["model_after"],
+            }
+            for r in rounds
+        ],  # fmt: skip
+        "tuned_ms_by_arch": {p["key"]: float(p["tuned_ms"]) for p in data.get("points", [])},
+        "compile_s_total": sum(float(r.get("compile_s", 0.0)) for r in rounds),
+        "tune_s_total": sum(float(r.get("tune_s", 0.0)) for r in rounds),
+        "tuning": compiled,
+    }
+
+
+def with_tuned(record: dict, tuned_ms: float | None) -> dict:
+    """A trial's record with its tuned latency where the feedback loop measured one (the price it was ranked by kept)."""
+    if tuned_ms is None or "latency_ms" not in record:
+        return record
+    sources = {**record.get("sources", {}), "latency_ms": "measured"}
+    return {**record, "latency_ms": tuned_ms, "priced_latency_ms": record["latency_ms"], "sources": sources}
 
 
 def timing(invocations: list[dict]) -> dict:

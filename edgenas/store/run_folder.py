@@ -15,7 +15,8 @@ file (or a renamed one) is one change here. The layout::
       supernet.pt             the weight-sharing supernet's weights (--evaluator supernet)
       measured_latency.json   latencies measured on this machine or an agent's device (--latency measured)
       compiled_latency.json   latencies of the candidates' TVM builds, and their compile figures (--latency compiled)
-      compiled/tvm/<target>/  TVM's files: tuning/ (the MetaSchedule database), edgenas compile's libraries
+      compiled/tvm/<target>/  TVM's files: tuning/ (the MetaSchedule database), edgenas compile's libraries,
+                              feedback.json + feedback_latency.json (--feedback-rounds: the rounds, the finalists' tuned builds)
       latency_predictor.json  the latency predictor the search ranked by (--latency predicted)
       differentiable.json     what a differentiable search derived, and how
       latency-<T>ms/          one run folder per limit of a differentiable --sweep
@@ -161,6 +162,12 @@ class RunFolder:
     def compiled_latency(self) -> Path:
         """Latencies of the candidates as a compiler built them, with each compile's figures (``--latency compiled``)."""
         return self.path / "compiled_latency.json"
+
+    @property
+    def compiled_feedback(self) -> Path | None:
+        """The feedback loop's rounds (``--feedback-rounds``), beside the compiler's tuning database; None without one."""
+        found = sorted(self.path.glob("compiled/*/*/feedback.json"))
+        return found[0] if found else None
 
     @property
     def latency_predictor(self) -> Path:

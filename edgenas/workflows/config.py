@@ -76,6 +76,10 @@ class SearchConfig:
     compiler: str | None = None  # --latency compiled: the compiler that builds each candidate (tvm)
     compile_target: str = "llvm"  # --latency compiled: the compiler's target (this host's CPU)
     tune_trials_per_candidate: int = 0  # --latency compiled: MetaSchedule trials per candidate (0: default schedules)
+    compiler_choices: str | None = None  # --latency compiled: compiler settings searched beside the architecture (layout,...)
+    feedback_rounds: int | None = None  # --latency compiled: price by a model the tuned finalists refit, in this many rounds
+    finalists_per_round: int = 3  # --feedback-rounds: finalists compiled and tuned at the end of each round
+    tune_trials_per_finalist: int = 32  # --feedback-rounds: MetaSchedule trials of each finalist's new workloads
     latency_loss: str = "lagrangian"  # differentiable only: fbnet, proxyless, lagrangian or band
     sweep: tuple[float, ...] = ()  # differentiable only: latency limits (ms) to search one after another
     train_subset: int | None = None  # train every network on this many training examples (class-stratified)
@@ -103,7 +107,7 @@ class SearchConfig:
             raise ValueError("an empty path; name a folder")
         return value
 
-    @field_validator("objectives", mode="before")
+    @field_validator("objectives", "compiler_choices", mode="before")
     @classmethod
     def _objectives(cls, value: Any) -> Any:
         """``accuracy, energy`` or a list as ``accuracy,energy``: one spelling, so a resume compares like with like."""
@@ -238,12 +242,18 @@ class SearchConfig:
         """``--latency compiled`` with ``--compiler tvm`` installed, a budget of 0 or more, and
         ``--target host`` with a host ``--compile-target``; the compiler's flags go with it only."""
         if self.latency != "compiled":
+            if self.compiler_choices is not None:
+                raise InvalidInputError("--compiler-choices goes with --latency compiled --compiler tvm")
             if self.compiler is not None or self.compile_target != "llvm" or self.tune_trials_per_candidate != 0:
                 raise InvalidInputError("--compiler, --compile-target and --tune-trials-per-candidate go with --latency compiled")
+            self._check_feedback()
             return
         from edgenas.compile.search_latency import CompiledOptions
 
         CompiledOptions.of(self).check()
+        if self.compiler_choices is not None and self.feedback_rounds is not None:
+            raise InvalidInputError("--compiler-choices compiles every candidate with its choices: drop --feedback-rounds")
+        self._check_feedback()
         if self.agent is not None:
             raise InvalidInputError("--latency compiled times TVM builds on this machine; --agent measures with a runtime")
         from edgenas.hardware.target import load_target
@@ -253,6 +263,33 @@ class SearchConfig:
                 f"--latency compiled times each candidate's TVM build on this machine: use --target host, not {self.target} "
                 "(cross targets would need an agent that runs TVM builds, which edgenas does not have yet)"
             )
+
+    def _check_feedback(self) -> None:
+        """``--feedback-rounds`` with ``--latency compiled --compiler tvm`` and an ask/tell loop to split;
+        its two companions go with it only."""
+        if self.feedback_rounds is None:
+            if self.finalists_per_round != 3 or self.tune_trials_per_finalist != 32:
+                raise InvalidInputError("--finalists-per-round and --tune-trials-per-finalist go with --feedback-rounds R")
+            return
+        if self.latency != "compiled" or self.compiler is None:
+            raise InvalidInputError(
+                "--feedback-rounds tunes each round's finalists with a compiler: add --latency compiled --compiler tvm"
+            )
+        if self.tune_trials_per_candidate != 0:
+            raise InvalidInputError(
+                "--feedback-rounds compiles the finalists only (--tune-trials-per-finalist); drop --tune-trials-per-candidate"
+            )
+        from edgenas.workflows.parts import DIFFERENTIABLE, PREFILTER, parse_evaluator
+
+        if self.strategy == DIFFERENTIABLE or parse_evaluator(self.evaluator).kind == PREFILTER:
+            raise InvalidInputError(
+                "--feedback-rounds splits the ask/tell loop into rounds: use an ask/tell --strategy without --evaluator prefilter"
+            )
+        from edgenas.compile.feedback import FeedbackOptions
+
+        options = FeedbackOptions.of(self)
+        assert options is not None
+        options.check()
 
     def with_target_agent(self) -> SearchConfig:
         """This config, measuring on the target's own agent where its file names one and no
@@ -276,6 +313,8 @@ class SearchConfig:
         keys += ("predictor",) if self.predictor is not None else ()  # ranked by one predictor: resumed with it
         if self.latency == "compiled":  # compiled one way: resumed the same way
             keys += ("compiler", "compile_target", "tune_trials_per_candidate")
+            keys += ("compiler_choices",) if self.compiler_choices is not None else ()
+            keys += ("feedback_rounds", "finalists_per_round", "tune_trials_per_finalist") if self.feedback_rounds else ()
         keys += ("evaluator",) if self.evaluator != "train" else ()  # likewise for --evaluator
         keys += ("space",) if self.space != "auto" else ()  # and --space
         keys += ("train_subset",) if self.train_subset is not None else ()  # and --train-subset (export --retrain reads it)

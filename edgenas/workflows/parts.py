@@ -22,6 +22,7 @@ from edgenas.experiment import CostFunction, layers_cost
 from edgenas.files import write_bytes
 
 if TYPE_CHECKING:
+    from edgenas.compile.feedback import FeedbackOptions
     from edgenas.compile.search_latency import CompiledOptions
     from edgenas.evaluators import Evaluator
     from edgenas.hardware import Target
@@ -129,6 +130,16 @@ def parse_evaluator(text: str) -> EvaluatorSpec:
 def make_evaluator(spec: EvaluatorSpec, context: EvaluatorContext) -> Evaluator:
     """The evaluator ``spec`` names (for ``prefilter``: its proxy's), built by its registered factory."""
     scorer = spec.scorer
+    from edgenas.spaces.compiler import CompilerJointSpace
+
+    if isinstance(context.space, CompilerJointSpace):  # each network evaluated once, shared by its compiler choices
+        import dataclasses
+
+        from edgenas.evaluators.shared import SHARED_ACCURACY_FILE, SharedAccuracy
+
+        inner = dataclasses.replace(context, space=context.space.inner)
+        evaluator = EVALUATORS.get(scorer.kind)(inner, scorer.proxy)
+        return SharedAccuracy(evaluator, context.space, None if context.run is None else context.run.path / SHARED_ACCURACY_FILE)
     return EVALUATORS.get(scorer.kind)(context, scorer.proxy)
 
 
@@ -174,11 +185,13 @@ def make_cost(
     predictor: Path | None = None,
     agent_runtime: str = "onnxruntime",
     compiled: CompiledOptions | None = None,
+    feedback: FeedbackOptions | None = None,
 ) -> CostFunction:
     """The analytical cost of ``space`` on ``target``; with ``latency="measured"``, its latency
     timed on this machine, or on the device of the agent at ``agent`` (with ``agent_runtime``,
     cached in the run folder); with ``latency="compiled"``, timed here on the candidate's build by
-    ``compiled``'s compiler (by default the options of the run's ``config.yaml``)."""
+    ``compiled``'s compiler (by default the options of the run's ``config.yaml``); with ``feedback``
+    too, priced by a latency model that the tuned builds of each round's finalists refit."""
     from edgenas.hardware import AnalyticalCostModel
 
     cost = layers_cost(space, AnalyticalCostModel(), target)
@@ -209,6 +222,14 @@ def make_cost(
 
         options = compiled or CompiledOptions.of_file(run.config_file)  # written before the loop starts
         folder = run.path / "compiled" / str(options.compiler) / parse_target(options.target).slug
+        if feedback is not None:  # only the finalists are compiled, tuned, into their own cache
+            import dataclasses
+
+            from edgenas.compile.feedback import FeedbackLatency
+
+            tuned = dataclasses.replace(options, trials_per_candidate=feedback.tune_trials)
+            meter = CompiledLatency(space, cost, tuned, folder / "feedback_latency.json", folder)
+            return FeedbackLatency(cost, meter, feedback, folder / "feedback.json", target.name)
         return CompiledLatency(space, cost, options, run.compiled_latency, folder)
     if latency == "measured":
         if target.name.split(":")[0] != "host":

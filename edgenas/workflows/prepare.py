@@ -96,6 +96,10 @@ def prepare(config: SearchConfig, say: Callable[[str], None], watch: Stopwatch |
             data = subset_train(data, config.train_subset, config.seed)
     with watch.stage("space"):
         space, removed = filter_by_ops(space_for(data, config.space), target.native_ops, target.name)
+        if config.compiler_choices is not None:  # the compiler's settings searched beside the architecture's
+            from edgenas.spaces.compiler import CompilerJointSpace, parse_choices
+
+            space = CompilerJointSpace(space, parse_choices(config.compiler_choices, str(config.compiler)), str(config.compiler))
     for message in removed:  # choices the target cannot run natively
         say(message)
     return Prepared(config, target, limits, data, space)

@@ -78,9 +78,9 @@ def run_search(
             batch = f", asked {config.batch} at a time" if config.batch > 1 else ""
             say(f"searching: {config.strategy}, {config.budget} candidates to train{batch}{limit}{parallel}")
             with watch.stage("search"):
-                experiment.run(trackers.watch(progress), deadline=deadline)
+                best = _search(experiment, config, trackers.watch(progress), deadline, say)
             experiment.executor.close()
-            finalise_all((experiment.best(), baseline), trainer, prepared, store, say, watch)
+            finalise_all((best, baseline), trainer, prepared, store, say, watch)
         record_invocation(store, watch)
         summary = write_report(store, prepared.run.path, stop_reason=experiment.stop_reason)
         return SearchOutcome(summary=summary, run_dir=prepared.run.path, trials=store.trials())
@@ -89,6 +89,29 @@ def run_search(
             experiment.executor.close()
         trackers.close()
         store.close()
+
+
+def _search(
+    experiment: Experiment,
+    config: SearchConfig,
+    callback: Callable[[Progress], None] | None,
+    deadline: float | None,
+    say: Callable[[str], None],
+) -> Any:
+    """Run the loop (with ``--feedback-rounds``: round by round, each closed by tuning its finalists)
+    and return the best trial (chosen with the finalists' tuned latencies where they have one)."""
+    if config.feedback_rounds is None:
+        experiment.run(callback, deadline=deadline)
+        return experiment.best()
+    from edgenas.compile.feedback import FeedbackLatency, run_rounds
+
+    feedback = experiment.cost
+    assert isinstance(feedback, FeedbackLatency)
+    from edgenas.strategies import STRATEGIES
+
+    multi = "objectives" in inspect.signature(STRATEGIES.get(config.strategy)).parameters  # it ranks by a front
+    run_rounds(experiment, feedback, multi, callback, deadline, say)
+    return feedback.best(experiment.trials, experiment.limits)
 
 
 def open_trackers(config: SearchConfig, run_dir: Path) -> Trackers:
@@ -127,11 +150,12 @@ def _experiment(
         run=prepared.run, say=say, device=config.device, amp=config.amp,
     )  # fmt: skip
     trainer = make_evaluator(parse_evaluator("train"), context)
-    compiled = None
+    compiled = feedback = None
     if config.latency == "compiled":
+        from edgenas.compile.feedback import FeedbackOptions
         from edgenas.compile.search_latency import CompiledOptions
 
-        compiled = CompiledOptions.of(config)
+        compiled, feedback = CompiledOptions.of(config), FeedbackOptions.of(config)
     cost = make_cost(
         space,
         prepared.target,
@@ -142,6 +166,7 @@ def _experiment(
         config.predictor,
         config.agent_runtime,
         compiled=compiled,
+        feedback=feedback,
     )
     strategy = _strategy(config, space, say)
     spec = parse_evaluator(config.evaluator)
