@@ -92,8 +92,11 @@ def _measured_on_agent(trial: Trial, space: Any, run: RunFolder, config: SearchC
 def _verify_on_tflm(module: Any, data: TaskData, path: Path) -> dict[str, float]:
     """int8 TFLite of the best model, run on the real TFLite Micro interpreter: the measured arena,
     file size and int8 accuracy that stand beside the estimates in the report. Skipped, with a log
-    line, where the ``tflite`` extra is not installed."""
-    from edgenas.errors import MissingExtraError
+    line, where the ``tflite`` extra is not installed, or where the model does not quantize to
+    full int8: a target without a microcontroller's operator filter (``host``) may search blocks
+    (hard-swish, squeeze-and-excitation) that stay float in TFLite, and the search's results must
+    not be lost for a check the target does not need."""
+    from edgenas.errors import MissingExtraError, UnsupportedOpError
 
     try:
         from edgenas.export.tflite import convert_int8
@@ -103,6 +106,10 @@ def _verify_on_tflm(module: Any, data: TaskData, path: Path) -> dict[str, float]
         result = verify_tflite(path, data.test.x, data.test.y, fp32_model=module)
     except MissingExtraError as exc:
         log.warning("TFLite Micro verification skipped: %s", exc)
+        return {}
+    except UnsupportedOpError as exc:
+        hint = "a microcontroller or NPU --target searches full-int8 networks only"
+        log.warning("TFLite Micro verification skipped: %s (%s)", exc, hint)
         return {}
     out = {
         "tflm_arena_bytes": float(result.arena_bytes),

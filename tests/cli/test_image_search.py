@@ -58,3 +58,22 @@ def test_the_exported_model_is_native_on_the_npu_and_verify_reads_the_runs_image
     assert verify.returncode == 0, verify.stderr
     result = json.loads(verify.stdout)
     assert result["clips"] == run["task"]["data"]["splits"]["test"]["total"] and result["fallback_operators"] == []
+
+
+def test_a_host_search_whose_best_stays_partly_float_still_reports(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """``host`` keeps hard-swish and squeeze-and-excitation, which TFLite leaves float: the TFLite
+    Micro check is skipped with a warning, and the search's report is written all the same."""
+    config = SearchConfig(
+        task="images",
+        data=grey_classes(tmp_path / "imgs", size=10, per_class=8),
+        target="host",
+        budget=3,
+        epochs=1,
+        out=tmp_path / "run",
+    )
+    with caplog.at_level("WARNING"):
+        summary = run_search(config).summary
+    assert (tmp_path / "run" / "report.json").exists() and summary["best"] is not None
+    skipped = [r.getMessage() for r in caplog.records if "TFLite Micro verification skipped" in r.getMessage()]
+    assert skipped and "not full-integer" in skipped[0] and "--target" in skipped[0]  # seed 0's best has hard-swish
+    assert "measured" not in summary["best"]
