@@ -108,13 +108,22 @@ def check_choices(tune_trials: int) -> list[dict[str, Any]]:
 
 
 def search(
-    root: Path, data: Path, name: str, time_limit: float, seed: int, epochs: int, choices: str | None, evaluator: str
+    root: Path,
+    data: Path | None,
+    name: str,
+    time_limit: float,
+    seed: int,
+    epochs: int,
+    choices: str | None,
+    evaluator: str,
+    train_subset: int | None = None,
 ) -> dict[str, Any]:
-    """Step 2: one search for ``time_limit`` seconds; its trials and how long it ran."""
+    """Step 2: one search for ``time_limit`` seconds; its trials and how long it ran (``data`` None: keyword spotting)."""
     from edgenas.workflows.search import SearchConfig, run_search
 
     config = SearchConfig(
-        task="images", data=data, evaluator=evaluator, strategy="nsga2", budget=1000, epochs=epochs, seed=seed,
+        task="images" if data is not None else "kws", data=data, evaluator=evaluator, strategy="nsga2", budget=1000,
+        epochs=epochs, seed=seed, train_subset=train_subset,
         out=root / name, export=False, latency_ms=None, sram_kb=None, flash_kb=None, target="host",
         latency="compiled", compiler="tvm", compiler_choices=choices, time_limit_s=time_limit,
     )  # fmt: skip
@@ -161,6 +170,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--evaluator", default="zerocost:naswot", help="how candidates are scored (train: --epochs each)")
     parser.add_argument("--skip-check", action="store_true", help="leave step 1 out (keep the last run's table)")
+    parser.add_argument("--task", choices=("images", "kws"), default="images", help="striped 16x16 images, or keyword spotting")
+    parser.add_argument("--train-subset", type=int, default=None, help="kws: train each candidate on this many clips")
+    parser.add_argument("--out", type=Path, default=None, help="results file stem (default: results/joint_compiler_search)")
     args = parser.parse_args()
 
     started = time.perf_counter()
@@ -173,11 +185,13 @@ def main() -> None:
         checks = [] if args.skip_check else check_choices(args.tune_trials)
     with tempfile.TemporaryDirectory(prefix="edgenas-joint-") as tmp:
         root = Path(tmp)
-        data = striped_images(root / "images")
+        data = striped_images(root / "images") if args.task == "images" else None
         results = []
         for name, choices in (("arch-only", None), ("joint", CHOICES)):
             print(f"2. {name} search, {args.time_limit:g} s", flush=True)
-            results.append(search(root, data, name, args.time_limit, args.seed, args.epochs, choices, args.evaluator))
+            results.append(
+                search(root, data, name, args.time_limit, args.seed, args.epochs, choices, args.evaluator, args.train_subset)
+            )
         print(f"3. the fronts compiled and tuned ({args.tune_trials} trials each, one database)", flush=True)
         tuned: dict[str, float] = {}
         tune_started = time.perf_counter()
@@ -219,7 +233,9 @@ def main() -> None:
         "joint_front_on_union_front": joint_in_union, "union_front": len(union_front),
     }  # fmt: skip
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "joint_compiler_search.json").write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")
+    stem = args.out or RESULTS / ("joint_compiler_search" if args.task == "images" else f"joint_compiler_search_{args.task}")
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    stem.with_suffix(".json").write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")
 
     signal = "val acc" if args.evaluator == "train" else f"{args.evaluator} score"
 
@@ -232,8 +248,15 @@ def main() -> None:
         "# Joint architecture + compiler search against an architecture-only search (TVM, this host)",
         "",
         f"`benchmarks/joint_compiler_search.py --time-limit {args.time_limit:g} --tune-trials {args.tune_trials} "
-        f"--epochs {args.epochs} --seed {args.seed}`: images task (4 classes of noisy striped 16x16 grey images, "
-        f"mbconv micro), nsga2, candidates scored by `{args.evaluator}`, `--latency compiled --compiler tvm`, "
+        f"--epochs {args.epochs} --seed {args.seed} --task {args.task}"
+        + (f" --train-subset {args.train_subset}" if args.train_subset else "")
+        + f" --evaluator {args.evaluator}`: "
+        + (
+            "images task (4 classes of noisy striped 16x16 grey images, mbconv micro)"
+            if args.task == "images"
+            else "keyword spotting (the synthetic default data, kws space)"
+        )
+        + f", nsga2, candidates scored by `{args.evaluator}`, `--latency compiled --compiler tvm`, "
         f"one thread, {os.cpu_count()} cores shared with other work: load average (1 min) "
         f"{load_start[0]:.1f} at the start, {os.getloadavg()[0]:.1f} at the end. Joint: `--compiler-choices {CHOICES}`.",
         "",
@@ -278,7 +301,7 @@ def main() -> None:
         f"Total {summary['wall_s']:.0f} s, of which tuning the fronts {tune_s:.0f} s.",
         "",
     ]
-    (RESULTS / "joint_compiler_search.md").write_text("\n".join(lines), encoding="utf-8")
+    stem.with_suffix(".md").write_text("\n".join(lines), encoding="utf-8")
     print("\n".join(lines))
 
 
