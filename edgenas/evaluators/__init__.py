@@ -21,11 +21,34 @@ def _no_argument(name: str, argument: str | None) -> None:
         raise InvalidInputError(f"--evaluator {name} takes no ':' argument, got {name}:{argument}")
 
 
+def _detection(context: EvaluatorContext) -> bool:
+    """Whether the task's data are detection data (images with boxes, scored by mAP)."""
+    return getattr(context.data, "task", "") == "detection"
+
+
+def _classification_only(name: str, context: EvaluatorContext) -> None:
+    if _detection(context):
+        raise InvalidInputError(
+            f"--evaluator {name} scores classifiers; --task detection trains every candidate: --evaluator train"
+        )
+
+
 def train(context: EvaluatorContext, argument: str | None = None) -> Any:
-    """Train every candidate for --epochs (the default)."""
+    """Train every candidate for --epochs (the default); detection candidates are scored by validation mAP@0.5."""
+    _no_argument("train", argument)
+    if _detection(context):
+        from edgenas.evaluators.detection import DetectionEvaluator
+
+        return DetectionEvaluator(
+            context.space,
+            context.data,  # type: ignore[arg-type]  # DetectionData: _detection() checked it
+            epochs=context.epochs,
+            seed=context.seed,
+            max_seconds=context.max_trial_seconds,
+            device=context.device,
+        )
     from edgenas.evaluators.train import TrainEvaluator
 
-    _no_argument("train", argument)
     return TrainEvaluator(
         context.space,
         context.data,
@@ -42,6 +65,7 @@ def supernet(context: EvaluatorContext, argument: str | None = None) -> Any:
     from edgenas.evaluators.supernet import supernet_evaluator
 
     _no_argument("supernet", argument)
+    _classification_only("supernet", context)
     cache = context.run.supernet_weights if context.run is not None else None
     # The supernet keeps its own schedule (kws: 1 epoch + 80 fine-tuning steps per subnet ranked
     # best, benchmarks/results/supernet_kws.md); --epochs is the stand-alone training (finalists,
@@ -56,6 +80,7 @@ def zerocost(context: EvaluatorContext, argument: str | None = None) -> Any:
     if not argument:
         raise InvalidInputError(f"--evaluator zerocost needs a proxy: zerocost:<proxy>, one of {', '.join(PROXIES.names())}")
     PROXIES.get(argument)
+    _classification_only(f"zerocost:{argument}", context)
     return ZeroCostEvaluator(context.space, context.data, proxy=argument, seed=context.seed)
 
 

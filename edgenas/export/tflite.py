@@ -35,11 +35,26 @@ _EXTRA_HINT = "pip install 'edgenas[tflite]'"
 
 
 @dataclass(frozen=True)
+class OutputInfo:
+    """One output tensor of a ``.tflite``: its shape and the pair mapping int8 back to float
+    (``x = (q - zero_point) * scale``)."""
+
+    shape: tuple[int, ...]
+    scale: float
+    zero_point: int
+
+    def dequantize(self, q: np.ndarray) -> np.ndarray:
+        return (np.asarray(q, dtype=np.float32) - self.zero_point) * self.scale
+
+
+@dataclass(frozen=True)
 class TfliteInfo:
     """What an int8 ``.tflite`` holds: operators in execution order and its I/O quantisation.
 
     ``input_scale``/``input_zero_point`` map standardised features to int8
-    (``q = round(x / scale) + zero_point``); the output pair maps int8 logits back.
+    (``q = round(x / scale) + zero_point``); the output pair maps int8 logits back. A classifier
+    has one output; a detector has one per head output, in the PyTorch module's order
+    (``outputs``; the ``output_*`` fields are the first's).
     """
 
     size_bytes: int
@@ -53,6 +68,7 @@ class TfliteInfo:
     output_zero_point: int
     float_operators: tuple[str, ...]
     max_concat_inputs: int
+    outputs: tuple[OutputInfo, ...] = ()
 
     @property
     def operator_counts(self) -> dict[str, int]:
@@ -142,8 +158,8 @@ def inspect_tflite(model_bytes: bytes) -> TfliteInfo:
         if name == "CONCATENATION":
             max_concat = max(max_concat, len([i for i in op["inputs"] if i >= 0]))
     inputs, outputs = interpreter.get_input_details(), interpreter.get_output_details()
-    if len(inputs) != 1 or len(outputs) != 1:
-        raise InvalidInputError(f"expected a model with one input and one output, got {len(inputs)} and {len(outputs)}")
+    if len(inputs) != 1 or not outputs:
+        raise InvalidInputError(f"expected a model with one input and at least one output, got {len(inputs)} and {len(outputs)}")
     (i_scale, i_zero), (o_scale, o_zero) = inputs[0]["quantization"], outputs[0]["quantization"]
     return TfliteInfo(
         size_bytes=len(model_bytes),
@@ -157,6 +173,9 @@ def inspect_tflite(model_bytes: bytes) -> TfliteInfo:
         output_zero_point=int(o_zero),
         float_operators=tuple(float_ops),
         max_concat_inputs=max_concat,
+        outputs=tuple(
+            OutputInfo(tuple(int(v) for v in o["shape"]), float(o["quantization"][0]), int(o["quantization"][1])) for o in outputs
+        ),
     )
 
 

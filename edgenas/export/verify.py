@@ -184,26 +184,40 @@ def quantize_input(x: np.ndarray, info: TfliteInfo) -> np.ndarray:
     return np.clip(q, -128, 127).astype(np.int8)
 
 
+def run_int8(model_bytes: bytes, xq: np.ndarray, runtime: str, arena_bytes: int | None = None) -> list[np.ndarray]:
+    """Every output of the int8 model for each clip of ``xq``, on TFLite Micro (``runtime="tflm"``,
+    in an arena of ``arena_bytes``: the measured minimum when left out) or on LiteRT's reference
+    kernels (``"litert"``): one int8 array ``(clips, *output_shape[1:])`` per output, in the
+    PyTorch module's order."""
+    if runtime not in ("tflm", "litert"):
+        raise InvalidInputError(f"runtime {runtime!r}: tflm or litert")
+    per_output: list[list[np.ndarray]] = []
+    lite = litert_interpreter(model_bytes)  # it verifies the buffer first, and says how many outputs there are
+    count = len(lite.get_output_details())
+    if runtime == "tflm":
+        interpreter = _tflm_interpreter(model_bytes, min_arena_bytes(model_bytes) if arena_bytes is None else arena_bytes)
+        for clip in xq:
+            interpreter.set_input(clip[None], 0)
+            interpreter.invoke()
+            per_output.append([np.array(interpreter.get_output(k))[0] for k in range(count)])
+    else:
+        i_index = lite.get_input_details()[0]["index"]
+        o_indices = [o["index"] for o in lite.get_output_details()]
+        for clip in xq:
+            lite.set_tensor(i_index, clip[None])
+            lite.invoke()
+            per_output.append([lite.get_tensor(o)[0].copy() for o in o_indices])
+    if not per_output:
+        return []
+    return [np.stack([clip_outs[k] for clip_outs in per_output]) for k in range(len(per_output[0]))]
+
+
 def _run_tflm(model_bytes: bytes, arena_bytes: int, xq: np.ndarray) -> np.ndarray:
-    interpreter = _tflm_interpreter(model_bytes, arena_bytes)
-    outs = []
-    for clip in xq:
-        interpreter.set_input(clip[None], 0)
-        interpreter.invoke()
-        outs.append(np.array(interpreter.get_output(0)).reshape(-1))
-    return np.stack(outs)
+    return run_int8(model_bytes, xq, "tflm", arena_bytes)[0].reshape(len(xq), -1)
 
 
 def _run_litert(model_bytes: bytes, xq: np.ndarray) -> np.ndarray:
-    interpreter = litert_interpreter(model_bytes)
-    i_index = interpreter.get_input_details()[0]["index"]
-    o_index = interpreter.get_output_details()[0]["index"]
-    outs = []
-    for clip in xq:
-        interpreter.set_tensor(i_index, clip[None])
-        interpreter.invoke()
-        outs.append(interpreter.get_tensor(o_index).reshape(-1).copy())
-    return np.stack(outs)
+    return run_int8(model_bytes, xq, "litert")[0].reshape(len(xq), -1)
 
 
 def _fp32_logits(model, x: np.ndarray) -> np.ndarray:

@@ -50,6 +50,15 @@ def trial_record(trial: Trial, describe: Callable[[Arch], str]) -> dict:
             "tflite_file_bytes_qat",
             "tflm_argmax_agreement_litert_qat",
             "qat_s",
+            "map",  # detection: the accuracy is validation mAP@0.5; these are the other COCO figures
+            "test_map",
+            "test_map_75",
+            "tflm_int8_test_map_50",
+            "tflm_int8_test_map",
+            "litert_int8_test_map_50",
+            "litert_int8_test_map",
+            "tflm_litert_max_lsb_diff",
+            "int8_fallback_operators",
         ):
             if key in trial.metrics.extra:
                 out[key] = trial.metrics.extra[key]

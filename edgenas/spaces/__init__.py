@@ -9,6 +9,7 @@ from __future__ import annotations
 from edgenas.registry import Registry
 from edgenas.spaces.base import DecisionSpace, SearchSpace
 from edgenas.spaces.compiler import JOINT_SPACE, CompilerJointSpace, joint_space
+from edgenas.spaces.detection import DetectionSpace
 from edgenas.spaces.fbnet import FbnetSpace
 from edgenas.spaces.filter import OpFilteredSpace, filter_by_ops
 from edgenas.spaces.kws import KwsSpace
@@ -24,11 +25,13 @@ SPACES.add("nb201", Nb201Space, help="NAS-Bench-201 cells on 32x32 RGB images")
 SPACES.add("fbnet", FbnetSpace, help="HW-NAS-Bench's FBNet blocks on 32x32 RGB images")
 SPACES.add("kws-rnn", KwsSpace, help="kws with a GRU or LSTM layer after the conv front (CRNN)", cells=("gru", "lstm"))
 SPACES.add(JOINT_SPACE, joint_space, help="an architecture's space with compiler choices, made by --compiler-choices")
+SPACES.add("detection", DetectionSpace, help="object detection: mbconv backbone + anchor-free head, NPU operators only")
 
 __all__ = [
     "SPACES",
     "CompilerJointSpace",
     "DecisionSpace",
+    "DetectionSpace",
     "FbnetSpace",
     "KwsSpace",
     "MbconvSpace",

@@ -1,10 +1,10 @@
 """Which space a task is searched in, and how a run's space is rebuilt from what it stored.
 
 ``--space`` takes any registered space name (``SPACES``, plug-ins included) or ``auto``, which
-lets the task's data decide: MFCC maps ``(time, coefficients)`` are searched in ``kws``; images
-``(C, H, W)`` in ``mbconv`` (MobileNetV2 / MnasNet / EfficientNet blocks at the images'
-resolution), in its ``micro`` vocabulary (``mbconv-micro``: five stages, narrow widths, a small
-head) up to ``MICRO_MAX_PX`` pixels and in the ``imagenet`` one above. The space itself builds
+lets the task's data decide: detection data (images with boxes) in ``detection``; MFCC maps
+``(time, coefficients)`` in ``kws``; images ``(C, H, W)`` in ``mbconv`` (MobileNetV2 / MnasNet /
+EfficientNet blocks at the images' resolution), in its ``micro`` vocabulary (``mbconv-micro``: five
+stages, narrow widths, a small head) up to ``MICRO_MAX_PX`` pixels and in the ``imagenet`` one above. The space itself builds
 for the data (its ``for_task``) or says why it cannot; nothing here knows a space's class.
 """
 
@@ -64,23 +64,42 @@ def space_for_task(name: str, input_shape: Sequence[int], num_classes: int, task
         raise InvalidInputError(f"{task}: --space {chosen} {exc}") from None
 
 
-#: Tasks no space searches yet, and the one line that says so.
-UNSEARCHABLE_TASKS = {
-    "detection": "--task detection: detection search arrives with the detection space (a backbone with a "
-    "detection head); until then load the data in Python: edgenas.tasks.load_task('detection', None)",
-}
+#: Tasks no space searches yet, and the one line that says so (none today: detection has its space).
+UNSEARCHABLE_TASKS: dict[str, str] = {}
+#: Spaces of object detectors: the ones detection data are searched in (``auto`` takes the first).
+DETECTION_SPACES = ("detection",)
 
 
 def check_task_searchable(task: str) -> None:
-    """One clear line for a task whose data no space can search yet (detection: boxes, not one label per input)."""
+    """One clear line for a task whose data no space can search yet."""
     if task in UNSEARCHABLE_TASKS:
         raise InvalidInputError(UNSEARCHABLE_TASKS[task])
 
 
 def space_for(data: Any, name: str = AUTO) -> SearchSpace:
-    """:func:`space_for_task` for a task's data (anything with ``input_shape``, ``classes`` and ``name``)."""
-    check_task_searchable(str(getattr(data, "task", "")))  # detection data carry task = "detection"
-    return space_for_task(name, data.input_shape, len(data.classes), getattr(data, "name", "task"))
+    """:func:`space_for_task` for a task's data (anything with ``input_shape``, ``classes`` and ``name``).
+
+    Detection data (``task = "detection"``: boxes, not one label per input) are searched in a
+    detection space, ``auto`` included; a classification space cannot read them, nor a detection
+    space a classification task's labels.
+    """
+    kind = str(getattr(data, "task", ""))
+    check_task_searchable(kind)
+    label = getattr(data, "name", "task")
+    if kind == "detection":
+        check_space_name(name)
+        if name == AUTO:
+            name = DETECTION_SPACES[0]
+        elif name not in DETECTION_SPACES:
+            raise InvalidInputError(
+                f"--task detection is searched in --space {' or '.join(DETECTION_SPACES)} (a backbone with a detection "
+                f"head); --space {name} searches classifiers"
+            )
+    elif name in DETECTION_SPACES:
+        raise InvalidInputError(
+            f"--space {name} searches object detectors: use it with --task detection, or --space auto for {label}"
+        )
+    return space_for_task(name, data.input_shape, len(data.classes), label)
 
 
 def rebuild_space(name: str, params: dict[str, Any]) -> SearchSpace:

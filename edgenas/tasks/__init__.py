@@ -9,7 +9,8 @@ Loaders live in their own modules (``edgenas.tasks.kws``) and are imported on de
 importing this package stays cheap. ``TASKS`` names them for ``edgenas search --task``: every
 entry is called as ``loader(data_dir, seed=..., cache_dir=...)``, where ``data_dir`` is the
 user's ``--data`` folder or None for the task's default data; a task with options
-(:data:`TASK_OPTIONS`: ``kws``'s words and front end) also gets ``options=`` when a run set any.
+(:data:`TASK_OPTIONS`: ``kws``'s words and front end, ``detection``'s number of synthetic scenes and
+image size) also gets ``options=`` when a run set any.
 :func:`load_task` is that call with the options checked.
 """
 
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
 #: The options each task takes (``edgenas search`` flags without the dashes; ``task_options`` of a run).
 TASK_OPTIONS: dict[str, tuple[str, ...]] = {
     "kws": ("keywords", "clip_seconds", "sample_rate", "window_ms", "hop_ms", "n_mfcc"),
+    "detection": ("scenes", "image_size"),
 }
 
 
@@ -50,7 +52,11 @@ def check_task_options(task: str, options: Mapping[str, Any] | None) -> Any:
         flags = ", ".join("--" + name.replace("_", "-") for name in unknown)
         takes = f"--task {task} takes " + (", ".join("--" + n.replace("_", "-") for n in accepted) if accepted else "none")
         raise InvalidInputError(f"{flags}: not an option of --task {task} ({takes})")
-    from edgenas.tasks.kws import kws_options  # kws is the one task with options (TASK_OPTIONS)
+    if task == "detection":
+        from edgenas.tasks.detection import detection_options
+
+        return detection_options(**dict(options))
+    from edgenas.tasks.kws import kws_options
 
     return kws_options(**dict(options))
 
@@ -87,9 +93,8 @@ def load_task(
 ) -> TaskData | DetectionData:
     """The task's data as ``TASKS`` makes it, with the run's task options checked and applied.
 
-    ``detection`` gives a :class:`~edgenas.tasks.detection.DetectionData` (images and boxes), every
-    other built-in task a :class:`TaskData`; no search space takes detection data yet
-    (:func:`edgenas.spaces.task.check_task_searchable`)."""
+    ``detection`` gives a :class:`~edgenas.tasks.detection.DetectionData` (images and boxes, searched
+    in the ``detection`` space), every other built-in task a :class:`TaskData`."""
     parsed = check_task_options(task, options)
     extra = {} if parsed is None else {"options": parsed}
     return TASKS.create(task, data_dir=data_dir, cache_dir=cache_dir, seed=seed, **extra)
@@ -99,6 +104,8 @@ def task_front_end(task: str, options: Mapping[str, Any] | None) -> FrontEnd:
     """The audio front end a run's features were made with (the default one without options)."""
     from edgenas.tasks.audio import DEFAULT_FRONT_END
 
+    if task != "kws":  # only keyword spotting has an audio front end
+        return DEFAULT_FRONT_END
     parsed = check_task_options(task, options)
     return DEFAULT_FRONT_END if parsed is None else parsed.front
 
@@ -117,14 +124,18 @@ def _images(data_dir: Path | None, *, seed: int = 0, cache_dir: Path | None = No
     return load_image_folder(data_dir, seed=seed)
 
 
-def _detection(data_dir: Path | None, *, seed: int = 0, cache_dir: Path | None = None) -> DetectionData:
+def _detection(data_dir: Path | None, *, seed: int = 0, cache_dir: Path | None = None, options: Any = None) -> DetectionData:
+    from edgenas.tasks.detection import DetectionOptions, load_detection_folder
+
+    chosen: DetectionOptions = options or DetectionOptions()
     if data_dir is None:
-        from edgenas.tasks.detection_synthetic import load_synthetic_detection
+        from edgenas.tasks.detection_synthetic import DEFAULT_IMAGES, load_synthetic_detection
 
-        return load_synthetic_detection(cache_dir, seed=seed)
-    from edgenas.tasks.detection import load_detection_folder
-
-    return load_detection_folder(data_dir, seed=seed)
+        scenes = DEFAULT_IMAGES if chosen.scenes is None else chosen.scenes
+        return load_synthetic_detection(cache_dir, seed=seed, n_images=scenes, image_size=chosen.image_size)
+    if chosen.scenes is not None:
+        raise InvalidInputError(f"--scenes sets how many synthetic scenes are drawn; --data {data_dir} brings its own images")
+    return load_detection_folder(data_dir, seed=seed, image_size=chosen.image_size)
 
 
 TASKS: Registry[TaskData | DetectionData] = Registry("task", entry_points="edgenas.tasks")

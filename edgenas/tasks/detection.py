@@ -20,6 +20,7 @@ rounding of the labelling tool) is clipped; anything worse stops with the file a
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import math
@@ -42,6 +43,31 @@ CLIP_TOLERANCE_PX = 1.0
 SPLIT_NAMES = ("train", "val", "test")
 #: Share of the images held out for validation and for test when the folder has no split sub-folders.
 HOLDOUT_FRACTION = 0.15
+
+
+#: Fewest synthetic scenes a run may ask for (so that validation and test hold a few images each).
+MIN_SCENES = 20
+
+
+@dataclass(frozen=True)
+class DetectionOptions:
+    """A run's detection task options (``TASK_OPTIONS["detection"]``, ``task_options`` of a run).
+
+    ``scenes``: how many synthetic scenes to draw (None: the generator's default); only without
+    ``--data``. ``image_size``: the square side images are drawn at or resized to.
+    """
+
+    scenes: int | None = None
+    image_size: int = DEFAULT_IMAGE_SIZE
+
+
+def detection_options(scenes: int | None = None, image_size: int = DEFAULT_IMAGE_SIZE) -> DetectionOptions:
+    """:class:`DetectionOptions` from the options as given (a ``--config`` file's ``scenes: 200``), checked."""
+    if scenes is not None and (isinstance(scenes, bool) or not isinstance(scenes, int) or scenes < MIN_SCENES):
+        raise InvalidInputError(f"--scenes must be a whole number of at least {MIN_SCENES} synthetic scenes, got {scenes!r}")
+    if isinstance(image_size, bool) or not isinstance(image_size, int) or not 32 <= image_size <= 1024:
+        raise InvalidInputError(f"--image-size must be a whole number of pixels from 32 to 1024, got {image_size!r}")
+    return DetectionOptions(scenes, image_size)
 
 
 @dataclass(frozen=True, eq=False)
@@ -152,6 +178,21 @@ class DetectionData:
             feature_std=std.astype(np.float32),
             source=source,
         )
+
+    def subset_train(self, size: int, seed: int) -> DetectionData:
+        """This task with ``size`` training images drawn at random (with their boxes): ``--train-subset``.
+
+        Validation and test stay whole and the standardisation is the full training split's, as
+        for classification (:func:`edgenas.tasks.base.subset_train`); images, not boxes, are
+        counted, because an image is what a training step reads.
+        """
+        if size < 1:
+            raise InvalidInputError(f"--train-subset must be a positive number of images, got {size}")
+        if size >= len(self.train):
+            return self
+        keep = np.sort(rng_for(seed, self.name, "train-subset").choice(len(self.train), size, replace=False))
+        source = f"{self.source}; training subset: {size} of {len(self.train)} images (at random, seed {seed})"
+        return dataclasses.replace(self, train=self.train.take(keep), source=source)
 
     def splits(self) -> dict[str, DetectionSplit]:
         """The three splits by name, in a fixed order."""

@@ -44,7 +44,7 @@ logger = logging.getLogger(__name__)
 
 CLASSES = ("scratch", "dent", "missing_hole", "stain")
 DEFAULT_IMAGES = 2000
-_VERSION = 1  # bump when drawing changes, so old caches are not reused
+_VERSION = 2  # bump when drawing changes, so old caches are not reused
 #: Chance of 0, 1, 2, 3 and 4 defects in a scene (a tenth are defect-free: an inspection mostly passes).
 _DEFECTS_PER_SCENE = (0.1, 0.3, 0.3, 0.2, 0.1)
 _BACKGROUNDS = ("noise", "brushed", "conveyor")
@@ -61,7 +61,7 @@ def _params(seed: int, n_images: int, image_size: int) -> dict[str, object]:
         "classes": list(CLASSES),
         "defects_per_scene": list(_DEFECTS_PER_SCENE),
         "parts": [1, 3],
-        "part_radius": [0.12, 0.28],  # of the image side
+        "part_radius": [0.16, 0.3],  # of the image side
         "gamma": [0.7, 1.4],
         "noise_sigma": [0.005, 0.035],
     }
@@ -73,7 +73,7 @@ def load_synthetic_detection(
     """The synthetic inspection scenes (module docstring), split 70/15/15 at random, cached as ``.npz``.
 
     The default 2,000 RGB scenes of 96 x 96 take a few seconds to draw; later calls read
-    ``cache_dir/detection-synthetic-v1-<hash>.npz``.
+    ``cache_dir/detection-synthetic-v2-<hash>.npz``.
 
     Example::
 
@@ -201,7 +201,7 @@ def _part_distance(part: _Part, grid: _Grid) -> np.ndarray:
 
 def _plan_part(rng: np.random.Generator, size: int, placed: list[_Part]) -> _Part | None:
     for _ in range(20):
-        radius = float(rng.uniform(0.12, 0.28) * size)
+        radius = float(rng.uniform(0.16, 0.3) * size)
         cx, cy = (float(v) for v in rng.uniform(radius * 0.8, size - radius * 0.8, 2))
         if all(math.hypot(cx - p.cx, cy - p.cy) > 0.85 * (radius + p.radius) for p in placed):
             break
@@ -220,7 +220,7 @@ def _plan_part(rng: np.random.Generator, size: int, placed: list[_Part]) -> _Par
             (cx + ring * math.cos(angle + 2 * math.pi * k / count), cy + ring * math.sin(angle + 2 * math.pi * k / count))
             for k in range(count)
         ]
-    return _Part(shape, cx, cy, radius, angle, holes, max(1.3, 0.11 * radius), set())
+    return _Part(shape, cx, cy, radius, angle, holes, max(2.0, 0.12 * radius), set())
 
 
 def _background(rng: np.random.Generator, grid: _Grid) -> np.ndarray:
@@ -283,7 +283,7 @@ def draw_scene(rng: np.random.Generator, grid: _Grid) -> tuple[np.ndarray, np.nd
             k = int(rng.choice(free))
             part.missing.add(k)
             hx, hy = part.holes[k]
-            r = part.hole_radius + 0.5
+            r = part.hole_radius + 1.0
             hole = [max(hx - r, 0.0), max(hy - r, 0.0), min(hx + r, size), min(hy + r, size)]
             if hole[2] - hole[0] >= _MIN_BOX_PX and hole[3] - hole[1] >= _MIN_BOX_PX:  # a hole off the image is not seen
                 boxes.append(hole)
@@ -348,15 +348,15 @@ def _draw_defect(
         cx, cy = col + 0.5, row + 0.5
         dx, dy = grid.x - cx, grid.y - cy
         if kind == "scratch":
-            length = rng.uniform(0.35, 1.1) * part.radius
+            length = rng.uniform(0.5, 1.1) * part.radius
             theta = rng.uniform(0, math.pi)
             ux, uy = math.cos(theta), math.sin(theta)
             t = np.clip(dx * ux + dy * uy, -length / 2, length / 2)
-            alpha = _soft(np.hypot(dx - t * ux, dy - t * uy) - rng.uniform(0.35, 0.8)) * surface
+            alpha = _soft(np.hypot(dx - t * ux, dy - t * uy) - rng.uniform(0.6, 1.1)) * surface
             colour: np.ndarray | float = float(rng.choice([0.08, 0.95]))
-            strength = rng.uniform(0.6, 0.9)
+            strength = rng.uniform(0.75, 0.95)
         elif kind == "dent":
-            r = rng.uniform(1.8, max(2.0, 0.28 * part.radius))
+            r = rng.uniform(max(3.0, 0.18 * part.radius), max(3.5, 0.32 * part.radius))
             squash, theta = rng.uniform(0.6, 1.0), rng.uniform(0, math.pi)
             u = (dx * math.cos(theta) + dy * math.sin(theta)) / r
             v = (-dx * math.sin(theta) + dy * math.cos(theta)) / (r * squash)
@@ -364,17 +364,17 @@ def _draw_defect(
             alpha = _soft(distance) * surface
             light = rng.uniform(0, 2 * math.pi)
             slope = np.clip((dx * math.cos(light) + dy * math.sin(light)) / r, -1, 1)
-            colour = np.clip(0.45 + 0.45 * slope, 0, 1)[:, :, None] * np.ones(3, np.float32)
-            strength = rng.uniform(0.55, 0.85)
+            colour = np.clip(0.5 + 0.5 * slope, 0, 1)[:, :, None] * np.ones(3, np.float32)
+            strength = rng.uniform(0.75, 0.95)
         else:  # stain: a few soft overlapping blots with a ragged edge
-            r = rng.uniform(2.0, max(2.5, 0.4 * part.radius))
+            r = rng.uniform(max(3.0, 0.22 * part.radius), max(3.5, 0.4 * part.radius))
             ragged = np.zeros_like(dx)
             for _ in range(int(rng.integers(2, 5))):
                 ox, oy = rng.normal(0, 0.5 * r, 2)
                 ragged = np.maximum(ragged, np.clip(1.2 - np.hypot(dx - ox, dy - oy) / r, 0, 1))
             alpha = np.clip(ragged * 2.0, 0, 1) * surface
             colour = np.asarray(rng.choice([(0.18, 0.13, 0.05), (0.25, 0.22, 0.2), (0.9, 0.88, 0.8)]), dtype=np.float32)
-            strength = rng.uniform(0.45, 0.7)
+            strength = rng.uniform(0.6, 0.85)
         box = _box(alpha > 0.3)
         if box is not None and box[2] - box[0] >= _MIN_BOX_PX and box[3] - box[1] >= _MIN_BOX_PX:
             _paint(canvas, strength * alpha, colour)
@@ -402,7 +402,8 @@ def _draw_distractors(rng: np.random.Generator, canvas: np.ndarray, grid: _Grid)
         _paint(canvas, _soft(np.maximum(slot, np.hypot(dx, dy) - 0.8 * r)), 0.1)
     if rng.random() < 0.5:  # a serial mark: a row of small printed blocks
         n, w, h = int(rng.integers(3, 7)), rng.uniform(1.0, 2.0), rng.uniform(1.5, 3.0)
-        x0, y0 = rng.uniform(2, size - n * 2.5 * w - 2), rng.uniform(2, size - h - 2)
+        # at small sizes a long mark may not fit: it starts at the left edge and runs off the image
+        x0, y0 = rng.uniform(2, max(2.0, size - n * 2.5 * w - 2)), rng.uniform(2, size - h - 2)
         for k in range(n):
             left = x0 + k * 2.5 * w
             block = np.maximum(np.maximum(left - grid.x, grid.x - left - w), np.maximum(y0 - grid.y, grid.y - y0 - h))

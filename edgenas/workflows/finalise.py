@@ -58,7 +58,12 @@ def finalise(
     ).items():
         extra[f"{name}_accuracy"] = accuracy(trained.module, split.x, split.y)
         extra[f"{name}_clips"] = float(len(split.y))
-    if trial.role == "search" and config.export:
+    if getattr(data, "task", "") == "detection":  # boxes, scored by mAP: the detection evaluator tests and exports
+        exported = run if trial.role == "search" and config.export else None
+        extra.update(trainer.finalist_extra(trained.module, trial.arch, exported))
+        if exported is not None and run.best_int8_tflite.exists():
+            extra.update(_audit_int8(run.best_int8_tflite, config.target))
+    elif trial.role == "search" and config.export:
         module = trained.module.cpu()  # exported from the CPU, whichever device trained it
         params, mean, std = space.params(), data.feature_mean, data.feature_std
         with atomic_path(run.best_checkpoint) as staged:  # a kill or a full disk never leaves half a checkpoint
@@ -119,6 +124,19 @@ def _verify_on_tflm(module: Any, data: TaskData, path: Path) -> dict[str, float]
     if result.tflm_accuracy is not None:
         out["tflm_int8_test_accuracy"] = result.tflm_accuracy
     return out
+
+
+def _audit_int8(path: Path, target_name: str) -> dict[str, float]:
+    """The int8 file's operators against the target's native list: how many fall back (0: every
+    operator runs natively, as the space's operator filter promised); the names are logged."""
+    from edgenas.export.audit import audit_model
+    from edgenas.hardware import load_target
+
+    result = audit_model(path, load_target(target_name))
+    if result.fallback:
+        names = ", ".join(sorted({op.requirement for op in result.fallback}))
+        log.warning("%s: %s would not run natively on %s", path.name, names, target_name)
+    return {"int8_fallback_operators": float(len(result.fallback))}
 
 
 def _quantization_aware(

@@ -89,11 +89,14 @@ def prepare(config: SearchConfig, say: Callable[[str], None], watch: Stopwatch |
     if config.data is not None and not Path(config.data).is_dir():
         raise InvalidInputError(f"--data {config.data}: not a readable folder (expected one sub-folder per class)")
     check_task_searchable(config.task)  # before any data is drawn (detection's scenes take seconds)
+    if config.task == "detection" and config.qat:
+        raise InvalidInputError("--qat: quantization-aware training of detection models is not available yet; leave out --qat")
     with watch.stage("data"):
         say(f"preparing {config.task} data" if config.data is None else f"reading {config.data}")
         data = load_task(config.task, config.data, seed=config.seed, cache_dir=config.cache_dir, options=config.task_options)
         if config.train_subset is not None:
-            data = subset_train(data, config.train_subset, config.seed)
+            own = getattr(data, "subset_train", None)  # detection data draw whole images, their boxes with them
+            data = own(config.train_subset, config.seed) if own else subset_train(data, config.train_subset, config.seed)
     with watch.stage("space"):
         space, removed = filter_by_ops(space_for(data, config.space), target.native_ops, target.name)
         if config.compiler_choices is not None:  # the compiler's settings searched beside the architecture's

@@ -183,17 +183,17 @@ def test_bad_coco_files(tmp_path: Path) -> None:
         load_detection_folder(_coco(tmp_path / "sizes", [], images=sizes))
 
 
-# -- the search refuses detection in one line; Python loads it -----------------------------------------
-def test_search_with_task_detection_says_when_it_arrives(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+# -- the search takes detection data only in the detection space --------------------------------------
+def test_detection_in_a_classification_space_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from edgenas.cli.main import run
 
     assert "detection" in TASKS.names()
     folder = _six(tmp_path / "d")
     with pytest.raises(SystemExit) as exit_code:
-        run(["search", "--task", "detection", "--data", str(folder), "--target", "npu-int8", "--out", str(tmp_path / "r")])
+        run(["search", "--task", "detection", "--data", str(folder), "--space", "mbconv", "--out", str(tmp_path / "r")])
     err = capsys.readouterr().err
     assert exit_code.value.code == 2 and "Traceback" not in err
-    assert "detection search arrives with the detection space" in " ".join(err.split()), err
+    assert "--task detection is searched in --space detection" in " ".join(err.split()), err
 
 
 # -- the synthetic inspection scenes ------------------------------------------------------------------
@@ -210,7 +210,7 @@ def test_synthetic_scenes_are_deterministic_cached_and_boxed_inside(tmp_path: Pa
         assert np.all(x2 - x1 >= 2) and np.all(y2 - y1 >= 2)
     counts = np.bincount(np.concatenate([s.labels for s in data.splits().values()]), minlength=4)
     assert counts.sum() > 200 and counts.min() > 0.15 * counts.sum(), counts  # several objects per image, classes balanced
-    assert len(list((tmp_path / "a").glob("detection-synthetic-v1-*.npz"))) == 1
+    assert len(list((tmp_path / "a").glob("detection-synthetic-v2-*.npz"))) == 1
 
     monkeypatch.setattr(synthetic, "_generate", lambda *a: pytest.fail("the cache was not read"))
     assert load_synthetic_detection(tmp_path / "a", seed=3, n_images=200, image_size=64).fingerprint() == data.fingerprint()
@@ -221,6 +221,16 @@ def test_synthetic_scenes_are_deterministic_cached_and_boxed_inside(tmp_path: Pa
     assert load_synthetic_detection(tmp_path / "b", seed=3, n_images=200, image_size=64).fingerprint() == data.fingerprint()
     other = load_synthetic_detection(tmp_path / "b", seed=4, n_images=200, image_size=64)
     assert other.fingerprint() != data.fingerprint()
+
+
+def test_default_size_defects_are_large_enough_for_an_inspection_camera(tmp_path: Path) -> None:
+    data = load_synthetic_detection(tmp_path, seed=0, n_images=120, image_size=96)
+    boxes = np.concatenate([s.boxes for s in data.splits().values()])
+    labels = np.concatenate([s.labels for s in data.splits().values()])
+    side = np.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1])
+    assert np.median(side) >= 9 and np.percentile(side, 5) >= 5, np.percentile(side, [5, 50])  # pixels at 96 x 96
+    for k, name in enumerate(CLASSES):  # even a missing hole or a dent spans most of a stride-8 cell
+        assert np.median(side[labels == k]) >= 6.5, (name, np.median(side[labels == k]))
 
 
 def test_synthetic_arguments_are_checked() -> None:
@@ -283,3 +293,22 @@ def test_map_edge_cases() -> None:
         detection_map(_pred([[0, 0, 1, 1]], [1.0]), [{"boxes": np.zeros((0, 4)), "labels": np.zeros(0)}])
     with pytest.raises(InvalidInputError, match="1 boxes but 2 scores"):
         detection_map(_pred([[0, 0, 1, 1]], [1.0, 0.5], [0]), TARGET)
+
+
+def test_detection_task_options_are_checked_in_one_line(tmp_path: Path) -> None:
+    import inspect
+
+    from edgenas.tasks import TASK_OPTIONS
+    from edgenas.tasks.detection import detection_options
+
+    assert tuple(inspect.signature(detection_options).parameters) == TASK_OPTIONS["detection"]
+    small = load_task("detection", None, cache_dir=tmp_path, options={"scenes": 20, "image_size": 32})
+    assert small.input_shape == (3, 32, 32) and sum(len(s) for s in small.splits().values()) == 20
+    with pytest.raises(InvalidInputError, match="--scenes must be a whole number of at least 20"):
+        load_task("detection", None, options={"scenes": 5})
+    with pytest.raises(InvalidInputError, match="--image-size must be a whole number of pixels from 32 to 1024"):
+        load_task("detection", None, options={"image_size": 8})
+    with pytest.raises(InvalidInputError, match="--scenes sets how many synthetic scenes are drawn"):
+        load_task("detection", _six(tmp_path / "d"), options={"scenes": 30})
+    with pytest.raises(InvalidInputError, match="--keywords: not an option of --task detection"):
+        load_task("detection", None, options={"keywords": "yes"})
