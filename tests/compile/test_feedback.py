@@ -28,31 +28,14 @@ from edgenas.errors import InvalidInputError  # noqa: E402
 from edgenas.objectives import Limits  # noqa: E402
 from edgenas.trial import Cost, Metrics, Trial, TrialState  # noqa: E402
 from edgenas.workflows.search import SearchConfig, run_search  # noqa: E402
-from tests.cli.images import grey_classes  # noqa: E402
 from tests.cli.test_cli import assert_one_line_error  # noqa: E402
+from tests.compile.searches import compiled_search  # noqa: E402
 
 
 def _config(root: Path, **options: object) -> SearchConfig:
-    values: dict = {
-        "task": "images",
-        "data": grey_classes(root / "imgs"),
-        "evaluator": "zerocost:params",
-        "strategy": "random",
-        "budget": 6,
-        "epochs": 1,
-        "out": root / "run",
-        "export": False,
-        "latency_ms": None,
-        "sram_kb": None,
-        "target": "host",
-        "latency": "compiled",
-        "compiler": "tvm",
-        "feedback_rounds": 2,
-        "finalists_per_round": 1,
-        "tune_trials_per_finalist": 2,
-        **options,
-    }
-    return SearchConfig(**values)
+    return compiled_search(
+        root, **{"budget": 6, "feedback_rounds": 2, "finalists_per_round": 1, "tune_trials_per_finalist": 2, **options}
+    )
 
 
 class _Killed(RuntimeError):

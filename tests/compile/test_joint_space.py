@@ -31,8 +31,8 @@ from edgenas.spaces.compiler import JOINT_SPACE, parse_choices  # noqa: E402
 from edgenas.testing import check_space  # noqa: E402
 from edgenas.trial import Metrics, TrialState  # noqa: E402
 from edgenas.workflows.search import SearchConfig, run_search  # noqa: E402
-from tests.cli.images import grey_classes  # noqa: E402
 from tests.cli.test_cli import assert_one_line_error  # noqa: E402
+from tests.compile.searches import compiled_search  # noqa: E402
 
 
 def _inner() -> MbconvSpace:
@@ -104,25 +104,7 @@ def test_shared_accuracy_evaluates_each_network_once(tmp_path):
 
 # -- a tiny joint search ---------------------------------------------------------------------------
 def _config(root: Path, **options: object) -> SearchConfig:
-    values: dict = {
-        "task": "images",
-        "data": grey_classes(root / "imgs"),
-        "evaluator": "zerocost:params",
-        "strategy": "random",
-        "budget": 4,
-        "epochs": 1,
-        "out": root / "run",
-        "export": False,
-        "latency_ms": None,
-        "sram_kb": None,
-        "flash_kb": None,
-        "target": "host",
-        "latency": "compiled",
-        "compiler": "tvm",
-        "compiler_choices": "fusion,opt-level",
-        **options,
-    }
-    return SearchConfig(**values)
+    return compiled_search(root, **{"budget": 4, "flash_kb": None, "compiler_choices": "fusion,opt-level", **options})
 
 
 def _two_networks(self: CompilerJointSpace, rng: np.random.Generator) -> Arch:

@@ -24,29 +24,12 @@ from edgenas.experiment import layers_cost  # noqa: E402
 from edgenas.hardware import AnalyticalCostModel, load_target  # noqa: E402
 from edgenas.spaces import MbconvSpace  # noqa: E402
 from edgenas.workflows.search import SearchConfig, run_search  # noqa: E402
-from tests.cli.images import grey_classes  # noqa: E402
 from tests.cli.test_cli import assert_one_line_error  # noqa: E402
+from tests.compile.searches import compiled_search  # noqa: E402
 
 
 def _config(root: Path, **options: object) -> SearchConfig:
-    values: dict = {
-        "task": "images",
-        "data": grey_classes(root / "imgs"),
-        "evaluator": "zerocost:params",
-        "strategy": "random",
-        "budget": 3,
-        "epochs": 1,
-        "out": root / "run",
-        "export": False,
-        "latency_ms": None,
-        "sram_kb": None,
-        "target": "host",
-        "latency": "compiled",
-        "compiler": "tvm",
-        "tune_trials_per_candidate": 2,
-        **options,
-    }
-    return SearchConfig(**values)
+    return compiled_search(root, **{"tune_trials_per_candidate": 2, **options})
 
 
 @pytest.fixture(scope="module")
