@@ -25,6 +25,8 @@ def load_module(path: Path) -> tuple[nn.Module, torch.Tensor]:
 
     ckpt = load_checkpoint(path)  # foreign, corrupt or damaged files -> InvalidInputError
     shape = getattr(ckpt.space, "input_shape", None)
+    if callable(shape):  # mbconv, detection: the resolution is a decision, so the shape is the architecture's
+        shape = shape(ckpt.arch)
     if shape is None:
         raise InvalidInputError(f"{path}: space {ckpt.arch.space!r} does not declare an input shape to profile with")
     dims = check_input_shape(shape, str(path))

@@ -101,6 +101,14 @@ def weights_for_trial(
     return _retrain(run_dir, config, trial, trial_id, folder, say or (lambda message: None), device)
 
 
+#: What ``edgenas export`` says of a detection run: the search itself writes what there is.
+DETECTION_EXPORT = (
+    "a detection run's files are written by its search: best/model.pt, best/model.onnx and best/model_int8.tflite "
+    "(scored by mAP on LiteRT and TFLite Micro in report.md); edgenas export of detection runs (other trials, "
+    "C arrays, --retrain) is not available yet"
+)
+
+
 def run_task_data(identity: dict[str, Any], data: str | Path | None = None):
     """A run's task data as its search saw it (``--task``, ``--data``, ``--seed``, ``--train-subset``
     and the task's options from the stored identity); ``data`` overrides the folder. Without a run
@@ -202,6 +210,8 @@ def export_trial(
         raise InvalidInputError(f"--calibration-clips must be at least 1 training clip, got {calibration_clips}")
     run_dir = Path(run_dir)
     config = RunFolder(run_dir).read_config()
+    if config.get("identity", {}).get("task") == "detection":
+        raise InvalidInputError(DETECTION_EXPORT)
     check_export_destination(RunFolder(run_dir), trial, fmt, out, retrain=retrain)
     from edgenas.export.checkpoint import load_checkpoint
 
@@ -393,6 +403,11 @@ def verify_model(model: Path, target: str = "cortex-m7", data: Path | None = Non
     fallback = sorted({op.requirement for op in audit_model(model, board).fallback})
     run = RunFolder.of_model(model)
     identity: dict[str, Any] = run.read_config().get("identity", {}) if run is not None else {}
+    if identity.get("task") == "detection" or len(info.outputs) > 1:
+        raise InvalidInputError(
+            f"{model.name} is a detector ({len(info.outputs)} output map(s)): edgenas verify scores classifiers on clips; "
+            "a detection search scores its int8 file by mAP on LiteRT and TFLite Micro when it finalises (report.md)"
+        )
     fp32, estimates = _beside_checkpoint(model, board)
     test = run_task_data(identity, data).test
     result = verify_tflite(

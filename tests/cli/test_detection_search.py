@@ -12,6 +12,7 @@ import pytest
 
 from edgenas.cli.main import run
 from edgenas.store import SqliteStore
+from tests.cli.test_cli import assert_one_line_error, edgenas
 
 
 def _config(tmp_path: Path) -> Path:
@@ -44,6 +45,11 @@ def test_a_detection_search_runs_end_to_end(tmp_path: Path, capsys: pytest.Captu
         finalised = [t for t in store.trials() if t.metrics and "test_map" in t.metrics.extra]
     assert {t.role for t in finalised} == {"search", "baseline"}
     assert all(0.0 <= t.metrics.extra["map"] <= 1.0 for t in finalised if t.metrics)
+    # what the other commands make of a detection run: the checkpoint profiles; export and verify,
+    # which are classification-shaped, say what the search wrote instead, in one line
+    assert edgenas("profile", str(out / "best" / "model.pt"), "--repeats", "3", "--warmup", "1").returncode == 0
+    assert_one_line_error(edgenas("export", str(out), "--format", "c"), "best/model_int8.tflite", "report.md")
+    assert_one_line_error(edgenas("verify", str(out / "best" / "model_int8.tflite")), "is a detector", "mAP")
 
 
 @pytest.mark.parametrize(
