@@ -4,7 +4,9 @@ parameter count (no training), on ``host``, no limits, no export; each test adds
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
+from edgenas.cli.main import run as edgenas_run
 from edgenas.workflows.search import SearchConfig
 from tests.cli.images import grey_classes
 
@@ -27,3 +29,13 @@ def compiled_search(root: Path, **options: object) -> SearchConfig:
         **options,
     }
     return SearchConfig(**values)
+
+
+def cli(capsys: Any, *args: str) -> tuple[int, str]:
+    """``edgenas ARGS`` in this process: its exit code and what it wrote to stderr."""
+    code = 0
+    try:
+        edgenas_run(list(args))
+    except SystemExit as stop:
+        code = int(stop.code or 0)
+    return code, capsys.readouterr().err

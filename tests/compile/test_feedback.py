@@ -20,7 +20,6 @@ import pytest
 pytest.importorskip("tvm")
 
 from edgenas.arch import Arch  # noqa: E402
-from edgenas.cli.main import run as edgenas_run  # noqa: E402
 from edgenas.compile.calibration import Calibration, fit_calibration, loo_errors, relative_error  # noqa: E402
 from edgenas.compile.feedback import FeedbackLatency, FeedbackOptions  # noqa: E402
 from edgenas.compile.search_latency import CompiledLatency  # noqa: E402
@@ -29,7 +28,7 @@ from edgenas.objectives import Limits  # noqa: E402
 from edgenas.trial import Cost, Metrics, Trial, TrialState  # noqa: E402
 from edgenas.workflows.search import SearchConfig, run_search  # noqa: E402
 from tests.cli.test_cli import assert_one_line_error  # noqa: E402
-from tests.compile.searches import compiled_search  # noqa: E402
+from tests.compile.searches import cli, compiled_search  # noqa: E402
 
 
 def _config(root: Path, **options: object) -> SearchConfig:
@@ -211,15 +210,6 @@ def test_the_calibration_recovers_known_points():
     assert FeedbackOptions(3, budget=7).round_ends() == [2, 4, 7]
 
 
-def _cli(capsys, *args: str) -> tuple[int, str]:
-    code = 0
-    try:
-        edgenas_run(list(args))
-    except SystemExit as stop:
-        code = int(stop.code or 0)
-    return code, capsys.readouterr().err
-
-
 COMPILED = ["--target", "host", "--latency", "compiled", "--compiler", "tvm"]
 
 
@@ -236,5 +226,5 @@ COMPILED = ["--target", "host", "--latency", "compiled", "--compiler", "tvm"]
     ],
 )
 def test_bad_options_are_one_line(tmp_path, capsys, args, fragments):
-    code, err = _cli(capsys, "search", *args, "--out", str(tmp_path / "r"))
+    code, err = cli(capsys, "search", *args, "--out", str(tmp_path / "r"))
     assert_one_line_error(subprocess.CompletedProcess([], code, "", err), *fragments)

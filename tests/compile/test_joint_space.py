@@ -21,7 +21,6 @@ import pytest
 pytest.importorskip("tvm")
 
 from edgenas.arch import Arch  # noqa: E402
-from edgenas.cli.main import run as edgenas_run  # noqa: E402
 from edgenas.compile.search_latency import CompiledLatency  # noqa: E402
 from edgenas.errors import InvalidInputError  # noqa: E402
 from edgenas.evaluators.shared import SHARED_ACCURACY_FILE, SharedAccuracy  # noqa: E402
@@ -32,7 +31,7 @@ from edgenas.testing import check_space  # noqa: E402
 from edgenas.trial import Metrics, TrialState  # noqa: E402
 from edgenas.workflows.search import SearchConfig, run_search  # noqa: E402
 from tests.cli.test_cli import assert_one_line_error  # noqa: E402
-from tests.compile.searches import compiled_search  # noqa: E402
+from tests.compile.searches import cli, compiled_search  # noqa: E402
 
 
 def _inner() -> MbconvSpace:
@@ -176,15 +175,6 @@ def test_parse_choices_names_the_known_ones():
         parse_choices("layout,fusion,layout")
 
 
-def _cli(capsys, *args: str) -> tuple[int, str]:
-    code = 0
-    try:
-        edgenas_run(list(args))
-    except SystemExit as stop:
-        code = int(stop.code or 0)
-    return code, capsys.readouterr().err
-
-
 @pytest.mark.parametrize(
     ("args", "fragments"),
     [
@@ -198,5 +188,5 @@ def _cli(capsys, *args: str) -> tuple[int, str]:
     ],
 )
 def test_bad_compiler_choices_are_one_line(tmp_path, capsys, args, fragments):
-    code, err = _cli(capsys, "search", "--target", "host", *args, "--out", str(tmp_path / "r"))
+    code, err = cli(capsys, "search", "--target", "host", *args, "--out", str(tmp_path / "r"))
     assert_one_line_error(subprocess.CompletedProcess([], code, "", err), *fragments)

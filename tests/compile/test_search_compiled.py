@@ -18,14 +18,13 @@ import pytest
 
 pytest.importorskip("tvm")
 
-from edgenas.cli.main import run as edgenas_run  # noqa: E402
 from edgenas.compile.search_latency import CompiledLatency, CompiledOptions  # noqa: E402
 from edgenas.experiment import layers_cost  # noqa: E402
 from edgenas.hardware import AnalyticalCostModel, load_target  # noqa: E402
 from edgenas.spaces import MbconvSpace  # noqa: E402
 from edgenas.workflows.search import SearchConfig, run_search  # noqa: E402
 from tests.cli.test_cli import assert_one_line_error  # noqa: E402
-from tests.compile.searches import compiled_search  # noqa: E402
+from tests.compile.searches import cli, compiled_search  # noqa: E402
 
 
 def _config(root: Path, **options: object) -> SearchConfig:
@@ -116,15 +115,6 @@ def test_a_repeated_architecture_is_compiled_once(tmp_path, monkeypatch):
     assert again(arch).latency_ms == cost.latency_ms
 
 
-def _cli(capsys, *args: str) -> tuple[int, str]:
-    code = 0
-    try:
-        edgenas_run(list(args))
-    except SystemExit as stop:
-        code = int(stop.code or 0)
-    return code, capsys.readouterr().err
-
-
 def _one_line_error(code: int, err: str, *fragments: str) -> None:
     assert_one_line_error(subprocess.CompletedProcess([], code, "", err), *fragments)
 
@@ -148,11 +138,11 @@ def _one_line_error(code: int, err: str, *fragments: str) -> None:
     ],
 )
 def test_bad_options_are_one_line(tmp_path, capsys, args, fragments):
-    code, err = _cli(capsys, "search", "--target", "host", *args, "--out", str(tmp_path / "r"))
+    code, err = cli(capsys, "search", "--target", "host", *args, "--out", str(tmp_path / "r"))
     _one_line_error(code, err, *fragments)
 
 
 def test_tvm_missing_names_the_extra(tmp_path, capsys, monkeypatch):
     monkeypatch.setitem(sys.modules, "tvm", None)
-    code, err = _cli(capsys, "search", "--target", "host", "--latency", "compiled", "--compiler", "tvm", "--out", str(tmp_path))
+    code, err = cli(capsys, "search", "--target", "host", "--latency", "compiled", "--compiler", "tvm", "--out", str(tmp_path))
     _one_line_error(code, err, "--latency compiled", "pip install 'edgenas[tvm]'")
