@@ -9,6 +9,7 @@ refusal (``4xx``) is not retried, since asking again would get the same answer.
 
 from __future__ import annotations
 
+import json
 import random
 import time
 from collections.abc import Callable
@@ -17,7 +18,15 @@ from pathlib import Path
 from typing import Any
 
 from edgenas.agent.auth import require
-from edgenas.agent.protocol import MODEL_SUFFIXES, AgentInfo, AgentMeasurement, ProtocolError
+from edgenas.agent.protocol import (
+    MODEL_SUFFIXES,
+    AgentInfo,
+    AgentMeasurement,
+    ProtocolError,
+    TensorSpec,
+    inputs_to_dict,
+    parse_inputs,
+)
 from edgenas.errors import DeviceUnavailableError, EdgenasError, InvalidInputError
 
 
@@ -95,24 +104,34 @@ class AgentClient:
         threads: int = 1,
         warmup: int = 10,
         repeats: int = 50,
+        inputs: dict[str, TensorSpec] | None = None,
     ) -> AgentMeasurement:
-        """Upload ``model_path`` and have it timed on the device (waiting for any measurement before it)."""
+        """Upload ``model_path`` and have it timed on the device (waiting for any measurement before it).
+
+        A compiled library (``.so``, the agent's ``tvm`` runtime) declares no inputs: ``inputs``
+        says what to feed it (default: the ``inputs.json`` ``edgenas compile`` wrote beside it).
+        """
         from edgenas.measure.base import check_counts, check_readable
 
         path = Path(model_path)
-        if path.suffix.lower() not in MODEL_SUFFIXES:
-            raise InvalidInputError(f"{path}: the agent measures .onnx and .tflite files only")
+        suffix = path.suffix.lower()
+        if suffix not in MODEL_SUFFIXES:
+            raise InvalidInputError(f"{path}: the agent measures .onnx, .tflite and compiled .so files only")
         check_counts(repeats, warmup, threads)
         check_readable(path)
+        if suffix == ".so" and inputs is None:
+            inputs = library_inputs(path)
         data = path.read_bytes()
         fields = {"threads": str(threads), "warmup": str(warmup), "repeats": str(repeats)}
         if runtime:
             fields["runtime"] = runtime
+        if inputs is not None:
+            fields["inputs"] = json.dumps(inputs_to_dict(inputs))
         answer = self._request(
             "POST",
             "/measure",
             read_timeout_s=self.measure_timeout_s,
-            files={"model": (f"model{path.suffix.lower()}", data, "application/octet-stream")},
+            files={"model": (f"model{suffix}", data, "application/octet-stream")},
             data=fields,
         )
         result = AgentMeasurement.from_dict(answer, max_runs=repeats)
@@ -172,6 +191,29 @@ class AgentClient:
         if status in (400, 422):
             return AgentError(f"the agent at {self.url} refused the request: {reason}")
         return AgentError(f"the agent at {self.url} answered HTTP {status}: {reason}")
+
+
+def library_inputs(library: Path) -> dict[str, TensorSpec]:
+    """The inputs of a compiled library, from the ``inputs.json`` ``edgenas compile`` writes beside it."""
+    path = Path(library).with_name("inputs.json")
+    if not path.is_file():
+        raise InvalidInputError(
+            f"{library}: a compiled library declares no inputs and {path} is missing "
+            "(edgenas compile writes it; or give --inputs FILE)"
+        )
+    return read_inputs(path)
+
+
+def read_inputs(path: Path) -> dict[str, TensorSpec]:
+    """An inputs file (``{"name": {"shape": [...], "dtype": "float32"}}``), checked: one line if it is not one."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InvalidInputError(f"{path}: cannot read it ({exc.__class__.__name__})") from None
+    try:
+        return parse_inputs(text, str(path))
+    except ProtocolError as exc:
+        raise InvalidInputError(str(exc)) from None
 
 
 def _detail(response: Any) -> str:

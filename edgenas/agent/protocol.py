@@ -22,10 +22,15 @@ from edgenas.errors import InvalidInputError
 
 #: Bumped when a field changes meaning; the client refuses an agent speaking another version.
 PROTOCOL_VERSION = 1
-#: The model files an agent accepts (never a pickle, never code).
-MODEL_SUFFIXES = (".onnx", ".tflite")
+#: The model files an agent accepts (never a pickle; a compiled library only where its owner allowed native code).
+MODEL_SUFFIXES = (".onnx", ".tflite", ".so")
 #: The runtimes an agent can offer, and the model file each reads.
-RUNTIME_SUFFIX = {"onnxruntime": ".onnx", "litert": ".tflite", "litert-no-xnnpack": ".tflite"}
+RUNTIME_SUFFIX = {"onnxruntime": ".onnx", "litert": ".tflite", "litert-no-xnnpack": ".tflite", "tvm": ".so"}
+#: Runtimes whose "model" is machine code: an agent offers them only when its owner says so.
+NATIVE_CODE_RUNTIMES = frozenset({"tvm"})
+#: Bounds on the input description a client sends with a compiled library.
+MAX_INPUTS = 16
+MAX_RANK = 8
 
 _T = TypeVar("_T")
 
@@ -82,6 +87,63 @@ def _numbers(values: Any, key: str, where: str, limit: int) -> tuple[float, ...]
             raise ProtocolError(f"{where}: the field {key!r} holds {v!r}, not a finite number >= 0")
         out.append(float(v))
     return tuple(out)
+
+
+# -- the inputs of a compiled library -------------------------------------------------------
+@dataclass(frozen=True)
+class TensorSpec:
+    """One input of a compiled library: its shape and NumPy element type.
+
+    An ONNX or TFLite file declares its inputs; a TVM library does not, so the client (which
+    compiled it and holds ``inputs.json``) says what to feed it.
+    """
+
+    shape: tuple[int, ...]
+    dtype: str = "float32"
+
+
+def parse_inputs(raw: Any, where: str = "the inputs") -> dict[str, TensorSpec]:
+    """``{"name": {"shape": [1, 3, 32, 32], "dtype": "float32"}, ...}`` (a JSON text or a mapping), checked."""
+    import json
+
+    from edgenas.measure.base import INPUT_DTYPES, MAX_INPUT_ELEMENTS
+
+    if isinstance(raw, str | bytes):
+        try:
+            raw = json.loads(raw)
+        except ValueError as exc:
+            raise ProtocolError(f"{where} are not JSON ({exc})") from None
+    if not isinstance(raw, Mapping) or not raw:
+        raise ProtocolError(f'{where} must be a JSON object of input names, e.g. {{"input": {{"shape": [1, 3, 32, 32]}}}}')
+    if len(raw) > MAX_INPUTS:
+        raise ProtocolError(f"{where} name {len(raw)} inputs (at most {MAX_INPUTS})")
+    out: dict[str, TensorSpec] = {}
+    total = 0
+    for name, spec in raw.items():
+        if not isinstance(name, str) or not 0 < len(name) <= 255:
+            raise ProtocolError(f"{where}: an input name must be text of 1 to 255 characters")
+        if not isinstance(spec, Mapping):
+            raise ProtocolError(f"{where}: input {name!r} is not a JSON object with 'shape' (and 'dtype')")
+        shape = spec.get("shape")
+        if (
+            not isinstance(shape, list)
+            or not 1 <= len(shape) <= MAX_RANK
+            or not all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in shape)
+        ):
+            raise ProtocolError(f"{where}: input {name!r} needs 'shape', a list of 1 to {MAX_RANK} positive whole numbers")
+        dtype = spec.get("dtype", "float32")
+        if dtype not in INPUT_DTYPES:
+            raise ProtocolError(f"{where}: input {name!r} has dtype {dtype!r}; accepted: {', '.join(INPUT_DTYPES)}")
+        total += math.prod(shape)
+        if total > MAX_INPUT_ELEMENTS:
+            raise ProtocolError(f"{where} hold more than {MAX_INPUT_ELEMENTS:,} values in all")
+        out[name] = TensorSpec(tuple(shape), dtype)
+    return out
+
+
+def inputs_to_dict(specs: Mapping[str, TensorSpec]) -> dict[str, dict[str, Any]]:
+    """The JSON form :func:`parse_inputs` reads."""
+    return {name: {"shape": list(s.shape), "dtype": s.dtype} for name, s in specs.items()}
 
 
 # -- the device -----------------------------------------------------------------------------

@@ -7,9 +7,11 @@ A FastAPI application served by uvicorn. What it defends against, and how:
 - **how much**: the request body is counted while it streams in and refused past the limit
   (``413``); each client address gets a token bucket of requests per minute (``429``); the
   counts of runs and threads are bounded (``400``).
-- **what runs**: only ``.onnx`` and ``.tflite`` files, checked before a runtime loads them (a
-  TFLite flatbuffer identifier, an ONNX protobuf without external data files), never a pickle,
-  never code from the client. The file goes to a folder only this user can open (``0700``) under
+- **what runs**: ``.onnx`` and ``.tflite`` files, checked before a runtime loads them (a
+  TFLite flatbuffer identifier, an ONNX protobuf without external data files), never a pickle.
+  Compiled libraries (``.so``, the ``tvm`` runtime) are machine code: offered only when the
+  owner passes ``--allow-native-code``, checked as shared objects for this machine, and run in a
+  child process (:mod:`edgenas.agent.native`). The file goes to a folder only this user can open (``0700``) under
   a name the server chooses; the client's file name is read for its suffix and nothing else; the
   folder is deleted afterwards, whatever happened.
 - **side by side**: one measurement at a time (a lock); the others wait their turn, because
@@ -37,13 +39,15 @@ from pathlib import Path
 from typing import Any
 
 from edgenas.agent.protocol import (
-    MODEL_SUFFIXES,
+    NATIVE_CODE_RUNTIMES,
     RUNTIME_SUFFIX,
     AgentInfo,
     AgentMeasurement,
     DeviceInfo,
     Limits,
     OpRecord,
+    TensorSpec,
+    parse_inputs,
 )
 from edgenas.errors import EdgenasError, InvalidInputError, MissingExtraError, UnknownNameError
 
@@ -57,7 +61,19 @@ except ImportError:  # pragma: no cover - exercised only without the extra
     raise MissingExtraError("the measurement agent needs FastAPI: pip install 'edgenas[agent]'") from None
 
 #: The Python module behind each runtime (present = offered).
-RUNTIME_MODULES = {"onnxruntime": "onnxruntime", "litert": "ai_edge_litert", "litert-no-xnnpack": "ai_edge_litert"}
+RUNTIME_MODULES = {
+    "onnxruntime": "onnxruntime",
+    "litert": "ai_edge_litert",
+    "litert-no-xnnpack": "ai_edge_litert",
+    "tvm": "tvm",
+}
+#: How to install each runtime where it is missing.
+RUNTIME_INSTALL = {
+    "onnxruntime": "pip install onnxruntime",
+    "litert": "pip install 'edgenas[tflite]'",
+    "litert-no-xnnpack": "pip install 'edgenas[tflite]'",
+    "tvm": "pip install 'edgenas[tvm]'",
+}
 #: Room for the form fields and multipart boundaries around the model file.
 FORM_OVERHEAD_BYTES = 64 * 1024
 #: The paths a client may reach without the token.
@@ -80,24 +96,33 @@ class AgentSettings:
     runtimes: tuple[str, ...] = ()
     limits: Limits = field(default_factory=Limits)
     workdir: Path | None = None
+    allow_native_code: bool = False
 
 
-def available_runtimes(wanted: tuple[str, ...] = ()) -> dict[str, str]:
+def available_runtimes(wanted: tuple[str, ...] = (), *, allow_native_code: bool = False) -> dict[str, str]:
     """The runtimes this device can offer (name -> ``"<package> <version>"``); ``wanted`` narrows them.
 
-    A runtime named in ``wanted`` that is not installed is an error: the user asked for it.
+    A runtime named in ``wanted`` that is not installed is an error: the user asked for it. A
+    runtime that runs machine code (``tvm``) is never offered by default: it must be named and
+    ``allow_native_code`` given, since anyone holding the token can then run code on this device.
     """
     from edgenas.measure.base import runtime_version
 
     for name in wanted:
         if name not in RUNTIME_MODULES:
             raise UnknownNameError(f"unknown runtime {name!r} in --runtimes. Accepted: {', '.join(RUNTIME_MODULES)}.")
-    names = wanted or tuple(RUNTIME_MODULES)
+    native = [n for n in wanted if n in NATIVE_CODE_RUNTIMES]
+    if native and not allow_native_code:
+        raise InvalidInputError(
+            f"--runtimes {','.join(native)} runs uploaded machine code with this agent's rights (anyone with the token "
+            "could run code on this device); add --allow-native-code to accept that"
+        )
+    names = wanted or tuple(n for n in RUNTIME_MODULES if n not in NATIVE_CODE_RUNTIMES)
     found = {name: runtime_version(name) for name in names if find_spec(RUNTIME_MODULES[name]) is not None}
     missing = [n for n in wanted if n not in found]
     if missing:
-        extra = {n: "pip install 'edgenas[tflite]'" for n in RUNTIME_MODULES} | {"onnxruntime": "pip install onnxruntime"}
-        raise MissingExtraError(f"--runtimes {','.join(missing)}: not installed here ({'; '.join(extra[n] for n in missing)})")
+        hints = dict.fromkeys(RUNTIME_INSTALL[n] for n in missing)  # once each, in order
+        raise MissingExtraError(f"--runtimes {','.join(missing)}: not installed here ({'; '.join(hints)})")
     if not found:
         raise MissingExtraError("no runtime installed: pip install onnxruntime (or 'edgenas[tflite]' for LiteRT)")
     return found
@@ -229,6 +254,11 @@ def check_model_file(path: Path, suffix: str) -> None:
     size = path.stat().st_size
     if size == 0:
         raise InvalidInputError("the uploaded model is empty")
+    if suffix == ".so":
+        from edgenas.agent.native import check_library
+
+        check_library(path)
+        return
     with open(path, "rb") as f:
         head = f.read(8)
     if suffix == ".tflite":
@@ -274,17 +304,6 @@ def _peak_rss_reset() -> bool:
         return False
 
 
-def _peak_rss_mb() -> float | None:
-    try:
-        with open("/proc/self/status", encoding="ascii") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024.0
-    except (OSError, ValueError, IndexError):
-        pass
-    return None
-
-
 @dataclass
 class _Queue:
     """One measurement at a time: ``lock`` orders them; ``active`` and ``most_active`` prove it."""
@@ -295,7 +314,16 @@ class _Queue:
     done: int = 0
 
 
-def _measure(path: Path, runtime: str, counts: dict[str, int], queue: _Queue, digest: str, size: int) -> AgentMeasurement:
+def _measure(
+    path: Path,
+    runtime: str,
+    counts: dict[str, int],
+    queue: _Queue,
+    digest: str,
+    size: int,
+    inputs: dict[str, TensorSpec] | None = None,
+) -> AgentMeasurement:
+    from edgenas.agent.native import measure_library, peak_rss_mb
     from edgenas.measure import measure_model
 
     with queue.lock:
@@ -305,14 +333,18 @@ def _measure(path: Path, runtime: str, counts: dict[str, int], queue: _Queue, di
             reset = _peak_rss_reset()
             started = time.time()
             try:
-                m = measure_model(path, runtime, per_op=True, **counts)
+                if runtime == "tvm":  # machine code: in a child process, whose own peak is the figure
+                    m, peak = measure_library(path, inputs or {}, **counts)
+                else:
+                    m = measure_model(path, runtime, per_op=True, **counts)
             except EdgenasError:
                 raise
             except Exception as exc:  # a model that loads but fails to run is the client's input, not the agent's fault
                 first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
                 raise InvalidInputError(f"the runtime failed on this model ({first})") from None
             finished = time.time()
-            peak = _peak_rss_mb() if reset else None
+            if runtime != "tvm":
+                peak = peak_rss_mb() if reset else None
         finally:
             queue.active -= 1
             queue.done += 1
@@ -342,13 +374,19 @@ def _measure(path: Path, runtime: str, counts: dict[str, int], queue: _Queue, di
     )
 
 
-def _check_request(runtime: str | None, suffix: str, offered: dict[str, str], limits: Limits, counts: dict[str, int]) -> str:
+def _check_request(
+    runtime: str | None, suffix: str, offered: dict[str, str], limits: Limits, counts: dict[str, int], inputs: str | None = None
+) -> tuple[str, dict[str, TensorSpec] | None]:
+    """The runtime that will measure the upload, and the inputs of a compiled library; a bad request -> one line."""
     from edgenas.measure.base import check_counts
 
-    if suffix not in MODEL_SUFFIXES:
+    accepted = sorted({RUNTIME_SUFFIX[r] for r in offered})
+    if suffix not in accepted:
         shown = suffix or "no suffix"
+        native = " (compiled .so libraries only where it was started with --runtimes tvm --allow-native-code)"
         raise InvalidInputError(
-            f"only .onnx and .tflite models are accepted (got {shown}); the agent never loads pickles or code"
+            f"only {', '.join(accepted)} models are accepted here (got {shown}); the agent never loads pickles"
+            + ("" if ".so" in accepted else native)
         )
     name = runtime or next((r for r, s in RUNTIME_SUFFIX.items() if s == suffix and r in offered), "")
     if not name:
@@ -361,7 +399,13 @@ def _check_request(runtime: str | None, suffix: str, offered: dict[str, str], li
     for key, most in (("repeats", limits.max_repeats), ("warmup", limits.max_warmup), ("threads", limits.max_threads)):
         if counts[key] > most:
             raise InvalidInputError(f"--{key} {counts[key]} is over this agent's limit of {most}")
-    return name
+    if name not in NATIVE_CODE_RUNTIMES:
+        if inputs is not None:
+            raise InvalidInputError(f"'inputs' describes a compiled library's inputs; a {suffix} file declares its own")
+        return name, None
+    if inputs is None:
+        raise InvalidInputError("a compiled library needs 'inputs' (the inputs.json edgenas compile wrote beside it)")
+    return name, parse_inputs(inputs, "the library's inputs")
 
 
 async def _save_upload(upload: Any, folder: Path, suffix: str, limit: int) -> tuple[Path, str, int]:
@@ -395,11 +439,12 @@ def create_app(settings: AgentSettings) -> Any:
     """The agent as an ASGI application (FastAPI behind the :class:`Guard` middleware)."""
     if not settings.token:
         raise InvalidInputError("the agent needs a token")
-    offered = available_runtimes(settings.runtimes)
+    offered = available_runtimes(settings.runtimes, allow_native_code=settings.allow_native_code)
     limits = settings.limits
     queue = _Queue()
     api = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
     version = _edgenas_version()
+    suffixes = tuple(sorted({RUNTIME_SUFFIX[r] for r in offered}))
 
     @api.exception_handler(EdgenasError)
     async def refused(request: Request, exc: EdgenasError) -> JSONResponse:
@@ -417,7 +462,9 @@ def create_app(settings: AgentSettings) -> Any:
 
     @api.get("/info")
     async def info() -> dict[str, object]:
-        answer = AgentInfo(runtimes=offered, device=DeviceInfo.here(), limits=limits, edgenas_version=version).to_dict()
+        answer = AgentInfo(
+            runtimes=offered, device=DeviceInfo.here(), limits=limits, edgenas_version=version, suffixes=suffixes
+        ).to_dict()
         answer["queue"] = {"active": queue.active, "most_active": queue.most_active, "done": queue.done}
         return answer
 
@@ -428,16 +475,17 @@ def create_app(settings: AgentSettings) -> Any:
         threads: int = Form(1),
         warmup: int = Form(10),
         repeats: int = Form(50),
+        inputs: str | None = Form(None),
     ) -> dict[str, object]:
         counts = {"threads": threads, "warmup": warmup, "repeats": repeats}
         suffix = os.path.splitext(os.path.basename((model.filename or "").replace("\\", "/")))[1].lower()
-        name = _check_request(runtime, suffix, offered, limits, counts)
+        name, specs = _check_request(runtime, suffix, offered, limits, counts, inputs)
         folder = Path(tempfile.mkdtemp(prefix="edgenas-agent-", dir=settings.workdir))  # 0700, a name of the server's
         try:
             path, digest, size = await _save_upload(model, folder, suffix, limits.max_upload_bytes)
             try:
                 await asyncio.to_thread(check_model_file, path, suffix)
-                result = await asyncio.to_thread(_measure, path, name, counts, queue, digest, size)
+                result = await asyncio.to_thread(_measure, path, name, counts, queue, digest, size, specs)
             except EdgenasError as exc:  # the reason, without the agent's private folder in it
                 raise InvalidInputError(str(exc).replace(str(path), "the uploaded model")) from None
         finally:

@@ -33,9 +33,18 @@ def serve(
     runtimes: Annotated[
         str,
         typer.Option(
-            help="Runtimes to offer, comma-separated: onnxruntime, litert, litert-no-xnnpack (default: every one installed)."
+            help="Runtimes to offer, comma-separated: onnxruntime, litert, litert-no-xnnpack (default: every one installed), "
+            "tvm (compiled libraries: needs --allow-native-code)."
         ),
     ] = "",
+    allow_native_code: Annotated[
+        bool,
+        typer.Option(
+            "--allow-native-code",
+            help="Accept compiled .so libraries (--runtimes tvm): machine code that runs with this agent's rights, "
+            "in a child process; anyone with the token can then run code on this device.",
+        ),
+    ] = False,
     max_upload_mb: Annotated[int, typer.Option("--max-upload-mb", help="Largest model file accepted, in MiB.")] = 64,
     rate_limit: Annotated[int, typer.Option("--rate-limit", help="Requests per minute per client address (0: no limit).")] = 600,
     max_repeats: Annotated[int, typer.Option("--max-repeats", help="Most timed runs one request may ask for.")] = 10_000,
@@ -57,7 +66,9 @@ def serve(
         raise InvalidInputError(f"--port must be between 0 and 65535, got {port}")
     token = read_token_file(token_file, min_chars=MIN_SERVER_TOKEN_CHARS)
     wanted = tuple(r.strip() for r in runtimes.split(",") if r.strip())
-    offered = available_runtimes(wanted)
+    if allow_native_code and not any(r == "tvm" for r in wanted):
+        raise InvalidInputError("--allow-native-code goes with --runtimes naming tvm (the runtime that runs compiled libraries)")
+    offered = available_runtimes(wanted, allow_native_code=allow_native_code)
     limits = Limits(
         max_upload_bytes=max_upload_mb * 2**20, max_repeats=max_repeats, max_warmup=max_repeats, rate_limit_per_minute=rate_limit
     )
@@ -65,8 +76,10 @@ def serve(
     if not tls_cert and not is_loopback(host):
         say(f"warning: {host} is reachable from other machines and the token travels in clear text; add --tls-cert/--tls-key")
     say(f"edgenas agent on {scheme}://{host}:{port} offering {', '.join(offered.values())}; Ctrl-C stops it")
+    if "tvm" in offered:
+        say("warning: --allow-native-code: clients holding the token can run machine code on this device (in a child process)")
     serve(
-        AgentSettings(token=token, runtimes=tuple(offered), limits=limits),
+        AgentSettings(token=token, runtimes=tuple(offered), limits=limits, allow_native_code=allow_native_code),
         host,
         port,
         tls_cert=tls_cert,
@@ -107,10 +120,14 @@ def info(
 
 def measure(
     url: Annotated[str, typer.Argument(help="The agent: http://HOST:PORT or https://HOST:PORT.")],
-    model: Annotated[Path, typer.Argument(help="Model file: .onnx or .tflite.")],
+    model: Annotated[Path, typer.Argument(help="Model file: .onnx, .tflite, or a .so library edgenas compile built.")],
     token_file: TokenFile,
     runtime: Annotated[
-        str | None, typer.Option(help="onnxruntime, litert or litert-no-xnnpack (default: from the file suffix).")
+        str | None, typer.Option(help="onnxruntime, litert, litert-no-xnnpack or tvm (default: from the file suffix).")
+    ] = None,
+    inputs: Annotated[
+        Path | None,
+        typer.Option(help="A .so library's inputs (JSON; default: the inputs.json edgenas compile wrote beside it)."),
     ] = None,
     threads: Annotated[int, typer.Option(help="Intra-op threads the runtime may use.")] = 1,
     warmup: Annotated[int, typer.Option(help="Untimed runs before timing.")] = 10,
@@ -120,12 +137,16 @@ def measure(
 ) -> None:
     """Measure a model on the agent's device: median and spread, the slowest operators, the device."""
     from edgenas.agent.auth import read_token_file
-    from edgenas.agent.client import AgentClient
+    from edgenas.agent.client import AgentClient, read_inputs
+    from edgenas.errors import InvalidInputError
     from edgenas.measure.base import check_top
 
     check_top(top)
+    if inputs is not None and model.suffix.lower() != ".so":
+        raise InvalidInputError(f"--inputs describes a compiled library's inputs; {model} declares its own")
+    specs = read_inputs(inputs) if inputs is not None else None
     result = AgentClient(url, read_token_file(token_file)).measure(
-        model, runtime=runtime, threads=threads, warmup=warmup, repeats=repeats
+        model, runtime=runtime, threads=threads, warmup=warmup, repeats=repeats, inputs=specs
     )
     if as_json:
         print_json(result.to_dict())

@@ -2,7 +2,8 @@
 
 Every latency printed is a measurement on this host with the protocol of ``edgenas profile``
 (warm-up, timed runs, median and interquartile range, one thread unless told), with the load
-average beside it. A cross target is built, not run. docs/compile.md has the details.
+average beside it. A cross target is built, not run here; ``--agent`` runs the libraries on the
+device of an ``edgenas agent serve --runtimes tvm --allow-native-code``. docs/compile.md has the details.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.console import Console
 from rich.table import Table
 
 from edgenas.cli.console import json_option, print_json, say, stdout_console
@@ -37,13 +39,30 @@ def compile_command(
     out: Annotated[
         Path | None, typer.Option(help="Folder for the libraries and the tuning database (default: RUN/compiled/tvm/TARGET/).")
     ] = None,
+    agent: Annotated[
+        str | None,
+        typer.Option(help="Also time the libraries on the device of 'edgenas agent serve --runtimes tvm' at this URL."),
+    ] = None,
+    agent_token_file: Annotated[Path | None, typer.Option(help="The token file of --agent.")] = None,
     as_json: Annotated[bool, json_option()] = False,
 ) -> None:
     """Compile a model with TVM (untuned and tuned), measure both on this CPU, and write the libraries and the database."""
     from edgenas.compile import compile_model
-    from edgenas.measure.base import check_top
+    from edgenas.errors import InvalidInputError
+    from edgenas.measure.base import check_counts, check_top
 
     check_top(top)
+    client = info = None
+    if agent is not None or agent_token_file is not None:
+        if agent is None or agent_token_file is None:
+            raise InvalidInputError("--agent URL and --agent-token-file F go together")
+        from edgenas.agent.auth import read_token_file
+        from edgenas.agent.client import AgentClient
+        from edgenas.agent.compiled import check_agent_runs_tvm
+
+        check_counts(repeats, warmup, threads)
+        client = AgentClient(agent, read_token_file(agent_token_file))
+        info = check_agent_runs_tvm(client)  # before minutes of building
     result = compile_model(
         model,
         compiler=compiler,
@@ -56,6 +75,10 @@ def compile_command(
         out=out,
         progress=say,
     )
+    if client is not None and info is not None:
+        from edgenas.agent.compiled import measure_on_agent
+
+        result = measure_on_agent(result, client, info, threads=threads, warmup=warmup, repeats=repeats, progress=say)
     summary = result.to_dict(top=top)
     if as_json:
         print_json(summary)
@@ -63,8 +86,33 @@ def compile_command(
     _print(summary, top)
 
 
+def _print_agent(s: dict, console: Console) -> None:
+    """The builds as the agent's device timed them."""
+    a = s["agent"]
+    d = a["device"]
+    builds = a["builds"]
+    first = next(iter(builds.values()))
+    table = Table(
+        title=f"{s['model']}: {a['runtime']} on {d['hostname']}, {first['threads']} thread(s), "
+        f"{first['repeats']} runs after {first['warmup']} warm-up",
+        caption=f"measured on {d['hostname']} ({d['machine']}, {d['cpu_model']}, {d['cpu_count']} cores) "
+        f"by the agent at {a['url']}; target {s['target']}",
+    )
+    for column in ("build", "median ms", "IQR ms", "min ms", "peak RSS MiB"):
+        table.add_column(column, justify="left" if column == "build" else "right")
+    for name, m in builds.items():
+        lat = m["latency_ms"]
+        rss = f"{m['peak_rss_mb']:.1f}" if m["peak_rss_mb"] is not None else "n/a"
+        table.add_row(name, f"{lat['median']:.4f}", f"{lat['iqr']:.4f}", f"{lat['min']:.4f}", rss)
+    console.print(table)
+    if a.get("speedup") is not None:
+        console.print(f"speed-up untuned/tuned on the device (medians): {a['speedup']:.2f}x", highlight=False)
+
+
 def _print(s: dict, top: int) -> None:
     console = stdout_console()
+    if "agent" in s:
+        _print_agent(s, console)
     if not s["ran_here"]:
         console.print(f"{s['model']}: {s['note']}", highlight=False)
         for name, path in s["libraries"].items():

@@ -42,7 +42,17 @@ def profile(
             raise InvalidInputError("--agent URL and --agent-token-file F go together")
         from edgenas.cli.agent import measure
 
-        measure(agent, model, agent_token_file, backend, threads, warmup, repeats, top, as_json)
+        measure(
+            agent,
+            model,
+            agent_token_file,
+            runtime=backend,
+            threads=threads,
+            warmup=warmup,
+            repeats=repeats,
+            top=top,
+            as_json=as_json,
+        )
         return
     result = measure_model(model, backend, threads=threads, warmup=warmup, repeats=repeats)
     summary = result.to_dict(top=top)

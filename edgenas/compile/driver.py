@@ -2,8 +2,9 @@
 
 Reads an ``.onnx`` file, an edgenas checkpoint ``.pt`` (exported to ONNX in memory, as
 ``edgenas profile`` does) or a run folder (its ``best/model.onnx``, else ``best/model.pt``).
-Writes ``untuned.so``, ``tuned.so``, the MetaSchedule database (``tuning/``) and
-``compile.json`` into ``--out`` or ``<RUN>/compiled/tvm/<target>/`` (for a model file, the
+Writes ``untuned.so``, ``tuned.so``, the MetaSchedule database (``tuning/``), ``inputs.json``
+(the libraries' input names, shapes and types, which a library does not declare: an agent needs
+them to run one) and ``compile.json`` into ``--out`` or ``<RUN>/compiled/tvm/<target>/`` (for a model file, the
 ``compiled/tvm/<target>/`` folder beside it).
 """
 
@@ -48,6 +49,13 @@ def _model_file(path: Path, home: Path) -> tuple[Path, bytes | Path, Path]:
         module, example = load_module(path)
         return path, fold_constants(onnx_bytes(module, example)), home  # constant pads, as a search candidate's
     return path, path, home
+
+
+def write_inputs(path: Path, feeds: dict[str, np.ndarray]) -> Path:
+    """``inputs.json``: each input's shape and NumPy type, as :func:`edgenas.agent.protocol.parse_inputs` reads them."""
+    specs = {name: {"shape": [int(d) for d in x.shape], "dtype": x.dtype.name} for name, x in feeds.items()}
+    path.write_text(json.dumps(specs, indent=2) + "\n", encoding="utf-8")
+    return path
 
 
 def compile_model(
@@ -103,6 +111,7 @@ def compile_model(
     mod = backend.prepare(backend.import_onnx(onnx_model, feeds, str(label)), tvm_target)
     say(f"building untuned for {spec.text}")
     libraries = {"untuned": backend.export(backend.build_untuned(mod, tvm_target), folder / "untuned.so", spec)}
+    write_inputs(folder / "inputs.json", feeds)
     outcome: TuningOutcome | None = None
     if trials is not None:
         say(f"tuning with MetaSchedule: {trials} trials (database: {folder / 'tuning'})")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import os
 import platform
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypedDict
@@ -36,7 +36,11 @@ RUNTIME_PACKAGES = {
     "litert": "ai-edge-litert",
     "litert-no-xnnpack": "ai-edge-litert",
     "torch": "torch",
+    "tvm": "apache-tvm",
 }
+#: Element types an input may be given as where the model file does not declare its inputs (a
+#: compiled library): NumPy's names.
+INPUT_DTYPES = ("float32", "float16", "float64", "int8", "uint8", "int32", "int64")
 
 
 class RunCounts(TypedDict):
@@ -297,6 +301,26 @@ def check_top(top: int) -> None:
     """``--top``: how many bottleneck operators to list (0 lists none; a negative count is a mistake)."""
     if top < 0:
         raise InvalidInputError(f"--top must be 0 or more (operators to list), got {top}")
+
+
+def random_feeds(
+    specs: Mapping[str, tuple[Sequence[int], str]], seed: int = 0, model: str = "the model"
+) -> dict[str, np.ndarray]:
+    """The inputs every runtime is timed on: unit-normal floats, zero integers, one generator drawn in input order.
+
+    One recipe for every runtime, so that ONNX Runtime on an ``.onnx`` file and a compiled library
+    of the same model (whose shapes come from the client) are fed the same values.
+    """
+    rng = np.random.default_rng(seed)
+    feeds = {}
+    for name, (shape, dtype) in specs.items():
+        dims = list(check_input_shape(shape, model))
+        kind = np.dtype(dtype)
+        if np.issubdtype(kind, np.floating):
+            feeds[name] = rng.standard_normal(dims).astype(kind)
+        else:
+            feeds[name] = np.zeros(dims, dtype=kind)
+    return feeds
 
 
 def check_input_shape(shape: Sequence[int], model: str) -> tuple[int, ...]:

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from edgenas.errors import InvalidInputError
-from edgenas.measure.base import Measurement, OpTime, check_counts, check_input_shape
+from edgenas.measure.base import Measurement, OpTime, check_counts, random_feeds
 
 _NUMPY_TYPES = {
     "tensor(float)": np.float32,
@@ -60,18 +60,13 @@ def session(model: bytes | Path, threads: int = 1, profile_prefix: str | None = 
 
 def example_inputs(sess, seed: int = 0) -> dict[str, np.ndarray]:
     """Random inputs of the session's declared shapes (symbolic dimensions, e.g. batch, -> 1)."""
-    rng = np.random.default_rng(seed)
-    feeds = {}
+    specs = {}
     for inp in sess.get_inputs():
-        shape = list(check_input_shape([d if isinstance(d, int) and d > 0 else 1 for d in inp.shape], "the ONNX model"))
         dtype = _NUMPY_TYPES.get(inp.type)
         if dtype is None:
             raise InvalidInputError(f"input {inp.name!r} has type {inp.type}, which edgenas profile cannot feed")
-        if np.issubdtype(dtype, np.floating):
-            feeds[inp.name] = rng.standard_normal(shape).astype(dtype)
-        else:
-            feeds[inp.name] = np.zeros(shape, dtype=dtype)
-    return feeds
+        specs[inp.name] = ([d if isinstance(d, int) and d > 0 else 1 for d in inp.shape], np.dtype(dtype).name)
+    return random_feeds(specs, seed, "the ONNX model")
 
 
 def time_runs(run, warmup: int, repeats: int) -> tuple[float, ...]:

@@ -138,8 +138,8 @@ def test_an_upload_over_the_limit_is_413(agent, models):
         ("notes.tflite", lambda m: b"hello world, not a flatbuffer", "not a TFLite model"),
         ("cut.tflite", lambda m: m["tflite"].read_bytes()[:200], "not a TFLite model"),
         ("empty.onnx", lambda m: b"", "empty"),
-        ("model.pt", lambda m: b"PK\x03\x04 a zip of pickles", "only .onnx and .tflite"),
-        ("model", lambda m: b"x", "only .onnx and .tflite"),
+        ("model.pt", lambda m: b"PK\x03\x04 a zip of pickles", "only .onnx, .tflite models"),
+        ("model", lambda m: b"x", "only .onnx, .tflite models"),
     ],
 )
 def test_a_file_that_is_not_a_model_is_400_with_the_reason(agent, models, name, make, reason):
