@@ -145,6 +145,14 @@ def search(
             show_default="the strategy's own",
         ),
     ] = DEFAULTS["objectives"],
+    population: Annotated[
+        int | None,
+        typer.Option(
+            help="Candidates per population of evolution and nsga2 (default 16 and 20): fewer reach later generations "
+            "within a small budget, when each candidate trains for minutes.",
+            show_default="the strategy's own",
+        ),
+    ] = DEFAULTS["population"],
     agent: Annotated[
         str | None,
         typer.Option(help="--latency measured on the device of 'edgenas agent serve' at this URL (docs/agent.md)."),

@@ -55,6 +55,7 @@ class SearchConfig:
     fps: float | None = None  # frames per second: a latency limit of 1000/fps ms and the duty cycle of the average power
     energy_mj: float | None = None  # limit on the estimated energy per inference (targets with an energy model)
     objectives: str | None = None  # OBJECTIVES; None: the strategy's own (nsga2: accuracy,latency)
+    population: int | None = None  # evolution and nsga2: candidates per population (None: the strategy's default)
     sram_kb: float | None = 200.0
     flash_kb: float | None = 1024.0
     strategy: str = "evolution"
@@ -325,6 +326,7 @@ class SearchConfig:
         keys += ("qat",) if self.qat else ()
         keys += ("task_options",) if self.task_options else ()  # the words and the front end the data were made with
         keys += tuple(k for k in ("fps", "energy_mj", "objectives") if getattr(self, k) is not None)  # limits, objectives
+        keys += ("population",) if self.population is not None else ()  # the strategy's generations
         return {k: (str(getattr(self, k)) if isinstance(getattr(self, k), Path) else getattr(self, k)) for k in keys}
 
     def validate(self) -> None:
@@ -338,6 +340,10 @@ class SearchConfig:
 
         check_task_options(self.task, self.task_options)  # a bad word list or front end: one line, before any work
         check_strategy(self.strategy)
+        if self.population is not None:
+            from edgenas.workflows.parts import check_population
+
+            check_population(self.strategy, self.population)
         if self.strategy == DIFFERENTIABLE:
             if self.time_limit_s is not None:
                 raise InvalidInputError("--time-limit applies to ask/tell strategies; --strategy differentiable runs its epochs")

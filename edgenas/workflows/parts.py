@@ -159,6 +159,24 @@ def check_strategy(name: str) -> None:
         raise UnknownNameError(f"unknown strategy {name!r}.{hint} Accepted: {', '.join(names)}.")
 
 
+def check_population(strategy: str, population: int) -> None:
+    """``--population`` is for strategies that keep one (evolution, nsga2), at least their sample size and 2."""
+    import inspect
+
+    from edgenas.strategies import STRATEGIES
+
+    if isinstance(population, bool) or not isinstance(population, int) or not 2 <= population <= 100_000:
+        raise InvalidInputError(f"--population must be a whole number from 2 to 100,000, got {population!r}")
+    keeps = [n for n in STRATEGIES.names() if "population_size" in inspect.signature(STRATEGIES.get(n)).parameters]
+    if strategy not in keeps:
+        raise InvalidInputError(f"--population sets the population of {', '.join(keeps)}; --strategy {strategy} keeps none")
+    sample = inspect.signature(STRATEGIES.get(strategy)).parameters.get("sample_size")
+    if sample is not None and isinstance(sample.default, int) and population < sample.default:
+        raise InvalidInputError(
+            f"--population {population}: {strategy} draws a tournament of {sample.default} from its population; give at least that"
+        )
+
+
 def strategy_help() -> str:
     """``--strategy``'s help, from the registry."""
     from edgenas.strategies import STRATEGIES

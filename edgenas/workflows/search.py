@@ -124,20 +124,25 @@ def open_trackers(config: SearchConfig, run_dir: Path) -> Trackers:
 
 
 def _strategy(config: SearchConfig, space: SearchSpace, say: Callable[[str], None]) -> Any:
-    """The strategy, optimising ``--objectives`` where it takes them (nsga2); the others rank by
-    accuracy under the limits, and the report still gives the accuracy-energy front."""
-    if config.objectives is None:
+    """The strategy, optimising ``--objectives`` where it takes them (nsga2; the others rank by
+    accuracy under the limits, and the report still gives the accuracy-energy front), with
+    ``--population`` candidates per population where given."""
+    if config.objectives is None and config.population is None:
         return make_strategy(config.strategy, space, config.seed)
     from edgenas.strategies import STRATEGIES
 
-    factory = STRATEGIES.get(config.strategy)
-    if "objectives" in inspect.signature(factory).parameters:
-        return STRATEGIES.create(config.strategy, space=space, seed=config.seed, objectives=tuple(config.objectives.split(",")))
-    say(
-        f"{config.strategy} ranks by accuracy under the limits; --objectives {config.objectives} is optimised by nsga2 "
-        "(the report gives the front either way)"
-    )
-    return make_strategy(config.strategy, space, config.seed)
+    options: dict[str, Any] = {}
+    if config.population is not None:  # checked by SearchConfig.validate: the strategy keeps one
+        options["population_size"] = config.population
+    if config.objectives is not None:
+        if "objectives" in inspect.signature(STRATEGIES.get(config.strategy)).parameters:
+            options["objectives"] = tuple(config.objectives.split(","))
+        else:
+            say(
+                f"{config.strategy} ranks by accuracy under the limits; --objectives {config.objectives} is optimised by "
+                "nsga2 (the report gives the front either way)"
+            )
+    return STRATEGIES.create(config.strategy, space=space, seed=config.seed, **options)
 
 
 def _experiment(

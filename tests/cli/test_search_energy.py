@@ -4,6 +4,7 @@ nsga2 on accuracy and energy, and the bad inputs (one line, exit 2)."""
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 from pathlib import Path
 
@@ -113,3 +114,34 @@ def test_nsga2_tells_optuna_the_objectives_asked_for() -> None:
     assert Nsga2Strategy(space=None)._values(trial, 0.9) == [0.9, 2.0]  # type: ignore[arg-type]
     with pytest.raises(InvalidInputError, match="objectives"):
         Nsga2Strategy(space=None, objectives=("energy",))  # type: ignore[arg-type]
+
+
+def test_population_reaches_the_strategy_and_the_run_identity(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from edgenas.strategies.optuna import Nsga2Strategy
+
+    sizes: list[int] = []
+    real_init = Nsga2Strategy.__init__
+
+    @functools.wraps(real_init)  # the signature stays the strategy's: --population is checked against it
+    def init(self: Nsga2Strategy, *args: object, **kwargs: object) -> None:
+        real_init(self, *args, **kwargs)  # type: ignore[arg-type]
+        sizes.append(self.population_size)
+
+    monkeypatch.setattr(Nsga2Strategy, "__init__", init)
+    summary = run_search(_config(tmp_path, fps=30.0, objectives="accuracy,energy", population=2, budget=5)).summary
+    assert sizes == [2] and summary["search"]["trials"]["complete"] == 5
+    assert yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())["population"] == 2
+    with pytest.raises(InvalidInputError, match="--population"):  # a resume with another population is refused
+        run_search(_config(tmp_path, fps=30.0, objectives="accuracy,energy", population=4, budget=6, resume=True))
+
+
+@pytest.mark.parametrize(
+    ("flags", "fragment"),
+    [
+        (["--population", "1", "--strategy", "nsga2"], "from 2 to 100,000"),
+        (["--population", "8", "--strategy", "random"], "--strategy random keeps none"),
+        (["--population", "3", "--strategy", "evolution"], "tournament of 4"),
+    ],
+)
+def test_bad_population_is_one_line(tmp_path: Path, flags: list[str], fragment: str) -> None:
+    assert_one_line_error(edgenas("search", *flags, "--out", str(tmp_path / "r")), "--population", fragment)
