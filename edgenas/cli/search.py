@@ -123,6 +123,14 @@ def search(
     n_mfcc: Annotated[
         int | None, typer.Option(help="kws: MFCCs per frame (at most the 40 mel bands).", show_default="10")
     ] = None,
+    scenes: Annotated[
+        int | None,
+        typer.Option(help="detection: synthetic scenes to draw (without --data; split 70/15/15).", show_default="2000"),
+    ] = None,
+    image_size: Annotated[
+        int | None,
+        typer.Option(help="detection: side of the square images, pixels (drawn at, or --data resized to).", show_default="96"),
+    ] = None,
     target: Annotated[str, typer.Option(help="Target device.")] = DEFAULTS["target"],
     latency_ms: Annotated[float, typer.Option(help="Latency limit, ms (estimated on the target).")] = DEFAULTS["latency_ms"],
     latency: Annotated[str, typer.Option(help="Where latency comes from.")] = DEFAULTS["latency"],

@@ -23,7 +23,10 @@ def _config(tmp_path: Path) -> Path:
 
 def test_a_detection_search_runs_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "run"
-    args = ["search", "--config", str(_config(tmp_path)), "--target", "npu-int8", "--budget", "2", "--epochs", "1"]
+    config = tmp_path / "cache.yaml"
+    config.write_text(f"cache_dir: {tmp_path / 'cache'}\n")  # the task's options as flags this time
+    args = ["search", "--config", str(config), "--task", "detection", "--scenes", "40", "--image-size", "32"]
+    args += ["--target", "npu-int8", "--budget", "2", "--epochs", "1"]
     run([*args, "--out", str(out)])
     err = " ".join(capsys.readouterr().err.split())
     assert "Traceback" not in err and "would not run natively" not in err
