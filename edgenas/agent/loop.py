@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from edgenas.agent.client import AgentClient
-from edgenas.agent.protocol import RUNTIME_SUFFIX
+from edgenas.agent.protocol import MODEL_RUNTIMES
 from edgenas.arch import Arch
 from edgenas.errors import InvalidInputError
 from edgenas.measure.loop import MeasuredLatency
@@ -41,7 +41,7 @@ class AgentLatency(MeasuredLatency):
         client: The agent that measures.
         cache: JSON file of measurements by architecture key (``None``: in memory only).
         threads, warmup, repeats: As the agent's ``measure``; the latency is the median.
-        runtime: What times it on the device (a key of ``RUNTIME_SUFFIX``): ``onnxruntime`` on the
+        runtime: What times it on the device (one of ``MODEL_RUNTIMES``): ``onnxruntime`` on the
             float ONNX export, or ``litert`` / ``litert-no-xnnpack`` on the int8 TFLite export
             (the ``tflite`` extra; a few seconds of conversion per candidate).
     """
@@ -59,8 +59,8 @@ class AgentLatency(MeasuredLatency):
         repeats: int = 50,
         runtime: str = "onnxruntime",
     ) -> None:
-        if runtime not in RUNTIME_SUFFIX:
-            raise InvalidInputError(f"--agent-runtime must be one of {', '.join(RUNTIME_SUFFIX)}, got {runtime!r}")
+        if runtime not in MODEL_RUNTIMES:
+            raise InvalidInputError(f"--agent-runtime must be one of {', '.join(MODEL_RUNTIMES)}, got {runtime!r}")
         super().__init__(space, base, cache, threads=threads, warmup=warmup, repeats=repeats, rounds=1)
         self.client = client
         self.runtime = runtime

@@ -28,6 +28,9 @@ MODEL_SUFFIXES = (".onnx", ".tflite", ".so")
 RUNTIME_SUFFIX = {"onnxruntime": ".onnx", "litert": ".tflite", "litert-no-xnnpack": ".tflite", "tvm": ".so"}
 #: Runtimes whose "model" is machine code: an agent offers them only when its owner says so.
 NATIVE_CODE_RUNTIMES = frozenset({"tvm"})
+#: The runtimes that time a model file exported from a network (``--agent-runtime``, ``predictor
+#: collect --runtime``, a target file's ``agent.runtime``); a compiled library comes from ``--latency compiled``.
+MODEL_RUNTIMES = tuple(r for r in RUNTIME_SUFFIX if r not in NATIVE_CODE_RUNTIMES)
 #: Bounds on the input description a client sends with a compiled library.
 MAX_INPUTS = 16
 MAX_RANK = 8

@@ -604,10 +604,10 @@ def _agent(schema: _AgentSchema | None, folder: Path) -> AgentEndpoint | None:
     """The target's agent, its token file resolved against the target file's folder."""
     if schema is None:
         return None
-    from edgenas.agent.protocol import RUNTIME_SUFFIX
+    from edgenas.agent.protocol import MODEL_RUNTIMES
 
-    if schema.runtime not in RUNTIME_SUFFIX:
-        raise ValueError(f"agent.runtime: {schema.runtime!r} is not one of {list(RUNTIME_SUFFIX)}")
+    if schema.runtime not in MODEL_RUNTIMES:
+        raise ValueError(f"agent.runtime: {schema.runtime!r} is not one of {list(MODEL_RUNTIMES)}")
     token_file = Path(schema.token_file).expanduser()
     return AgentEndpoint(schema.url, str(token_file if token_file.is_absolute() else folder / token_file), schema.runtime)
 

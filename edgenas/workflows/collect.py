@@ -242,10 +242,10 @@ def collect_latency_table(
     if seed < 0:
         raise InvalidInputError(f"--seed must be 0 or more, got {seed}")
     check_counts(repeats, warmup, threads)
-    from edgenas.agent.protocol import RUNTIME_SUFFIX
+    from edgenas.agent.protocol import MODEL_RUNTIMES
 
-    if runtime not in RUNTIME_SUFFIX:
-        raise InvalidInputError(f"--runtime must be one of {', '.join(RUNTIME_SUFFIX)}, got {runtime!r}")
+    if runtime not in MODEL_RUNTIMES:
+        raise InvalidInputError(f"--runtime must be one of {', '.join(MODEL_RUNTIMES)}, got {runtime!r}")
     if device_name is not None:
         check_device_name(device_name)
     space = SPACES.create(space_name)

@@ -216,10 +216,10 @@ class SearchConfig:
     def _check_agent(self) -> None:
         """``--agent`` goes with ``--latency measured`` and a token file that can be read (the agent
         itself is asked what it is when the search starts)."""
-        from edgenas.agent.protocol import RUNTIME_SUFFIX
+        from edgenas.agent.protocol import MODEL_RUNTIMES
 
-        if self.agent_runtime not in RUNTIME_SUFFIX:
-            raise InvalidInputError(f"--agent-runtime must be one of {', '.join(RUNTIME_SUFFIX)}, got {self.agent_runtime!r}")
+        if self.agent_runtime not in MODEL_RUNTIMES:
+            raise InvalidInputError(f"--agent-runtime must be one of {', '.join(MODEL_RUNTIMES)}, got {self.agent_runtime!r}")
         if self.agent is None:
             if self.agent_token_file is not None:
                 raise InvalidInputError("--agent-token-file goes with --agent URL")

@@ -173,7 +173,8 @@ def check_population(strategy: str, population: int) -> None:
     sample = inspect.signature(STRATEGIES.get(strategy)).parameters.get("sample_size")
     if sample is not None and isinstance(sample.default, int) and population < sample.default:
         raise InvalidInputError(
-            f"--population {population}: {strategy} draws a tournament of {sample.default} from its population; give at least that"
+            f"--population {population}: {strategy} draws a tournament of {sample.default} from its population; "
+            "give at least that"
         )
 
 
