@@ -1,9 +1,11 @@
-"""``edgenas compile --agent``: the libraries built here, timed on the device an agent runs on.
+"""TVM libraries built here, timed on the device an agent runs on: ``edgenas compile --agent``
+and ``search --latency compiled --agent``.
 
 Cross-compiling is the point of a compiler for edge devices: the host builds an AArch64 library
 it cannot run. An agent started on the device with ``--runtimes tvm --allow-native-code`` loads
 it and times it with the protocol of ``edgenas profile``; the figures come back labelled with the
-device they were measured on and are written into ``compile.json`` beside the host's.
+device they were measured on (``compile.json`` beside the host's figures; the search's cache and
+report name the device).
 """
 
 from __future__ import annotations
@@ -11,11 +13,16 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from edgenas.agent.client import AgentClient, AgentError, library_inputs
-from edgenas.agent.protocol import AgentInfo, AgentMeasurement
+from edgenas.agent.protocol import AgentInfo, AgentMeasurement, TensorSpec
 from edgenas.compile.base import CompileResult
+from edgenas.compile.search_latency import RemoteTimer
+from edgenas.errors import InvalidInputError
 
 
 def check_agent_runs_tvm(client: AgentClient) -> AgentInfo:
@@ -27,6 +34,34 @@ def check_agent_runs_tvm(client: AgentClient) -> AgentInfo:
             "'edgenas agent serve --runtimes tvm --allow-native-code' (and pip install 'edgenas[tvm]' there)"
         )
     return info
+
+
+def check_builds_for_agent(target: str, info: AgentInfo, flag: str = "--compile-target") -> None:
+    """Refuse, before anything is built, a TVM target whose libraries the agent's device cannot load."""
+    import platform
+
+    from edgenas.agent.native import HOST_MACHINES
+    from edgenas.compile.target import parse_target
+
+    spec = parse_target(target)
+    built_for = (spec.triple or platform.machine()).split("-")[0].lower()
+    device = info.device.machine.lower()
+    if HOST_MACHINES.get(built_for, built_for) != HOST_MACHINES.get(device, device):
+        raise InvalidInputError(
+            f"{flag} {target!r} builds for {built_for}, but the agent's device ({info.device.hostname}) is {device}: "
+            f"give a target for it, e.g. 'llvm -mtriple={device}-linux-gnu'"
+        )
+
+
+def agent_timer(client: AgentClient, info: AgentInfo) -> RemoteTimer:
+    """How ``--latency compiled --agent`` times a candidate's library: uploaded, run by the agent's ``tvm`` runtime."""
+
+    def time_library(library: Path, feeds: dict[str, np.ndarray], threads: int, warmup: int, repeats: int) -> tuple[float, ...]:
+        inputs = {name: TensorSpec(tuple(int(d) for d in x.shape), x.dtype.name) for name, x in feeds.items()}
+        answer = client.measure(library, runtime="tvm", threads=threads, warmup=warmup, repeats=repeats, inputs=inputs)
+        return answer.times_ms
+
+    return RemoteTimer(f"{info.device.hostname} ({info.device.cpu_model})", time_library)
 
 
 def measure_on_agent(

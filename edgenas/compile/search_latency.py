@@ -15,6 +15,11 @@ each candidate's compile and tuning figures are kept beside its latency, and the
 them up. Like every measured latency, the figures are cached by architecture
 (``RunFolder.compiled_latency``): a resume or a repeated architecture is never compiled again.
 
+With ``--agent URL`` the candidate is built here for ``--compile-target`` (another architecture's
+triple, cross-linked) and timed on the agent's device by its ``tvm`` runtime, with the same rounds
+(:class:`RemoteTimer`; the agent side is :mod:`edgenas.agent.compiled`). Tuning stays off then:
+MetaSchedule would time its trial schedules here, not on the device.
+
 With ``--compiler-choices`` the space is :class:`~edgenas.spaces.compiler.CompilerJointSpace`:
 a candidate is a network *and* how TVM builds it (data layout, fusion, LLVM's optimisation
 level, its tuning budget), each candidate is built with its own choices
@@ -49,6 +54,19 @@ DEFAULT_TRIALS_PER_CANDIDATE = 0
 
 
 @dataclass(frozen=True)
+class RemoteTimer:
+    """Where a compiled candidate is timed when it is not this host: a device and how to time a library there.
+
+    Args:
+        name: The device as the cache and the report name it (``hostname (cpu model)``).
+        time: ``time(library, feeds, threads, warmup, repeats)`` -> the wall-clock ms of each timed run.
+    """
+
+    name: str
+    time: Callable[[Path, dict[str, np.ndarray], int, int, int], tuple[float, ...]]
+
+
+@dataclass(frozen=True)
 class CompiledOptions:
     """How ``--latency compiled`` compiles a candidate.
 
@@ -58,18 +76,25 @@ class CompiledOptions:
         trials_per_candidate: MetaSchedule trials each candidate's new workloads get (0: default schedules).
         choices: ``--compiler-choices``: the compiler settings searched beside the architecture
             (``layout,fusion``; ``None``: every candidate built with the compiler's defaults).
+        on_agent: Whether an agent times the builds (``--agent``): the target may then be another
+            machine's, and nothing is tuned.
     """
 
     compiler: str | None = None
     target: str = "llvm"
     trials_per_candidate: int = DEFAULT_TRIALS_PER_CANDIDATE
     choices: str | None = None
+    on_agent: bool = False
 
     @classmethod
     def of(cls, config: Any) -> CompiledOptions:
         """The options of a :class:`~edgenas.workflows.config.SearchConfig` (or anything with its fields)."""
         return cls(
-            config.compiler, config.compile_target, config.tune_trials_per_candidate, getattr(config, "compiler_choices", None)
+            config.compiler,
+            config.compile_target,
+            config.tune_trials_per_candidate,
+            getattr(config, "compiler_choices", None),
+            getattr(config, "agent", None) is not None,
         )
 
     @classmethod
@@ -84,6 +109,7 @@ class CompiledOptions:
             str(values.get("compile_target", default.target)),
             int(values.get("tune_trials_per_candidate", default.trials_per_candidate)),
             values.get("compiler_choices"),
+            values.get("agent") is not None,
         )
 
     @property
@@ -117,11 +143,20 @@ class CompiledOptions:
             spec = parse_target(self.target)
         except InvalidInputError as exc:  # its words name --target: here the flag is --compile-target
             raise InvalidInputError(str(exc).replace("--target", "--compile-target", 1)) from None
-        if spec.is_cross:
+        if self.on_agent and (self.trials_per_candidate != 0 or "trials" in self.choice_names):
             raise InvalidInputError(
-                f"--compile-target {self.target!r} is another machine: --latency compiled times each candidate on this "
-                "host (an agent cannot run TVM builds yet); leave -mtriple out, or build the best model with edgenas compile"
+                "--agent times each build on the device, but MetaSchedule would time its schedules on this machine: "
+                "drop --tune-trials-per-candidate (and 'trials' from --compiler-choices)"
             )
+        if spec.is_cross and not self.on_agent:
+            raise InvalidInputError(
+                f"--compile-target {self.target!r} is another machine: add --agent URL of an 'edgenas agent serve "
+                "--runtimes tvm --allow-native-code' on it (docs/agent.md), or leave -mtriple out to time builds here"
+            )
+        if spec.is_cross:
+            from edgenas.compile.target import cross_compiler
+
+            cross_compiler(spec)  # its GNU linker: named now, not at the first candidate
         from edgenas.compile.tvm import INSTALL_HINT, make_target
 
         try:
@@ -153,6 +188,7 @@ class CompiledLatency(MeasuredLatency):
         folder: The compiler's folder for this target (``RUN/compiled/tvm/<target>``); the shared
             tuning database is its ``tuning/``.
         threads, warmup, repeats, rounds: As :class:`~edgenas.measure.loop.MeasuredLatency`.
+        remote: Times the builds on another device (``--agent``) instead of this host.
     """
 
     name = "measured-tvm"
@@ -168,10 +204,14 @@ class CompiledLatency(MeasuredLatency):
         warmup: int = 5,
         repeats: int = 30,
         rounds: int = 3,
+        remote: RemoteTimer | None = None,
     ) -> None:
         options.check()
+        if options.on_agent != (remote is not None):
+            raise InvalidInputError("--latency compiled with --agent needs the agent's timer (and only then)")
         super().__init__(space, base, cache, threads=threads, warmup=warmup, repeats=repeats, rounds=rounds)
         self.options = options
+        self.remote = remote
         self.folder = Path(folder)
         self._built: dict[int | None, tuple[Any, Any]] = {}  # opt level -> (TargetSpec, tvm Target), made when first used
 
@@ -182,6 +222,11 @@ class CompiledLatency(MeasuredLatency):
 
     def measured_by(self) -> str:
         searched = f"; compiler choices searched: {', '.join(self.options.choice_names)}" if self.options.choices else ""
+        if self.remote is not None:
+            return (
+                f"tvm: TVM-compiled here for {self.options.target}, timed on {self.remote.name} by its agent "
+                f"({self.options.tuning_text}{searched})"
+            )
         return f"tvm: TVM-compiled on this machine (target {self.options.target}, {self.options.tuning_text}{searched})"
 
     def get_params(self) -> dict[str, object]:
@@ -211,13 +256,31 @@ class CompiledLatency(MeasuredLatency):
         values = getattr(self.space, "compiler_values", None)
         return dict(values(arch)) if values is not None else {}
 
+    def _time_rounds(self, library: Path, feeds: dict[str, np.ndarray]) -> tuple[list[float], list[float]]:
+        """Each round's median and IQR (ms) of a library's timed runs: here, or on the agent's device."""
+        from edgenas.compile import tvm as backend
+        from edgenas.measure.ort import time_runs
+
+        if self.remote is not None:
+            remote = self.remote
+            run_round = lambda: remote.time(library, feeds, self.threads, self.warmup, self.repeats)  # noqa: E731
+        else:
+            host = backend.HostModel(library, feeds, self.threads)  # released on return, before the library goes
+            run_round = lambda: time_runs(host.run, self.warmup, self.repeats)  # noqa: E731
+        medians, iqrs = [], []
+        for _ in range(self.rounds):
+            times = np.asarray(run_round())
+            medians.append(float(np.median(times)))
+            q1, q3 = np.percentile(times, [25, 75])
+            iqrs.append(float(q3 - q1))
+        return medians, iqrs
+
     def measure(self, arch: Arch) -> dict[str, float]:
         """Export, compile (and tune the new workloads of) one architecture, then time its build (no cache)."""
         import torch
 
         from edgenas.compile import tuning
         from edgenas.compile import tvm as backend
-        from edgenas.measure.ort import time_runs
         from edgenas.measure.pytorch import onnx_bytes
 
         order = len(self.records())  # the how-many-th compile of the search (a resume keeps counting)
@@ -248,20 +311,13 @@ class CompiledLatency(MeasuredLatency):
         with tempfile.TemporaryDirectory(prefix="edgenas-tvm-") as folder:
             library = backend.export(executable, Path(folder) / "candidate.so", spec)
             compile_s = time.perf_counter() - started
-            host = backend.HostModel(library, feeds, self.threads)
-            medians, iqrs = [], []
-            for _ in range(self.rounds):
-                times = np.asarray(time_runs(host.run, self.warmup, self.repeats))
-                medians.append(float(np.median(times)))
-                q1, q3 = np.percentile(times, [25, 75])
-                iqrs.append(float(q3 - q1))
-            del host
+            medians, iqrs = self._time_rounds(library, feeds)
         best = int(np.argmin(medians))
         log.debug("compiled %s in %.1f s", arch.key(), compile_s)
         return {
             "latency_ms": medians[best],
             "iqr_ms": iqrs[best],
-            "load_1min": os.getloadavg()[0],
+            **({} if self.remote is not None else {"load_1min": os.getloadavg()[0]}),
             "order": order,
             "compile_s": compile_s,
             **figures,

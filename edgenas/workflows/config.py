@@ -241,7 +241,8 @@ class SearchConfig:
 
     def _check_compiled(self) -> None:
         """``--latency compiled`` with ``--compiler tvm`` installed, a budget of 0 or more, and
-        ``--target host`` with a host ``--compile-target``; the compiler's flags go with it only."""
+        ``--target host`` with a host ``--compile-target`` (or ``--agent`` on the device the
+        ``--compile-target`` builds for); the compiler's flags go with it only."""
         if self.latency != "compiled":
             if self.compiler_choices is not None:
                 raise InvalidInputError("--compiler-choices goes with --latency compiled --compiler tvm")
@@ -255,14 +256,20 @@ class SearchConfig:
         if self.compiler_choices is not None and self.feedback_rounds is not None:
             raise InvalidInputError("--compiler-choices compiles every candidate with its choices: drop --feedback-rounds")
         self._check_feedback()
-        if self.agent is not None:
-            raise InvalidInputError("--latency compiled times TVM builds on this machine; --agent measures with a runtime")
+        if self.agent is not None:  # built here, timed on the agent's device: --target prices its memory
+            if self.feedback_rounds is not None:
+                raise InvalidInputError("--feedback-rounds tunes the finalists on this machine: drop it with --agent")
+            if self.agent_runtime != "onnxruntime":
+                raise InvalidInputError(
+                    "--latency compiled times TVM libraries with the tvm runtime of the agent: drop --agent-runtime"
+                )
+            return
         from edgenas.hardware.target import load_target
 
         if load_target(self.target).name.split(":")[0] != "host":
             raise InvalidInputError(
                 f"--latency compiled times each candidate's TVM build on this machine: use --target host, not {self.target} "
-                "(cross targets would need an agent that runs TVM builds, which edgenas does not have yet)"
+                "(or --agent URL of an agent on the target device, which times the builds there)"
             )
 
     def _check_feedback(self) -> None:

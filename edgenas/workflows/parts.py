@@ -208,8 +208,9 @@ def make_cost(
 ) -> CostFunction:
     """The analytical cost of ``space`` on ``target``; with ``latency="measured"``, its latency
     timed on this machine, or on the device of the agent at ``agent`` (with ``agent_runtime``,
-    cached in the run folder); with ``latency="compiled"``, timed here on the candidate's build by
-    ``compiled``'s compiler (by default the options of the run's ``config.yaml``); with ``feedback``
+    cached in the run folder); with ``latency="compiled"``, timed on the candidate's build by
+    ``compiled``'s compiler (by default the options of the run's ``config.yaml``), here or on the
+    ``agent``'s device; with ``feedback``
     too, priced by a latency model that the tuned builds of each round's finalists refit."""
     from edgenas.hardware import AnalyticalCostModel
 
@@ -249,7 +250,18 @@ def make_cost(
             tuned = dataclasses.replace(options, trials_per_candidate=feedback.tune_trials)
             meter = CompiledLatency(space, cost, tuned, folder / "feedback_latency.json", folder)
             return FeedbackLatency(cost, meter, feedback, folder / "feedback.json", target.name)
-        return CompiledLatency(space, cost, options, run.compiled_latency, folder)
+        remote = None
+        if agent is not None:  # built here, timed on the agent's device (asked now: before any training)
+            from edgenas.agent.auth import read_token_file
+            from edgenas.agent.client import AgentClient
+            from edgenas.agent.compiled import agent_timer, check_agent_runs_tvm, check_builds_for_agent
+
+            assert agent_token_file is not None  # SearchConfig.validate
+            client = AgentClient(agent, read_token_file(agent_token_file))
+            info = check_agent_runs_tvm(client)
+            check_builds_for_agent(options.target, info)
+            remote = agent_timer(client, info)
+        return CompiledLatency(space, cost, options, run.compiled_latency, folder, remote=remote)
     if latency == "measured":
         if target.name.split(":")[0] != "host":
             raise InvalidInputError(f"--latency measured times candidates on this machine: use --target host, not {target.name}")

@@ -246,3 +246,50 @@ def test_a_library_without_inputs_json_is_one_line_on_the_client(tvm_agent: Agen
     library.write_bytes((built / "untuned.so").read_bytes())
     result = edgenas("agent", "measure", tvm_agent.url, str(library), "--token-file", str(tvm_agent.token_file), timeout=120)
     assert_one_line_error(result, "declares no inputs", "inputs.json")
+
+
+# -- the search with every candidate's build timed on the agent ------------------------------
+def test_a_compiled_search_times_each_build_on_the_agent(tvm_agent: Agent, tmp_path: Path) -> None:
+    from edgenas.store import RunFolder
+    from edgenas.workflows.search import run_search
+    from tests.compile.searches import compiled_search
+
+    config = compiled_search(tmp_path, agent=tvm_agent.url, agent_token_file=tvm_agent.token_file, target="raspi4")
+    summary = run_search(config).summary
+    measured_by = summary["search"]["latency_measured_by"]
+    assert "timed on" in measured_by and "by its agent" in measured_by
+    assert summary["best"]["sources"]["latency_ms"] == "measured"
+    cache = json.loads(RunFolder(config.run_dir).compiled_latency.read_text())
+    assert cache["backend"] == measured_by and len(cache["latency_ms_by_arch"]) == 4  # 3 candidates and the baseline
+    assert all(r["latency_ms"] > 0 and "load_1min" not in r for r in cache["latency_ms_by_arch"].values())
+    with pytest.raises(InvalidInputError, match="--agent"):  # a resume must name the same agent
+        run_search(compiled_search(tmp_path, target="raspi4", resume=True))
+
+
+@pytest.mark.parametrize(
+    ("flags", "fragments"),
+    [
+        (["--compile-target", "llvm -mtriple=aarch64-linux-gnu"], ["builds for aarch64", "agent's device"]),
+        (["--tune-trials-per-candidate", "2"], ["MetaSchedule would time its schedules on this machine"]),
+        (["--feedback-rounds", "2"], ["--feedback-rounds tunes the finalists on this machine"]),
+    ],
+)
+def test_what_a_compiled_search_on_an_agent_cannot_do_is_one_line(
+    tvm_agent: Agent, tmp_path: Path, flags: list[str], fragments: list[str]
+) -> None:
+    if "aarch64" in " ".join(flags) and shutil.which("aarch64-linux-gnu-gcc") is None:
+        pytest.skip("no aarch64 cross compiler (make setup installs gcc-aarch64-linux-gnu)")
+    if "aarch64" in " ".join(flags) and AgentClient(tvm_agent.url, TOKEN).info().device.machine == "aarch64":
+        pytest.skip("this host is aarch64: the library would run")
+    args = ["search", "--target", "raspi4", "--latency", "compiled", "--compiler", "tvm", *flags]
+    args += ["--agent", tvm_agent.url, "--agent-token-file", str(tvm_agent.token_file), "--out", str(tmp_path / "r")]
+    result = edgenas(*args, timeout=300)
+    assert_one_line_error(result, *fragments)
+    assert "trial 0" not in result.stderr  # refused before any candidate
+
+
+def test_a_compiled_search_on_an_agent_without_tvm_stops_before_training(agent: Agent, tmp_path: Path) -> None:
+    pytest.importorskip("tvm")
+    args = ["search", "--target", "raspi4", "--latency", "compiled", "--compiler", "tvm", "--budget", "1"]
+    args += ["--agent", agent.url, "--agent-token-file", str(agent.token_file), "--out", str(tmp_path / "r")]
+    assert_one_line_error(edgenas(*args, timeout=300), "not tvm", "--allow-native-code")
