@@ -87,7 +87,9 @@ def prepare(config: SearchConfig, say: Callable[[str], None], watch: Stopwatch |
     if limits != config.limits():
         say(f"limits capped at what {target.name} has: {limits.sram_bytes:,} B SRAM, {limits.flash_bytes:,} B flash")
     if config.data is not None and not Path(config.data).is_dir():
-        raise InvalidInputError(f"--data {config.data}: not a readable folder (expected one sub-folder per class)")
+        detection = config.task == "detection"
+        layout = "images/ with YOLO labels/, or COCO annotations/*.json" if detection else "one sub-folder per class"
+        raise InvalidInputError(f"--data {config.data}: not a readable folder (expected {layout})")
     check_task_searchable(config.task)  # before any data is drawn (detection's scenes take seconds)
     if config.task == "detection" and config.qat:
         raise InvalidInputError("--qat: quantization-aware training of detection models is not available yet; leave out --qat")

@@ -72,3 +72,8 @@ def test_what_detection_cannot_do_yet_is_one_line(
     err = capsys.readouterr().err
     assert exit_code.value.code == 2 and "Traceback" not in err
     assert fragment in " ".join(err.split()), err
+
+
+def test_a_missing_data_folder_names_the_detection_layouts(tmp_path: Path) -> None:
+    r = edgenas("search", "--task", "detection", "--data", str(tmp_path / "none"), "--out", str(tmp_path / "r"))
+    assert_one_line_error(r, "not a readable folder", "YOLO labels/", "COCO annotations/*.json")
