@@ -40,13 +40,13 @@ def check_builds_for_agent(target: str, info: AgentInfo, flag: str = "--compile-
     """Refuse, before anything is built, a TVM target whose libraries the agent's device cannot load."""
     import platform
 
-    from edgenas.agent.native import HOST_MACHINES
+    from edgenas.agent.native import elf_machine_of
     from edgenas.compile.target import parse_target
 
     spec = parse_target(target)
     built_for = (spec.triple or platform.machine()).split("-")[0].lower()
     device = info.device.machine.lower()
-    if HOST_MACHINES.get(built_for, built_for) != HOST_MACHINES.get(device, device):
+    if (elf_machine_of(built_for) or built_for) != (elf_machine_of(device) or device):
         raise InvalidInputError(
             f"{flag} {target!r} builds for {built_for}, but the agent's device ({info.device.hostname}) is {device}: "
             f"give a target for it, e.g. 'llvm -mtriple={device}-linux-gnu'"

@@ -38,20 +38,24 @@ from edgenas.measure.base import Measurement, OpTime
 NATIVE_TIMEOUT_S = 600.0
 #: ELF ``e_machine`` codes of the architectures edgenas cross-compiles for, and their usual names.
 ELF_MACHINES = {3: "x86 (32-bit)", 40: "arm (32-bit)", 62: "x86_64", 183: "aarch64", 243: "riscv"}
-#: ``platform.machine()`` names -> the ELF machine code of libraries this device can load.
-HOST_MACHINES = {
-    "x86_64": 62,
-    "amd64": 62,
-    "i386": 3,
-    "i686": 3,
-    "aarch64": 183,
-    "arm64": 183,
-    "armv6l": 40,
-    "armv7l": 40,
-    "armv8l": 40,
-    "riscv64": 243,
-}
 _ET_DYN = 3
+
+
+def elf_machine_of(arch: str) -> int | None:
+    """The ELF ``e_machine`` code of an architecture as ``platform.machine()`` or a target triple's
+    first part names it (``aarch64``, ``armv7l``, ``arm``, ``thumbv7em``, ``x86_64``); ``None``: unknown."""
+    name = arch.lower()
+    if name in ("aarch64", "arm64"):
+        return 183
+    if name.startswith(("arm", "thumb")):
+        return 40
+    if name in ("x86_64", "amd64"):
+        return 62
+    if name in ("i386", "i486", "i586", "i686", "x86"):
+        return 3
+    if name.startswith("riscv"):
+        return 243
+    return None
 
 
 def check_library(path: Path, machine: str | None = None) -> None:
@@ -69,7 +73,7 @@ def check_library(path: Path, machine: str | None = None) -> None:
         raise InvalidInputError("the upload is an ELF file but not a shared library: send the .so edgenas compile wrote")
     here = (machine or platform.machine()).lower()
     built_for = ELF_MACHINES.get(e_machine, f"ELF machine {e_machine}")
-    wanted = HOST_MACHINES.get(here)
+    wanted = elf_machine_of(here)
     host_bits = struct.calcsize("P") * 8
     if wanted is not None and (e_machine != wanted or (machine is None and bits != host_bits)):
         raise InvalidInputError(

@@ -293,3 +293,25 @@ def test_a_compiled_search_on_an_agent_without_tvm_stops_before_training(agent: 
     args = ["search", "--target", "raspi4", "--latency", "compiled", "--compiler", "tvm", "--budget", "1"]
     args += ["--agent", agent.url, "--agent-token-file", str(agent.token_file), "--out", str(tmp_path / "r")]
     assert_one_line_error(edgenas(*args, timeout=300), "not tvm", "--allow-native-code")
+
+
+@pytest.mark.parametrize(
+    ("target", "device", "ok"),
+    [
+        ("llvm -mtriple=aarch64-linux-gnu -mcpu=cortex-a72", "aarch64", True),
+        ("llvm -mtriple=armv7l-linux-gnueabihf", "armv7l", True),
+        ("llvm -mtriple=arm-linux-gnueabihf", "armv7l", True),
+        ("llvm -mtriple=aarch64-linux-gnu", "x86_64", False),
+        ("llvm -mtriple=x86_64-linux-gnu", "aarch64", False),
+    ],
+)
+def test_a_target_is_checked_against_the_agents_machine_before_building(target: str, device: str, ok: bool) -> None:
+    from edgenas.agent.compiled import check_builds_for_agent
+    from edgenas.agent.protocol import AgentInfo, DeviceInfo, Limits
+
+    info = AgentInfo({"tvm": "apache-tvm 0.27"}, DeviceInfo("pi", device, "Cortex-A72", 4), Limits(), "0")
+    if ok:
+        check_builds_for_agent(target, info)
+    else:
+        with pytest.raises(InvalidInputError, match=f"is {device}"):
+            check_builds_for_agent(target, info)
