@@ -11,9 +11,9 @@ A FastAPI application served by uvicorn. What it defends against, and how:
   TFLite flatbuffer identifier, an ONNX protobuf without external data files), never a pickle.
   Compiled libraries (``.so``, the ``tvm`` runtime) are machine code: offered only when the
   owner passes ``--allow-native-code``, checked as shared objects for this machine, and run in a
-  child process (:mod:`edgenas.agent.native`). The file goes to a folder only this user can open (``0700``) under
-  a name the server chooses; the client's file name is read for its suffix and nothing else; the
-  folder is deleted afterwards, whatever happened.
+  child process (:mod:`edgenas.agent.native`). The file goes to a folder only this user can
+  open (``0700``) under a name the server chooses; the client's file name is read for its
+  suffix and nothing else; the folder is deleted afterwards, whatever happened.
 - **side by side**: one measurement at a time (a lock); the others wait their turn, because
   measurements running together would distort each other. ``/info`` and ``/health`` still answer
   meanwhile.
