@@ -197,7 +197,7 @@ def main() -> None:
         e, lat = cheapest_at(rows["energy"], level), cheapest_at(rows["latency"], level)
         saved = f"{100 * (1 - e['energy_mj'] / lat['energy_mj']):.1f} %" if e and lat else "n/a"
         cell = lambda r: f"{r['energy_mj']:.4f}" if r else "not reached"  # noqa: E731
-        lines.append(f"| {pct(level)} | {cell(e)} | {cell(lat)} | {saved} |")
+        lines.append(f"| {100 * level:.2f} % | {cell(e)} | {cell(lat)} | {saved} |")
     lines += ["", "## Best model of each run, finalised", ""]
     lines += [
         "| run | val mAP | test mAP fp32 | int8 LiteRT | int8 TFLM | latency ms (est.) | energy mJ (est.) | "
