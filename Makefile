@@ -18,7 +18,8 @@ test: setup
 setup: $(STAMP)
 
 # espeak-ng synthesises the default keyword-spotting data offline (Debian package); flite, festival and
-# three festvox voices add voices made from real speakers to it (better transfer to real speech);
+# three festvox voices add voices made from real speakers to it, and the voices extra Kokoro's neural
+# voices (better transfer to real speech);
 # dataset-fashion-mnist is the vision task's data (IDX files under /usr/share/datasets/fashion-mnist);
 # chromium + chromium-driver run the dashboard's browser tests (headless, through selenium);
 # gcc-arm-none-eabi + qemu-system-arm build the firmware's C front end for a Cortex-M7 and run it (mps2-an500).
@@ -46,7 +47,7 @@ $(STAMP): pyproject.toml Makefile
 	  else sudo apt-get update -qq && sudo apt-get install -y -qq dataset-fashion-mnist; fi; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e '.[dev,tflite,ray,agent,track,dashboard]'
+	$(BIN)/pip install -q -e '.[dev,tflite,ray,agent,track,dashboard,voices]'
 	$(BIN)/pip install -q 'apache-tvm[popen-pool]==0.27.0.post1' 'apache-tvm-ffi==0.1.14.post1' 'xgboost-cpu>=3'
 	touch $(STAMP)
 

