@@ -73,12 +73,24 @@ def voice_names() -> tuple[str, ...]:
     return (*BASE_VOICES, *MIXED_VOICES)
 
 
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def model_file(cache_dir: Path) -> Path:
-    """The ONNX model, assembled from its part packages into ``cache_dir`` the first time (atomic)."""
+    """The ONNX model, assembled from its part packages into ``cache_dir`` the first time (atomic).
+
+    A cached copy is checked against the packages' SHA-256 each time (a fraction of a second), so a
+    damaged one is assembled again rather than handed to ONNX Runtime.
+    """
     data = importlib.resources.files(_DATA_PACKAGE) / "data"
     expected = (data / "model.sha256").read_text().strip()
     out = Path(cache_dir) / _MODEL_FILE
-    if out.is_file() and out.stat().st_size > 0:
+    if out.is_file() and _sha256(out) == expected:
         return out
     out.parent.mkdir(parents=True, exist_ok=True)
     digest = hashlib.sha256()

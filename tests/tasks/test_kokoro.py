@@ -60,6 +60,8 @@ def test_the_model_is_assembled_once(tmp_path: Path) -> None:
     stamp = first.stat().st_mtime_ns
     assert K.model_file(tmp_path) == first and first.stat().st_mtime_ns == stamp
     assert [p.name for p in tmp_path.iterdir()] == [first.name]  # no partial file left behind
+    first.write_bytes(b"not a model")  # a damaged copy in the cache is assembled again
+    assert K.model_file(tmp_path) == first and first.stat().st_size > 50_000_000
 
 
 def test_without_the_packages_there_is_no_kokoro_voice(monkeypatch: pytest.MonkeyPatch, kokoro_voices: None) -> None:
