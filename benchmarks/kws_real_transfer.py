@@ -99,15 +99,38 @@ def _cell(values: list[float]) -> str:
     return f"{statistics.fmean(values):.1%}{spread}"
 
 
+def _seed_list(text: str) -> list[int]:
+    try:
+        seeds = [int(part) for part in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of integers") from None
+    if any(seed < 0 for seed in seeds):
+        raise argparse.ArgumentTypeError(f"seeds are non-negative integers, got {text!r}")
+    return seeds
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seeds", default="0,1,2,3,4,5,6,7", help="training seeds, comma-separated")
-    parser.add_argument("--epochs", type=int, default=8, help="training epochs (the default search's)")
+    parser.add_argument("--seeds", type=_seed_list, default="0,1,2,3,4,5,6,7", help="training seeds, comma-separated")
+    parser.add_argument("--epochs", type=_positive_int, default=8, help="training epochs (the default search's)")
     parser.add_argument("--cache", type=Path, default=None, help="synthetic-data cache folder (default: EDGENAS_CACHE)")
     parser.add_argument("--shared-data", type=Path, default=None, help="the shared data folder (default: EDGENAS_SHARED_DATA)")
     parser.add_argument("--md", type=Path, default=None, help="also write the table as Markdown here (and .json beside it)")
     args = parser.parse_args()
-    seeds = [int(s) for s in args.seeds.split(",")]
+    seeds: list[int] = args.seeds
+    sample = shared_data_dir(args.shared_data) / "kws" / "speech_commands_v0.01_sample"
+    if not sample.is_dir():  # before minutes of synthesis, not after
+        parser.error(f"{sample} not found: set EDGENAS_SHARED_DATA (or --shared-data) to the shared data folder")
     available = V.available_voices()
     voices = [v.key for v in available]
     if not voices:
@@ -136,11 +159,12 @@ def main() -> None:
             cells = " | ".join(_cell(rows[k]) for k in ("val", "test", "real", "unknown"))
             lines.append(f"| {label} | {name} | {cells} |")
     table = "\n".join(lines)
-    print(f"\nmean ± sd over training seeds {args.seeds}, {args.epochs} epochs (measured)\n{table}")
+    seed_text = ",".join(map(str, seeds))
+    print(f"\nmean ± sd over training seeds {seed_text}, {args.epochs} epochs (measured)\n{table}")
     if args.md:
         head = (
             "# Real-speech transfer of the synthetic KWS data\n\n"
-            f"`python benchmarks/kws_real_transfer.py --seeds {args.seeds} --epochs {args.epochs}`; "
+            f"`python benchmarks/kws_real_transfer.py --seeds {seed_text} --epochs {args.epochs}`; "
             f"mean ± sd over training seeds; natural voices: {', '.join(voices)}. Measured on a shared 2-core VM.\n\n"
         )
         args.md.write_text(head + table + "\n")
